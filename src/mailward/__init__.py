@@ -1,0 +1,3 @@
+"""mailward: an email security gateway."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,75 @@
+"""`mailward serve [--demo]`: run the gateway; with --demo, send it demo mail and show results."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+from mailward.config.settings import Settings
+from mailward.demo import send_demo
+from mailward.delivery.maildir import iter_messages
+from mailward.runtime.gateway import serve
+from mailward.spool.queue import Spool
+from mailward.store import open_store
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the gateway")
+    p.add_argument("--demo", action="store_true",
+                   help="send demo messages to the gateway once it listens and show the results")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(_serve(settings, args.demo))
+    return 0
+
+
+async def _serve(settings: Settings, demo: bool) -> None:
+    ready = asyncio.Event()
+    task = asyncio.create_task(serve(settings, ready))
+    await ready.wait()
+    if demo:
+        await asyncio.to_thread(_run_demo, settings)
+    await task
+
+
+def _run_demo(settings: Settings) -> None:
+    console = Console()
+    domain = settings.organisation.accepted_domains[0]
+    smtp = settings.smtp
+    replies = send_demo(smtp.listen_host, smtp.listen_port, domain)
+    spool = Spool(settings.spool_dir)
+    deadline = time.time() + 30
+    while spool.count() and time.time() < deadline:
+        time.sleep(0.2)
+    table = Table("demo message", "SMTP reply", "action", "score", "where it went",
+                  title="mailward demo")
+    store = open_store(settings.store_url)
+    try:
+        recent = {r.message_id: r for r in store.recent_messages(50)}
+        held = {e.message_id: e for e in store.list_quarantine(status="held")}
+        for name, reply in replies:
+            mid = f"demo-{'invoice' if name == 'program' else name}"
+            rec = next((r for k, r in recent.items() if k.startswith(mid)), None)
+            where = _where(settings, rec.rcpt_tos if rec else (), held, mid)
+            table.add_row(name, reply, rec.action if rec else "-",
+                          f"{rec.score:.1f}" if rec else "-", where)
+    finally:
+        store.close()
+    console.print(table)
+    console.print(f"Maildirs under {settings.maildir_root}; "
+                  "see `mailward quarantine list`. Ctrl-C stops the gateway.")
+
+
+def _where(settings: Settings, rcpts: tuple[str, ...], held: dict[str, object], mid: str) -> str:
+    if any(k.startswith(mid) for k in held):
+        return "quarantine"
+    paths = [str(p) for r in rcpts for p in iter_messages(settings.maildir_root, r)]
+    return "\n".join(paths) or "-"

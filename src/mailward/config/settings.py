@@ -1,0 +1,210 @@
+"""Typed settings of the gateway, with the shipped defaults.
+
+Every section forbids unknown keys, so a typo stops start-up with the key's name instead of
+being silently ignored. Detector settings live under ``[detectors.<name>]`` and are validated by
+each detector's own settings model when the registry is built.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mailward.model import Action
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OrganisationSettings(Section):
+    """Who the gateway works for."""
+
+    #: Domains whose mail this gateway accepts from anywhere (the organisation's own).
+    #: The embedded default is the documented example domain of RFC 2606.
+    accepted_domains: tuple[str, ...] = ("example.com",)
+    #: Networks whose clients may relay to outside domains without authenticating.
+    internal_networks: tuple[str, ...] = ()
+    #: authserv-id written into Authentication-Results.
+    authserv_id: str = "mailward.local"
+
+    @field_validator("accepted_domains")
+    @classmethod
+    def _lower_domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(d.strip().lower().rstrip(".") for d in value if d.strip())
+
+    @field_validator("internal_networks")
+    @classmethod
+    def _valid_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{net!r} is not an IP network ({exc})") from exc
+        return value
+
+
+class SmtpSettings(Section):
+    """The SMTP front end."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(2525, ge=0, le=65535)
+    hostname: str = "mailward.local"
+    #: PEM certificate and key for STARTTLS; STARTTLS is offered only when both are set.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: Require STARTTLS before MAIL FROM.
+    require_tls: bool = False
+    #: SIZE limit in bytes; a larger message gets 552.
+    max_message_size: int = Field(26_214_400, gt=0)
+    max_recipients: int = Field(100, gt=0)
+    #: Seconds a client may stay idle between commands.
+    command_timeout: float = Field(300.0, gt=0)
+    #: Seconds a client may take to send the whole DATA content.
+    data_timeout: float = Field(600.0, gt=0)
+    max_connections: int = Field(200, gt=0)
+    max_connections_per_ip: int = Field(20, gt=0)
+    #: Seconds to scan while the client waits for the DATA reply, so reject and tempfail can
+    #: be said in SMTP. A scan that takes longer continues from the spool after a 250.
+    inline_scan_timeout: float = Field(20.0, ge=0)
+    #: SMTP AUTH users: name -> "pbkdf2_sha256$iterations$salt_hex$hash_hex"
+    #: (``mailward passwd`` prints one). AUTH is offered only over TLS.
+    auth_users: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> SmtpSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key must be set together")
+        if self.require_tls and self.tls_cert is None:
+            raise ValueError("require_tls needs tls_cert and tls_key")
+        return self
+
+
+class LimitSettings(Section):
+    """Hard limits of the MIME parser; a message beyond them is quarantined as too complex."""
+
+    max_depth: int = Field(20, gt=0)
+    max_parts: int = Field(500, gt=0)
+    max_decoded_bytes: int = Field(100_000_000, gt=0)
+    max_header_bytes: int = Field(1_000_000, gt=0)
+    max_text_chars: int = Field(2_000_000, gt=0)
+    max_urls: int = Field(2000, gt=0)
+
+
+class EngineSettings(Section):
+    #: Seconds one detector may take before its result is given up (a finding says so).
+    detector_timeout: float = Field(10.0, gt=0)
+    #: Detectors not to run, by name.
+    disabled: tuple[str, ...] = ()
+    #: Concurrent scan/delivery workers of `mailward serve`.
+    workers: int = Field(4, gt=0)
+
+
+class SymbolSetting(Section):
+    weight: float | None = None
+    group: str | None = None
+    description: str | None = None
+
+
+class GroupSetting(Section):
+    #: The most this group's symbols may add to a score together (rspamd's max_score).
+    max_score: float | None = None
+
+
+class CompositeSetting(Section):
+    #: Boolean expression over symbols: SYMBOL, &, |, !, parentheses.
+    expression: str
+    weight: float
+    description: str = ""
+    #: Drop the member symbols' scores when the composite fires.
+    replace_members: bool = False
+
+
+class ScoringSettings(Section):
+    symbols: dict[str, SymbolSetting] = Field(default_factory=dict)
+    groups: dict[str, GroupSetting] = Field(default_factory=dict)
+    composites: dict[str, CompositeSetting] = Field(default_factory=dict)
+
+
+class ForceRule(Section):
+    """When ``symbol`` fires, the action is at least ``action``, whatever the score."""
+
+    symbol: str
+    action: Action
+
+
+class PolicySettings(Section):
+    tag_at: float = 5.0
+    quarantine_at: float = 10.0
+    reject_at: float = 20.0
+    force: tuple[ForceRule, ...] = (
+        ForceRule(symbol="ATT_EXECUTABLE", action=Action.QUARANTINE),
+        ForceRule(symbol="MIME_UNPARSEABLE", action=Action.QUARANTINE),
+        ForceRule(symbol="MIME_TOO_COMPLEX", action=Action.QUARANTINE),
+    )
+    #: Prefix for the Subject of tagged mail; empty for none.
+    subject_prefix: str = "[SUSPICIOUS]"
+    #: A detector failure whose detector is fail-closed gives this action.
+    fail_closed_action: Literal["tempfail", "quarantine"] = "tempfail"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PolicySettings:
+        if not self.tag_at <= self.quarantine_at <= self.reject_at:
+            raise ValueError("thresholds must satisfy tag_at <= quarantine_at <= reject_at")
+        return self
+
+
+class RelaySettings(Section):
+    host: str | None = None
+    port: int = Field(25, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str | None = None
+    password: str | None = None
+    timeout: float = Field(60.0, gt=0)
+
+
+class DeliverySettings(Section):
+    #: Where mail for the accepted domains goes: Maildirs under data_dir, or the relay.
+    inbound: Literal["maildir", "relay"] = "maildir"
+    relay: RelaySettings = RelaySettings()
+    #: First retry delay in seconds; each further retry doubles it up to retry_max.
+    retry_initial: float = Field(60.0, gt=0)
+    retry_max: float = Field(3600.0, gt=0)
+    #: Seconds after arrival when undeliverable mail is bounced to its sender.
+    expire_after: float = Field(5 * 86400.0, gt=0)
+
+
+class StoreSettings(Section):
+    #: SQLAlchemy URL; empty means SQLite at <data_dir>/mailward.db.
+    url: str = ""
+
+
+class Settings(Section):
+    """All settings. Load with :func:`mailward.config.load_settings`."""
+
+    data_dir: Path = Path("mailward-data")
+    organisation: OrganisationSettings = OrganisationSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    limits: LimitSettings = LimitSettings()
+    engine: EngineSettings = EngineSettings()
+    scoring: ScoringSettings = ScoringSettings()
+    policy: PolicySettings = PolicySettings()
+    delivery: DeliverySettings = DeliverySettings()
+    store: StoreSettings = StoreSettings()
+    #: Per-detector settings, validated by each detector's own model.
+    detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @property
+    def maildir_root(self) -> Path:
+        return self.data_dir / "maildir"
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.data_dir / 'mailward.db'}"

@@ -1,0 +1,24 @@
+"""The built-in detectors, one module per family.
+
+``BUILTIN_DETECTORS`` lists the detector classes the registry builds by default; each follows
+:mod:`mailward.engine.contract` (name, symbols, timeout, fail_closed, Settings, async check).
+"""
+
+from __future__ import annotations
+
+from mailward.detectors.attachments import ExecutableAttachmentDetector
+from mailward.detectors.impersonation import DisplayNameAddressDetector
+from mailward.detectors.urls import LinkMismatchDetector
+
+BUILTIN_DETECTORS: tuple[type, ...] = (
+    ExecutableAttachmentDetector,
+    DisplayNameAddressDetector,
+    LinkMismatchDetector,
+)
+
+__all__ = [
+    "BUILTIN_DETECTORS",
+    "DisplayNameAddressDetector",
+    "ExecutableAttachmentDetector",
+    "LinkMismatchDetector",
+]

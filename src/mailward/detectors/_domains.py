@@ -1,0 +1,108 @@
+"""Domain helpers shared by the detectors: registrable domains and domains shown in text.
+
+Registrable domains come from tldextract's bundled public-suffix snapshot; the extractor is
+built once here with no suffix-list URLs and no cache, so it never touches the network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+import tldextract
+
+_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+#: A domain-looking token in free text, optionally behind a scheme or a local part
+#: ("https://x.com/a", "www.x.com", "x.com/path", "ceo@x.com"). Group "host" is the host.
+_DOMAIN_TOKEN = re.compile(
+    r"(?<![\w.@+%-])"
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)?"
+    r"(?:[\w.+%-]+@)?"
+    r"(?P<host>(?:[\w-]+\.)+[\w-]+)",
+    re.IGNORECASE,
+)
+#: Suffixes that are far more often file extensions than domains in running text
+#: ("readme.md", "photos.zip"); a token ending in one counts only with a scheme or "www.".
+_FILE_LIKE_SUFFIXES = frozenset({"md", "zip", "mov", "py", "rs", "sh"})
+#: Dotted numbers a resolver accepts as an IPv4 address: 1.2.3.4, 3232235777, 0x7f.1, 0177.0.0.1.
+_NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]+|\d+)(?:\.(?:0x[0-9a-f]+|\d+)){0,3}\.?", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ShownDomain:
+    """A domain found in text a person reads: the text as written and its registrable domain."""
+
+    text: str
+    host: str
+    domain: str
+
+
+def normalise_host(host: str) -> str:
+    """Lower-case ASCII form of a host: brackets and trailing dots gone, Unicode as IDNA."""
+    host = host.strip().strip("[]").rstrip(".").lower()
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+def is_ip_literal(host: str) -> bool:
+    """True for an IPv4/IPv6 literal, including the numeric forms resolvers accept (0x7f.1)."""
+    host = host.strip().strip("[]")
+    if not host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _NUMERIC_HOST.fullmatch(host) is not None
+    return True
+
+
+def registrable_domain(host: str) -> str | None:
+    """The public-suffix-aware registrable domain of ``host`` (the IP for an IP literal).
+
+    None when the host has no known public suffix ("localhost", "evil.test") or is itself a suffix.
+    """
+    host = normalise_host(host)
+    if not host:
+        return None
+    if is_ip_literal(host):
+        return host
+    parts = _EXTRACT(host)
+    if not parts.suffix or not parts.domain:
+        return None
+    return f"{parts.domain}.{parts.suffix}"
+
+
+def organisation_domain(host: str) -> str:
+    """The registrable domain of ``host``, or the normalised host when it has none."""
+    return registrable_domain(host) or normalise_host(host)
+
+
+def find_domains(text: str) -> list[ShownDomain]:
+    """Every domain a reader would see in ``text``, in order, once each.
+
+    Tokens without a known public suffix ("v1.2", "e.g", "file.txt") are not domains.
+    """
+    found: list[ShownDomain] = []
+    seen: set[str] = set()
+    for match in _DOMAIN_TOKEN.finditer(text):
+        host = normalise_host(match.group("host").strip("-_"))
+        domain = registrable_domain(host)
+        if domain is None or is_ip_literal(host) or domain in seen:
+            continue
+        explicit = match.group("scheme") is not None or host.startswith("www.")
+        if not explicit and host.rsplit(".", 1)[-1] in _FILE_LIKE_SUFFIXES:
+            continue
+        seen.add(domain)
+        found.append(ShownDomain(text=match.group(0), host=host, domain=domain))
+    return found
+
+
+def in_domains(domain: str, domains: tuple[str, ...]) -> bool:
+    """True when ``domain`` is one of ``domains`` or a subdomain of one."""
+    return any(domain == d or domain.endswith("." + d) for d in domains)

@@ -1,0 +1,134 @@
+"""The scan pipeline: bytes -> ParsedMessage -> detectors (concurrent, each timed) -> score -> verdict.
+
+A parse failure does not stop the pipeline: it becomes a MIME_* finding, and policy's force
+rules keep the message in quarantine. A detector that raises or times out becomes an
+ENGINE_* finding of weight 0 and is logged; a fail-closed one also raises ENGINE_FAIL_CLOSED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mailward.config.settings import Settings
+from mailward.engine.contract import Detector, ScanContext
+from mailward.engine.registry import build_detectors, symbol_table
+from mailward.engine.scoring import Scorer
+from mailward.errors import LimitExceeded, ParseError
+from mailward.mime import parse_message
+from mailward.model import Envelope, Finding, ParsedMessage, ScanResult, Verdict
+from mailward.policy.decide import FAIL_CLOSED_SYMBOL, decide
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    """Everything one scan produced."""
+
+    parsed: ParsedMessage | None
+    result: ScanResult
+    verdict: Verdict
+
+    @property
+    def message_id(self) -> str:
+        return self.parsed.message_id if self.parsed else ""
+
+
+class Engine:
+    """Runs the configured detectors over messages. Build once; scan many."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        detectors: Sequence[Detector] | None = None,
+        clients: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.detectors = list(build_detectors(settings) if detectors is None else detectors)
+        self.scorer = Scorer(symbol_table(self.detectors), settings.scoring)
+        self.clients = dict(clients or {})
+
+    async def scan(self, raw: bytes, envelope: Envelope | None = None) -> ScanOutcome:
+        started = time.perf_counter()
+        ctx = ScanContext(envelope=envelope, settings=self.settings, clients=self.clients)
+        parsed: ParsedMessage | None = None
+        try:
+            parsed = parse_message(raw, self.settings.limits)
+        except LimitExceeded as exc:
+            findings: list[Finding] = [_mime_finding("MIME_TOO_COMPLEX", exc)]
+        except ParseError as exc:
+            findings = [_mime_finding("MIME_UNPARSEABLE", exc)]
+        else:
+            findings = await self._run_detectors(parsed, ctx)
+        elapsed = (time.perf_counter() - started) * 1000
+        result = self.scorer.score(findings, elapsed)
+        verdict = decide(
+            result,
+            self.settings.policy,
+            authserv_id=self.settings.organisation.authserv_id,
+            auth_results=ctx.auth_results,
+        )
+        return ScanOutcome(parsed=parsed, result=result, verdict=verdict)
+
+    async def _run_detectors(self, msg: ParsedMessage, ctx: ScanContext) -> list[Finding]:
+        runs = [self._run_one(d, msg, ctx) for d in self.detectors]
+        findings: list[Finding] = []
+        for batch in await asyncio.gather(*runs):
+            findings.extend(batch)
+        return findings
+
+    async def _run_one(
+        self, detector: Detector, msg: ParsedMessage, ctx: ScanContext
+    ) -> Sequence[Finding]:
+        timeout = min(detector.timeout, self.settings.engine.detector_timeout)
+        try:
+            found = await asyncio.wait_for(detector.check(msg, ctx), timeout)
+        except TimeoutError:
+            log.warning("detector %s timed out on %s", detector.name, msg.message_id)
+            return _failure(detector, "ENGINE_DETECTOR_TIMEOUT", f"ran out of {timeout:g}s")
+        except Exception as exc:
+            log.exception("detector %s failed on %s", detector.name, msg.message_id)
+            return _failure(detector, "ENGINE_DETECTOR_ERROR", f"{type(exc).__name__}: {exc}")
+        return [f if f.detector else _with_detector(f, detector.name) for f in found]
+
+
+def _with_detector(finding: Finding, name: str) -> Finding:
+    from dataclasses import replace
+
+    return replace(finding, detector=name)
+
+
+def _failure(detector: Detector, symbol: str, what: str) -> list[Finding]:
+    out = [
+        Finding(
+            symbol=symbol,
+            explanation=f"Detector {detector.name} {what}; its checks are missing from this scan.",
+            evidence=(detector.name,),
+            detector="engine",
+        )
+    ]
+    if detector.fail_closed:
+        out.append(
+            Finding(
+                symbol=FAIL_CLOSED_SYMBOL,
+                explanation=f"Detector {detector.name} must finish before mail passes.",
+                evidence=(detector.name,),
+                detector="engine",
+            )
+        )
+    return out
+
+
+def _mime_finding(symbol: str, exc: Exception) -> Finding:
+    what = "breaks a parsing limit" if symbol == "MIME_TOO_COMPLEX" else "cannot be parsed"
+    return Finding(
+        symbol=symbol,
+        explanation=f"The message {what} ({exc}); it is kept for a person to review.",
+        evidence=(str(exc),),
+        detector="mime",
+    )

@@ -1,0 +1,134 @@
+"""Scoring: findings -> scored findings and a total, with weights, group caps and composites.
+
+Weights, groups and descriptions start from each detector's SymbolSpec and are overridden by
+``[scoring.symbols.<SYMBOL>]``. A group's ``max_score`` caps what its symbols add together
+(rspamd's group limit): the strongest findings count first, the rest are clipped. Composites
+fire when their expression matches the raised symbols and may replace their members' scores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from mailward.config.settings import ScoringSettings
+from mailward.engine.composites import CompositeExpression, parse_composite
+from mailward.engine.contract import SymbolSpec
+from mailward.errors import ConfigError
+from mailward.model import Finding, ScanResult
+
+
+@dataclass(frozen=True, slots=True)
+class _Composite:
+    symbol: str
+    expression: CompositeExpression
+    weight: float
+    description: str
+    replace_members: bool
+
+
+class Scorer:
+    """Turns raw findings into a ScanResult. Built once from configuration."""
+
+    def __init__(self, specs: Mapping[str, SymbolSpec], settings: ScoringSettings) -> None:
+        self.specs = _apply_overrides(specs, settings)
+        self.group_caps = {
+            name: group.max_score
+            for name, group in settings.groups.items()
+            if group.max_score is not None
+        }
+        self.composites = _build_composites(settings, self.specs)
+
+    def weight(self, symbol: str) -> float:
+        spec = self.specs.get(symbol)
+        return spec.weight if spec else 0.0
+
+    def score(self, findings: Iterable[Finding], elapsed_ms: float) -> ScanResult:
+        weighted = [
+            dataclasses.replace(f, score=round(self.weight(f.symbol) * f.factor, 4))
+            for f in findings
+        ]
+        weighted.extend(self._composite_findings(weighted))
+        capped = self._apply_group_caps(weighted)
+        total = round(sum(f.score for f in capped), 4)
+        return ScanResult(findings=tuple(capped), score=total, elapsed_ms=elapsed_ms)
+
+    def _composite_findings(self, findings: list[Finding]) -> list[Finding]:
+        raised = frozenset(f.symbol for f in findings)
+        fired: list[Finding] = []
+        for comp in self.composites:
+            if not comp.expression.matches(raised):
+                continue
+            fired.append(
+                Finding(
+                    symbol=comp.symbol,
+                    explanation=comp.description or f"Composite {comp.expression.source} matched.",
+                    evidence=tuple(sorted(comp.expression.positive_members & raised)),
+                    score=comp.weight,
+                    detector="composite",
+                )
+            )
+            if comp.replace_members:
+                members = comp.expression.positive_members
+                for i, f in enumerate(findings):
+                    if f.symbol in members:
+                        findings[i] = dataclasses.replace(f, score=0.0)
+        return fired
+
+    def _apply_group_caps(self, findings: list[Finding]) -> list[Finding]:
+        if not self.group_caps:
+            return findings
+        used: dict[str, float] = {}
+        order = sorted(range(len(findings)), key=lambda i: -findings[i].score)
+        out = list(findings)
+        for i in order:
+            f = findings[i]
+            spec = self.specs.get(f.symbol)
+            cap = self.group_caps.get(spec.group) if spec else None
+            if cap is None or f.score <= 0 or spec is None:
+                continue
+            room = max(cap - used.get(spec.group, 0.0), 0.0)
+            allowed = min(f.score, room)
+            used[spec.group] = used.get(spec.group, 0.0) + allowed
+            if allowed != f.score:
+                out[i] = dataclasses.replace(f, score=round(allowed, 4))
+        return out
+
+
+def _apply_overrides(
+    specs: Mapping[str, SymbolSpec], settings: ScoringSettings
+) -> dict[str, SymbolSpec]:
+    out = dict(specs)
+    for symbol, override in settings.symbols.items():
+        base = out.get(symbol)
+        if base is None:
+            raise ConfigError(f"scoring.symbols.{symbol}: unknown symbol (no detector raises it)")
+        out[symbol] = SymbolSpec(
+            weight=base.weight if override.weight is None else override.weight,
+            group=override.group or base.group,
+            description=override.description or base.description,
+        )
+    return out
+
+
+def _build_composites(
+    settings: ScoringSettings, specs: dict[str, SymbolSpec]
+) -> tuple[_Composite, ...]:
+    out = []
+    for symbol, comp in settings.composites.items():
+        try:
+            expression = parse_composite(comp.expression)
+        except ValueError as exc:
+            raise ConfigError(f"scoring.composites.{symbol}.expression: {exc}") from exc
+        unknown = sorted(expression.members - specs.keys())
+        if unknown:
+            raise ConfigError(
+                f"scoring.composites.{symbol}.expression: unknown symbol(s) {', '.join(unknown)}"
+            )
+        out.append(
+            _Composite(symbol, expression, comp.weight, comp.description, comp.replace_members)
+        )
+    for c in out:
+        specs[c.symbol] = SymbolSpec(c.weight, "composite", c.description)
+    return tuple(out)

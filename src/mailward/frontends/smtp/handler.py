@@ -1,0 +1,134 @@
+"""aiosmtpd handler hooks: recipient policy, then DATA -> durable spool -> inline scan -> reply.
+
+The 250 to DATA is sent only after the message is fsynced in the spool. While the client waits
+(up to ``smtp.inline_scan_timeout``) the message is scanned, so a reject or tempfail can be said
+in SMTP (550 / 451) instead of bouncing later; a slower scan finishes from the spool after 250.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from mailward.config.settings import Settings
+from mailward.engine.pipeline import Engine
+from mailward.errors import MailwardError
+from mailward.frontends.smtp.relay_policy import RelayPolicy
+from mailward.model import Action, Envelope
+from mailward.spool.processor import Processor, verdict_to_state
+from mailward.spool.queue import Spool, SpoolState
+
+log = logging.getLogger(__name__)
+
+
+def _peer_ip(session: Any) -> str:
+    peer = session.peer
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return str(peer or "")
+
+
+class GatewayHandler:
+    """The hooks aiosmtpd calls. One instance serves every connection."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        spool: Spool,
+        engine: Engine,
+        processor: Processor,
+        on_queued: Callable[[str], None] = lambda _id: None,
+    ) -> None:
+        self.settings = settings
+        self.spool = spool
+        self.engine = engine
+        self.processor = processor
+        self.policy = RelayPolicy(
+            settings.organisation.accepted_domains, settings.organisation.internal_networks
+        )
+        self.on_queued = on_queued
+
+    def trusted(self, session: Any) -> bool:
+        return bool(session.authenticated) or self.policy.is_internal(_peer_ip(session))
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Sender ok"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.settings.smtp.max_recipients:
+            return "452 4.5.3 Too many recipients"
+        decision = self.policy.check_rcpt(address, trusted=self.trusted(session))
+        if not decision.ok:
+            log.info("refused rcpt %r from %s: %s", address, _peer_ip(session), decision.reply)
+            return decision.reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return decision.reply
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw: bytes = envelope.original_content or b""
+        env = Envelope(
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            peer_ip=_peer_ip(session),
+            helo=str(session.host_name or ""),
+            received_at=time.time(),
+            authenticated_as=str(session.auth_data) if session.authenticated else None,
+            tls=session.ssl is not None,
+            internal=self.policy.is_internal(_peer_ip(session)),
+        )
+        try:
+            entry_id = await asyncio.to_thread(self.spool.put, env, raw)
+        except MailwardError as exc:
+            log.error("spool failed for message from %s: %s", env.peer_ip, exc)
+            return "451 4.3.0 Temporary failure storing the message, try again later"
+        reply = await self._inline_scan(entry_id, env, raw)
+        if reply is not None:
+            return reply
+        self.on_queued(entry_id)
+        return f"250 2.0.0 Ok: queued as {entry_id}"
+
+    async def _inline_scan(self, entry_id: str, env: Envelope, raw: bytes) -> str | None:
+        """Scan while the client waits; a reply here replaces the 250."""
+        timeout = self.settings.smtp.inline_scan_timeout
+        if timeout <= 0:
+            return None
+        try:
+            outcome = await asyncio.wait_for(self.engine.scan(raw, env), timeout)
+        except TimeoutError:
+            log.info("inline scan of %s exceeded %ss; finishing from the spool", entry_id, timeout)
+            return None
+        verdict = outcome.verdict
+        try:
+            await asyncio.to_thread(self.processor.record, entry_id, env, raw, outcome)
+        except MailwardError as exc:
+            log.error("store failed for %s: %s", entry_id, exc)
+            await asyncio.to_thread(self.spool.finish, entry_id)
+            return "451 4.3.0 Temporary failure recording the message, try again later"
+        if verdict.action in (Action.REJECT, Action.TEMPFAIL):
+            await asyncio.to_thread(self.spool.finish, entry_id)
+            reason = _reply_text(verdict.reason)
+            if verdict.action is Action.REJECT:
+                return f"550 5.7.1 Message rejected as unsafe ({reason}); id {entry_id}"
+            return f"451 4.7.1 Message cannot be checked now ({reason}); try again later"
+        state = SpoolState(verdict=verdict_to_state(verdict))
+        try:
+            await asyncio.to_thread(self.spool.save_state, entry_id, state)
+        except MailwardError as exc:  # the message is safe in the spool; it will be re-scanned
+            log.error("could not save verdict of %s: %s", entry_id, exc)
+        return None
+
+
+def _reply_text(text: str) -> str:
+    """Printable ASCII only, one line, bounded: safe inside an SMTP reply."""
+    cleaned = "".join(c if 32 <= ord(c) < 127 else "?" for c in text)
+    return cleaned[:200]

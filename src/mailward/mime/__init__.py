@@ -1,0 +1,13 @@
+"""bytes -> ParsedMessage: headers, text, HTML, links and attachments, within hard limits.
+
+Public surface:
+
+- :func:`parse_message` the parser (raises LimitExceeded / ParseError, nothing else);
+- :func:`registrable_domain`, :func:`host_to_ascii`, :func:`make_url`, :func:`extract_urls`
+  link helpers from :mod:`mailward.mime.urls`, reused by detectors.
+"""
+
+from mailward.mime._parse import parse_message
+from mailward.mime.urls import extract_urls, host_to_ascii, make_url, registrable_domain
+
+__all__ = ["extract_urls", "host_to_ascii", "make_url", "parse_message", "registrable_domain"]

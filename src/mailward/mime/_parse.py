@@ -1,0 +1,87 @@
+"""bytes -> ParsedMessage: limits first, then the stdlib parser, then the tree walk.
+
+The stdlib parser runs with ``compat32`` (header access never raises; headers are decoded by
+:mod:`mailward.mime._headers`). Empty input, or input that does not start with a header block
+(no header could be read), is a ParseError: such bytes are quarantined as unparsed rather than
+scanned as an empty message.
+"""
+
+from __future__ import annotations
+
+from email.message import Message
+from email.parser import BytesParser
+
+from mailward.config.settings import LimitSettings
+from mailward.errors import LimitExceeded, MailwardError, ParseError
+from mailward.mime._headers import (
+    RAW_POLICY,
+    addresses,
+    decode_header_value,
+    duplicate_notes,
+    header_items,
+    message_id,
+)
+from mailward.mime._limits import check_header_block, check_nesting
+from mailward.mime._walk import Walker
+from mailward.model import ParsedMessage
+
+
+def parse_message(raw: bytes, limits: LimitSettings) -> ParsedMessage:
+    """Parse ``raw`` into a ParsedMessage.
+
+    Raises LimitExceeded when a hard limit is broken (nesting depth, MIME parts, decoded
+    bytes, header block bytes) and ParseError for anything else that cannot be read; no other
+    exception leaves this function (MemoryError aside).
+    """
+    try:
+        return _parse(raw, limits)
+    except (MailwardError, MemoryError):
+        raise
+    except Exception as exc:
+        raise ParseError(f"unreadable message: {type(exc).__name__}: {exc}") from exc
+
+
+def _parse(raw: bytes, limits: LimitSettings) -> ParsedMessage:
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise ParseError(f"message must be bytes, not {type(raw).__name__}")
+    raw = bytes(raw)
+    if not raw.strip():
+        raise ParseError("empty message")
+    check_header_block(raw, limits)
+    check_nesting(raw, limits)
+    msg = _parse_bytes(raw, limits)
+    walker = Walker(limits)
+    walker.walk(msg)
+    for note in duplicate_notes(msg):
+        walker.note(note)
+    return _build(raw, msg, walker, limits)
+
+
+def _parse_bytes(raw: bytes, limits: LimitSettings) -> Message:
+    try:
+        msg = BytesParser(policy=RAW_POLICY).parsebytes(raw)
+    except RecursionError as exc:
+        # Only nesting far beyond any sane max_depth makes the stdlib parser recurse this deep.
+        raise LimitExceeded("nesting depth", limits.max_depth + 1, limits.max_depth) from exc
+    if not msg.keys():
+        raise ParseError("not a message: it does not start with a header block")
+    return msg
+
+
+def _build(raw: bytes, msg: Message, walker: Walker, limits: LimitSettings) -> ParsedMessage:
+    cap = limits.max_text_chars
+    return ParsedMessage(
+        raw=raw,
+        headers=header_items(msg),
+        message_id=message_id(msg),
+        subject=decode_header_value(msg.get("subject", "")),
+        from_=addresses(msg, "from"),
+        reply_to=addresses(msg, "reply-to"),
+        to=addresses(msg, "to"),
+        cc=addresses(msg, "cc"),
+        text="\n".join(walker.texts)[:cap],
+        html="\n".join(walker.htmls)[:cap],
+        urls=tuple(walker.urls.values()),
+        attachments=walker.finished_attachments(),
+        defects=tuple(walker.defects),
+    )

@@ -1,0 +1,223 @@
+"""The tree walk: every part of a parsed message, visited without recursion.
+
+Each part is counted and its depth checked against the limits before anything under it is
+looked at. Body text and HTML, links and attachments are gathered on the way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.message import Message
+
+from mailward.config.settings import LimitSettings
+from mailward.errors import LimitExceeded
+from mailward.mime._headers import decode_bytes, decode_header_value, fix_surrogates
+from mailward.mime._html import HtmlLink, scan_html
+from mailward.mime._magic import detect_type
+from mailward.mime.urls import Source, extract_urls, make_url
+from mailward.model import Attachment, Url
+
+_BODY_TYPES = frozenset({"text/plain", "text/html"})
+_CONTAINERS = frozenset({"message/rfc822", "message/global"})
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml"})
+_HTML_EXTS = (".html", ".htm", ".shtml", ".xhtml", ".svg")
+
+
+@dataclass(slots=True)
+class _Item:
+    part: Message
+    depth: int
+    alt_with_plain: bool  # a child of a multipart/alternative that has a text/plain child
+
+
+@dataclass
+class Walker:
+    """Gathers the content of one message; ``walk`` it, then read the fields."""
+
+    limits: LimitSettings
+    texts: list[str] = field(default_factory=list)
+    htmls: list[str] = field(default_factory=list)
+    urls: dict[tuple[str, str | None, str], Url] = field(default_factory=dict)
+    attachments: list[Attachment | Message] = field(default_factory=list)
+    defects: dict[str, None] = field(default_factory=dict)
+    parts: int = 0
+    decoded: int = 0
+    text_chars: int = 0
+
+    def walk(self, root: Message) -> None:
+        stack = [_Item(root, 0, False)]
+        while stack:
+            item = stack.pop()
+            self._count(item)
+            children = item.part.get_payload()
+            if isinstance(children, list):
+                stack.extend(reversed(self._children(item, children)))
+            else:
+                self._leaf(item)
+
+    def _count(self, item: _Item) -> None:
+        self.parts += 1
+        if self.parts > self.limits.max_parts:
+            raise LimitExceeded("MIME parts", self.parts, self.limits.max_parts)
+        if item.depth > self.limits.max_depth:
+            raise LimitExceeded("nesting depth", item.depth, self.limits.max_depth)
+        for defect in item.part.defects:
+            self.note(type(defect).__name__ + (f": {defect}" if str(defect) else ""))
+        if len(item.part.get_all("content-type") or ()) > 1:
+            self.note("duplicate Content-Type")
+        if len(item.part.get_all("content-transfer-encoding") or ()) > 1:
+            self.note("duplicate Content-Transfer-Encoding")
+
+    def _children(self, item: _Item, payload: list[Message | str]) -> list[_Item]:
+        part = item.part
+        children = [child for child in payload if isinstance(child, Message)]
+        if part.get_content_type() in _CONTAINERS:
+            self.attachments.append(part)  # serialised after the walk, once depth is known
+        plain = part.get_content_type() == "multipart/alternative" and any(
+            c.get_content_type() == "text/plain" for c in children
+        )
+        return [_Item(child, item.depth + 1, plain) for child in children]
+
+    def note(self, text: str) -> None:
+        """Record a defect or parser note once."""
+        self.defects.setdefault(text, None)
+
+    def _payload(self, part: Message) -> bytes:
+        try:
+            data = part.get_payload(decode=True)
+        except (ValueError, TypeError, LookupError, UnicodeError) as exc:
+            self.note(f"undecodable part body: {type(exc).__name__}")
+            data = None
+        if not isinstance(data, bytes):
+            raw = part.get_payload()
+            data = raw.encode("ascii", "surrogateescape") if isinstance(raw, str) else b""
+        self.decoded += len(data)
+        if self.decoded > self.limits.max_decoded_bytes:
+            raise LimitExceeded("decoded bytes", self.decoded, self.limits.max_decoded_bytes)
+        return data
+
+    def _leaf(self, item: _Item) -> None:
+        part = item.part
+        ctype = part.get_content_type()
+        if ctype.startswith("multipart/"):
+            self.note("missing boundary: multipart body read as text")
+            ctype = "text/plain"
+        disposition = part.get_content_disposition()
+        filename = _filename(part)
+        data = self._payload(part)
+        if ctype in _BODY_TYPES and disposition != "attachment" and filename is None:
+            text = decode_bytes(data, _charset(part))
+            if ctype == "text/plain":
+                self._add_text(text)
+                self._add_urls(extract_urls(text, "text"))
+            else:
+                self._add_html(text, want_text=not item.alt_with_plain)
+            return
+        self._attachment(part, ctype, filename, data, disposition == "inline")
+
+    def _add_text(self, text: str) -> None:
+        if text.strip():
+            self.texts.append(text)
+            self.text_chars += len(text)
+
+    def _add_html(self, html: str, want_text: bool) -> None:
+        html = html[: self.limits.max_text_chars]
+        self.htmls.append(html)
+        scan = scan_html(html, want_text=want_text)
+        if want_text:
+            self._add_text(scan.text)
+        self._add_links(scan.links, "html")
+
+    def _add_links(self, links: list[HtmlLink], source: Source) -> None:
+        unique = dict.fromkeys((link.target, link.anchor_text, link.base) for link in links)
+        self._add_urls(
+            url
+            for target, anchor, base in unique
+            if (url := make_url(target, source, anchor, base)) is not None
+        )
+
+    def _add_urls(self, urls: Iterable[Url]) -> None:
+        cap = self.limits.max_urls
+        for url in urls:
+            key = (url.url, url.anchor_text, url.source)
+            if key in self.urls:
+                continue
+            if len(self.urls) >= cap:
+                self.note(f"more than {cap} links: the rest were not kept")
+                return
+            self.urls[key] = url
+
+    def _attachment(
+        self, part: Message, ctype: str, filename: str | None, data: bytes, inline: bool
+    ) -> None:
+        detected, description = detect_type(data)
+        self.attachments.append(
+            Attachment(
+                filename=filename,
+                declared_type=ctype,
+                detected_type=detected,
+                detected_description=description,
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                content=data,
+                inline=inline,
+            )
+        )
+        self._attachment_links(part, ctype, detected, filename, data)
+
+    def _attachment_links(
+        self, part: Message, ctype: str, detected: str, filename: str | None, data: bytes
+    ) -> None:
+        name = (filename or "").lower()
+        is_html = ctype in _HTML_TYPES or detected in _HTML_TYPES or name.endswith(_HTML_EXTS)
+        if not is_html and "text/plain" not in (ctype, detected):
+            return
+        text = decode_bytes(data[: self.limits.max_text_chars], _charset(part))
+        if is_html:
+            scan = scan_html(text, want_text=False)
+            self._add_links(scan.links, "attachment")
+        else:
+            self._add_urls(extract_urls(text, "attachment"))
+
+    def finished_attachments(self) -> tuple[Attachment, ...]:
+        """The attachments in order, attached messages serialised now the walk is done."""
+        return tuple(
+            item if isinstance(item, Attachment) else _container(item) for item in self.attachments
+        )
+
+
+def _container(part: Message) -> Attachment:
+    children = part.get_payload()
+    inner = children[0] if isinstance(children, list) and children else None
+    data = inner.as_bytes() if isinstance(inner, Message) else b""
+    detected, description = detect_type(data)
+    return Attachment(
+        filename=_filename(part),
+        declared_type=part.get_content_type(),
+        detected_type=detected,
+        detected_description=description,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        content=data,
+        inline=part.get_content_disposition() == "inline",
+    )
+
+
+def _charset(part: Message) -> str | None:
+    try:
+        return part.get_content_charset()
+    except (ValueError, LookupError, TypeError, UnicodeError):
+        return None
+
+
+def _filename(part: Message) -> str | None:
+    """The part's file name: RFC 2231 parameters, then RFC 2047 encoded words, decoded."""
+    try:
+        name = part.get_filename()
+    except (ValueError, LookupError, TypeError, UnicodeError, IndexError):
+        return None
+    if name is None:
+        return None
+    return decode_header_value(fix_surrogates(str(name)))

@@ -1,0 +1,1 @@
+"""Running the gateway: assembling the parts, spool workers, start and stop."""

@@ -1,0 +1,65 @@
+"""Assemble and run the gateway: store, spool, engine, processor, workers and the SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+
+from mailward.config.settings import Settings
+from mailward.engine.pipeline import Engine
+from mailward.frontends.smtp.handler import GatewayHandler
+from mailward.frontends.smtp.server import start_smtp_server
+from mailward.runtime.workers import SpoolWorkers
+from mailward.spool.processor import Processor
+from mailward.spool.queue import Spool
+from mailward.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Gateway:
+    """Every long-lived part of a running gateway."""
+
+    settings: Settings
+    store: Store
+    spool: Spool
+    engine: Engine
+    processor: Processor
+
+    @classmethod
+    def build(cls, settings: Settings) -> Gateway:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = open_store(settings.store_url)
+        spool = Spool(settings.spool_dir)
+        engine = Engine(settings)
+        return cls(settings, store, spool, engine, Processor(settings, engine, spool, store))
+
+
+async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM or SIGINT; in-flight work stays in the spool for the next start."""
+    gw = Gateway.build(settings)
+    workers = SpoolWorkers(gw.processor, gw.spool, settings.engine.workers)
+    handler = GatewayHandler(settings, gw.spool, gw.engine, gw.processor, workers.nudge)
+    server = await start_smtp_server(handler, settings.smtp)
+    await workers.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    addr = ", ".join(str(s.getsockname()) for s in server.sockets)
+    log.info("mailward listening on %s; data in %s", addr, settings.data_dir)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await server.wait_closed()
+        await workers.stop()
+        gw.store.close()
+        log.info("mailward stopped")

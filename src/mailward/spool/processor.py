@@ -1,0 +1,272 @@
+"""Take one spooled message to its end: scan (unless already decided), then deliver, quarantine
+or retry, recording every step so that a crash at any instant repeats nothing that finished.
+
+Order of durable steps for one entry:
+1. the verdict is saved in the entry's state before anything acts on it;
+2. each recipient's delivery is idempotent (Maildir names are derived from the spool id and the
+   recipient; the quarantine is keyed by spool id) and is marked done in the state afterwards;
+3. the entry is removed only when every recipient is done.
+A relay that accepted a message just before a crash may see it once more (SMTP's own limit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email.utils
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mailward.config.settings import RelaySettings, Settings
+from mailward.delivery.dsn import build_bounce
+from mailward.delivery.maildir import MaildirDelivery
+from mailward.delivery.relay import RelayResult, relay_message
+from mailward.delivery.retry import next_retry_delay
+from mailward.engine.pipeline import Engine, ScanOutcome
+from mailward.errors import DeliveryError, PermanentDeliveryError
+from mailward.model import Action, Envelope, Verdict, findings_from_json
+from mailward.policy.rewrite import apply_verdict, safe_header_value
+from mailward.spool.queue import Spool, SpoolEntry, SpoolState
+from mailward.store import MessageRecord, Store
+
+log = logging.getLogger(__name__)
+
+RelayFn = Callable[..., Coroutine[Any, Any, RelayResult]]
+DELIVERED_ACTIONS = (Action.DELIVER, Action.TAG)
+
+
+def verdict_to_state(verdict: Verdict) -> dict[str, Any]:
+    data = dict(verdict.to_json())
+    data["add_headers"] = [list(h) for h in verdict.add_headers]
+    data["subject_prefix"] = verdict.subject_prefix
+    return data
+
+
+def verdict_from_state(data: dict[str, Any]) -> Verdict:
+    return Verdict(
+        action=Action(data["action"]),
+        score=float(data["score"]),
+        reason=str(data["reason"]),
+        findings=findings_from_json(data.get("findings", [])),
+        add_headers=tuple((str(n), str(v)) for n, v in data.get("add_headers", [])),
+        subject_prefix=data.get("subject_prefix"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    entry_id: str
+    finished: bool
+    action: str
+
+
+class Processor:
+    """Scans and delivers spool entries. Safe to run in several workers and processes."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        spool: Spool,
+        store: Store,
+        relay: RelayFn = relay_message,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.spool = spool
+        self.store = store
+        self.maildir = MaildirDelivery(settings.maildir_root)
+        self.relay = relay
+
+    async def process(self, entry_id: str, now: float | None = None) -> Outcome | None:
+        """Work on one entry if no one else is; None when it is locked or gone."""
+        with self.spool.locked(entry_id) as mine:
+            if not mine:
+                return None
+            entry = await asyncio.to_thread(self.spool.load, entry_id)
+            state = await asyncio.to_thread(self.spool.state, entry_id)
+            return await self._process(entry, state, time.time() if now is None else now)
+
+    async def _process(self, entry: SpoolEntry, state: SpoolState, now: float) -> Outcome:
+        if state.verdict is None:
+            verdict = await self._decide(entry)
+            if verdict is None:  # tempfail after 250: scan again later
+                return await self._defer(entry, state, now, {"*": "scan deferred"})
+            state.verdict = verdict_to_state(verdict)
+            await asyncio.to_thread(self.spool.save_state, entry.id, state)
+        verdict = verdict_from_state(state.verdict)
+        if verdict.action in DELIVERED_ACTIONS:
+            return await self._deliver(entry, state, verdict, now)
+        await self._quarantine(entry, verdict)
+        await asyncio.to_thread(self.spool.finish, entry.id)
+        return Outcome(entry.id, True, str(verdict.action))
+
+    async def _decide(self, entry: SpoolEntry) -> Verdict | None:
+        if entry.flags.get("skip_scan"):
+            return Verdict(Action.DELIVER, 0.0, str(entry.flags.get("why", "released")))
+        outcome = await self.engine.scan(entry.raw, entry.envelope)
+        await asyncio.to_thread(self.record, entry.id, entry.envelope, entry.raw, outcome)
+        verdict = outcome.verdict
+        if verdict.action is Action.TEMPFAIL:
+            expired = time.time() - entry.envelope.received_at > self.settings.delivery.expire_after
+            if not expired:
+                return None
+        if verdict.action not in DELIVERED_ACTIONS and verdict.action is not Action.QUARANTINE:
+            # Reject or tempfail can no longer be said in SMTP: keep it for a person instead.
+            return Verdict(
+                Action.QUARANTINE, verdict.score, f"{verdict.action} after accept: {verdict.reason}",
+                verdict.findings, verdict.forced_by,
+            )
+        return verdict
+
+    def record(
+        self, entry_id: str, envelope: Envelope, raw: bytes, outcome: ScanOutcome
+    ) -> MessageRecord:
+        rec = message_record(entry_id, envelope, raw, outcome)
+        self.store.record_message(rec)
+        return rec
+
+    async def _quarantine(self, entry: SpoolEntry, verdict: Verdict) -> None:
+        rec = self.store.get_message(entry.id)
+        if rec is None:
+            outcome = await self.engine.scan(entry.raw, entry.envelope)
+            rec = await asyncio.to_thread(self.record, entry.id, entry.envelope, entry.raw, outcome)
+        rec = dataclasses.replace(
+            rec, action=str(verdict.action), reason=verdict.reason, score=verdict.score
+        )
+        await asyncio.to_thread(self.store.record_message, rec)
+        await asyncio.to_thread(self.store.quarantine, rec, entry.raw)
+        log.info("quarantined %s (%s)", entry.id, verdict.reason)
+
+    async def _deliver(
+        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, now: float
+    ) -> Outcome:
+        raw = apply_verdict(
+            entry.raw,
+            verdict,
+            authserv_id=self.settings.organisation.authserv_id,
+            trace_headers=[("Received", self.received_header(entry))],
+        )
+        pending = [r for r in entry.envelope.rcpt_tos if r not in state.done]
+        local = [r for r in pending if self._is_maildir(r)]
+        remote = [r for r in pending if not self._is_maildir(r)]
+        temp: dict[str, str] = {}
+        perm: dict[str, str] = {}
+        for rcpt in local:
+            try:
+                await asyncio.to_thread(self.maildir.deliver, entry.id, rcpt, raw)
+                state.done[rcpt] = "delivered"
+            except PermanentDeliveryError as exc:
+                perm[rcpt] = str(exc)
+            except (DeliveryError, OSError) as exc:
+                temp[rcpt] = str(exc)
+        if remote:
+            result = await self.relay(
+                self.settings.delivery.relay, entry.envelope.mail_from, remote, raw,
+                helo=self.settings.smtp.hostname,
+            )
+            state.done.update({r: "relayed" for r in result.accepted})
+            temp.update(result.temp_failed)
+            perm.update(result.perm_failed)
+        return await self._settle(entry, state, verdict, temp, perm, now)
+
+    async def _settle(
+        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict,
+        temp: dict[str, str], perm: dict[str, str], now: float,
+    ) -> Outcome:
+        expired = now - entry.envelope.received_at > self.settings.delivery.expire_after
+        failed = dict(perm)
+        if expired:
+            failed.update({r: f"expired: {why}" for r, why in temp.items()})
+            temp = {}
+        if failed:
+            await asyncio.to_thread(self._bounce, entry, state, failed, now)
+            state.done.update({r: "bounced" for r in failed})
+        if temp:
+            return await self._defer(entry, state, now, temp)
+        await asyncio.to_thread(self.spool.save_state, entry.id, state)
+        await asyncio.to_thread(self.spool.finish, entry.id)
+        return Outcome(entry.id, True, str(verdict.action))
+
+    async def _defer(
+        self, entry: SpoolEntry, state: SpoolState, now: float, errors: dict[str, str]
+    ) -> Outcome:
+        d = self.settings.delivery
+        state.attempts += 1
+        state.next_attempt = now + next_retry_delay(state.attempts, d.retry_initial, d.retry_max)
+        state.last_errors = errors
+        await asyncio.to_thread(self.spool.save_state, entry.id, state)
+        log.info("deferred %s: %s", entry.id, "; ".join(f"{k}: {v}" for k, v in errors.items()))
+        return Outcome(entry.id, False, "deferred")
+
+    def _bounce(
+        self, entry: SpoolEntry, state: SpoolState, failed: dict[str, str], now: float
+    ) -> None:
+        sender = entry.envelope.mail_from
+        if not sender or entry.flags.get("bounce"):
+            log.warning("dropping bounce for %s: null sender or bounce of a bounce", entry.id)
+            return
+        dsn = build_bounce(
+            reporting_mta=self.settings.smtp.hostname,
+            original_mail_from=sender,
+            failed=failed,
+            original_raw=entry.raw,
+            arrival_time=entry.envelope.received_at,
+            now=now,
+        )
+        envelope = Envelope(mail_from="", rcpt_tos=(sender,), received_at=now, internal=True)
+        self.spool.put(
+            envelope, dsn, flags={"bounce": True, "skip_scan": True, "why": "bounce"},
+            entry_id=f"{entry.id}-b{state.attempts}",
+        )
+
+    def _is_maildir(self, rcpt: str) -> bool:
+        if self.settings.delivery.inbound != "maildir":
+            return False
+        domain = rcpt.rpartition("@")[2].lower()
+        return domain in self.settings.organisation.accepted_domains
+
+    def received_header(self, entry: SpoolEntry) -> str:
+        env = entry.envelope
+        helo = safe_header_value(env.helo)[:255] or "unknown"
+        proto = "ESMTP" + ("S" if env.tls else "") + ("A" if env.authenticated_as else "")
+        stamp = email.utils.formatdate(env.received_at or time.time(), localtime=False)
+        return (
+            f"from {helo} ([{safe_header_value(env.peer_ip)}])\r\n\tby {self.settings.smtp.hostname}"
+            f" (mailward) with {proto} id {entry.id};\r\n\t{stamp}"
+        )
+
+
+def message_record(
+    entry_id: str, envelope: Envelope, raw: bytes, outcome: ScanOutcome
+) -> MessageRecord:
+    parsed = outcome.parsed
+    return MessageRecord(
+        id=entry_id,
+        received_at=envelope.received_at,
+        mail_from=envelope.mail_from,
+        rcpt_tos=envelope.rcpt_tos,
+        peer_ip=envelope.peer_ip,
+        message_id=parsed.message_id if parsed else "",
+        subject=parsed.subject if parsed else "",
+        size=len(raw),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        score=outcome.verdict.score,
+        action=str(outcome.verdict.action),
+        reason=outcome.verdict.reason,
+        findings=outcome.verdict.findings,
+    )
+
+
+async def drain(processor: Processor, ids: Sequence[str]) -> list[Outcome]:
+    """Process the given entries once each (used by the CLI and tests)."""
+    out = []
+    for entry_id in ids:
+        result = await processor.process(entry_id)
+        if result is not None:
+            out.append(result)
+    return out

@@ -1,0 +1,223 @@
+"""The durable spool: every accepted message lives here until it is delivered or quarantined.
+
+Layout under the spool root::
+
+    tmp/<id>          being written; never read back
+    queue/<id>.msg    one JSON line (envelope and flags), then the message bytes, exactly as received
+    state/<id>.json   progress: the verdict once decided, recipients finished, retry schedule
+
+``put`` returns only after the file and its directory entry are fsynced, so the SMTP 250 that
+follows it is a promise kept across a crash. State is replaced atomically (write, fsync, rename,
+fsync the directory). A finished entry is removed, state last, so a crash at any instant leaves
+either the whole entry or nothing of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mailward.errors import SpoolError
+from mailward.model import Envelope
+
+_ID = re.compile(r"^[0-9a-z][0-9a-z_-]{7,79}$")
+
+
+def new_spool_id(now: float | None = None) -> str:
+    """A time-ordered id that is safe as a file name: 13 hex digits of ms, 12 random."""
+    ms = int((time.time() if now is None else now) * 1000)
+    return f"{ms:013x}{secrets.token_hex(6)}"
+
+
+def check_spool_id(entry_id: str) -> str:
+    if not _ID.match(entry_id):
+        raise SpoolError(f"invalid spool id {entry_id!r}")
+    return entry_id
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolEntry:
+    id: str
+    envelope: Envelope
+    raw: bytes = field(repr=False)
+    flags: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SpoolState:
+    """Mutable progress of one entry; saved with :meth:`Spool.save_state`."""
+
+    verdict: dict[str, Any] | None = None
+    done: dict[str, str] = field(default_factory=dict)  # recipient -> outcome
+    attempts: int = 0
+    next_attempt: float = 0.0
+    last_errors: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SpoolState:
+        return cls(
+            verdict=data.get("verdict"),
+            done=dict(data.get("done", {})),
+            attempts=int(data.get("attempts", 0)),
+            next_attempt=float(data.get("next_attempt", 0.0)),
+            last_errors=dict(data.get("last_errors", {})),
+        )
+
+
+class Spool:
+    """A directory of durable messages, safe for several workers and processes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.queue = root / "queue"
+        self.states = root / "state"
+        for d in (self.tmp, self.queue, self.states):
+            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    # -- writing -------------------------------------------------------------------------
+    def put(
+        self,
+        envelope: Envelope,
+        raw: bytes,
+        *,
+        flags: Mapping[str, Any] | None = None,
+        entry_id: str | None = None,
+        state: SpoolState | None = None,
+    ) -> str:
+        """Store a message durably and return its id. An existing ``entry_id`` is kept as is."""
+        entry_id = check_spool_id(entry_id or new_spool_id(envelope.received_at or None))
+        final = self._msg_path(entry_id)
+        if final.exists():
+            return entry_id
+        head = json.dumps(
+            {"envelope": dataclasses.asdict(envelope), "flags": dict(flags or {})},
+            separators=(",", ":"),
+        ).encode()
+        try:
+            if state is not None:
+                self.save_state(entry_id, state)
+            tmp = self.tmp / entry_id
+            _write_synced(tmp, head + b"\n" + raw)
+            os.replace(tmp, final)
+            _fsync_dir(self.queue)
+        except OSError as exc:
+            raise SpoolError(f"cannot spool message: {exc}") from exc
+        return entry_id
+
+    def save_state(self, entry_id: str, state: SpoolState) -> None:
+        path = self._state_path(entry_id)
+        tmp = self.tmp / f"{entry_id}.state"
+        try:
+            _write_synced(tmp, json.dumps(state.to_json()).encode())
+            os.replace(tmp, path)
+            _fsync_dir(self.states)
+        except OSError as exc:
+            raise SpoolError(f"cannot save spool state of {entry_id}: {exc}") from exc
+
+    def finish(self, entry_id: str) -> None:
+        """Remove a finished entry: message first, then its state."""
+        with contextlib.suppress(FileNotFoundError):
+            self._msg_path(entry_id).unlink()
+        _fsync_dir(self.queue)
+        with contextlib.suppress(FileNotFoundError):
+            self._state_path(entry_id).unlink()
+
+    # -- reading -------------------------------------------------------------------------
+    def load(self, entry_id: str) -> SpoolEntry:
+        path = self._msg_path(check_spool_id(entry_id))
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SpoolError(f"cannot read spool entry {entry_id}: {exc}") from exc
+        head, _, raw = data.partition(b"\n")
+        try:
+            meta = json.loads(head)
+            env = meta["envelope"]
+            envelope = Envelope(**{**env, "rcpt_tos": tuple(env["rcpt_tos"])})
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SpoolError(f"spool entry {entry_id} has a damaged header: {exc}") from exc
+        return SpoolEntry(entry_id, envelope, raw, meta.get("flags", {}))
+
+    def state(self, entry_id: str) -> SpoolState:
+        try:
+            data = self._state_path(entry_id).read_bytes()
+        except FileNotFoundError:
+            return SpoolState()
+        try:
+            return SpoolState.from_json(json.loads(data))
+        except (ValueError, TypeError) as exc:
+            raise SpoolError(f"spool state of {entry_id} is damaged: {exc}") from exc
+
+    def ids(self) -> list[str]:
+        """Every queued id, oldest first."""
+        return sorted(p.name[:-4] for p in self.queue.glob("*.msg"))
+
+    def due(self, now: float | None = None) -> list[str]:
+        """Queued ids whose next attempt is due."""
+        now = time.time() if now is None else now
+        return [i for i in self.ids() if self.state(i).next_attempt <= now]
+
+    def count(self) -> int:
+        return sum(1 for _ in self.queue.glob("*.msg"))
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.queue.glob("*.msg"))
+
+    @contextlib.contextmanager
+    def locked(self, entry_id: str) -> Iterator[bool]:
+        """Hold an exclusive lock on an entry; yields False if another worker holds it."""
+        path = self._msg_path(entry_id)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            yield False
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield path.exists()
+        finally:
+            os.close(fd)
+
+    def _msg_path(self, entry_id: str) -> Path:
+        return self.queue / f"{entry_id}.msg"
+
+    def _state_path(self, entry_id: str) -> Path:
+        return self.states / f"{entry_id}.json"
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,92 @@
+"""Building the SQLAlchemy engine for a store URL, with SQLite tuned for several processes.
+
+SQLite connections get ``journal_mode=WAL`` (readers never wait for the writer),
+``synchronous=FULL`` (a commit survives a power cut), ``busy_timeout`` of 10 s and foreign keys.
+pysqlite's own transaction handling is turned off so the store emits ``BEGIN`` itself: a
+connection opened with the ``mailward_write`` execution option starts with ``BEGIN IMMEDIATE``,
+taking the write lock up front, so two processes never deadlock upgrading a read lock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from mailward.errors import StoreError
+
+SUPPORTED_DIALECTS = ("sqlite", "postgresql")
+BUSY_TIMEOUT_S = 10.0
+WRITE_OPTION = "mailward_write"
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}",
+    "PRAGMA foreign_keys=ON",
+)
+
+
+def parse_url(url: str) -> URL:
+    """The URL parsed, or StoreError naming what is wrong (never echoing a password)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"store URL is not a valid SQLAlchemy URL: {exc}") from None
+    if parsed.get_backend_name() not in SUPPORTED_DIALECTS:
+        raise StoreError(
+            f"store URL backend {parsed.get_backend_name()!r} is not supported; "
+            f"use one of {', '.join(SUPPORTED_DIALECTS)}"
+        )
+    return parsed
+
+
+def _is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+
+
+def build_engine(url: str) -> Engine:
+    """An engine for ``url``; for a SQLite file, its parent directory is created."""
+    parsed = parse_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed)
+        return create_engine(parsed, hide_parameters=True, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise StoreError(f"cannot open store {parsed.render_as_string()}: {exc}") from exc
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    kwargs: dict[str, Any] = {"hide_parameters": True}
+    connect_args: dict[str, Any] = {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+    if _is_memory(url):
+        kwargs["poolclass"] = StaticPool  # one shared in-memory database for every thread
+    else:
+        assert url.database is not None
+        try:
+            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the directory for {url.database}: {exc}") from exc
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _sqlite_on_begin)
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    write = bool(conn.get_execution_options().get(WRITE_OPTION, False))
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -1,0 +1,91 @@
+"""DisplayNameAddressDetector: display names showing another domain; unreadable From."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+import pytest
+from helpers_detectors import address, by_symbol, make_message, run
+
+from mailward.detectors.impersonation import DisplayNameAddressDetector as Detector
+from mailward.model import Finding
+
+
+def findings(*senders: tuple[str, str], headers: Any = None, **settings: Any) -> dict[str, Finding]:
+    from_ = tuple(address(addr, name) for name, addr in senders)
+    if headers is None:
+        headers = tuple(("From", f"{name} <{addr}>") for name, addr in senders)
+    msg = make_message(from_=from_, headers=headers)
+    return by_symbol(run(Detector(Detector.Settings(**settings)), msg))
+
+
+def test_display_name_with_foreign_address_hits_with_spec_wording() -> None:
+    hit = findings(("ceo@example.com", "attacker@evil.test"))["IMP_DISPLAY_NAME_ADDRESS"]
+    assert hit.explanation == (
+        'The sender\'s name shows "ceo@example.com" but the mail comes from attacker@evil.test.'
+    )
+    assert "example.com" in hit.evidence
+    assert "attacker@evil.test" in hit.evidence
+    assert hit.detector == "impersonation"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["paypal.com", "PayPal.com Support", "Service (security@paypal.co.uk)", "www.bank-of-x.com"],
+)
+def test_display_name_with_foreign_domain_hits(name: str) -> None:
+    assert "IMP_DISPLAY_NAME_ADDRESS" in findings((name, "noreply@mailer.evil.xyz"))
+
+
+@pytest.mark.parametrize(
+    ("name", "addr"),
+    [
+        ("alice@example.com", "alice@example.com"),
+        ("alice@mail.example.com", "alice@example.com"),  # same registrable domain
+        ("Example.com Billing", "billing@news.example.com"),
+        ("Alice Smith", "alice@evil.test"),
+        ("Dr. J.R. Smith, v2.0", "jr@evil.test"),  # dots, but no domain
+        ("", "alice@evil.test"),
+    ],
+)
+def test_same_domain_or_plain_names_miss(name: str, addr: str) -> None:
+    assert findings((name, addr)) == {}
+
+
+def test_ignore_domains_silences_either_side() -> None:
+    sender = ("'alice@example.com' via Team", "team@googlegroups.com")
+    assert "IMP_DISPLAY_NAME_ADDRESS" in findings(sender)
+    assert findings(sender, ignore_domains=("googlegroups.com",)) == {}
+    assert findings(("paypal.com", "x@evil.test"), ignore_domains=("PayPal.com",)) == {}
+
+
+def test_no_from_mailbox_hits_multiple() -> None:
+    hit = findings(headers=(("From", "undisclosed"),))["IMP_FROM_MULTIPLE"]
+    assert "no readable From" in hit.explanation
+    assert hit.evidence == ("undisclosed",)
+
+
+def test_several_from_mailboxes_hit() -> None:
+    hit = findings(
+        ("A", "a@example.com"),
+        ("B", "b@evil.test"),
+        headers=(("From", "A <a@example.com>, B <b@evil.test>"),),
+    )["IMP_FROM_MULTIPLE"]
+    assert "2 senders" in hit.explanation
+    assert hit.evidence == ("a@example.com", "b@evil.test")
+
+
+def test_several_from_headers_hit() -> None:
+    headers = (("From", "A <a@example.com>"), ("From", "B <b@evil.test>"))
+    hit = findings(("A", "a@example.com"), headers=headers)["IMP_FROM_MULTIPLE"]
+    assert "2 From headers" in hit.explanation
+
+
+def test_one_from_misses_multiple() -> None:
+    assert "IMP_FROM_MULTIPLE" not in findings(("Alice", "alice@example.com"))
+
+
+def test_settings_reject_unknown_keys() -> None:
+    with pytest.raises(pydantic.ValidationError):
+        Detector.Settings(enabled=True)  # type: ignore[call-arg]

@@ -1,0 +1,142 @@
+"""Start the real gateway as a child process, and a next-hop SMTP server, for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def toml_config(
+    data_dir: Path, port: int, extra: str = "", *, org: str = "", smtp: str = ""
+) -> str:
+    """``org`` and ``smtp`` add lines to those sections; ``extra`` goes under [delivery]."""
+    return f"""
+data_dir = "{data_dir}"
+[organisation]
+accepted_domains = ["example.com"]
+{org}
+[smtp]
+listen_port = {port}
+inline_scan_timeout = 5.0
+{smtp}
+[delivery]
+retry_initial = 0.3
+retry_max = 1.0
+{extra}
+"""
+
+
+@dataclass
+class GatewayProcess:
+    config: Path
+    port: int
+    data_dir: Path
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        env.pop("MAILWARD_CONFIG", None)
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "mailward.cli.main", "-c", str(self.config), "serve"],
+                stdout=out, stderr=subprocess.STDOUT, env=env,
+            )
+        try:
+            wait_for_port(self.port)
+        except TimeoutError:
+            self.stop()
+            raise AssertionError("gateway did not start:\n" + self.log.read_text()) from None
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+            self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            self.proc = None
+
+    def spool_count(self) -> int:
+        queue = self.data_dir / "spool" / "queue"
+        return len(list(queue.glob("*.msg"))) if queue.exists() else 0
+
+    def wait_spool_empty(self, timeout: float = 30.0) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.spool_count() == 0:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"spool still holds {self.spool_count()} messages:\n"
+                             + self.log.read_text()[-4000:])
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mailward.cli.main", "-c", str(self.config), *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+
+
+@dataclass
+class RecordingHandler:
+    """A next hop that keeps what it is sent."""
+
+    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.received.append(
+                (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+            )
+        return "250 2.0.0 Ok"
+
+
+@contextlib.contextmanager
+def next_hop(port: int) -> Iterator[RecordingHandler]:
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+def maildir_files(data_dir: Path) -> list[Path]:
+    root = data_dir / "maildir"
+    return sorted(p for p in root.glob("*/*/new/*")) + sorted(root.glob("*/*/cur/*"))

@@ -1,0 +1,69 @@
+"""SIGKILL while a client is sending: every message that got 250 arrives exactly once."""
+
+from __future__ import annotations
+
+import collections
+import random
+import smtplib
+import sys
+import threading
+import time
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import messages  # noqa: E402
+from gateway_harness import GatewayProcess, maildir_files  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def sender_loop(port: int, acked: list[str], stop: threading.Event, start: int) -> None:
+    n = start
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            while not stop.is_set():
+                msg = messages.clean(n)
+                smtp.send_message(msg, from_addr="sender@partner.example.net")
+                acked.append(str(msg["Message-ID"]))
+                n += 1
+    except (smtplib.SMTPException, OSError):
+        pass  # the gateway died under us: what got 250 is in `acked`
+
+
+def delivered_ids(gw: GatewayProcess) -> collections.Counter[str]:
+    ids: collections.Counter[str] = collections.Counter()
+    for path in maildir_files(gw.data_dir):
+        ids[str(message_from_bytes(path.read_bytes())["Message-ID"])] += 1
+    return ids
+
+
+def run_crash_round(gw: GatewayProcess, rng: random.Random, start: int) -> list[str]:
+    acked: list[str] = []
+    stop = threading.Event()
+    thread = threading.Thread(target=sender_loop, args=(gw.port, acked, stop, start))
+    thread.start()
+    time.sleep(rng.uniform(0.3, 1.5))
+    gw.kill()
+    stop.set()
+    thread.join(15)
+    gw.start()
+    return acked
+
+
+def test_sigkill_while_sending_loses_and_duplicates_nothing(make_gateway) -> None:
+    gw = make_gateway()
+    rng = random.Random(1234)
+    acked: list[str] = []
+    for round_no in range(3):
+        acked += run_crash_round(gw, rng, start=round_no * 100_000)
+    gw.wait_spool_empty(timeout=60)
+    got = delivered_ids(gw)
+    assert len(acked) > 5, "the client must have sent something before the kills"
+    missing = [m for m in acked if got[m] != 1]
+    assert missing == [], f"acked but not delivered exactly once: {missing[:5]}"
+    duplicated = [m for m, c in got.items() if c > 1]
+    assert duplicated == []
