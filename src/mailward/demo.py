@@ -56,5 +56,7 @@ def send_demo(host: str, port: int, domain: str) -> list[tuple[str, str]]:
                 smtp.send_message(msg, from_addr=str(msg["From"].addresses[0].addr_spec))
                 replies.append((name, "250 accepted"))
             except smtplib.SMTPResponseException as exc:
-                replies.append((name, f"{exc.smtp_code} {exc.smtp_error.decode()}"))
+                error = exc.smtp_error
+                text = error.decode() if isinstance(error, bytes) else str(error)
+                replies.append((name, f"{exc.smtp_code} {text}"))
     return replies

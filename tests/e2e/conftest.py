@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gateway_harness import GatewayProcess, free_port, toml_config  # noqa: E402
+from gateway_harness import GatewayProcess, free_port, toml_config
 
 
 @pytest.fixture

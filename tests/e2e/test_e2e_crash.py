@@ -15,8 +15,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import messages  # noqa: E402
-from gateway_harness import GatewayProcess, maildir_files  # noqa: E402
+import messages
+from gateway_harness import GatewayProcess, maildir_files
 
 pytestmark = pytest.mark.slow
 

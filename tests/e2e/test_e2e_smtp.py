@@ -10,8 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import messages  # noqa: E402
-from gateway_harness import free_port, maildir_files, next_hop  # noqa: E402
+import messages
+from gateway_harness import free_port, maildir_files, next_hop
 
 pytestmark = pytest.mark.slow
 

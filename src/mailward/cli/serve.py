@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 
 from rich.console import Console
 from rich.table import Table
 
 from mailward.config.settings import Settings
-from mailward.demo import send_demo
 from mailward.delivery.maildir import iter_messages
+from mailward.demo import send_demo
 from mailward.runtime.gateway import serve
 from mailward.spool.queue import Spool
 from mailward.store import open_store
@@ -26,7 +27,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     asyncio.run(_serve(settings, args.demo))
     return 0
 
@@ -68,7 +71,7 @@ def _run_demo(settings: Settings) -> None:
                   "see `mailward quarantine list`. Ctrl-C stops the gateway.")
 
 
-def _where(settings: Settings, rcpts: tuple[str, ...], held: dict[str, object], mid: str) -> str:
+def _where(settings: Settings, rcpts: tuple[str, ...], held: Mapping[str, object], mid: str) -> str:
     if any(k.startswith(mid) for k in held):
         return "quarantine"
     paths = [str(p) for r in rcpts for p in iter_messages(settings.maildir_root, r)]

@@ -9,8 +9,9 @@ from __future__ import annotations
 from mailward.detectors.attachments import ExecutableAttachmentDetector
 from mailward.detectors.impersonation import DisplayNameAddressDetector
 from mailward.detectors.urls import LinkMismatchDetector
+from mailward.engine.contract import DetectorFactory
 
-BUILTIN_DETECTORS: tuple[type, ...] = (
+BUILTIN_DETECTORS: tuple[DetectorFactory, ...] = (
     ExecutableAttachmentDetector,
     DisplayNameAddressDetector,
     LinkMismatchDetector,

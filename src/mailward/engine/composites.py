@@ -99,20 +99,20 @@ class _Parser:
         return lambda syms: all(p(syms) for p in parts)
 
     def factor(self) -> Predicate:
-        token = self._take()
-        if token == "!":
+        item = self._take()
+        if item == "!":
             self._negated += 1
             inner = self.factor()
             self._negated -= 1
             return lambda syms: not inner(syms)
-        if token == "(":
+        if item == "(":
             inner = self.expr()
             if self._take() != ")":
                 raise ValueError(f"missing ')' in composite {self.source!r}")
             return inner
-        if token in "&|)":
-            raise ValueError(f"unexpected {token!r} in composite {self.source!r}")
-        self.names.add(token)
+        if item in "&|)":
+            raise ValueError(f"unexpected {item!r} in composite {self.source!r}")
+        self.names.add(item)
         if not self._negated:
-            self.positive.add(token)
-        return lambda syms: token in syms
+            self.positive.add(item)
+        return lambda syms: item in syms

@@ -1,4 +1,4 @@
-"""The scan pipeline: bytes -> ParsedMessage -> detectors (concurrent, each timed) -> score -> verdict.
+"""The scan pipeline: bytes -> ParsedMessage -> detectors (concurrent, timed) -> score -> verdict.
 
 A parse failure does not stop the pipeline: it becomes a MIME_* finding, and policy's force
 rules keep the message in quarantine. A detector that raises or times out becomes an
@@ -8,6 +8,7 @@ ENGINE_* finding of weight 0 and is logged; a fail-closed one also raises ENGINE
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -98,9 +99,7 @@ class Engine:
 
 
 def _with_detector(finding: Finding, name: str) -> Finding:
-    from dataclasses import replace
-
-    return replace(finding, detector=name)
+    return dataclasses.replace(finding, detector=name)
 
 
 def _failure(detector: Detector, symbol: str, what: str) -> list[Finding]:

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from mailward.config.loader import describe_validation_error
 from mailward.config.settings import Settings
+from mailward.detectors import BUILTIN_DETECTORS
 from mailward.engine.contract import Detector, DetectorFactory, SymbolSpec
 from mailward.errors import ConfigError
 
@@ -22,9 +23,7 @@ ENGINE_SYMBOLS: Mapping[str, SymbolSpec] = {
 
 
 def builtin_factories() -> tuple[DetectorFactory, ...]:
-    from mailward.detectors import BUILTIN_DETECTORS
-
-    return tuple(BUILTIN_DETECTORS)
+    return BUILTIN_DETECTORS
 
 
 def build_detectors(

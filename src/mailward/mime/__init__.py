@@ -3,11 +3,25 @@
 Public surface:
 
 - :func:`parse_message` the parser (raises LimitExceeded / ParseError, nothing else);
-- :func:`registrable_domain`, :func:`host_to_ascii`, :func:`make_url`, :func:`extract_urls`
+- :func:`registrable_domain`, :func:`host_to_ascii`, :func:`make_url`, :func:`extract_urls`,
+  :func:`iter_urls`
   link helpers from :mod:`mailward.mime.urls`, reused by detectors.
 """
 
 from mailward.mime._parse import parse_message
-from mailward.mime.urls import extract_urls, host_to_ascii, make_url, registrable_domain
+from mailward.mime.urls import (
+    extract_urls,
+    host_to_ascii,
+    iter_urls,
+    make_url,
+    registrable_domain,
+)
 
-__all__ = ["extract_urls", "host_to_ascii", "make_url", "parse_message", "registrable_domain"]
+__all__ = [
+    "extract_urls",
+    "host_to_ascii",
+    "iter_urls",
+    "make_url",
+    "parse_message",
+    "registrable_domain",
+]

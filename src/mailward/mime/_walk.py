@@ -16,7 +16,7 @@ from mailward.errors import LimitExceeded
 from mailward.mime._headers import decode_bytes, decode_header_value, fix_surrogates
 from mailward.mime._html import HtmlLink, scan_html
 from mailward.mime._magic import detect_type
-from mailward.mime.urls import Source, extract_urls, make_url
+from mailward.mime.urls import Source, iter_urls, make_url
 from mailward.model import Attachment, Url
 
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
@@ -111,7 +111,7 @@ class Walker:
             text = decode_bytes(data, _charset(part))
             if ctype == "text/plain":
                 self._add_text(text)
-                self._add_urls(extract_urls(text, "text"))
+                self._add_urls(iter_urls(text, "text"))
             else:
                 self._add_html(text, want_text=not item.alt_with_plain)
             return
@@ -179,7 +179,7 @@ class Walker:
             scan = scan_html(text, want_text=False)
             self._add_links(scan.links, "attachment")
         else:
-            self._add_urls(extract_urls(text, "attachment"))
+            self._add_urls(iter_urls(text, "attachment"))
 
     def finished_attachments(self) -> tuple[Attachment, ...]:
         """The attachments in order, attached messages serialised now the walk is done."""

@@ -6,7 +6,8 @@ Public helpers, reused by detectors:
   section), IP literals as they are, lower case, IDNA (``xn--``) form;
 - :func:`host_to_ascii` Unicode host -> lower-case ASCII IDNA form;
 - :func:`make_url` one link as written (href, form action or text match) -> ``Url`` or None;
-- :func:`extract_urls` every http/https/ftp URL and bare ``www.`` host in plain text.
+- :func:`extract_urls` / :func:`iter_urls` every http/https/ftp URL and bare ``www.`` host in
+  plain text.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from collections.abc import Iterator
 from typing import Literal
 from urllib.parse import unquote, urljoin
 
@@ -140,17 +142,24 @@ def _trim(found: str) -> str:
     return found
 
 
-def extract_urls(text: str, source: Source = "text") -> list[Url]:
-    """Every http/https/ftp URL and bare ``www.`` host in ``text``, in order, with repeats.
+def iter_urls(text: str, source: Source = "text") -> Iterator[Url]:
+    """Lazily, each distinct http/https/ftp URL and bare ``www.`` host in ``text``, in order.
 
     A bare ``www.`` host is given the ``http://`` a mail client would add when linking it.
     """
-    out: list[Url] = []
+    seen: set[str] = set()
     for match in _TEXT_URL.finditer(text):
         found = _trim(match[0])
         if found[:4].lower() == "www.":
             found = "http://" + found
+        if found in seen:
+            continue
+        seen.add(found)
         url = make_url(found, source)
         if url is not None and url.host:
-            out.append(url)
-    return out
+            yield url
+
+
+def extract_urls(text: str, source: Source = "text") -> list[Url]:
+    """Every distinct http/https/ftp URL and bare ``www.`` host in ``text``, in order."""
+    return list(iter_urls(text, source))

@@ -21,7 +21,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mailward.config.settings import RelaySettings, Settings
+from mailward.config.settings import Settings
 from mailward.delivery.dsn import build_bounce
 from mailward.delivery.maildir import MaildirDelivery
 from mailward.delivery.relay import RelayResult, relay_message
@@ -117,10 +117,8 @@ class Processor:
                 return None
         if verdict.action not in DELIVERED_ACTIONS and verdict.action is not Action.QUARANTINE:
             # Reject or tempfail can no longer be said in SMTP: keep it for a person instead.
-            return Verdict(
-                Action.QUARANTINE, verdict.score, f"{verdict.action} after accept: {verdict.reason}",
-                verdict.findings, verdict.forced_by,
-            )
+            why = f"{verdict.action} after accept: {verdict.reason}"
+            return Verdict(Action.QUARANTINE, verdict.score, why, verdict.findings)
         return verdict
 
     def record(
@@ -235,8 +233,9 @@ class Processor:
         helo = safe_header_value(env.helo)[:255] or "unknown"
         proto = "ESMTP" + ("S" if env.tls else "") + ("A" if env.authenticated_as else "")
         stamp = email.utils.formatdate(env.received_at or time.time(), localtime=False)
+        peer = safe_header_value(env.peer_ip)
         return (
-            f"from {helo} ([{safe_header_value(env.peer_ip)}])\r\n\tby {self.settings.smtp.hostname}"
+            f"from {helo} ([{peer}])\r\n\tby {self.settings.smtp.hostname}"
             f" (mailward) with {proto} id {entry.id};\r\n\t{stamp}"
         )
 

@@ -3,7 +3,7 @@
 Layout under the spool root::
 
     tmp/<id>          being written; never read back
-    queue/<id>.msg    one JSON line (envelope and flags), then the message bytes, exactly as received
+    queue/<id>.msg    a JSON line (envelope and flags), then the message bytes as received
     state/<id>.json   progress: the verdict once decided, recipients finished, retry schedule
 
 ``put`` returns only after the file and its directory entry are fsynced, so the SMTP 250 that

@@ -31,7 +31,7 @@ class ConnectionCounter:
     by_ip: Counter[str] = field(default_factory=Counter)
 
 
-class GatewaySMTP(SMTP):  # type: ignore[misc]
+class GatewaySMTP(SMTP):
     def __init__(
         self,
         handler: GatewayHandler,
