@@ -1,4 +1,4 @@
-"""Demo messages for a first run: one clean, one phish, one carrying a program.
+"""Demo messages for a first run: clean, suspicious (tagged), phish, and one carrying a program.
 
 ``mailward serve --demo`` sends them to the gateway it just started and shows where each went.
 The program attachment is a few inert bytes with a PE header, built here, never run.
@@ -35,6 +35,13 @@ def demo_messages(domain: str) -> list[tuple[str, EmailMessage]]:
         subtype="html",
     )
 
+    tagged = EmailMessage()
+    tagged["From"] = f'"director@{domain}" <director.office@mailer.example.org>'
+    tagged["To"] = f"dave@{domain}"
+    tagged["Subject"] = "Quick favour"
+    tagged["Message-ID"] = "<demo-tagged@mailer.example.org>"
+    tagged.set_content("Are you at your desk? I need a quick favour.")
+
     program = EmailMessage()
     program["From"] = "Accounts <billing@supplier.example.net>"
     program["To"] = f"carol@{domain}"
@@ -44,7 +51,7 @@ def demo_messages(domain: str) -> list[tuple[str, EmailMessage]]:
     program.add_attachment(
         _pe_stub(), maintype="application", subtype="pdf", filename="invoice-4471.pdf"
     )
-    return [("clean", clean), ("phish", phish), ("program", program)]
+    return [("clean", clean), ("tagged", tagged), ("phish", phish), ("program", program)]
 
 
 def send_demo(host: str, port: int, domain: str) -> list[tuple[str, str]]:

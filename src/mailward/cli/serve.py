@@ -74,5 +74,9 @@ def _run_demo(settings: Settings) -> None:
 def _where(settings: Settings, rcpts: tuple[str, ...], held: Mapping[str, object], mid: str) -> str:
     if any(k.startswith(mid) for k in held):
         return "quarantine"
-    paths = [str(p) for r in rcpts for p in iter_messages(settings.maildir_root, r)]
+    paths = [
+        str(p.relative_to(settings.data_dir))
+        for r in rcpts
+        for p in iter_messages(settings.maildir_root, r)
+    ]
     return "\n".join(paths) or "-"

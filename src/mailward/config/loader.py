@@ -62,10 +62,12 @@ def settings_from_mapping(data: Mapping[str, Any], *, source: str = "settings") 
         raise ConfigError(f"{source}: " + describe_validation_error(exc)) from exc
 
 
-def describe_validation_error(exc: ValidationError) -> str:
+def describe_validation_error(exc: ValidationError, *, prefix: str = "") -> str:
+    """One line per problem, each naming its dotted key (under ``prefix``, e.g. a section)."""
     problems = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts = [prefix] if prefix else []
+        key = ".".join([*parts, *(str(p) for p in err["loc"])]) or "(top level)"
         if err["type"] == "extra_forbidden":
             problems.append(f"unknown key {key!r}")
         else:

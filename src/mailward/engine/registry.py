@@ -46,7 +46,7 @@ def build_detectors(
             options = factory.Settings.model_validate(section)
         except ValidationError as exc:
             where = f"detectors.{factory.name}"
-            raise ConfigError(f"{where}: {describe_validation_error(exc)}") from exc
+            raise ConfigError(describe_validation_error(exc, prefix=where)) from exc
         detectors.append(factory(options))
     return detectors
 

@@ -4,8 +4,7 @@ Public surface:
 
 - :func:`parse_message` the parser (raises LimitExceeded / ParseError, nothing else);
 - :func:`registrable_domain`, :func:`host_to_ascii`, :func:`make_url`, :func:`extract_urls`,
-  :func:`iter_urls`
-  link helpers from :mod:`mailward.mime.urls`, reused by detectors.
+  :func:`iter_urls`: link helpers from :mod:`mailward.mime.urls`, reused by detectors.
 """
 
 from mailward.mime._parse import parse_message

@@ -40,7 +40,7 @@ def new_spool_id(now: float | None = None) -> str:
 
 
 def check_spool_id(entry_id: str) -> str:
-    if not _ID.match(entry_id):
+    if not _ID.fullmatch(entry_id):
         raise SpoolError(f"invalid spool id {entry_id!r}")
     return entry_id
 
@@ -99,7 +99,9 @@ class Spool:
         state: SpoolState | None = None,
     ) -> str:
         """Store a message durably and return its id. An existing ``entry_id`` is kept as is."""
-        entry_id = check_spool_id(entry_id or new_spool_id(envelope.received_at or None))
+        if entry_id is None:
+            entry_id = new_spool_id(envelope.received_at or None)
+        entry_id = check_spool_id(entry_id)
         final = self._msg_path(entry_id)
         if final.exists():
             return entry_id
@@ -159,7 +161,7 @@ class Spool:
             return SpoolState()
         try:
             return SpoolState.from_json(json.loads(data))
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, AttributeError) as exc:
             raise SpoolError(f"spool state of {entry_id} is damaged: {exc}") from exc
 
     def ids(self) -> list[str]:

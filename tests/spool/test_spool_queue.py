@@ -1,0 +1,250 @@
+"""Spool: durable put/load, state, due(), finish(), per-entry locks and id checks."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from mailward.errors import SpoolError
+from mailward.model import Envelope
+from mailward.spool.queue import Spool, SpoolState, check_spool_id, new_spool_id
+
+ENVELOPE = Envelope(
+    mail_from="bob@partner.example.net",
+    rcpt_tos=("alice@example.com", "carol@example.com"),
+    peer_ip="192.0.2.7",
+    helo="mx.partner.example.net",
+    received_at=1_717_000_000.25,
+    authenticated_as="bob",
+    tls=True,
+    internal=False,
+)
+# Bare LF, CRLF, a lone CR, 8-bit bytes and a NUL; no final line end.
+RAW = b"Subject: caf\xc3\xa9\nX-Bin: \xff\xfe\r\n\r\nline one\r\nbare lf\nlone cr\rend\x00\x80"
+
+
+@pytest.fixture
+def spool(tmp_path: Path) -> Spool:
+    return Spool(tmp_path / "spool")
+
+
+# --- put / load ---------------------------------------------------------------------------
+
+
+def test_put_load_round_trip_keeps_envelope_flags_and_bytes(spool: Spool) -> None:
+    entry_id = spool.put(ENVELOPE, RAW, flags={"skip_scan": True, "why": "test"})
+    entry = spool.load(entry_id)
+    assert entry.id == entry_id
+    assert entry.envelope == ENVELOPE
+    assert entry.raw == RAW
+    assert dict(entry.flags) == {"skip_scan": True, "why": "test"}
+
+
+def test_round_trip_keeps_entries_apart(spool: Spool) -> None:
+    other = Envelope(mail_from="", rcpt_tos=("dave@example.com",), received_at=5.0)
+    first = spool.put(ENVELOPE, RAW)
+    second = spool.put(other, b"\n\nstarts with blank lines\n")
+    assert first != second
+    assert spool.load(second).envelope == other
+    assert spool.load(second).raw == b"\n\nstarts with blank lines\n"
+    assert spool.load(second).flags == {}
+    assert spool.load(first).raw == RAW
+    assert spool.ids() == sorted([first, second])
+
+
+def test_put_with_existing_id_is_a_no_op(spool: Spool) -> None:
+    entry_id = "abcdef0123456789"
+    assert spool.put(ENVELOPE, RAW, entry_id=entry_id) == entry_id
+    other = Envelope(mail_from="eve@evil.example.org", rcpt_tos=("x@example.com",))
+    assert spool.put(other, b"replacement", entry_id=entry_id, flags={"x": 1}) == entry_id
+    entry = spool.load(entry_id)
+    assert entry.envelope == ENVELOPE
+    assert entry.raw == RAW
+    assert entry.flags == {}
+    assert spool.count() == 1
+
+
+def test_put_with_a_new_id_adds_an_entry(spool: Spool) -> None:
+    spool.put(ENVELOPE, RAW, entry_id="abcdef0123456789")
+    spool.put(ENVELOPE, b"second", entry_id="abcdef0123456780")
+    assert spool.count() == 2
+    assert spool.load("abcdef0123456780").raw == b"second"
+
+
+def test_put_saves_a_given_state(spool: Spool) -> None:
+    entry_id = spool.put(ENVELOPE, RAW, state=SpoolState(attempts=3))
+    assert spool.state(entry_id).attempts == 3
+
+
+# --- state --------------------------------------------------------------------------------
+
+
+def test_state_save_and_load(spool: Spool) -> None:
+    entry_id = spool.put(ENVELOPE, RAW)
+    state = SpoolState(
+        verdict={"action": "tag", "score": 6.0, "reason": "r", "findings": []},
+        done={"alice@example.com": "delivered"},
+        attempts=2,
+        next_attempt=1234.5,
+        last_errors={"carol@example.com": "451 later"},
+    )
+    spool.save_state(entry_id, state)
+    assert spool.state(entry_id) == state
+    assert Spool(spool.root).state(entry_id) == state  # read back from disk, not memory
+
+
+def test_state_of_an_entry_without_one_is_fresh(spool: Spool) -> None:
+    entry_id = spool.put(ENVELOPE, RAW)
+    assert spool.state(entry_id) == SpoolState()
+    assert spool.state(entry_id).verdict is None
+
+
+@pytest.mark.parametrize("text", [b"{not json", b"[]", b'"a string"', b'{"attempts": "x"}'])
+def test_damaged_state_raises_spool_error(spool: Spool, text: bytes) -> None:
+    entry_id = spool.put(ENVELOPE, RAW)
+    (spool.states / f"{entry_id}.json").write_bytes(text)
+    with pytest.raises(SpoolError, match="damaged"):
+        spool.state(entry_id)
+
+
+# --- due ----------------------------------------------------------------------------------
+
+
+def test_due_honours_next_attempt(spool: Spool) -> None:
+    fresh = spool.put(ENVELOPE, RAW, entry_id="a0000000000000")
+    later = spool.put(ENVELOPE, RAW, entry_id="b0000000000000")
+    spool.save_state(later, SpoolState(attempts=1, next_attempt=2000.0))
+    assert spool.due(now=1999.0) == [fresh]
+    assert spool.due(now=2000.0) == [fresh, later]
+
+
+# --- finish -------------------------------------------------------------------------------
+
+
+def test_finish_removes_message_and_state(spool: Spool) -> None:
+    entry_id = spool.put(ENVELOPE, RAW)
+    spool.save_state(entry_id, SpoolState(attempts=1))
+    spool.finish(entry_id)
+    assert not (spool.queue / f"{entry_id}.msg").exists()
+    assert not (spool.states / f"{entry_id}.json").exists()
+    assert spool.ids() == []
+    with pytest.raises(SpoolError):
+        spool.load(entry_id)
+
+
+def test_finish_leaves_other_entries(spool: Spool) -> None:
+    gone = spool.put(ENVELOPE, RAW, entry_id="a0000000000000")
+    kept = spool.put(ENVELOPE, RAW, entry_id="b0000000000000")
+    spool.save_state(kept, SpoolState(attempts=4))
+    spool.finish(gone)
+    spool.finish(gone)  # twice is harmless
+    assert spool.ids() == [kept]
+    assert spool.state(kept).attempts == 4
+
+
+# --- locks --------------------------------------------------------------------------------
+
+
+def test_second_holder_does_not_get_the_lock(spool: Spool) -> None:
+    entry_id = spool.put(ENVELOPE, RAW)
+    other = Spool(spool.root)
+    with spool.locked(entry_id) as first:
+        with other.locked(entry_id) as second:
+            assert first is True
+            assert second is False
+    with other.locked(entry_id) as again:  # released on exit
+        assert again is True
+
+
+def test_lock_held_in_another_thread_blocks_this_one(spool: Spool) -> None:
+    entry_id = spool.put(ENVELOPE, RAW)
+    holding, release = threading.Event(), threading.Event()
+    got: list[bool] = []
+
+    def hold() -> None:
+        with Spool(spool.root).locked(entry_id) as mine:
+            got.append(mine)
+            holding.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=hold)
+    worker.start()
+    try:
+        assert holding.wait(10)
+        with spool.locked(entry_id) as mine:
+            assert mine is False
+    finally:
+        release.set()
+        worker.join(10)
+    assert got == [True]
+    with spool.locked(entry_id) as mine:
+        assert mine is True
+
+
+def test_lock_of_a_missing_or_finished_id_is_false(spool: Spool) -> None:
+    with spool.locked("abcdef0123456789") as mine:
+        assert mine is False
+    entry_id = spool.put(ENVELOPE, RAW)
+    spool.finish(entry_id)
+    with spool.locked(entry_id) as mine:
+        assert mine is False
+
+
+# --- ids ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["../x", "A", "", "abc", "ABCDEFGHIJ", "a" * 81, "-abcdefgh",
+                                 "abcdefgh/..", "abcdefgh\n"])
+def test_invalid_ids_are_rejected(spool: Spool, bad: str) -> None:
+    with pytest.raises(SpoolError, match="invalid spool id"):
+        check_spool_id(bad)
+    with pytest.raises(SpoolError, match="invalid spool id"):
+        spool.put(ENVELOPE, RAW, entry_id=bad)
+    with pytest.raises(SpoolError, match="invalid spool id"):
+        spool.load(bad)
+    assert spool.count() == 0
+    assert list(spool.root.parent.glob("*.msg")) == []
+
+
+@pytest.mark.parametrize("good", ["abcdefgh", "0" * 80, "rel-0190abc-1f2e3d4c", "a_b-c_d-e"])
+def test_valid_ids_are_accepted(spool: Spool, good: str) -> None:
+    assert check_spool_id(good) == good
+    assert spool.put(ENVELOPE, RAW, entry_id=good) == good
+    assert spool.load(good).raw == RAW
+
+
+def test_new_ids_are_valid_unique_and_time_ordered() -> None:
+    early, late = new_spool_id(1000.0), new_spool_id(2000.0)
+    assert check_spool_id(early) == early
+    assert early < late
+    assert new_spool_id(1000.0) != early
+
+
+# --- damaged entries ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"not json at all",
+        b"[]",
+        b'{"flags": {}}',
+        b'{"envelope": {"mail_from": "a@b.example"}}',
+        b'{"envelope": {"mail_from": "a", "rcpt_tos": [], "colour": "red"}}',
+        b"\xff\xfe{}",
+    ],
+)
+def test_damaged_header_line_raises_spool_error(spool: Spool, head: bytes) -> None:
+    (spool.queue / "abcdef0123456789.msg").write_bytes(head + b"\nSubject: x\n\nbody\n")
+    with pytest.raises(SpoolError, match="damaged header"):
+        spool.load("abcdef0123456789")
+
+
+def test_intact_hand_written_header_loads(spool: Spool) -> None:
+    head = b'{"envelope": {"mail_from": "a@b.example", "rcpt_tos": ["c@example.com"]}}'
+    (spool.queue / "abcdef0123456789.msg").write_bytes(head + b"\nSubject: x\n\nbody\n")
+    entry = spool.load("abcdef0123456789")
+    assert entry.envelope == Envelope(mail_from="a@b.example", rcpt_tos=("c@example.com",))
+    assert entry.raw == b"Subject: x\n\nbody\n"
