@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mailward.config import loader, load_settings, settings_from_mapping
+from mailward.config import load_settings, loader, settings_from_mapping
 from mailward.config.settings import Settings
 from mailward.errors import ConfigError
 
@@ -33,9 +33,7 @@ def test_defaults_load_without_a_file() -> None:
     assert settings.policy.tag_at == 5.0
 
 
-def test_default_path_is_used_when_present(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_default_path_is_used_when_present(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     path = _write(tmp_path, "[smtp]\nlisten_port = 2700\n")
     monkeypatch.setattr(loader, "DEFAULT_CONFIG_PATHS", (path,))
     assert load_settings(environ={}).smtp.listen_port == 2700

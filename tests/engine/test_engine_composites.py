@@ -68,7 +68,21 @@ def test_whitespace_is_optional() -> None:
 
 @pytest.mark.parametrize(
     "source",
-    ["", "   ", "A &", "& A", "A | | B", "(A", "A)", "A B", "!", "()", "a_lower", "A + B", "A && B"],
+    [
+        "",
+        "   ",
+        "A &",
+        "& A",
+        "A | | B",
+        "(A",
+        "A)",
+        "A B",
+        "!",
+        "()",
+        "a_lower",
+        "A + B",
+        "A && B",
+    ],
 )
 def test_syntax_errors_raise_value_error(source: str) -> None:
     with pytest.raises(ValueError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 
@@ -18,16 +18,20 @@ from mailward.errors import ConfigError
 from mailward.model import Action, Finding, ParsedMessage
 
 
+class FakeSettings(DetectorSettings):
+    """Options of the fake detectors."""
+
+    level: int = 1
+
+
 class _Base:
     name: ClassVar[str] = "base"
     symbols: ClassVar[Mapping[str, SymbolSpec]] = {}
     timeout: ClassVar[float] = 5.0
     fail_closed: ClassVar[bool] = False
+    Settings: ClassVar[type[FakeSettings]] = FakeSettings
 
-    class Settings(DetectorSettings):
-        level: int = 1
-
-    def __init__(self, settings: Any = None) -> None:
+    def __init__(self, settings: FakeSettings | None = None) -> None:
         self.settings = settings
         self.calls = 0
 
@@ -208,8 +212,8 @@ def test_registry_builds_all_enabled_detectors_with_settings() -> None:
     settings = settings_from_mapping({"detectors": {"good": {"level": 3}}})
     built = build_detectors(settings, FACTORIES)
     assert [d.name for d in built] == ["good", "broken", "slow"]
-    assert built[0].settings == GoodDetector.Settings(level=3)  # type: ignore[attr-defined]
-    assert built[1].settings == BrokenDetector.Settings()  # type: ignore[attr-defined]
+    assert built[0].settings == FakeSettings(level=3)  # type: ignore[attr-defined]
+    assert built[1].settings == FakeSettings()  # type: ignore[attr-defined]
 
 
 def test_disabled_detectors_are_not_built_or_run() -> None:

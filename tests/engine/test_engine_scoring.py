@@ -133,9 +133,7 @@ def test_composite_with_negation_blocked_by_negated_symbol() -> None:
 
 
 def test_replace_members_zeroes_members() -> None:
-    composites = {
-        "COMBO": {"expression": "URL_A & IMP_X", "weight": 2.5, "replace_members": True}
-    }
+    composites = {"COMBO": {"expression": "URL_A & IMP_X", "weight": 2.5, "replace_members": True}}
     result = _scorer(composites=composites).score([_f("URL_A"), _f("IMP_X"), _f("URL_B")], 0.0)
     scores = {f.symbol: f.score for f in result.findings}
     assert scores == {"URL_A": 0.0, "IMP_X": 0.0, "URL_B": 4.0, "COMBO": 2.5}

@@ -150,10 +150,9 @@ def test_finish_leaves_other_entries(spool: Spool) -> None:
 def test_second_holder_does_not_get_the_lock(spool: Spool) -> None:
     entry_id = spool.put(ENVELOPE, RAW)
     other = Spool(spool.root)
-    with spool.locked(entry_id) as first:
-        with other.locked(entry_id) as second:
-            assert first is True
-            assert second is False
+    with spool.locked(entry_id) as first, other.locked(entry_id) as second:
+        assert first is True
+        assert second is False
     with other.locked(entry_id) as again:  # released on exit
         assert again is True
 

@@ -14,6 +14,7 @@ from mailward.model import Verdict
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_COMMENT = re.compile(rb"\([^()]*\)")
 
 
 def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
@@ -65,12 +66,17 @@ def _claims_authserv(field: bytes, authserv_id: str) -> bool:
     name, _, value = field.partition(b":")
     if name.strip().lower() != b"authentication-results":
         return False
-    claimed = value.split(b";", 1)[0].strip().split()
-    return bool(claimed) and claimed[0].decode("ascii", "replace").lower() == authserv_id.lower()
+    head, removed = value.split(b";", 1)[0], 1
+    while removed:  # CFWS may precede the authserv-id (RFC 8601 2.2): drop comments
+        head, removed = _COMMENT.subn(b" ", head)
+    claimed = head.split()
+    if not claimed:
+        return False
+    return claimed[0].strip(b'"').decode("ascii", "replace").lower() == authserv_id.lower()
 
 
 def _prefix_subject(fields: list[bytes], prefix: str) -> list[bytes]:
-    encoded = prefix.encode("utf-8")
+    encoded = safe_header_value(prefix).encode("utf-8")
     for i, field in enumerate(fields):
         name, sep, value = field.partition(b":")
         if sep and name.strip().lower() == b"subject":

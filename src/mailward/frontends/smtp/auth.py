@@ -30,9 +30,9 @@ def verify_password(password: str, encoded: str) -> bool:
         digest = hashlib.pbkdf2_hmac(
             "sha256", password.encode(), bytes.fromhex(salt_hex), int(iterations)
         )
-    except ValueError:
+    except (ValueError, OverflowError):
         return False
-    return hmac.compare_digest(digest.hex(), hash_hex)
+    return hmac.compare_digest(digest.hex().encode(), hash_hex.encode())
 
 
 class PasswordAuthenticator:

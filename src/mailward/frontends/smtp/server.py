@@ -85,6 +85,13 @@ class GatewaySMTP(SMTP):
         if self.session is not None:
             super().connection_lost(error)
 
+    def eof_received(self) -> bool | None:
+        # A client that half-closes is done. aiosmtpd would keep the transport open when the
+        # EOF comes before its client task first runs, leaking the connection slot until the
+        # idle timeout; returning False makes asyncio close the transport now.
+        super().eof_received()
+        return False
+
     async def smtp_DATA(self, arg: str) -> None:
         self._reset_timeout(self._settings.data_timeout)
         await super().smtp_DATA(arg)
