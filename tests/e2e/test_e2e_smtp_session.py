@@ -13,12 +13,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import messages  # noqa: E402
-from gateway_harness import free_port, next_hop  # noqa: E402
-from tls_certs import make_self_signed  # noqa: E402
+import messages
+from gateway_harness import free_port, next_hop
+from tls_certs import make_self_signed
 
-from mailward.frontends.smtp.auth import hash_password  # noqa: E402
-from mailward.store import open_store  # noqa: E402
+from mailward.frontends.smtp.auth import hash_password
+from mailward.store import open_store
 
 pytestmark = pytest.mark.slow
 
@@ -83,6 +83,7 @@ def test_recipient_limit(make_gateway) -> None:
 
 def test_connection_limit_per_address(make_gateway) -> None:
     gw = make_gateway(smtp="max_connections_per_ip = 2")
+    time.sleep(0.5)  # let the harness's readiness probe connection be closed on the server side
     held = [socket.create_connection(("127.0.0.1", gw.port), 5) for _ in range(2)]
     try:
         for s in held:
@@ -133,9 +134,11 @@ def test_reject_is_said_in_smtp_while_the_client_waits(make_gateway) -> None:
     gw.stop()
     gw.config.write_text(text + "[policy]\nreject_at = 12.0\nquarantine_at = 11.0\n")
     gw.start()
-    with smtplib.SMTP("127.0.0.1", gw.port, timeout=30) as smtp:
-        with pytest.raises(smtplib.SMTPDataError) as err:
-            smtp.send_message(messages.executable(), from_addr="billing@supplier.example.net")
+    with (
+        smtplib.SMTP("127.0.0.1", gw.port, timeout=30) as smtp,
+        pytest.raises(smtplib.SMTPDataError) as err,
+    ):
+        smtp.send_message(messages.executable(), from_addr="billing@supplier.example.net")
     assert err.value.smtp_code == 550
     assert b"rejected" in err.value.smtp_error
     assert gw.spool_count() == 0

@@ -163,3 +163,15 @@ def test_auth_results_header_none() -> None:
 def test_auth_results_header_list() -> None:
     value = auth_results_header("gw.example.com", ["spf=pass smtp.mailfrom=a.example", "dkim=none"])
     assert value == "gw.example.com;\r\n\tspf=pass smtp.mailfrom=a.example;\r\n\tdkim=none"
+
+
+def test_fail_closed_quarantine_never_lowers_a_reject() -> None:
+    from mailward.config.settings import PolicySettings
+    from mailward.model import Action, Finding, ScanResult
+    from mailward.policy.decide import FAIL_CLOSED_SYMBOL, decide
+
+    result = ScanResult(findings=(Finding(FAIL_CLOSED_SYMBOL, "x"),), score=50.0, elapsed_ms=1)
+    policy = PolicySettings(fail_closed_action="quarantine")
+    assert decide(result, policy, authserv_id="a").action is Action.REJECT
+    low = ScanResult(findings=(Finding(FAIL_CLOSED_SYMBOL, "x"),), score=0.0, elapsed_ms=1)
+    assert decide(low, policy, authserv_id="a").action is Action.QUARANTINE

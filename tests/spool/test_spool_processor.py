@@ -368,3 +368,14 @@ def test_verdict_state_round_trip() -> None:
     back = verdict_from_state(verdict_to_state(verdict))
     assert (back.action, back.score, back.reason) == (Action.TAG, 6.5, "why")
     assert (back.add_headers, back.subject_prefix) == ((("X-A", "1"),), "[S]")
+
+
+def test_lf_only_message_is_delivered_with_crlf_throughout(rig: Rig) -> None:
+    raw = b"From: a@partner.example.net\nTo: alice@example.com\nSubject: lf\n\nline one\nline two\n"
+    entry_id = rig.spool.put(envelope(), raw)
+    rig.process(entry_id)
+    [path] = rig.maildir()
+    delivered = path.read_bytes()
+    assert b"\r\n" in delivered
+    assert delivered.count(b"\n") == delivered.count(b"\r\n")
+    assert delivered.endswith(b"\r\n\r\nline one\r\nline two\r\n")

@@ -30,8 +30,9 @@ def decide(
         if rule.symbol in result.symbols and rule.action.severity > action.severity:
             action, forced_by = rule.action, rule.symbol
             reason = f"{rule.symbol} forces {rule.action}"
-    if FAIL_CLOSED_SYMBOL in result.symbols:
-        action = Action(policy.fail_closed_action)
+    fail_action = Action(policy.fail_closed_action)
+    if FAIL_CLOSED_SYMBOL in result.symbols and fail_action.severity >= action.severity:
+        action = fail_action
         forced_by = FAIL_CLOSED_SYMBOL
         reason = "a fail-closed detector could not finish"
     headers: tuple[tuple[str, str], ...] = ()

@@ -24,7 +24,7 @@ from typing import Any
 from mailward.config.settings import Settings
 from mailward.delivery.dsn import build_bounce
 from mailward.delivery.maildir import MaildirDelivery
-from mailward.delivery.relay import RelayResult, relay_message
+from mailward.delivery.relay import RelayResult, normalise_line_endings, relay_message
 from mailward.delivery.retry import next_retry_delay
 from mailward.engine.pipeline import Engine, ScanOutcome
 from mailward.errors import DeliveryError, PermanentDeliveryError
@@ -143,12 +143,12 @@ class Processor:
     async def _deliver(
         self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, now: float
     ) -> Outcome:
-        raw = apply_verdict(
+        raw = normalise_line_endings(apply_verdict(
             entry.raw,
             verdict,
             authserv_id=self.settings.organisation.authserv_id,
             trace_headers=[("Received", self.received_header(entry))],
-        )
+        ))
         pending = [r for r in entry.envelope.rcpt_tos if r not in state.done]
         local = [r for r in pending if self._is_maildir(r)]
         remote = [r for r in pending if not self._is_maildir(r)]
