@@ -177,6 +177,25 @@ class DeliverySettings(Section):
     expire_after: float = Field(5 * 86400.0, gt=0)
 
 
+class DnsSettings(Section):
+    """The resolver detectors use (SPF, DKIM, DMARC, ...)."""
+
+    #: Off: no lookups at all; checks that need DNS are skipped (eval does this by default).
+    enabled: bool = True
+    #: Name servers to ask; empty means the system's (/etc/resolv.conf).
+    nameservers: tuple[str, ...] = ()
+    port: int = Field(53, ge=1, le=65535)
+    timeout: float = Field(3.0, gt=0)
+
+
+class FeedSettings(Section):
+    """Local threat feeds: files of URLs, domains or hashes (plain text or CSV)."""
+
+    paths: tuple[Path, ...] = ()
+    #: Seconds between checks for changed feed files.
+    reload_interval: float = Field(30.0, gt=0)
+
+
 class StoreSettings(Section):
     #: SQLAlchemy URL; empty means SQLite at <data_dir>/mailward.db.
     url: str = ""
@@ -194,6 +213,8 @@ class Settings(Section):
     policy: PolicySettings = PolicySettings()
     delivery: DeliverySettings = DeliverySettings()
     store: StoreSettings = StoreSettings()
+    dns: DnsSettings = DnsSettings()
+    feeds: FeedSettings = FeedSettings()
     #: Per-detector settings, validated by each detector's own model.
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
