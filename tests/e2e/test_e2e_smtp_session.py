@@ -159,3 +159,23 @@ def test_clients_that_close_at_once_free_their_slots(make_gateway) -> None:
     s = socket.create_connection(("127.0.0.1", gw.port), 5)
     assert s.recv(512).startswith(b"220")
     s.close()
+
+
+def test_stalled_data_transfer_is_timed_out_and_nothing_is_spooled(make_gateway) -> None:
+    gw = make_gateway(smtp="command_timeout = 30.0\ndata_timeout = 1.0")
+    s = socket.create_connection(("127.0.0.1", gw.port), 10)
+    reader = s.makefile("rb")
+    assert reader.readline().startswith(b"220")
+    for cmd in (b"EHLO c.example.net", b"MAIL FROM:<a@partner.example.net>",
+                b"RCPT TO:<alice@example.com>", b"DATA"):
+        s.sendall(cmd + b"\r\n")
+        line = reader.readline()
+        while line[3:4] == b"-":
+            line = reader.readline()
+    assert line.startswith(b"354")
+    s.sendall(b"Subject: slow\r\n\r\npart of a body")
+    start = time.monotonic()
+    assert reader.read() == b""  # closed by the server, well before the command timeout
+    assert time.monotonic() - start < 10
+    s.close()
+    assert gw.spool_count() == 0
