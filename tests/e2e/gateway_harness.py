@@ -34,11 +34,17 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 
 def toml_config(
-    data_dir: Path, port: int, extra: str = "", *, org: str = "", smtp: str = ""
+    data_dir: Path, port: int, extra: str = "", *, org: str = "", smtp: str = "",
+    dns: str = "enabled = false",
 ) -> str:
-    """``org`` and ``smtp`` add lines to those sections; ``extra`` goes under [delivery]."""
+    """``org``, ``smtp`` and ``dns`` fill those sections; ``extra`` goes under [delivery].
+
+    DNS is off unless a test names a local server: tests never reach the network.
+    """
     return f"""
 data_dir = "{data_dir}"
+[dns]
+{dns}
 [organisation]
 accepted_domains = ["example.com"]
 {org}

@@ -15,12 +15,15 @@ from mailward.cli.sources import iter_messages
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine, ScanOutcome
 from mailward.model import finding_to_json
+from mailward.runtime.clients import build_clients
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("scan", help="scan .eml files, folders of them or mbox files")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--json", action="store_true", help="one JSON object per message")
+    p.add_argument("--dns", action="store_true",
+                   help="let checks look things up in DNS (off: checks needing DNS are skipped)")
     p.set_defaults(run=run)
 
 
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _scan(args: argparse.Namespace, settings: Settings) -> int:
-    engine = Engine(settings)
+    engine = Engine(settings, clients=build_clients(settings, offline=not args.dns))
     console = Console()
     table = Table("path", "action", "score", "findings", show_lines=False)
     for source in iter_messages(args.paths):

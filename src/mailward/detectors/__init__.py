@@ -7,7 +7,12 @@
 from __future__ import annotations
 
 from mailward.detectors.attachments import ExecutableAttachmentDetector
+from mailward.detectors.auth import AuthDetector
+from mailward.detectors.content import ContentClassifierDetector
+from mailward.detectors.feeds import ThreatFeedDetector
+from mailward.detectors.forms import CredentialFormDetector
 from mailward.detectors.impersonation import DisplayNameAddressDetector
+from mailward.detectors.lures import LureDetector
 from mailward.detectors.urls import LinkMismatchDetector
 from mailward.engine.contract import DetectorFactory
 
@@ -15,11 +20,21 @@ BUILTIN_DETECTORS: tuple[DetectorFactory, ...] = (
     ExecutableAttachmentDetector,
     DisplayNameAddressDetector,
     LinkMismatchDetector,
+    AuthDetector,
+    CredentialFormDetector,
+    ThreatFeedDetector,
+    LureDetector,
+    ContentClassifierDetector,
 )
 
 __all__ = [
     "BUILTIN_DETECTORS",
+    "AuthDetector",
+    "ContentClassifierDetector",
+    "CredentialFormDetector",
     "DisplayNameAddressDetector",
     "ExecutableAttachmentDetector",
     "LinkMismatchDetector",
+    "LureDetector",
+    "ThreatFeedDetector",
 ]

@@ -1,4 +1,4 @@
-"""Deceptive links: text that shows one domain but goes to another, IP hosts, script links.
+"""Deceptive links: mismatched text, IP and script links, shorteners, redirects, look-alikes.
 
 Detects
   - an HTML link whose visible text shows a URL or domain ("https://www.paypal.com/login",
@@ -7,23 +7,50 @@ Detects
     target's own domain is not deceptive;
   - a link to a bare IP address (also the numeric forms browsers accept, e.g. 0x7f.1);
   - a javascript: or data: link (data: links to raster images excepted), from the parsed
-    links and from href/action/src attributes of a, area, form and iframe elements in the HTML.
+    links and from href/action/src attributes of a, area, form and iframe elements in the HTML;
+  - a link through a public link shortener (shipped list ``data/shorteners.txt``), unless the
+    shortener is the sender's own domain;
+  - a link that redirects to another site: an absolute URL of another registrable domain in a
+    redirect parameter (url=, u=, redirect=, next=, continue=, dest=, ...) or behind a known
+    redirector (``data/redirectors.txt``: google.com/url?q=, t.umblr.com/redirect?z=, ...);
+    redirects to the From domain or an accepted domain (click tracking) are left alone;
+  - an internationalised (``xn--``) link host;
+  - a link host that imitates an accepted domain or a well-known brand (see
+    :mod:`mailward.detectors.lookalike`; TLD swaps count only for accepted domains, since brands
+    own many country domains), or that carries a brand's name outside the brand's domain
+    ("paypal.com.account-verify.xyz");
+  - obfuscated links: zero-width or text-direction characters in the address or its text,
+    "known.example@real-host" user-info, IP addresses written as one number, hex or octal,
+    a percent-encoded host, a ``<base href>`` that sends relative links to another domain;
+  - a message that names a well-known brand (``data/brand_names.txt``) in its subject, its
+    first 500 characters or a link's text, whose links all go elsewhere and whose From domain
+    is not the brand's.
 
 Symbols (default weight, group "urls")
-  URL_TEXT_MISMATCH  7   link text shows another domain than the link goes to (factor 1.0)
-  URL_IP_LITERAL     3   link to a bare IP address
-  URL_SCRIPT_SCHEME  6   javascript: or data: link
+  URL_TEXT_MISMATCH    7   link text shows another domain than the link goes to (factor 1.0)
+  URL_IP_LITERAL       3   link to a bare IP address
+  URL_SCRIPT_SCHEME    6   javascript: or data: link
+  URL_SHORTENER        1.5 link through a link shortener
+  URL_OPEN_REDIRECT    3   link that redirects to another site
+  URL_PUNYCODE         3   link to an internationalised (xn--) host
+  URL_LOOKALIKE_HOST   7   link host imitates an accepted domain or a brand
+  URL_OBFUSCATED       4   link address or text disguised
+  URL_BRAND_UNRELATED  4   brand named, but no link goes to the brand
 
 Each symbol is raised at most once per message; its evidence lists up to ``max_findings`` links.
+At most ``[limits] max_urls`` links are examined, and at most ``max_hosts`` distinct hosts are
+compared for look-alikes.
 
 Settings ``[detectors.urls]``
   max_findings    most links listed as evidence for one symbol (default 5)
-  ignore_domains  link targets (registrable domains and their subdomains) never reported for
-                  URL_TEXT_MISMATCH, e.g. the organisation's click-tracking service
+  ignore_domains  link targets (registrable domains and their subdomains) never reported by
+                  this detector, e.g. the organisation's click-tracking service
+  max_hosts       most distinct link hosts compared for look-alikes (default 100)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from html.parser import HTMLParser
@@ -31,6 +58,7 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
+from mailward.detectors import _linkchecks as checks
 from mailward.detectors._domains import (
     find_domains,
     in_domains,
@@ -48,12 +76,30 @@ _HARMLESS_DATA = re.compile(r"^\s*data\s*:\s*image/(png|gif|jpeg|jpg|webp|bmp)\s
 #: Elements whose attribute navigates or runs when followed, and the attribute.
 _LINK_ATTRS = {"a": "href", "area": "href", "form": "action", "iframe": "src"}
 _MAX_HTML_CHARS = 2_000_000
+_SHORTENER = (
+    "A link goes through the link shortener {detail}{more}, which hides where it really leads; "
+    "do not follow it unless you trust the sender."
+)
+_REDIRECT = (
+    "A link passes through {detail}{more}, so it leads somewhere other than the site it shows."
+)
+_PUNYCODE = (
+    "A link goes to the internationalised host {detail}{more}, whose letters may imitate "
+    "another name."
+)
+_LOOKALIKE = "A link goes to {detail}{more}; do not enter credentials there."
+_OBFUSCATED = "A link is disguised with {detail}{more}."
+_BRAND = (
+    "The message speaks of {detail}{more}; make sure it really comes from them before "
+    "following a link."
+)
 
 
 class LinkMismatchSettings(DetectorSettings):
     """Options of the urls detector."""
 
     max_findings: int = Field(default=5, ge=1)
+    max_hosts: int = Field(default=100, ge=1)
     ignore_domains: tuple[str, ...] = ()
 
     @field_validator("ignore_domains")
@@ -100,6 +146,16 @@ class LinkMismatchDetector:
         "URL_SCRIPT_SCHEME": SymbolSpec(
             6.0, _GROUP, "A link uses the javascript: or data: scheme."
         ),
+        "URL_SHORTENER": SymbolSpec(1.5, _GROUP, "A link goes through a link shortener."),
+        "URL_OPEN_REDIRECT": SymbolSpec(3.0, _GROUP, "A link redirects to another site."),
+        "URL_PUNYCODE": SymbolSpec(3.0, _GROUP, "A link goes to an internationalised host."),
+        "URL_LOOKALIKE_HOST": SymbolSpec(
+            7.0, _GROUP, "A link host imitates an accepted domain or a well-known brand."
+        ),
+        "URL_OBFUSCATED": SymbolSpec(4.0, _GROUP, "A link's address or text is disguised."),
+        "URL_BRAND_UNRELATED": SymbolSpec(
+            4.0, _GROUP, "The message names a brand but links elsewhere."
+        ),
     }
     timeout: ClassVar[float] = 5.0
     fail_closed: ClassVar[bool] = False
@@ -109,8 +165,38 @@ class LinkMismatchDetector:
         self.settings = settings
 
     async def check(self, msg: ParsedMessage, ctx: ScanContext) -> Sequence[Finding]:
-        candidates = (self._text_mismatch(msg), self._ip_literal(msg), self._script_scheme(msg))
+        urls = msg.urls[: ctx.settings.limits.max_urls]
+        if len(urls) < len(msg.urls):
+            msg = dataclasses.replace(msg, urls=urls)
+        candidates = [self._text_mismatch(msg), self._ip_literal(msg), self._script_scheme(msg)]
+        candidates.extend(self._link_findings(msg, ctx))
         return [finding for finding in candidates if finding is not None]
+
+    def _link_findings(self, msg: ParsedMessage, ctx: ScanContext) -> Iterator[Finding | None]:
+        ignored = self.settings.ignore_domains
+        urls = [u for u in msg.urls if not (u.host and in_domains(u.host, ignored))]
+        senders = tuple(organisation_domain(a.domain) for a in msg.from_ if a.domain)
+        own = senders + ctx.accepted_domains
+        yield self._finding("URL_SHORTENER", checks.shortener_hits(urls, own), _SHORTENER)
+        yield self._finding("URL_OPEN_REDIRECT", checks.redirect_hits(urls, own), _REDIRECT)
+        yield self._finding("URL_PUNYCODE", checks.punycode_hits(urls), _PUNYCODE)
+        hosts = checks.lookalike_hits(urls, ctx.accepted_domains, self.settings.max_hosts)
+        yield self._finding("URL_LOOKALIKE_HOST", hosts, _LOOKALIKE)
+        kept = dataclasses.replace(msg, urls=tuple(urls))
+        yield self._finding("URL_OBFUSCATED", checks.obfuscation_hits(kept, own), _OBFUSCATED)
+        yield self._finding("URL_BRAND_UNRELATED", checks.brand_unrelated_hits(kept), _BRAND)
+
+    def _finding(self, symbol: str, hits: list[checks.Hit], template: str) -> Finding | None:
+        unique = list(dict.fromkeys(hits))
+        if not unique:
+            return None
+        more = f" ({len(unique) - 1} more such links)" if len(unique) > 1 else ""
+        return Finding(
+            symbol=symbol,
+            explanation=template.format(detail=unique[0].detail, more=more),
+            evidence=tuple(_short(h.evidence, 200) for h in unique[: self.settings.max_findings]),
+            detector=self.name,
+        )
 
     def _mismatches(self, msg: ParsedMessage) -> Iterator[tuple[Url, str, str]]:
         """(link, shown text, target domain) for each deceptive HTML link."""

@@ -12,6 +12,7 @@ from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
 from mailward.frontends.smtp.handler import GatewayHandler
 from mailward.frontends.smtp.server import start_smtp_server
+from mailward.runtime.clients import build_clients
 from mailward.runtime.workers import SpoolWorkers
 from mailward.spool.processor import Processor
 from mailward.spool.queue import Spool
@@ -35,7 +36,7 @@ class Gateway:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = open_store(settings.store_url)
         spool = Spool(settings.spool_dir)
-        engine = Engine(settings)
+        engine = Engine(settings, clients=build_clients(settings, history=True))
         return cls(settings, store, spool, engine, Processor(settings, engine, spool, store))
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email.parser
+import email.policy
 import email.utils
 import hashlib
 import logging
@@ -187,8 +189,22 @@ class Processor:
         if temp:
             return await self._defer(entry, state, now, temp)
         await asyncio.to_thread(self.spool.save_state, entry.id, state)
+        await self._remember_sender(entry)
         await asyncio.to_thread(self.spool.finish, entry.id)
         return Outcome(entry.id, True, str(verdict.action))
+
+    async def _remember_sender(self, entry: SpoolEntry) -> None:
+        """Record the From address of delivered outside mail in the sender history."""
+        history = self.engine.clients.get("history")
+        if history is None or entry.flags.get("skip_scan"):
+            return
+        sender = header_from_address(entry.raw)
+        domain = sender.rpartition("@")[2]
+        if sender and domain not in self.settings.organisation.accepted_domains:
+            try:
+                await history.record(sender, entry.envelope.received_at or time.time())
+            except Exception:  # history is advisory: never hold up delivery for it
+                log.exception("could not record sender history for %s", entry.id)
 
     async def _defer(
         self, entry: SpoolEntry, state: SpoolState, now: float, errors: dict[str, str]
@@ -238,6 +254,20 @@ class Processor:
             f"from {helo} ([{peer}])\r\n\tby {self.settings.smtp.hostname}"
             f" (mailward) with {proto} id {entry.id};\r\n\t{stamp}"
         )
+
+
+def header_from_address(raw: bytes) -> str:
+    """The single From address of a message, lower-cased; "" when there is not exactly one."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    try:
+        parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+        values = parsed.get_all("From") or []
+        addresses = email.utils.getaddresses([str(v) for v in values])
+    except Exception:
+        return ""
+    if len(addresses) != 1 or "@" not in addresses[0][1]:
+        return ""
+    return addresses[0][1].strip().lower()
 
 
 def message_record(

@@ -1,0 +1,147 @@
+"""A trained linear content model, saved and loaded WITHOUT pickle.
+
+A model is two files side by side: ``NAME.json`` (classes, feature sizes, thresholds, metrics,
+provenance) and ``NAME.npz`` (``coef_rows``/``coef_cols``/``coef_values``: the non-zero
+coefficients, float32; ``intercept``: one per class). The .npz is read with
+``np.load(allow_pickle=False)``, so a model file can carry numbers and nothing that runs.
+Probabilities are the softmax of ``X @ coef.T + intercept`` over the classes.
+
+The shipped model lives in ``mailward/classifier/model/content_model.{json,npz}`` and is read
+through :mod:`importlib.resources` by :func:`load_shipped`.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from mailward.classifier.features import FeatureSpec, Featurizer
+from mailward.errors import MailwardError
+from mailward.model import ParsedMessage
+
+FORMAT = "mailward-linear-v1"
+SHIPPED_NAME = "content_model"
+CLASSES = ("ham", "spam", "phish")
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class ModelError(MailwardError):
+    """A model file that is missing, unreadable or not a mailward linear model."""
+
+
+@dataclass(slots=True)
+class LinearModel:
+    """Softmax-linear classifier over :class:`Featurizer` rows; ``classes`` name the columns."""
+
+    classes: tuple[str, ...]
+    coef: FloatArray  # (n_classes, n_features), dense in memory
+    intercept: FloatArray  # (n_classes,)
+    spec: FeatureSpec
+    info: dict[str, Any] = field(default_factory=dict)
+    _featurizer: Featurizer | None = None
+    _coef_t: FloatArray = field(init=False, repr=False)
+
+    @property
+    def featurizer(self) -> Featurizer:
+        if self._featurizer is None:
+            self._featurizer = Featurizer(self.spec)
+        return self._featurizer
+
+    def __post_init__(self) -> None:
+        # (n_features, n_classes), contiguous: a sparse row times it copies nothing.
+        self._coef_t = np.ascontiguousarray(self.coef.T)
+
+    def predict_rows(self, rows: sp.csr_matrix) -> FloatArray:
+        """Class probabilities, one row per input row."""
+        logits = np.asarray(rows @ self._coef_t, dtype=np.float32) + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        out: FloatArray = exp / exp.sum(axis=1, keepdims=True)
+        return out
+
+    def predict(self, messages: Sequence[ParsedMessage]) -> list[dict[str, float]]:
+        """{class: probability} for each message."""
+        probs = self.predict_rows(self.featurizer.transform(messages))
+        return [dict(zip(self.classes, map(float, row), strict=True)) for row in probs]
+
+    def threshold(self, name: str, default: float) -> float:
+        """A decision threshold recorded at training time (e.g. "phish"), or ``default``."""
+        value = self.info.get("thresholds", {}).get(name)
+        return float(value) if isinstance(value, int | float) else default
+
+    def save(self, path: Path) -> tuple[Path, Path]:
+        """Write ``path`` with .json and .npz suffixes; returns both paths."""
+        json_path, npz_path = path.with_suffix(".json"), path.with_suffix(".npz")
+        rows, cols = np.nonzero(self.coef)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(
+            npz_path,
+            coef_rows=rows.astype(np.int8),
+            coef_cols=cols.astype(np.int32),
+            coef_values=self.coef[rows, cols].astype(np.float32),
+            intercept=self.intercept.astype(np.float32),
+        )
+        meta = {"format": FORMAT, "classes": list(self.classes), "features": self.spec.to_json()}
+        json_path.write_text(json.dumps({**meta, **self.info}, indent=2, sort_keys=True) + "\n")
+        return json_path, npz_path
+
+
+def _from_parts(meta: Mapping[str, Any], arrays: Mapping[str, Any]) -> LinearModel:
+    if meta.get("format") != FORMAT:
+        raise ModelError(f"not a {FORMAT} model (format {meta.get('format')!r})")
+    classes = tuple(str(c) for c in meta["classes"])
+    spec = FeatureSpec.from_json(meta["features"])
+    coef = np.zeros((len(classes), spec.n_features), dtype=np.float32)
+    coef[arrays["coef_rows"].astype(np.intp), arrays["coef_cols"].astype(np.intp)] = arrays[
+        "coef_values"
+    ]
+    intercept = np.asarray(arrays["intercept"], dtype=np.float32)
+    if intercept.shape != (len(classes),):
+        raise ModelError("intercept does not match the classes")
+    info = {k: v for k, v in meta.items() if k not in ("format", "classes", "features")}
+    return LinearModel(classes, coef, intercept, spec, info)
+
+
+def _read(json_bytes: bytes, npz_bytes: bytes, where: str) -> LinearModel:
+    try:
+        meta = json.loads(json_bytes)
+        with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        return _from_parts(meta, arrays)
+    except ModelError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, OSError) as exc:
+        raise ModelError(f"{where}: not a readable model: {exc}") from exc
+
+
+def load_model(path: Path) -> LinearModel:
+    """The model saved at ``path`` (with or without the .json/.npz suffix)."""
+    try:
+        json_bytes = path.with_suffix(".json").read_bytes()
+        npz_bytes = path.with_suffix(".npz").read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read model {path}: {exc.strerror or exc}") from exc
+    return _read(json_bytes, npz_bytes, str(path))
+
+
+@functools.cache
+def load_shipped() -> LinearModel:
+    """The model shipped in ``mailward/classifier/model/`` (loaded once per process)."""
+    folder = resources.files("mailward.classifier") / "model"
+    try:
+        json_bytes = (folder / f"{SHIPPED_NAME}.json").read_bytes()
+        npz_bytes = (folder / f"{SHIPPED_NAME}.npz").read_bytes()
+    except OSError as exc:
+        raise ModelError(f"the shipped content model is missing: {exc}") from exc
+    return _read(json_bytes, npz_bytes, "shipped model")

@@ -1,0 +1,305 @@
+"""Sender authentication: SPF, DKIM, ARC and DMARC, as RFC 8601 results and findings.
+
+Detects
+  - a sending server that the envelope sender's domain does not allow (SPF fail, softfail);
+  - a DKIM signature that does not match the message (changed after signing, or forged);
+  - a broken ARC chain (the forwarding history of a message was tampered with);
+  - a From domain whose DMARC policy says the message is not from it: neither SPF nor any
+    DKIM signature passed for an identifier aligned with the From domain;
+  - a From that names several senders (or several From headers), so which domain DMARC should
+    protect cannot be told: a known way to slip a spoofed sender past DMARC.
+
+Every method result is also added to ``ScanContext.auth_results`` ("spf=pass
+smtp.mailfrom=...", "dkim=fail header.d=...", "dmarc=fail (p=reject) header.from=...",
+"arc=none"), which policy writes into the Authentication-Results header. All DNS goes through
+the ``dns`` client (:mod:`mailward.dns`); without one the detector does nothing. A lookup that
+fails for now gives a ``temperror`` result and no finding. Mail from authenticated or internal
+clients gets no SPF or DMARC check (the peer is a client, not a mail server of the domain).
+
+Symbols (default weight, group "auth")
+  AUTH_SPF_FAIL         3  SPF says the sending server may not send for the envelope domain
+  AUTH_SPF_SOFTFAIL     1  SPF says the sending server is probably not allowed
+  AUTH_DKIM_FAIL        2  a DKIM signature whose key was found does not verify
+  AUTH_ARC_FAIL         1  the ARC chain does not validate
+  AUTH_DMARC_FAIL       8  DMARC fails; factor by policy: reject 1.0, quarantine 0.8, none 0.3
+  AUTH_FROM_AMBIGUOUS   5  several From mailboxes or From headers (DMARC cannot apply)
+
+Settings ``[detectors.auth]``
+  trust_authentication_results_from  authserv-ids whose Authentication-Results header (the
+                  topmost one of theirs) supplies the spf, dkim and arc results instead of our
+                  own checks: for a gateway behind another MTA that already checked. Default none.
+  check_spf, check_dkim, check_arc, check_dmarc   switch single methods off (default on).
+  lookup_timeout  seconds one DNS lookup of pyspf/dkimpy may wait (default 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+from pydantic import Field, field_validator
+
+from mailward.detectors._auth_methods import (
+    DmarcRecord,
+    MethodResult,
+    applied_policy,
+    check_arc,
+    check_dkim,
+    check_spf,
+    evaluate_dmarc,
+    fetch_dmarc,
+)
+from mailward.dns import DnsClient, DnsTempError, SyncDnsBridge
+from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
+from mailward.model import Finding, ParsedMessage
+
+_GROUP = "auth"
+_POLICY_FACTOR = {"reject": 1.0, "quarantine": 0.8, "none": 0.3}
+_COMMENT = re.compile(r"\([^()]*\)")
+
+
+class AuthSettings(DetectorSettings):
+    """Options of the auth detector."""
+
+    trust_authentication_results_from: tuple[str, ...] = ()
+    check_spf: bool = True
+    check_dkim: bool = True
+    check_arc: bool = True
+    check_dmarc: bool = True
+    lookup_timeout: float = Field(4.0, gt=0)
+
+    @field_validator("trust_authentication_results_from")
+    @classmethod
+    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v.strip().lower() for v in value if v.strip())
+
+
+class AuthDetector:
+    """Checks SPF, DKIM, ARC and DMARC; reports failures and records the results."""
+
+    name: ClassVar[str] = "auth"
+    symbols: ClassVar[Mapping[str, SymbolSpec]] = {
+        "AUTH_SPF_FAIL": SymbolSpec(
+            3.0, _GROUP, "SPF says the sending server may not send for the sender's domain."
+        ),
+        "AUTH_SPF_SOFTFAIL": SymbolSpec(
+            1.0, _GROUP, "SPF says the sending server is probably not allowed to send."
+        ),
+        "AUTH_DKIM_FAIL": SymbolSpec(2.0, _GROUP, "A DKIM signature does not verify."),
+        "AUTH_ARC_FAIL": SymbolSpec(1.0, _GROUP, "The ARC chain does not validate."),
+        "AUTH_DMARC_FAIL": SymbolSpec(
+            8.0, _GROUP, "The From domain's DMARC policy says the message is not from it."
+        ),
+        "AUTH_FROM_AMBIGUOUS": SymbolSpec(
+            5.0, _GROUP, "From names several senders, so DMARC cannot protect it."
+        ),
+    }
+    timeout: ClassVar[float] = 8.0
+    fail_closed: ClassVar[bool] = False
+    Settings: ClassVar[type[AuthSettings]] = AuthSettings
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self.settings = settings
+
+    async def check(self, msg: ParsedMessage, ctx: ScanContext) -> Sequence[Finding]:
+        client: DnsClient | None = ctx.clients.get("dns")
+        if client is None:
+            return []
+        bridge = SyncDnsBridge(client, asyncio.get_running_loop(), self.settings.lookup_timeout)
+        trusted = trusted_results(
+            msg.header_all("Authentication-Results"),
+            self.settings.trust_authentication_results_from,
+        )
+        from_domain, ambiguous = _from_domain(msg)
+        if not (self.settings.check_dmarc and _external(ctx)):
+            from_domain, ambiguous = None, False
+        spf_r, dkims, arc_r, dmarc_rec = await asyncio.gather(
+            self._spf(ctx, bridge, trusted),
+            self._dkim(msg, bridge, trusted),
+            self._arc(msg, bridge, trusted),
+            self._dmarc_record(ctx, client, from_domain),
+        )
+        dmarc_r, policy = _dmarc_result(from_domain, ambiguous, dmarc_rec, spf_r, dkims)
+        results = [r for r in (spf_r, *dkims, arc_r, dmarc_r) if r is not None]
+        ctx.auth_results.extend(r.header_text() for r in results)
+        return self._findings(msg, ctx, results, policy)
+
+    async def _spf(
+        self, ctx: ScanContext, bridge: SyncDnsBridge, trusted: Mapping[str, list[MethodResult]]
+    ) -> MethodResult | None:
+        if not self.settings.check_spf or not _external(ctx):
+            return None
+        if "spf" in trusted:
+            return trusted["spf"][0]
+        env = ctx.envelope
+        if env is None or not env.peer_ip or not (env.mail_from or env.helo):
+            return None
+        return await check_spf(bridge, env.peer_ip, env.mail_from, env.helo)
+
+    async def _dkim(
+        self, msg: ParsedMessage, bridge: SyncDnsBridge, trusted: Mapping[str, list[MethodResult]]
+    ) -> list[MethodResult]:
+        if not self.settings.check_dkim:
+            return []
+        if "dkim" in trusted:
+            return trusted["dkim"]
+        return await check_dkim(msg.raw, msg.header_all("DKIM-Signature"), bridge)
+
+    async def _arc(
+        self, msg: ParsedMessage, bridge: SyncDnsBridge, trusted: Mapping[str, list[MethodResult]]
+    ) -> MethodResult | None:
+        if not self.settings.check_arc:
+            return None
+        if "arc" in trusted:
+            return trusted["arc"][0]
+        return await check_arc(msg.raw, bool(msg.header_all("ARC-Seal")), bridge)
+
+    async def _dmarc_record(
+        self, ctx: ScanContext, client: DnsClient, from_domain: str | None
+    ) -> DmarcRecord | DnsTempError | None:
+        if not from_domain:
+            return None
+        try:
+            return await fetch_dmarc(client, from_domain)
+        except DnsTempError as exc:
+            return exc
+
+    def _findings(
+        self,
+        msg: ParsedMessage,
+        ctx: ScanContext,
+        results: Sequence[MethodResult],
+        policy: str,
+    ) -> list[Finding]:
+        peer = ctx.envelope.peer_ip if ctx.envelope else "unknown"
+        findings: list[Finding] = []
+        for result in results:
+            finding = _finding(result, peer, policy, msg)
+            if finding is not None and finding.symbol not in {f.symbol for f in findings}:
+                findings.append(finding)
+        return [f if f.detector else _named(f, self.name) for f in findings]
+
+
+def _named(finding: Finding, name: str) -> Finding:
+    return dataclasses.replace(finding, detector=name)
+
+
+def _external(ctx: ScanContext) -> bool:
+    """Mail from outside: not from an authenticated user or an internal network."""
+    env = ctx.envelope
+    return env is None or not (env.authenticated_as or env.internal)
+
+
+def _from_domain(msg: ParsedMessage) -> tuple[str | None, bool]:
+    """(the From domain DMARC protects, whether From is ambiguous)."""
+    if len(msg.header_all("From")) > 1 or len(msg.from_) > 1:
+        return None, True
+    if len(msg.from_) == 1 and msg.from_[0].domain:
+        return msg.from_[0].domain.lower(), False
+    return None, False
+
+
+def _dmarc_result(
+    from_domain: str | None,
+    ambiguous: bool,
+    record: DmarcRecord | DnsTempError | None,
+    spf_r: MethodResult | None,
+    dkims: Sequence[MethodResult],
+) -> tuple[MethodResult | None, str]:
+    """The dmarc= result and the policy that applies ("" when none does)."""
+    if ambiguous:
+        return MethodResult("dmarc", "permerror", reason="several From senders"), ""
+    if from_domain is None:
+        return None, ""
+    props = (("header.from", from_domain),)
+    if isinstance(record, DnsTempError):
+        return MethodResult("dmarc", "temperror", props), ""
+    if record is None:
+        return MethodResult("dmarc", "none", props), ""
+    policy = applied_policy(record, from_domain)
+    result, _ = evaluate_dmarc(record, from_domain, spf_r, dkims)
+    return MethodResult("dmarc", result, props, reason=f"p={policy}"), policy
+
+
+def _finding(result: MethodResult, peer: str, policy: str, msg: ParsedMessage) -> Finding | None:
+    key = (result.method, result.result)
+    if key in {("spf", "fail"), ("spf", "softfail")}:
+        domain = (result.prop("smtp.mailfrom") or result.prop("smtp.helo")).rpartition("@")[2]
+        hedge = "is not" if result.result == "fail" else "is probably not"
+        return Finding(
+            symbol=f"AUTH_SPF_{result.result.upper()}",
+            explanation=(
+                f"The sending server {peer} {hedge} allowed to send mail for {domain}, "
+                f"according to {domain}'s SPF record."
+            ),
+            evidence=(domain, peer, result.header_text()),
+        )
+    if key == ("dkim", "fail"):
+        domain = result.prop("header.d")
+        return Finding(
+            symbol="AUTH_DKIM_FAIL",
+            explanation=(
+                f"The DKIM signature of {domain} does not match the message, so it was "
+                "changed after signing or the signature is forged."
+            ),
+            evidence=(domain, result.header_text()),
+        )
+    if key == ("arc", "fail"):
+        return Finding(
+            symbol="AUTH_ARC_FAIL",
+            explanation="The message's ARC chain, the record of earlier forwarding, is broken.",
+            evidence=(result.header_text(),),
+        )
+    if key == ("dmarc", "fail"):
+        return _dmarc_finding(result, policy, peer)
+    if key == ("dmarc", "permerror") and result.reason == "several From senders":
+        senders = [a.address for a in msg.from_] or msg.header_all("From")
+        return Finding(
+            symbol="AUTH_FROM_AMBIGUOUS",
+            explanation=(
+                f"The From names {max(len(senders), 2)} senders, so no single domain can be "
+                "authenticated; this is a known way to pass off a spoofed sender."
+            ),
+            evidence=tuple(s.strip() for s in senders),
+        )
+    return None
+
+
+def _dmarc_finding(result: MethodResult, policy: str, peer: str) -> Finding:
+    domain = result.prop("header.from")
+    return Finding(
+        symbol="AUTH_DMARC_FAIL",
+        explanation=(
+            f"The sender claims to be {domain}, but {domain}'s DMARC policy ({policy}) says "
+            f"this server ({peer}) may not send for it."
+        ),
+        evidence=(domain, f"p={policy}", peer),
+        factor=_POLICY_FACTOR.get(policy, 0.3),
+    )
+
+
+def trusted_results(
+    headers: Sequence[str], trusted: Sequence[str]
+) -> dict[str, list[MethodResult]]:
+    """Method results of the topmost Authentication-Results header from a trusted authserv-id."""
+    if not trusted:
+        return {}
+    for value in headers:
+        parts = [p.strip() for p in _COMMENT.sub(" ", value).split(";")]
+        words = parts[0].split()
+        if not words or words[0].lower() not in trusted:
+            continue
+        out: dict[str, list[MethodResult]] = {}
+        for part in parts[1:]:
+            tokens = part.split()
+            if not tokens or "=" not in tokens[0]:
+                continue
+            method, _, result = tokens[0].partition("=")
+            method = method.split("/")[0].lower()
+            props = tuple((k, v) for k, _, v in (t.partition("=") for t in tokens[1:]) if v)
+            out.setdefault(method, []).append(MethodResult(method, result.lower(), props))
+        return out
+    return {}

@@ -1,0 +1,395 @@
+"""Lookalike domains: names made to be read as a protected domain or brand.
+
+A library for the detectors (no detector class here). Techniques, after dnstwist's permutations:
+
+  homoglyph       ASCII letters that read alike ("examp1e", "exarnple", "vvells", "cl" for "d")
+  punycode        an IDN (``xn--``) whose Unicode letters look like the protected name
+  tld-swap        the same name under another suffix ("example.co" for "example.com")
+  hyphenation     hyphens added or removed ("pay-pal.com")
+  added-word      the name plus a word ("paypal-secure.com", "secure-paypal.com", "paypalsupport")
+  edit-distance   Damerau-Levenshtein distance 1 for names of 5+ letters, 2 for 10+ letters
+  subdomain-brand the whole protected domain inside another domain's host ("paypal.com.evil.xyz")
+
+Names shorter than 5 letters are only checked for homoglyphs (4+ letters), TLD swaps and
+punycode: three- and four-letter registrable names one edit apart ("ibm"/"ibn") are mostly
+unrelated real organisations, so reporting them would be noise.
+
+Public API: :class:`LookalikeMatch`, :func:`find_lookalike`, :func:`brand_in_host`,
+:func:`load_wordlist`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from importlib import resources
+
+import tldextract
+from confusable_homoglyphs import confusables
+
+from mailward.mime.urls import host_to_ascii, registrable_domain
+
+__all__ = ["LookalikeMatch", "brand_in_host", "find_lookalike", "load_wordlist"]
+
+_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+#: Multi-letter ASCII confusions, applied before the single-character map.
+_ASCII_PAIRS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
+#: Single characters folded to the letter they are read as.
+_ASCII_FOLD = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l", "5": "s", "$": "s"})
+_WORDLIST_NAME = re.compile(r"[a-z0-9_-]+")
+_MIN_EDIT = 5
+_MIN_EDIT2 = 10
+_MIN_HOMOGLYPH = 4
+#: Suffixes a brand's name is squatted under as a typo of ".com"; other suffixes are often the
+#: brand's own or an unrelated organisation (slack.net, orange.net).
+_TYPO_TLDS = frozenset({"co", "cm", "om", "ne", "cam", "con", "comm"})
+
+
+@dataclass(frozen=True)
+class LookalikeMatch:
+    """``domain`` looks like the protected registrable domain ``protected``.
+
+    ``technique`` names how (see the module docstring), ``distance`` is the Damerau-Levenshtein
+    distance between the two names, ``detail`` a short human phrase ('a "1" in place of "l"').
+    """
+
+    domain: str
+    protected: str
+    technique: str
+    distance: int
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    """A registrable domain split for comparison."""
+
+    domain: str  # registrable, ASCII
+    name: str  # the label under the public suffix, ASCII (xn-- form for an IDN)
+    suffix: str
+    unicode_name: str
+    skeleton: str
+
+
+def load_wordlist(name: str) -> frozenset[str]:
+    """Entries of the shipped ``data/<name>.txt``: lower-cased, comments (#) and blanks dropped."""
+    if not _WORDLIST_NAME.fullmatch(name):
+        raise ValueError(f"not a word-list name: {name!r}")
+    return _load_wordlist(name)
+
+
+@functools.cache
+def _load_wordlist(name: str) -> frozenset[str]:
+    text = resources.files("mailward.detectors").joinpath("data", f"{name}.txt").read_text("utf-8")
+    entries = (line.split("#", 1)[0].strip().lower() for line in text.splitlines())
+    return frozenset(e for e in entries if e)
+
+
+@functools.lru_cache(maxsize=4096)
+def _char_skeleton(char: str) -> str:
+    """The ASCII letter a non-ASCII character is read as, or the character itself."""
+    folded = unicodedata.normalize("NFKD", char)
+    base = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    if base.isascii() and base:
+        return base
+    found = confusables.is_confusable(char, preferred_aliases=["latin"], greedy=True)
+    for entry in found or ():
+        for glyph in entry["homoglyphs"]:
+            candidate = str(glyph["c"]).lower()
+            if len(candidate) == 1 and candidate.isascii() and candidate.isalnum():
+                return candidate
+    return char
+
+
+@functools.lru_cache(maxsize=8192)
+def skeleton(name: str) -> str:
+    """``name`` as it reads: Unicode confusables to ASCII, then common ASCII confusions folded."""
+    text = "".join(_char_skeleton(c) if not c.isascii() else c for c in name.lower())
+    text = text.translate(_ASCII_FOLD)
+    for pair, single in _ASCII_PAIRS:
+        text = text.replace(pair.translate(_ASCII_FOLD), single)
+    return text
+
+
+def _to_unicode(label: str) -> str:
+    if not label.startswith("xn--"):
+        return label
+    try:
+        return label.encode("ascii").decode("idna")
+    except UnicodeError:
+        return label
+
+
+@functools.lru_cache(maxsize=8192)
+def _split(host: str) -> tuple[str, _Name] | None:
+    """(subdomain, registrable name parts) of ``host``, or None without a public suffix."""
+    ascii_host = host_to_ascii(host)
+    parts = _EXTRACT(ascii_host)
+    if not parts.domain or not parts.suffix:
+        return None
+    unicode_name = _to_unicode(parts.domain)
+    return parts.subdomain, _Name(
+        domain=f"{parts.domain}.{parts.suffix}",
+        name=parts.domain,
+        suffix=parts.suffix,
+        unicode_name=unicode_name,
+        skeleton=skeleton(unicode_name),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _index(protected: frozenset[str]) -> tuple[_Name, ...]:
+    """The protected domains split once, ".com" first so ties name the best-known domain."""
+    names = (_split(p) for p in sorted(protected, key=lambda d: (not d.endswith(".com"), d)))
+    return tuple(n[1] for n in names if n is not None)
+
+
+def damerau_levenshtein(a: str, b: str, bound: int | None = None) -> int:
+    """Optimal-string-alignment distance: insertions, deletions, substitutions, transpositions.
+
+    With ``bound``, stops early and returns ``bound + 1`` once the distance must exceed it.
+    """
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if bound is not None and min(cur) > bound and min(prev) > bound:
+            return bound + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def _difference(seen: str, real: str) -> str:
+    """A short phrase for the first difference: 'a "1" in place of "l"', 'an extra "s"'."""
+    diff = [i for i, (x, y) in enumerate(zip(seen, real, strict=False)) if x != y]
+    if len(seen) == len(real) and len(diff) == 2 and diff[1] == diff[0] + 1:
+        at = diff[0]
+        if seen[at : at + 2] == real[at : at + 2][::-1]:
+            return f'"{real[at : at + 2]}" swapped to "{seen[at : at + 2]}"'
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, seen, real, autojunk=False).get_opcodes():
+        if tag == "replace":
+            return f'a "{seen[i1:i2]}" in place of "{real[j1:j2]}"'
+        if tag == "insert":
+            return f'"{real[j1:j2]}" left out'
+        if tag == "delete":
+            return f'an extra "{seen[i1:i2]}"'
+    return ""
+
+
+def _has_added_word(cand: str, name: str) -> bool:
+    if len(name) < _MIN_HOMOGLYPH or cand == name:
+        return False
+    if name in cand.split("-"):
+        return True
+    flat = cand.replace("-", "")
+    # A brand glued to a listed word counts ("paypalsupport"), to any other word not
+    # ("applebees"); a brand set apart by a hyphen counts with any word.
+    words = load_wordlist("added_words")
+    if flat.startswith(name):
+        return flat[len(name) :] in words
+    if flat.endswith(name):
+        return flat[: -len(name)] in words
+    return False
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` differ by at most one edit (linear time, no table)."""
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    a_rest, b_rest = a[start:], b[start:]
+    if len(a_rest) == len(b_rest):
+        swapped = len(a_rest) >= 2 and a_rest[0] == b_rest[1] and a_rest[1] == b_rest[0]
+        return a_rest[1:] == b_rest[1:] or (swapped and a_rest[2:] == b_rest[2:])
+    return a_rest[1:] == b_rest or a_rest == b_rest[1:]
+
+
+def _within(a: str, b: str, limit: int) -> int | None:
+    """The distance between ``a`` and ``b`` if at most ``limit`` (cheap length test first)."""
+    if limit <= 0 or abs(len(a) - len(b)) > limit:
+        return None
+    if limit == 1 and not _one_edit(a, b):
+        return None
+    distance = damerau_levenshtein(a, b, limit)
+    return distance if distance <= limit else None
+
+
+_KEYBOARD = ("1234567890-", "qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+@functools.cache
+def _keyboard_neighbours() -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {}
+    for row_index, row in enumerate(_KEYBOARD):
+        for col, key in enumerate(row):
+            near = out.setdefault(key, set())
+            for other_row in _KEYBOARD[max(0, row_index - 1) : row_index + 2]:
+                near.update(other_row[max(0, col - 1) : col + 2])
+            near.discard(key)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _is_typo(cand: str, real: str) -> bool:
+    """A keystroke slip: a letter dropped, doubled or swapped, or a neighbouring key hit."""
+    if len(cand) != len(real):
+        return True
+    diff = [i for i, (x, y) in enumerate(zip(cand, real, strict=True)) if x != y]
+    if len(diff) != 1:
+        return len(diff) == 2  # a transposition (distance 1 with two differing positions)
+    return cand[diff[0]] in _keyboard_neighbours().get(real[diff[0]], frozenset())
+
+
+def _strict_ok(found: LookalikeMatch, cand: _Name, prot: _Name) -> bool:
+    """Strict mode (brand lists): a TLD swap only to a typo TLD, edits only keystroke slips."""
+    if found.technique == "tld-swap":
+        return cand.suffix in _TYPO_TLDS
+    if found.technique == "edit-distance" and found.distance == 1:
+        return _is_typo(cand.name, prot.name)
+    return True
+
+
+def _compare(cand: _Name, prot: _Name) -> LookalikeMatch | None:
+    """How ``cand`` imitates ``prot`` (most specific technique first), or None."""
+
+    def match(technique: str, detail: str = "", distance: int | None = None) -> LookalikeMatch:
+        if distance is None:
+            distance = damerau_levenshtein(cand.name, prot.name)
+        return LookalikeMatch(cand.domain, prot.domain, technique, distance, detail)
+
+    if cand.unicode_name != cand.name and cand.skeleton == prot.skeleton:
+        odd = next((c for c in cand.unicode_name if not c.isascii()), "")
+        script = unicodedata.name(odd, "UNICODE").split(" ")[0].title() if odd else "Unicode"
+        return match("punycode", f'a {script} "{odd}" among Latin letters')
+    if cand.name == prot.name:
+        return match("tld-swap", f'".{cand.suffix}" in place of ".{prot.suffix}"', 0)
+    long_enough = len(prot.name) >= _MIN_HOMOGLYPH
+    if long_enough and cand.skeleton == prot.skeleton and cand.name.isascii():
+        return match("homoglyph", _difference(cand.name, prot.name))
+    if cand.name.replace("-", "") == prot.name.replace("-", ""):
+        return match("hyphenation", _difference(cand.name, prot.name))
+    if _has_added_word(cand.name, prot.name):
+        return match("added-word", f'"{prot.name}" with another word added')
+    limit = 2 if len(prot.name) >= _MIN_EDIT2 else 1 if len(prot.name) >= _MIN_EDIT else 0
+    distance = _within(cand.name, prot.name, limit)
+    if distance:
+        return match("edit-distance", _difference(cand.name, prot.name), distance)
+    return None
+
+
+def _subdomain_brand(host: str, cand: _Name, prot: _Name) -> LookalikeMatch | None:
+    """``prot``'s whole domain written as labels of another domain's host."""
+    at = host.find(prot.domain)
+    while at >= 0:
+        end = at + len(prot.domain)
+        if (at == 0 or host[at - 1] in ".-") and end < len(host) and host[end] in ".-":
+            return LookalikeMatch(
+                cand.domain,
+                prot.domain,
+                "subdomain-brand",
+                damerau_levenshtein(cand.name, prot.name),
+                f'"{prot.domain}" written in front of {cand.domain}',
+            )
+        at = host.find(prot.domain, at + 1)
+    return None
+
+
+_TECHNIQUES = ("punycode", "homoglyph", "tld-swap", "hyphenation", "added-word", "subdomain-brand")
+
+
+def _rank(match: LookalikeMatch) -> tuple[int, int]:
+    """Most telling technique first (edit distance last), then the smallest distance."""
+    order = _TECHNIQUES.index(match.technique) if match.technique in _TECHNIQUES else 99
+    return order, match.distance
+
+
+@functools.lru_cache(maxsize=4096)
+def _find(host: str, protected: frozenset[str], strict: bool) -> LookalikeMatch | None:
+    split = _split(host)
+    if split is None:
+        return None
+    cand = split[1]
+    index = _index(protected)
+    if any(p.domain == cand.domain for p in index):
+        return None
+    best: LookalikeMatch | None = None
+    for prot in index:
+        found = _compare(cand, prot) or _subdomain_brand(host, cand, prot)
+        if found is not None and strict and not _strict_ok(found, cand, prot):
+            continue
+        if found is not None and (best is None or _rank(found) < _rank(best)):
+            best = found
+    return best
+
+
+def find_lookalike(
+    domain: str, protected: Iterable[str], *, strict: bool = False
+) -> LookalikeMatch | None:
+    """How ``domain`` (a host or registrable domain, ASCII, ``xn--`` or Unicode) imitates one of
+    the ``protected`` registrable domains, or None.
+
+    The same registrable domain (or a subdomain of it) is not a lookalike. When several protected
+    domains match, the most telling technique wins (edit distance last), then the smallest
+    name distance.
+
+    ``strict`` (for long lists of brands, whose names are often ordinary words): a TLD swap counts
+    only to a typo TLD (".co", ".cm"...), and one edit only as a keystroke slip (a letter
+    dropped, doubled or swapped, or a neighbouring key), so "cooking.com" is not "booking.com".
+    """
+    host = host_to_ascii(domain)
+    targets = frozenset(host_to_ascii(p) for p in protected)
+    if registrable_domain(host) in DOCUMENTATION_DOMAINS:
+        # RFC 2606's example domains belong to no one: one is never a lookalike of another.
+        targets = targets - DOCUMENTATION_DOMAINS
+    return _find(host, targets, strict)
+
+
+#: RFC 2606 / RFC 6761 documentation domains, used by defaults, tests and sample data.
+DOCUMENTATION_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
+
+
+@functools.lru_cache(maxsize=64)
+def _brand_names(brands: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    for brand in sorted(brands):
+        split = _split(brand) if "." in brand else None
+        name = split[1].name if split is not None else brand.lower()
+        if len(name) >= _MIN_HOMOGLYPH:
+            out.append((brand, name))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _brand_in_host(host: str, brands: frozenset[str]) -> str | None:
+    split = _split(host)
+    if split is None:
+        return None
+    subdomain, cand = split
+    tokens = set(re.split(r"[.-]", subdomain)) | set(cand.name.split("-"))
+    for brand, name in _brand_names(brands):
+        if cand.name == name:
+            continue
+        if name in tokens or _has_added_word(cand.name, name):
+            return brand
+        if any(_has_added_word(label, name) for label in subdomain.split(".")):
+            return brand
+    return None
+
+
+def brand_in_host(host: str, brands: Iterable[str]) -> str | None:
+    """The brand (as given: a name like "paypal" or a domain like "paypal.com") that ``host``
+    shows outside the brand's own registrable domain, or None.
+
+    "paypal.com-secure-login.xyz", "paypal.account-check.xyz" and "secure-paypal.xyz" show
+    "paypal"; "www.paypal.com" and "paypal.de" (the brand's own name as the registrable name) do
+    not. Brand names shorter than 4 letters are ignored ("hp" is in too many words).
+    """
+    return _brand_in_host(host_to_ascii(host), frozenset(b.strip().lower() for b in brands))

@@ -1,0 +1,82 @@
+"""Sender history: SQL (SQLite, and PostgreSQL when configured) and in-memory implementations."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from mailward.errors import StoreError
+from mailward.store.history import (
+    HISTORY_METADATA,
+    MemorySenderHistory,
+    SenderHistory,
+    SenderStats,
+    SqlSenderHistory,
+)
+
+PG_ENV = "MAILWARD_TEST_PG_URL"
+BACKENDS = ["sqlite", "memory"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def history(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SenderHistory]:
+    if request.param == "memory":
+        yield MemorySenderHistory()
+        return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'history.db'}"
+    else:
+        url = os.environ[PG_ENV]
+        pytest.importorskip(make_url(url).get_driver_name())
+        engine = create_engine(url)
+        HISTORY_METADATA.drop_all(engine)
+        engine.dispose()
+    opened = SqlSenderHistory(url)
+    yield opened
+    opened.close()
+
+
+def test_unknown_sender_is_not_seen(history: SenderHistory) -> None:
+    assert asyncio.run(history.seen("nobody@example.net")) is None
+
+
+def test_record_counts_and_keeps_first_and_last_time(history: SenderHistory) -> None:
+    async def go() -> SenderStats | None:
+        await history.record("Alice@Example.NET", 200.0)
+        await history.record(" alice@example.net", 300.0)
+        await history.record("alice@example.net", 100.0)  # late arrival of an older message
+        await history.record("bob@example.net", 50.0)
+        return await history.seen("ALICE@example.net")
+
+    assert asyncio.run(go()) == SenderStats(first_seen=100.0, last_seen=300.0, count=3)
+    assert asyncio.run(history.seen("bob@example.net")) == SenderStats(50.0, 50.0, 1)
+
+
+def test_sqlite_history_persists_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    first = SqlSenderHistory(f"sqlite:///{path}")
+    asyncio.run(first.record("carol@example.org", 10.0))
+    first.close()
+    second = SqlSenderHistory(f"sqlite:///{path}")  # the table exists: created only if missing
+    assert asyncio.run(second.seen("carol@example.org")) == SenderStats(10.0, 10.0, 1)
+    second.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_memory_history_can_start_filled() -> None:
+    known = MemorySenderHistory({"Dave@Example.org": SenderStats(1.0, 2.0, 5)})
+    assert asyncio.run(known.seen("dave@example.org")) == SenderStats(1.0, 2.0, 5)
+    assert asyncio.run(known.seen("eve@example.org")) is None
+
+
+def test_bad_url_raises_store_error() -> None:
+    with pytest.raises(StoreError):
+        SqlSenderHistory("mysql://nowhere/db")
