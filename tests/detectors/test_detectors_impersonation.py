@@ -89,3 +89,12 @@ def test_one_from_misses_multiple() -> None:
 def test_settings_reject_unknown_keys() -> None:
     with pytest.raises(pydantic.ValidationError):
         Detector.Settings(enabled=True)  # type: ignore[call-arg]
+
+
+def test_name_with_an_initial_and_a_brand_tld_is_not_a_domain() -> None:
+    """Regression (ham): "R.Hughes" reads as a name, though .hughes is a real TLD."""
+    from mailward.detectors._domains import find_domains
+
+    assert find_domains("R.Hughes") == []
+    assert [d.domain for d in find_domains("paypal.com")] == ["paypal.com"]
+    assert [d.domain for d in find_domains("https://r.hughes")] == ["r.hughes"]

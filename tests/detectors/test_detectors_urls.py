@@ -157,3 +157,30 @@ def test_settings_validate() -> None:
 def test_findings_are_deterministic() -> None:
     links = (html_link("http://192.0.2.1/", "paypal.com"), html_link("javascript:x()", "y"))
     assert findings(*links) == findings(*links)
+
+
+# --- URL_TEXT_MISMATCH: trackers and link protection (regressions from ham) -------------------
+
+
+def test_link_protection_wrapper_naming_the_shown_domain_is_not_a_mismatch() -> None:
+    wrapped = "https://urldefense.proofpoint.com/v2/url?u=https-3A__github.com_org_repo&d=x"
+    assert "URL_TEXT_MISMATCH" not in findings(html_link(wrapped, "github.com"))
+    # the same wrapper showing another domain than it wraps is still a mismatch
+    assert "URL_TEXT_MISMATCH" in findings(html_link(wrapped, "paypal.com"))
+
+
+def test_redirect_naming_the_shown_domain_counts_half() -> None:
+    href = "https://click.tracker.example.net/r?url=https%3A%2F%2Fshop.example.org%2Fsale"
+    hit = findings(html_link(href, "shop.example.org"))["URL_TEXT_MISMATCH"]
+    assert hit.factor == 0.5
+
+
+def test_senders_own_click_tracker_counts_less() -> None:
+    from helpers_detectors import address
+
+    msg = make_message(
+        urls=(html_link("http://clickthru.online.example.net/Click?q=1", "news.com"),),
+        from_=(address("newsletter@online.example.net", "News"),),
+    )
+    hit = by_symbol(run(Detector(Detector.Settings()), msg))["URL_TEXT_MISMATCH"]
+    assert hit.factor == 0.4

@@ -6,7 +6,8 @@ Read from a :class:`~mailward.model.ParsedMessage`:
   has no plain-text part): word 1-2 grams and character 3-5 grams, hashed;
 - the links (``msg.urls``): registrable domain, top-level domain, scheme, words of the path,
   "the link is an IP address", link counts, as hashed tokens;
-- the attachments: detected content type and file extension, as hashed tokens;
+- the attachments (when the spec's ``attachment_features`` is on): detected content type and
+  file extension, as hashed tokens;
 - a few dense numbers (log counts of links, domains and attachments; text length; shouting).
 
 Never read: trace headers, Date, Message-ID, mailer names, From/To/Reply-To addresses or any
@@ -59,17 +60,22 @@ class FeatureSpec:
     word_features: int = 2**18
     char_features: int = 2**18
     meta_features: int = 2**16
+    #: Attachment type/extension tokens and count. Off by default: in public corpora the ham
+    #: rarely keeps its attachments (exports strip them), so "has a PDF" would learn the
+    #: collection, not the intent. Turn on when training on mail that kept its attachments.
+    attachment_features: bool = False
 
     @property
     def n_features(self) -> int:
         return self.word_features + self.char_features + self.meta_features + len(DENSE_NAMES)
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, int | bool]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FeatureSpec:
-        return cls(**{k: int(data[k]) for k in ("word_features", "char_features", "meta_features")})
+        sizes = {k: int(data[k]) for k in ("word_features", "char_features", "meta_features")}
+        return cls(**sizes, attachment_features=bool(data.get("attachment_features", False)))
 
 
 def body_text(msg: ParsedMessage, limit: int = WORD_CHARS) -> str:
@@ -94,7 +100,7 @@ def _bucket(count: int) -> str:
     return str(min(count, 5)) if count <= 5 else ("6-10" if count <= 10 else "many")
 
 
-def meta_tokens(msg: ParsedMessage) -> list[str]:
+def meta_tokens(msg: ParsedMessage, attachments: bool = True) -> list[str]:
     """Link and attachment tokens ("dom:example.com", "tld:com", "att:type:application/pdf")."""
     tokens: list[str] = []
     for url in msg.urls[:_MAX_URLS]:
@@ -108,6 +114,8 @@ def meta_tokens(msg: ParsedMessage) -> list[str]:
         tokens += [f"path:{word}" for word in _PATH_WORD.findall(path)[:8]]
     domains = {u.domain for u in msg.urls}
     tokens += [f"urls:{_bucket(len(msg.urls))}", f"domains:{_bucket(len(domains))}"]
+    if not attachments:
+        return tokens
     for att in msg.attachments:
         ext = (
             att.filename.rsplit(".", 1)[-1].lower()[:10]
@@ -122,7 +130,7 @@ def meta_tokens(msg: ParsedMessage) -> list[str]:
     return tokens
 
 
-def dense_features(msg: ParsedMessage) -> list[float]:
+def dense_features(msg: ParsedMessage, attachments: bool = True) -> list[float]:
     """A few numbers, each roughly within 0..1, in the order of :data:`DENSE_NAMES`."""
     subject_letters = [c for c in msg.subject if c.isalpha()]
     upper = (
@@ -133,7 +141,7 @@ def dense_features(msg: ParsedMessage) -> list[float]:
         math.log1p(len(msg.urls)) / 5,
         math.log1p(len({u.domain for u in msg.urls})) / 4,
         1.0 if ips else 0.0,
-        math.log1p(len(msg.attachments)) / 3,
+        math.log1p(len(msg.attachments)) / 3 if attachments else 0.0,
         math.log1p(len(msg.text)) / 12,
         upper,
         min((msg.subject + msg.text[:2000]).count("!"), 10) / 10,
@@ -185,10 +193,10 @@ class Featurizer:
             (0, _hash_tokens(self._words(doc), spec.word_features)),
             (spec.word_features, _hash_tokens(self._chars(doc[:CHAR_CHARS]), spec.char_features)),
             (spec.word_features + spec.char_features,
-             _hash_tokens(meta_tokens(msg), spec.meta_features)),
+             _hash_tokens(meta_tokens(msg, spec.attachment_features), spec.meta_features)),
         ]  # fmt: skip
         dense_at = spec.n_features - len(DENSE_NAMES)
-        dense = np.array(dense_features(msg), dtype=np.float32)
+        dense = np.array(dense_features(msg, spec.attachment_features), dtype=np.float32)
         indices = [idx + offset for offset, (idx, _) in blocks]
         values = [val for _, (_, val) in blocks]
         indices.append(np.arange(dense_at, spec.n_features, dtype=np.int32))

@@ -8,8 +8,8 @@ balanced class weights; analyst feedback samples weigh ``FEEDBACK_WEIGHT`` times
 
 Held-out metrics: per-class counts, accuracy, and the phish recall reached when the phish
 probability threshold lets through at most 0.3 %, 0.5 % and 1 % of held-out ham ("recall at ham
-false-positive rate"); the threshold at 0.5 % becomes the model's recommended "phish"
-threshold, and likewise for spam.
+false-positive rate"); the threshold at 0.3 % becomes the model's recommended "phish"
+threshold (never below 0.5), and likewise for spam.
 """
 
 from __future__ import annotations
@@ -176,9 +176,9 @@ def evaluate(model: LinearModel, samples: Sequence[Sample]) -> dict[str, Any]:
 
 
 def recommended_thresholds(metrics: dict[str, Any]) -> dict[str, float]:
-    """The thresholds at 0.5 % held-out ham FPR, clamped to 0.5..0.99 (0.5 without metrics)."""
+    """The thresholds at 0.3 % held-out ham FPR, clamped to 0.5..0.99 (0.5 without metrics)."""
     out: dict[str, float] = {}
     for target in ("phish", "spam"):
-        found = metrics.get(f"{target}_threshold_at_ham_fpr", {}).get(f"{0.005:.3%}", 0.5)
+        found = metrics.get(f"{target}_threshold_at_ham_fpr", {}).get(f"{0.003:.3%}", 0.5)
         out[target] = round(min(max(float(found), 0.5), 0.99), 4)
     return out

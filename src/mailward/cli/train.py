@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from mailward.classifier import training
+from mailward.classifier import FeatureSpec, training
 from mailward.classifier.split import DEFAULT_HOLDOUT_FRACTION
 from mailward.config.settings import Settings
 from mailward.errors import MailwardError
@@ -39,6 +39,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="share held out for testing by content hash (default 0.25: sha256 %% 4 == 0)",
     )  # fmt: skip
     p.add_argument("--no-feedback", action="store_true", help="ignore analyst feedback")
+    p.add_argument(
+        "--attachment-features", action="store_true",
+        help="also learn from attachment types (only if the ham kept its attachments)",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=run, train_command="train")
     r = sub.add_parser("report", help="label a quarantined message for classifier training")
@@ -89,7 +93,8 @@ def train(args: argparse.Namespace, settings: Settings) -> int:
     started = time.monotonic()
     corpus = training.load_corpus(args.corpus, args.holdout_fraction)
     feedback = 0 if args.no_feedback else training.add_feedback(corpus, _feedback(settings))
-    model = training.fit(corpus.train)
+    spec = FeatureSpec(attachment_features=args.attachment_features)
+    model = training.fit(corpus.train, spec)
     metrics = training.evaluate(model, corpus.test)
     model.info.update(
         {

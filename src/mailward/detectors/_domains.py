@@ -83,6 +83,19 @@ def organisation_domain(host: str) -> str:
     return registrable_domain(host) or normalise_host(host)
 
 
+#: Generic TLDs a reader takes for a web address when written bare ("paypal.com"). Other
+#: generic TLDs (.hughes, .smith, .news) read as words in names ("R.Hughes") unless written with
+#: a scheme or "www."; two-letter country codes always count.
+_BARE_GTLDS = frozenset(
+    "com net org info biz gov edu mil int io co app dev xyz online site top shop store club "
+    "live cloud tech me ai email support services help secure login account".split()
+)
+
+
+def _reads_as_domain_tld(tld: str) -> bool:
+    return len(tld) == 2 or tld in _BARE_GTLDS or tld.startswith("xn--")
+
+
 def find_domains(text: str) -> list[ShownDomain]:
     """Every domain a reader would see in ``text``, in order, once each.
 
@@ -96,7 +109,8 @@ def find_domains(text: str) -> list[ShownDomain]:
         if domain is None or is_ip_literal(host) or domain in seen:
             continue
         explicit = match.group("scheme") is not None or host.startswith("www.")
-        if not explicit and host.rsplit(".", 1)[-1] in _FILE_LIKE_SUFFIXES:
+        tld = host.rsplit(".", 1)[-1]
+        if not explicit and (tld in _FILE_LIKE_SUFFIXES or not _reads_as_domain_tld(tld)):
             continue
         seen.add(domain)
         found.append(ShownDomain(text=match.group(0), host=host, domain=domain))

@@ -67,7 +67,7 @@ _LURE_WORDS = frozenset(
 )  # fmt: skip
 #: Link-protection services that wrap every link of a message (Microsoft Safe Links, GMX/WEB.DE,
 #: Proofpoint, Mimecast, Barracuda): their redirects are the recipient's, not the sender's.
-_LINK_WRAPPERS = (
+LINK_WRAPPERS = (
     "safelinks.protection.outlook.com",
     "deref-web.de",
     "deref-gmx.net",
@@ -75,6 +75,7 @@ _LINK_WRAPPERS = (
     "urldefense.proofpoint.com",
     "protect-eu.mimecast.com",
     "protect-us.mimecast.com",
+    "mimecastprotect.com",
     "linkprotect.cudasvc.com",
 )
 
@@ -196,7 +197,7 @@ def redirect_hits(urls: Sequence[Url], own: tuple[str, ...]) -> list[Hit]:
     """
     hits: list[Hit] = []
     for url in web_links(urls):
-        if in_domains(url.host, _LINK_WRAPPERS):
+        if in_domains(url.host, LINK_WRAPPERS):
             continue
         here = organisation_domain(url.host)
         for raw in _redirect_targets(url):

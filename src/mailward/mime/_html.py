@@ -31,6 +31,8 @@ _BLOCK_TAGS = (
     " nav ol p pre section summary table td th tr ul"
 )
 _UNSEEN_TAGS = "head iframe noembed noframes script style template title"
+_UNSEEN_CUSTOM = frozenset({"xml"})  # Office data islands: neither Outlook nor IE shows them
+_KNOWN_IDS = 1 << 16  # lexbor numbers the tags it knows from 1; other names get large ids
 _TARGET = {"a": "href", "area": "href", "form": "action"}
 _CONDITIONAL = re.compile(r"\[if[^\]]{0,200}\]>(.*)<!\[endif\]\Z", re.IGNORECASE | re.DOTALL)
 _CONDITIONAL_START = re.compile(r"<!--\[if", re.IGNORECASE)
@@ -107,7 +109,7 @@ class _Reader:
                     out.append(node.text_content or "")
             elif tag_id == comment_id:
                 self._comment(node)
-            elif tag_id not in unseen:
+            elif tag_id not in unseen and (tag_id < _KNOWN_IDS or node.tag not in _UNSEEN_CUSTOM):
                 if tag_id in block:
                     out.append(_BREAK)
                 if tag_id in link_tags:
