@@ -175,3 +175,26 @@ def test_fallback_hashing_gives_the_same_rows(monkeypatch: pytest.MonkeyPatch) -
     assert fast.shape == slow.shape
     assert abs(fast - slow).max() < 1e-6
     assert fast.nnz > 0
+
+
+def test_attachment_features_only_when_the_spec_asks() -> None:
+    from email.message import EmailMessage
+
+    def with_pdf(attach: bool) -> bytes:
+        msg = EmailMessage()
+        msg["From"] = "a@example.net"
+        msg["Subject"] = "Report"
+        msg.set_content("The report is attached.")
+        if attach:
+            msg.add_attachment(
+                b"%PDF-1.4\n%%EOF\n", maintype="application", subtype="pdf", filename="report.pdf"
+            )
+        return msg.as_bytes()
+
+    plain, attached = parsed(with_pdf(False)), parsed(with_pdf(True))
+    off = Featurizer(SMALL).transform([plain, attached])
+    assert (off[0] != off[1]).nnz == 0
+    spec_on = FeatureSpec(2**12, 2**12, 2**8, attachment_features=True)
+    on = Featurizer(spec_on).transform([plain, attached])
+    assert (on[0] != on[1]).nnz > 0
+    assert FeatureSpec.from_json(spec_on.to_json()) == spec_on

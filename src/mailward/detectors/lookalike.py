@@ -311,6 +311,18 @@ def _rank(match: LookalikeMatch) -> tuple[int, int]:
     return order, match.distance
 
 
+def _may_match(host: str, cand: _Name, flat: str, prot: _Name) -> bool:
+    """A cheap, exact pre-filter: False only where no technique of _compare and
+    _subdomain_brand can match (edit distance <= 2 needs lengths within 2; homoglyphs and
+    punycode need equal skeletons; hyphenation and added words contain the name)."""
+    return (
+        abs(len(cand.name) - len(prot.name)) <= 2
+        or cand.skeleton == prot.skeleton
+        or prot.name.replace("-", "") in flat
+        or prot.domain in host
+    )
+
+
 @functools.lru_cache(maxsize=4096)
 def _find(host: str, protected: frozenset[str], strict: bool) -> LookalikeMatch | None:
     split = _split(host)
@@ -321,7 +333,10 @@ def _find(host: str, protected: frozenset[str], strict: bool) -> LookalikeMatch 
     if any(p.domain == cand.domain for p in index):
         return None
     best: LookalikeMatch | None = None
+    flat = cand.name.replace("-", "")
     for prot in index:
+        if not _may_match(host, cand, flat, prot):
+            continue
         found = _compare(cand, prot) or _subdomain_brand(host, cand, prot)
         if found is not None and strict and not _strict_ok(found, cand, prot):
             continue
