@@ -98,3 +98,23 @@ def test_name_with_an_initial_and_a_brand_tld_is_not_a_domain() -> None:
     assert find_domains("R.Hughes") == []
     assert [d.domain for d in find_domains("paypal.com")] == ["paypal.com"]
     assert [d.domain for d in find_domains("https://r.hughes")] == ["r.hughes"]
+
+
+def test_bare_domain_in_name_counts_less_than_an_address() -> None:
+    bare = findings(("CNET News.com", "newsletter@online.example.net"))
+    assert bare["IMP_DISPLAY_NAME_ADDRESS"].factor == 0.6
+    address_in_name = findings(("ceo@example.com", "attacker@evil.test"))
+    assert address_in_name["IMP_DISPLAY_NAME_ADDRESS"].factor == 1.0
+    web = findings(("www.bank-of-x.com", "noreply@mailer.evil.xyz"))
+    assert web["IMP_DISPLAY_NAME_ADDRESS"].factor == 1.0
+
+
+def test_list_rewritten_from_is_not_impersonation() -> None:
+    """Regression (ham): lists rewrite From to "Author (domain) via List" <list address>."""
+    name, addr = "David Taylor (manx.net) via USRP-users", "usrp-users@lists.ettus.com"
+    headers = (("From", f'"{name}" <{addr}>'),
+               ("List-Id", "USRP discussion <usrp-users.lists.ettus.com>"))
+    assert "IMP_DISPLAY_NAME_ADDRESS" not in findings((name, addr), headers=headers)
+    # without the list's own List-Id the same name is still suspicious
+    other = (("From", f'"{name}" <{addr}>'), ("List-Id", "<news.elsewhere.example.org>"))
+    assert "IMP_DISPLAY_NAME_ADDRESS" in findings((name, addr), headers=other)

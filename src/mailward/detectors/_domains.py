@@ -87,8 +87,40 @@ def organisation_domain(host: str) -> str:
 #: generic TLDs (.hughes, .smith, .news) read as words in names ("R.Hughes") unless written with
 #: a scheme or "www."; two-letter country codes always count.
 _BARE_GTLDS = frozenset(
-    "com net org info biz gov edu mil int io co app dev xyz online site top shop store club "
-    "live cloud tech me ai email support services help secure login account".split()
+    [
+        "com",
+        "net",
+        "org",
+        "info",
+        "biz",
+        "gov",
+        "edu",
+        "mil",
+        "int",
+        "io",
+        "co",
+        "app",
+        "dev",
+        "xyz",
+        "online",
+        "site",
+        "top",
+        "shop",
+        "store",
+        "club",
+        "live",
+        "cloud",
+        "tech",
+        "me",
+        "ai",
+        "email",
+        "support",
+        "services",
+        "help",
+        "secure",
+        "login",
+        "account",
+    ]
 )
 
 

@@ -202,7 +202,7 @@ class DisplayNameAddressDetector:
         if multiple is not None:
             findings.append(multiple)
         for sender in msg.from_:
-            finding = self._display_name(sender)
+            finding = None if _list_rewritten(msg, sender) else self._display_name(sender)
             if finding is not None:
                 findings.append(finding)
                 break
@@ -260,11 +260,17 @@ class DisplayNameAddressDetector:
         ]
         if not foreign:
             return None
+        # An address in the name ("ceo@example.com") is a deliberate claim; a bare domain
+        # ("News.com") is often just a brand's name and counts for less on its own.
+        address_shown = any(
+            "@" in s.text or "://" in s.text or s.text.lower().startswith("www.") for s in foreign
+        )
         return self._finding(
             "IMP_DISPLAY_NAME_ADDRESS",
             f'The sender\'s name shows "{foreign[0].text}" but the mail comes from '
             f"{sender.address}.",
             (sender.display_name, sender.address, *(s.domain for s in foreign)),
+            factor=1.0 if address_shown else 0.6,
         )
 
     # -- people, brands and replies ---------------------------------------------------------
@@ -422,3 +428,14 @@ class DisplayNameAddressDetector:
 
 
 ImpersonationDetector = DisplayNameAddressDetector
+
+
+def _list_rewritten(msg: ParsedMessage, sender: Address) -> bool:
+    """A mailing list that rewrote From to its own address ("Jane (example.com) via List"
+    <list@lists.example.org>), as lists do for DMARC: the name then names the real author."""
+    list_id = (msg.header("List-Id") or "").lower()
+    domain = sender.domain.lower()
+    if " via " not in f" {sender.display_name.lower()} " or not domain or not list_id:
+        return False
+    ident = list_id[list_id.rfind("<") + 1 :].rstrip(" >")
+    return ident == domain or ident.endswith("." + domain)
