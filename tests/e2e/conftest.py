@@ -15,11 +15,14 @@ from gateway_harness import GatewayProcess, free_port, toml_config
 def make_gateway(tmp_path: Path) -> Iterator[Callable[..., GatewayProcess]]:
     started: list[GatewayProcess] = []
 
-    def make(extra: str = "", start: bool = True, org: str = "", smtp: str = "") -> GatewayProcess:
+    def make(
+        extra: str = "", start: bool = True, org: str = "", smtp: str = "",
+        dns: str = "enabled = false",
+    ) -> GatewayProcess:
         port = free_port()
         data = tmp_path / f"data{len(started)}"
         cfg = tmp_path / f"mailward{len(started)}.toml"
-        cfg.write_text(toml_config(data, port, extra, org=org, smtp=smtp))
+        cfg.write_text(toml_config(data, port, extra, org=org, smtp=smtp, dns=dns))
         gw = GatewayProcess(cfg, port, data, tmp_path / f"gateway{len(started)}.log")
         started.append(gw)
         if start:
