@@ -43,6 +43,6 @@ def test_gateway_writes_spf_and_dmarc_results_from_real_dns(make_gateway) -> Non
         msg = message_from_bytes(path.read_bytes())
         results[str(msg["Subject"]).removeprefix("[SUSPICIOUS] ")] = " ".join(str(msg["Authentication-Results"]).split())
     assert "spf=fail" in results["Project notes 1"]
-    assert "smtp.mailfrom=partner.example.net" in results["Project notes 1"]
+    assert "smtp.mailfrom=bob@partner.example.net" in results["Project notes 1"]
     assert "dmarc=fail" in results["Project notes 1"]
     assert "spf=pass" in results["Project notes 2"]
