@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from mailward.errors import LimitExceeded
+
 _BLOCK_TAGS = (
     "address article aside blockquote br caption center dd details dialog div dl dt fieldset"
     " figcaption figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr legend li main menu"
@@ -32,6 +34,18 @@ _BLOCK_TAGS = (
 )
 _UNSEEN_TAGS = "head iframe noembed noframes script style template title"
 _UNSEEN_CUSTOM = frozenset({"xml"})  # Office data islands: neither Outlook nor IE shows them
+_TOKEN = re.compile(r"<(/?)([A-Za-z][^\t\n\f\r />]*)")
+# Elements that never stay open under a sibling of their own name, or cannot hold anything.
+_FLAT_TAG_NAMES = (
+    "area base basefont bgsound body br caption col colgroup dd dt embed frame head hr html"
+    " image img input isindex keygen li link meta option optgroup p param rb rp rt rtc source"
+    " tbody td tfoot th thead tr track wbr"
+)
+_FLAT_TAGS = frozenset(_FLAT_TAG_NAMES.split())
+# Tree-building steps a document may cost (open elements summed over start tags); legitimate
+# mail stays under 200_000, a 5000-deep <div> nest costs 12.5 million.
+_MAX_NESTING_WORK = 20_000_000
+_UNCHECKED_TAGS = 6000  # 6000 start tags cost at most 6000 * 6001 / 2 < the limit
 _KNOWN_IDS = 1 << 16  # lexbor numbers the tags it knows from 1; other names get large ids
 _TARGET = {"a": "href", "area": "href", "form": "action"}
 _CONDITIONAL = re.compile(r"\[if[^\]]{0,200}\]>(.*)<!\[endif\]\Z", re.IGNORECASE | re.DOTALL)
@@ -133,7 +147,8 @@ class _Reader:
         elif tag_id == _A and self.anchors:
             link, start = self.anchors.pop()
             if link is not None:
-                link.anchor_text = " ".join("".join(self.out[start : start + _ANCHOR_PIECES]).split())
+                pieces = self.out[start : start + _ANCHOR_PIECES]
+                link.anchor_text = " ".join("".join(pieces).split())
 
     def _open_link(self, node: LexborNode, tag: str) -> None:
         link = self._link(node, tag)
@@ -216,14 +231,46 @@ def _links_only(tree: LexborHTMLParser, base: str | None) -> list[HtmlLink]:
     return reader.links
 
 
+def check_nesting(html: str) -> None:
+    """Raise LimitExceeded when ``html`` would cost the tree builder too much.
+
+    HTML5 tree building walks the stack of open elements (and the list of active formatting
+    elements) at many start tags, so deep nesting costs time quadratic in its depth. The cost
+    is estimated from the tags in the source (each start tag counts the elements it is likely
+    opened under; end tags close their name); below ~6000 start tags no document can reach the
+    limit, so most are not looked at.
+    """
+    if html.count("<") - html.count("</") <= _UNCHECKED_TAGS:
+        return
+    open_by_name: dict[str, int] = {}
+    opened = work = 0
+    for closing, tag in _TOKEN.findall(html):
+        name = tag.lower()
+        if name in _FLAT_TAGS:
+            continue
+        if not closing:
+            open_by_name[name] = open_by_name.get(name, 0) + 1
+            opened += 1
+            work += opened
+        elif open_by_name.get(name):
+            open_by_name[name] -= 1
+            opened -= 1
+    if work > _MAX_NESTING_WORK:
+        raise LimitExceeded("HTML nesting work", work, _MAX_NESTING_WORK)
+
+
 def scan_html(html: str, want_text: bool = True) -> HtmlScan:
-    """Visible text (when ``want_text``) and links of ``html``; never raises on bad markup.
+    """Visible text (when ``want_text``) and links of ``html``.
+
+    Bad markup never raises; markup nested so deep that parsing it would take too long raises
+    LimitExceeded (see :func:`check_nesting`).
 
     For links alone the whole tree is read only when an Outlook conditional comment may hold
     a link; otherwise the link elements are found by a CSS query in C, which is faster.
     """
     if not want_text and not _LINK_START.search(html):
         return HtmlScan("")  # no link element can come out of markup without a link tag
+    check_nesting(html)
     tree = _parse(html)
     base = _base(html, tree)
     if not want_text and not _conditional_links(html):
