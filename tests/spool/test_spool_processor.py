@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mailward.config.settings import DeliverySettings, RelaySettings, Settings
+from mailward.config.settings import DeliverySettings, EngineSettings, RelaySettings, Settings
 from mailward.delivery.maildir import iter_messages
 from mailward.delivery.relay import RelayResult
 from mailward.engine.pipeline import Engine
@@ -107,6 +107,8 @@ def make_rig(tmp_path: Path) -> Iterator[Any]:
     def make(**delivery: Any) -> Rig:
         settings = Settings(
             data_dir=tmp_path / f"data{len(stores)}",
+            # these tests are about delivery; the statistical model has tests of its own
+            engine=EngineSettings(disabled=("content",)),
             delivery=DeliverySettings(retry_initial=30.0, expire_after=3600.0, **delivery),
         )
         settings.data_dir.mkdir()

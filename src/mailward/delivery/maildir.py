@@ -20,6 +20,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+from mailward.durable import fsync_dir, write_synced
 from mailward.errors import PermanentDeliveryError
 
 __all__ = ["MaildirDelivery", "iter_messages", "maildir_for", "message_name"]
@@ -84,14 +85,6 @@ def iter_messages(root: Path, recipient: str) -> Iterator[Path]:
             yield from sorted(p for p in folder.iterdir() if p.is_file())
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _mkdir(path: Path) -> None:
     """Create one directory with mode 0o700 and make its entry durable; fine if it exists."""
     try:
@@ -100,7 +93,7 @@ def _mkdir(path: Path) -> None:
         if not path.is_dir() or path.is_symlink():
             raise PermanentDeliveryError(f"{path} exists and is not a directory") from None
         return
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _find_existing(maildir: Path, name: str) -> Path | None:
@@ -116,19 +109,6 @@ def _find_existing(maildir: Path, name: str) -> Path | None:
             if entry.name == name or entry.name.startswith(name + ":"):
                 return cur / entry.name
     return None
-
-
-def _write_durably(path: Path, raw: bytes) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags, _FILE_MODE)
-    try:
-        view = memoryview(raw)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class MaildirDelivery:
@@ -167,11 +147,11 @@ class MaildirDelivery:
         tmp = maildir / "tmp" / f"{name}.{os.getpid()}.{secrets.token_hex(6)}"
         target = maildir / "new" / name
         try:
-            _write_durably(tmp, raw)
+            write_synced(tmp, raw, exclusive=True, mode=_FILE_MODE)
             # FileExistsError: delivered concurrently by another worker; one copy, as wanted.
             with contextlib.suppress(FileExistsError):
                 os.link(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return target

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mailward.durable import fsync_dir, write_synced
 from mailward.errors import SpoolError
 from mailward.model import Envelope
 
@@ -113,9 +114,9 @@ class Spool:
             if state is not None:
                 self.save_state(entry_id, state)
             tmp = self.tmp / entry_id
-            _write_synced(tmp, head + b"\n" + raw)
+            write_synced(tmp, head + b"\n" + raw)
             os.replace(tmp, final)
-            _fsync_dir(self.queue)
+            fsync_dir(self.queue)
         except OSError as exc:
             raise SpoolError(f"cannot spool message: {exc}") from exc
         return entry_id
@@ -124,9 +125,9 @@ class Spool:
         path = self._state_path(entry_id)
         tmp = self.tmp / f"{entry_id}.state"
         try:
-            _write_synced(tmp, json.dumps(state.to_json()).encode())
+            write_synced(tmp, json.dumps(state.to_json()).encode())
             os.replace(tmp, path)
-            _fsync_dir(self.states)
+            fsync_dir(self.states)
         except OSError as exc:
             raise SpoolError(f"cannot save spool state of {entry_id}: {exc}") from exc
 
@@ -134,7 +135,7 @@ class Spool:
         """Remove a finished entry: message first, then its state."""
         with contextlib.suppress(FileNotFoundError):
             self._msg_path(entry_id).unlink()
-        _fsync_dir(self.queue)
+        fsync_dir(self.queue)
         with contextlib.suppress(FileNotFoundError):
             self._state_path(entry_id).unlink()
 
@@ -203,23 +204,3 @@ class Spool:
 
     def _state_path(self, entry_id: str) -> Path:
         return self.states / f"{entry_id}.json"
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
