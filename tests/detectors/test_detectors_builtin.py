@@ -12,7 +12,10 @@ from mailward.engine.contract import DetectorSettings, SymbolSpec
 #: The registry's view: classes read through the contract's attributes.
 BUILTIN_DETECTORS: tuple[Any, ...] = _BUILTIN
 
-SYMBOL_PREFIXES = ("ATT", "IMP", "URL", "AUTH", "FORM", "FEED", "LURE", "CONTENT")
+SYMBOL_PREFIXES = (
+    "ATT", "IMP", "URL", "AUTH", "FORM", "FEED", "LURE", "CONTENT", "DOC", "PDF", "HTML", "YARA",
+    "AV",
+)
 CORE = {
     "ATT_EXECUTABLE": (12, "attachments"),
     "IMP_DISPLAY_NAME_ADDRESS": (6, "impersonation"),

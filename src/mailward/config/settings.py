@@ -142,6 +142,8 @@ class PolicySettings(Section):
     reject_at: float = 20.0
     force: tuple[ForceRule, ...] = (
         ForceRule(symbol="ATT_EXECUTABLE", action=Action.QUARANTINE),
+        ForceRule(symbol="ATT_ARCHIVE_EXECUTABLE", action=Action.QUARANTINE),
+        ForceRule(symbol="ATT_ARCHIVE_TOO_COMPLEX", action=Action.QUARANTINE),
         ForceRule(symbol="MIME_UNPARSEABLE", action=Action.QUARANTINE),
         ForceRule(symbol="MIME_TOO_COMPLEX", action=Action.QUARANTINE),
     )
