@@ -6,18 +6,26 @@
 
 from __future__ import annotations
 
+from mailward.detectors.archives import ArchiveDetector
 from mailward.detectors.attachments import ExecutableAttachmentDetector
 from mailward.detectors.auth import AuthDetector
 from mailward.detectors.content import ContentClassifierDetector
+from mailward.detectors.documents import DocumentDetector
 from mailward.detectors.feeds import ThreatFeedDetector
 from mailward.detectors.forms import CredentialFormDetector
 from mailward.detectors.impersonation import DisplayNameAddressDetector
 from mailward.detectors.lures import LureDetector
+from mailward.detectors.smuggling import HtmlSmugglingDetector
 from mailward.detectors.urls import LinkMismatchDetector
+from mailward.detectors.yara_scan import YaraDetector
 from mailward.engine.contract import DetectorFactory
 
 BUILTIN_DETECTORS: tuple[DetectorFactory, ...] = (
     ExecutableAttachmentDetector,
+    ArchiveDetector,
+    DocumentDetector,
+    HtmlSmugglingDetector,
+    YaraDetector,
     DisplayNameAddressDetector,
     LinkMismatchDetector,
     AuthDetector,
@@ -33,8 +41,11 @@ __all__ = [
     "ContentClassifierDetector",
     "CredentialFormDetector",
     "DisplayNameAddressDetector",
+    "DocumentDetector",
     "ExecutableAttachmentDetector",
+    "HtmlSmugglingDetector",
     "LinkMismatchDetector",
     "LureDetector",
     "ThreatFeedDetector",
+    "YaraDetector",
 ]
