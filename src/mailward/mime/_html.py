@@ -16,11 +16,15 @@ scanner. The tree is then walked once in Python, without recursion (any nesting 
   ``<base href>``, which a browser applies to every link, before or after it). Anchor text is
   the visible text inside ``<a>``, whitespace collapsed.
 - Visible text keeps a line break at block boundaries; other whitespace runs become a space.
+
+HTML5 tree building costs time quadratic in nesting depth, so :func:`check_nesting` refuses
+(LimitExceeded) markup whose estimated cost is far beyond any real message's, before parsing.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -42,9 +46,15 @@ _FLAT_TAG_NAMES = (
     " tbody td tfoot th thead tr track wbr"
 )
 _FLAT_TAGS = frozenset(_FLAT_TAG_NAMES.split())
+_START_NAME = re.compile(r"<([A-Za-z][^\t\n\f\r />]*)")
 # Tree-building steps a document may cost (open elements summed over start tags); legitimate
 # mail stays under 200_000, a 5000-deep <div> nest costs 12.5 million.
 _MAX_NESTING_WORK = 20_000_000
+_FORMATTING_NAMES = "a b big code em font i nobr s small strike strong tt u"
+_FORMATTING = frozenset(_FORMATTING_NAMES.split())
+_SCOPE_NAMES = "applet desc foreignobject marquee math object svg table template"
+_SCOPE_TAGS = frozenset(_SCOPE_NAMES.split())
+_END_TAG_REACH = 64  # how far down the modelled stack an end tag looks for its element
 _UNCHECKED_TAGS = 6000  # 6000 start tags cost at most 6000 * 6001 / 2 < the limit
 _KNOWN_IDS = 1 << 16  # lexbor numbers the tags it knows from 1; other names get large ids
 _TARGET = {"a": "href", "area": "href", "form": "action"}
@@ -236,25 +246,32 @@ def check_nesting(html: str) -> None:
 
     HTML5 tree building walks the stack of open elements (and the list of active formatting
     elements) at many start tags, so deep nesting costs time quadratic in its depth. The cost
-    is estimated from the tags in the source (each start tag counts the elements it is likely
-    opened under; end tags close their name); below ~6000 start tags no document can reach the
-    limit, so most are not looked at.
+    is estimated from the tags in the source with a rough model of that stack that errs on the
+    deep side; below 6000 start tags of elements that can nest no document can reach the limit, so
+    most are not looked at.
     """
     if html.count("<") - html.count("</") <= _UNCHECKED_TAGS:
         return
-    open_by_name: dict[str, int] = {}
-    opened = work = 0
+    names = Counter(_START_NAME.findall(html))
+    if sum(n for name, n in names.items() if name.lower() not in _FLAT_TAGS) <= _UNCHECKED_TAGS:
+        return  # only start tags of elements that can nest count towards the cost
+    stack: list[str] = []
+    work = 0
     for closing, tag in _TOKEN.findall(html):
         name = tag.lower()
         if name in _FLAT_TAGS:
             continue
         if not closing:
-            open_by_name[name] = open_by_name.get(name, 0) + 1
-            opened += 1
-            work += opened
-        elif open_by_name.get(name):
-            open_by_name[name] -= 1
-            opened -= 1
+            stack.append(name)
+            work += len(stack)
+            continue
+        for index in range(len(stack) - 1, max(len(stack) - _END_TAG_REACH, 0) - 1, -1):
+            if stack[index] == name:
+                # A formatting end tag leaves the blocks opened inside it open (adoption agency).
+                del stack[index : index + 1 if name in _FORMATTING else len(stack)]
+                break
+            if stack[index] in _SCOPE_TAGS:
+                break  # not in scope: the parser ignores this end tag
     if work > _MAX_NESTING_WORK:
         raise LimitExceeded("HTML nesting work", work, _MAX_NESTING_WORK)
 

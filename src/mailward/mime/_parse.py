@@ -30,8 +30,8 @@ def parse_message(raw: bytes, limits: LimitSettings) -> ParsedMessage:
     """Parse ``raw`` into a ParsedMessage.
 
     Raises LimitExceeded when a hard limit is broken (nesting depth, MIME parts, decoded
-    bytes, header block bytes) and ParseError for anything else that cannot be read; no other
-    exception leaves this function (MemoryError aside).
+    bytes, header block bytes, HTML nesting work) and ParseError for anything else that
+    cannot be read; no other exception leaves this function (MemoryError aside).
     """
     try:
         return _parse(raw, limits)
