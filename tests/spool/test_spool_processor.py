@@ -381,3 +381,24 @@ def test_lf_only_message_is_delivered_with_crlf_throughout(rig: Rig) -> None:
     assert b"\r\n" in delivered
     assert delivered.count(b"\n") == delivered.count(b"\r\n")
     assert delivered.endswith(b"\r\n\r\nline one\r\nline two\r\n")
+
+
+def test_disarm_delivers_the_harmless_rest_and_keeps_the_original(rig: Rig) -> None:
+    verdict = Verdict(Action.DISARM, 5.0, "DOC_MACRO forces disarm",
+                      add_headers=(("X-Mailward-Verdict", "disarm"),))
+    state = SpoolState(verdict=verdict_to_state(verdict))
+    raw = executable_raw()
+    entry_id = rig.spool.put(envelope(), raw, state=state)
+    outcome = rig.process(entry_id)
+    assert outcome == Outcome(entry_id, True, "disarm")
+    [path] = rig.maildir()
+    delivered = path.read_bytes()
+    assert b"X-Mailward-Disarmed: " in delivered
+    assert pe_bytes() not in delivered and b".removed.txt" in delivered
+    [held] = rig.store.list_quarantine(status="held")
+    assert held.id == entry_id and rig.store.quarantine_raw(entry_id) == raw
+    # processing again after a crash delivers nothing twice
+    rig.spool.put(envelope(), raw, entry_id=entry_id, state=state)
+    rig.process(entry_id)
+    assert len(rig.maildir()) == 1
+    assert len(rig.store.list_quarantine(status="held")) == 1

@@ -37,7 +37,7 @@ def decide(
         reason = "a fail-closed detector could not finish"
     headers: tuple[tuple[str, str], ...] = ()
     prefix = None
-    if action in (Action.DELIVER, Action.TAG):
+    if action in (Action.DELIVER, Action.TAG, Action.DISARM):
         headers = (
             ("X-Mailward-Verdict", verdict_header(action, result)),
             ("Authentication-Results", auth_results_header(authserv_id, auth_results)),

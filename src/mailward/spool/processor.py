@@ -28,6 +28,7 @@ from mailward.delivery.dsn import build_bounce
 from mailward.delivery.maildir import MaildirDelivery
 from mailward.delivery.relay import RelayResult, normalise_line_endings, relay_message
 from mailward.delivery.retry import next_retry_delay
+from mailward.disarm import disarm_message, removed_summary
 from mailward.engine.pipeline import Engine, ScanOutcome
 from mailward.errors import DeliveryError, PermanentDeliveryError
 from mailward.model import Action, Envelope, Verdict, findings_from_json
@@ -38,7 +39,7 @@ from mailward.store import MessageRecord, Store
 log = logging.getLogger(__name__)
 
 RelayFn = Callable[..., Coroutine[Any, Any, RelayResult]]
-DELIVERED_ACTIONS = (Action.DELIVER, Action.TAG)
+DELIVERED_ACTIONS = (Action.DELIVER, Action.TAG, Action.DISARM)
 
 
 def verdict_to_state(verdict: Verdict) -> dict[str, Any]:
@@ -101,6 +102,15 @@ class Processor:
             state.verdict = verdict_to_state(verdict)
             await asyncio.to_thread(self.spool.save_state, entry.id, state)
         verdict = verdict_from_state(state.verdict)
+        if verdict.action is Action.DISARM:
+            # The original waits in quarantine; the recipients get the harmless rest.
+            await self._quarantine(entry, verdict)
+            result = await asyncio.to_thread(disarm_message, entry.raw, quarantine_id=entry.id)
+            removed = removed_summary(result.removed) or "active content in the HTML"
+            disarmed = dataclasses.replace(
+                verdict, add_headers=(*verdict.add_headers, ("X-Mailward-Disarmed", removed))
+            )
+            return await self._deliver(entry, state, disarmed, now, body=result.raw)
         if verdict.action in DELIVERED_ACTIONS:
             return await self._deliver(entry, state, verdict, now)
         await self._quarantine(entry, verdict)
@@ -143,10 +153,11 @@ class Processor:
         log.info("quarantined %s (%s)", entry.id, verdict.reason)
 
     async def _deliver(
-        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, now: float
+        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, now: float,
+        body: bytes | None = None,
     ) -> Outcome:
         raw = normalise_line_endings(apply_verdict(
-            entry.raw,
+            entry.raw if body is None else body,
             verdict,
             authserv_id=self.settings.organisation.authserv_id,
             trace_headers=[("Received", self.received_header(entry))],
