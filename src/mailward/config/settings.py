@@ -160,6 +160,28 @@ class PolicySettings(Section):
         return self
 
 
+class LockdownSettings(Section):
+    """What the lockdown levels change (see mailward.response.lockdown)."""
+
+    #: At heightened and above, tag_at / quarantine_at / reject_at are multiplied by this.
+    heightened_factor: float = Field(0.6, gt=0, le=1)
+    #: Extra force rules at heightened and above (stricter attachment policy).
+    heightened_force: tuple[ForceRule, ...] = (
+        ForceRule(symbol="DOC_MACRO", action=Action.QUARANTINE),
+        ForceRule(symbol="DOC_ENCRYPTED", action=Action.QUARANTINE),
+        ForceRule(symbol="ATT_ARCHIVE_ENCRYPTED", action=Action.QUARANTINE),
+        ForceRule(symbol="ATT_CONTAINER_IMAGE", action=Action.QUARANTINE),
+        ForceRule(symbol="HTML_SMUGGLING", action=Action.QUARANTINE),
+    )
+    #: At heightened and above, external mail with links is at least tagged.
+    tag_external_links: bool = True
+    #: At hold-all, new mail gets 4xx once this many messages are held.
+    max_held_messages: int = Field(100_000, gt=0)
+    #: `mailward lockdown release`: messages per batch, and batches are paced to this rate.
+    release_batch_size: int = Field(100, gt=0)
+    release_rate: float = Field(50.0, gt=0)
+
+
 class RelaySettings(Section):
     host: str | None = None
     port: int = Field(25, ge=1, le=65535)
@@ -218,6 +240,7 @@ class Settings(Section):
     store: StoreSettings = StoreSettings()
     dns: DnsSettings = DnsSettings()
     feeds: FeedSettings = FeedSettings()
+    lockdown: LockdownSettings = LockdownSettings()
     #: Per-detector settings, validated by each detector's own model.
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from mailward.errors import LimitExceeded, ParseError
 from mailward.mime import parse_message
 from mailward.model import Envelope, Finding, ParsedMessage, ScanResult, Verdict
 from mailward.policy.decide import FAIL_CLOSED_SYMBOL, decide
+from mailward.response.lockdown import Level, is_external
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,11 @@ class Engine:
         settings: Settings,
         detectors: Sequence[Detector] | None = None,
         clients: Mapping[str, Any] | None = None,
+        lockdown: Callable[[], Level] | None = None,
     ) -> None:
+        """``lockdown`` tells the level in force (see mailward.response.lockdown)."""
         self.settings = settings
+        self.lockdown = lockdown
         self.detectors = list(build_detectors(settings) if detectors is None else detectors)
         self.scorer = Scorer(symbol_table(self.detectors), settings.scoring)
         self.clients = dict(clients or {})
@@ -68,11 +72,18 @@ class Engine:
             findings = await self._run_detectors(parsed, ctx)
         elapsed = (time.perf_counter() - started) * 1000
         result = self.scorer.score(findings, elapsed)
+        level = self.lockdown() if self.lockdown is not None else Level.NORMAL
+        accepted = self.settings.organisation.accepted_domains
         verdict = decide(
             result,
             self.settings.policy,
             authserv_id=self.settings.organisation.authserv_id,
             auth_results=ctx.auth_results,
+            heightened=self.settings.lockdown if level.tightened else None,
+            external_links=bool(
+                envelope is not None and parsed is not None and parsed.urls
+                and is_external(envelope, accepted)
+            ),
         )
         return ScanOutcome(parsed=parsed, result=result, verdict=verdict)
 

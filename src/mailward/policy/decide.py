@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mailward.config.settings import PolicySettings
+from mailward.config.settings import LockdownSettings, PolicySettings
 from mailward.model import Action, ScanResult, Verdict
 
 #: Symbol the engine raises when a fail-closed detector failed or timed out.
@@ -23,10 +23,26 @@ def decide(
     *,
     authserv_id: str,
     auth_results: Sequence[str] = (),
+    heightened: LockdownSettings | None = None,
+    external_links: bool = False,
 ) -> Verdict:
+    """``heightened``: the lockdown settings when a lockdown above normal is in force;
+    ``external_links``: the message comes from outside and carries links."""
+    force = policy.force
+    if heightened is not None:
+        f = heightened.heightened_factor
+        policy = policy.model_copy(
+            update={"tag_at": policy.tag_at * f, "quarantine_at": policy.quarantine_at * f,
+                    "reject_at": policy.reject_at * f}
+        )
+        force = (*force, *heightened.heightened_force)
     action, reason = _by_score(result.score, policy)
     forced_by: str | None = None
-    for rule in policy.force:
+    if heightened is not None:
+        reason += " (lockdown: heightened thresholds)"
+        if heightened.tag_external_links and external_links and action is Action.DELIVER:
+            action, reason = Action.TAG, "lockdown: external mail with links is tagged"
+    for rule in force:
         if rule.symbol in result.symbols and rule.action.severity > action.severity:
             action, forced_by = rule.action, rule.symbol
             reason = f"{rule.symbol} forces {rule.action}"

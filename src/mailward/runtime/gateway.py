@@ -12,6 +12,7 @@ from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
 from mailward.frontends.smtp.handler import GatewayHandler
 from mailward.frontends.smtp.server import start_smtp_server
+from mailward.response.lockdown import LockdownState
 from mailward.runtime.clients import build_clients
 from mailward.runtime.workers import SpoolWorkers
 from mailward.spool.processor import Processor
@@ -30,14 +31,27 @@ class Gateway:
     spool: Spool
     engine: Engine
     processor: Processor
+    lockdown: LockdownState
 
     @classmethod
-    def build(cls, settings: Settings) -> Gateway:
+    def build(cls, settings: Settings, *, history: bool = True, offline: bool = False) -> Gateway:
+        """Every part, on the settings' store and spool (the CLI builds one too)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = open_store(settings.store_url)
         spool = Spool(settings.spool_dir)
-        engine = Engine(settings, clients=build_clients(settings, history=True))
-        return cls(settings, store, spool, engine, Processor(settings, engine, spool, store))
+        lockdown = LockdownState(settings.store_url)
+        clients = build_clients(settings, history=history, offline=offline)
+        engine = Engine(settings, clients=clients, lockdown=lockdown.level)
+        processor = Processor(settings, engine, spool, store, lockdown=lockdown.level)
+        return cls(settings, store, spool, engine, processor, lockdown)
+
+    def close(self) -> None:
+        for client in self.engine.clients.values():
+            close = getattr(client, "close", None)
+            if callable(close):
+                close()
+        self.lockdown.close()
+        self.store.close()
 
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
@@ -62,5 +76,5 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
         server.close()
         await server.wait_closed()
         await workers.stop()
-        gw.store.close()
+        gw.close()
         log.info("mailward stopped")

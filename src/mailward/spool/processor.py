@@ -33,6 +33,7 @@ from mailward.engine.pipeline import Engine, ScanOutcome
 from mailward.errors import DeliveryError, PermanentDeliveryError
 from mailward.model import Action, Envelope, Verdict, findings_from_json
 from mailward.policy.rewrite import apply_verdict, safe_header_value
+from mailward.response.lockdown import Level, must_hold
 from mailward.spool.queue import Spool, SpoolEntry, SpoolState
 from mailward.store import MessageRecord, Store
 
@@ -77,6 +78,7 @@ class Processor:
         spool: Spool,
         store: Store,
         relay: RelayFn = relay_message,
+        lockdown: Callable[[], Level] | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -84,17 +86,36 @@ class Processor:
         self.store = store
         self.maildir = MaildirDelivery(settings.maildir_root)
         self.relay = relay
+        self.lockdown = lockdown
 
-    async def process(self, entry_id: str, now: float | None = None) -> Outcome | None:
-        """Work on one entry if no one else is; None when it is locked or gone."""
+    async def process(
+        self,
+        entry_id: str,
+        now: float | None = None,
+        prepare: Callable[[SpoolState], None] | None = None,
+    ) -> Outcome | None:
+        """Work on one entry if no one else is; None when it is locked or gone.
+
+        ``prepare`` changes the entry's state under the same lock first (a lockdown release
+        clears the hold and the old verdict, so no other worker can act on it in between)."""
         with self.spool.locked(entry_id) as mine:
             if not mine:
                 return None
             entry = await asyncio.to_thread(self.spool.load, entry_id)
             state = await asyncio.to_thread(self.spool.state, entry_id)
+            if prepare is not None:
+                prepare(state)
+                await asyncio.to_thread(self.spool.save_state, entry_id, state)
             return await self._process(entry, state, time.time() if now is None else now)
 
     async def _process(self, entry: SpoolEntry, state: SpoolState, now: float) -> Outcome:
+        if self._must_hold(entry, state):
+            # Lockdown: wait in the durable spool, undelivered, until released.
+            if not state.held:
+                state.held = True
+                await asyncio.to_thread(self.spool.save_state, entry.id, state)
+                log.info("held %s (lockdown)", entry.id)
+            return Outcome(entry.id, False, "hold")
         if state.verdict is None:
             verdict = await self._decide(entry)
             if verdict is None:  # tempfail after 250: scan again later
@@ -116,6 +137,12 @@ class Processor:
         await self._quarantine(entry, verdict)
         await asyncio.to_thread(self.spool.finish, entry.id)
         return Outcome(entry.id, True, str(verdict.action))
+
+    def _must_hold(self, entry: SpoolEntry, state: SpoolState) -> bool:
+        if state.released or self.lockdown is None or entry.flags.get("skip_scan"):
+            return False
+        accepted = self.settings.organisation.accepted_domains
+        return must_hold(self.lockdown(), entry.envelope, accepted)
 
     async def _decide(self, entry: SpoolEntry) -> Verdict | None:
         if entry.flags.get("skip_scan"):

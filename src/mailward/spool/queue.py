@@ -63,6 +63,10 @@ class SpoolState:
     attempts: int = 0
     next_attempt: float = 0.0
     last_errors: dict[str, str] = field(default_factory=dict)
+    #: Held by a lockdown: not due until released.
+    held: bool = False
+    #: Released from a lockdown hold: never held again.
+    released: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -75,6 +79,8 @@ class SpoolState:
             attempts=int(data.get("attempts", 0)),
             next_attempt=float(data.get("next_attempt", 0.0)),
             last_errors=dict(data.get("last_errors", {})),
+            held=bool(data.get("held", False)),
+            released=bool(data.get("released", False)),
         )
 
 
@@ -170,9 +176,18 @@ class Spool:
         return sorted(p.name[:-4] for p in self.queue.glob("*.msg"))
 
     def due(self, now: float | None = None) -> list[str]:
-        """Queued ids whose next attempt is due."""
+        """Queued ids whose next attempt is due (held ones never are)."""
         now = time.time() if now is None else now
-        return [i for i in self.ids() if self.state(i).next_attempt <= now]
+        out = []
+        for entry_id in self.ids():
+            state = self.state(entry_id)
+            if not state.held and state.next_attempt <= now:
+                out.append(entry_id)
+        return out
+
+    def held(self) -> list[str]:
+        """Queued ids held by a lockdown, oldest first."""
+        return [i for i in self.ids() if self.state(i).held]
 
     def count(self) -> int:
         return sum(1 for _ in self.queue.glob("*.msg"))

@@ -1,0 +1,1 @@
+"""Incident response: lockdown, journal and hunting, claw-back."""
