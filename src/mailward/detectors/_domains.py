@@ -1,11 +1,13 @@
 """Domain helpers shared by the detectors: registrable domains and domains shown in text.
 
 Registrable domains come from tldextract's bundled public-suffix snapshot; the extractor is
-built once here with no suffix-list URLs and no cache, so it never touches the network.
+built once here with no suffix-list URLs and no cache, so it never touches the network. The
+pure look-ups are memoised: the same hosts come back in message after message.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ class ShownDomain:
     domain: str
 
 
+@functools.lru_cache(maxsize=8192)
 def normalise_host(host: str) -> str:
     """Lower-case ASCII form of a host: brackets and trailing dots gone, Unicode as IDNA."""
     host = host.strip().strip("[]").rstrip(".").lower()
@@ -50,6 +53,7 @@ def normalise_host(host: str) -> str:
         return host
 
 
+@functools.lru_cache(maxsize=8192)
 def is_ip_literal(host: str) -> bool:
     """True for an IPv4/IPv6 literal, including the numeric forms resolvers accept (0x7f.1)."""
     host = host.strip().strip("[]")
@@ -62,6 +66,7 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=8192)
 def registrable_domain(host: str) -> str | None:
     """The public-suffix-aware registrable domain of ``host`` (the IP for an IP literal).
 
@@ -76,6 +81,12 @@ def registrable_domain(host: str) -> str | None:
     if not parts.suffix or not parts.domain:
         return None
     return f"{parts.domain}.{parts.suffix}"
+
+
+def host_parts(host: str) -> tuple[str, str, str]:
+    """(subdomain, registrable name, public suffix) of an ASCII host; "" for a missing part."""
+    parts = _EXTRACT(host)
+    return parts.subdomain, parts.domain, parts.suffix
 
 
 def organisation_domain(host: str) -> str:
@@ -151,4 +162,23 @@ def find_domains(text: str) -> list[ShownDomain]:
 
 def in_domains(domain: str, domains: tuple[str, ...]) -> bool:
     """True when ``domain`` is one of ``domains`` or a subdomain of one."""
-    return any(domain == d or domain.endswith("." + d) for d in domains)
+    if not domains:
+        return False
+    wanted = _domain_set(domains) if isinstance(domains, tuple) else frozenset(domains)
+    return not wanted.isdisjoint(parent_domains(domain))
+
+
+def parent_domains(domain: str) -> list[str]:
+    """``domain`` and every name it is a subdomain of: "a.b.c" -> a.b.c, b.c, c (and "" for a
+    name ending in a dot), as :func:`in_domains` compares."""
+    out = [domain]
+    at = domain.find(".")
+    while at >= 0:
+        out.append(domain[at + 1 :])
+        at = domain.find(".", at + 1)
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _domain_set(domains: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(domains)

@@ -19,6 +19,7 @@ from mailward.detectors._domains import (
     find_domains,
     in_domains,
     organisation_domain,
+    parent_domains,
     registrable_domain,
 )
 from mailward.detectors.lookalike import brand_in_host, find_lookalike, load_wordlist
@@ -65,6 +66,8 @@ _LURE_WORDS = frozenset(
         "updates", "community", "authentication", "signon", "recover", "validate",
     }
 )  # fmt: skip
+#: The non-ASCII letters re.IGNORECASE matches to ASCII ones that lower() does not map there.
+_FOLD = str.maketrans({"\u017f": "s", "\u0131": "i", "\u0130": "i", "\u212a": "k"})
 #: Link-protection services that wrap every link of a message (Microsoft Safe Links, GMX/WEB.DE,
 #: Proofpoint, Mimecast, Barracuda): their redirects are the recipient's, not the sender's.
 LINK_WRAPPERS = (
@@ -99,10 +102,18 @@ class Redirector:
 
 @dataclass(frozen=True, slots=True)
 class Brand:
-    """A brand as people name it in text, and the registrable domains that are really its."""
+    """A brand as people name it in text, and the registrable domains that are really its.
+
+    ``keywords``: the first words of its names, lower-cased; text that holds none of them
+    (case-folded with :data:`_FOLD`) cannot match ``pattern``. Empty: always search.
+    """
 
     pattern: re.Pattern[str]
     domains: tuple[str, ...]
+    keywords: tuple[str, ...] = ()
+
+    def may_be_named(self, folded: str) -> bool:
+        return not self.keywords or any(word in folded for word in self.keywords)
 
 
 def _wordlist(name: str) -> frozenset[str]:
@@ -134,13 +145,15 @@ def brands() -> tuple[Brand, ...]:
     out: list[Brand] = []
     for line in sorted(_wordlist("brand_names")):
         names, _, domains = line.partition(":")
-        alternatives = "|".join(
-            re.escape(n.strip()).replace(r"\ ", r"\s+") for n in names.split("|") if n.strip()
-        )
+        named = [n.strip() for n in names.split("|") if n.strip()]
+        alternatives = "|".join(re.escape(n).replace(r"\ ", r"\s+") for n in named)
         if alternatives and domains.split():
             # A whole word, not part of an address or a domain ("x@gmail.com", "paypal.com").
             pattern = re.compile(rf"(?<![\w@.])(?:{alternatives})(?![\w@]|\.\w)", re.I)
-            out.append(Brand(pattern, tuple(domains.split())))
+            words = tuple(sorted({n.split()[0].lower() for n in named}))
+            # Only ASCII words: _FOLD covers the letters re.IGNORECASE matches beyond case.
+            keywords = words if all(w.isascii() for w in words) else ()
+            out.append(Brand(pattern, tuple(domains.split()), keywords))
     return tuple(out)
 
 
@@ -176,14 +189,21 @@ def _absolute(value: str) -> str | None:
     return value if value[:1] != "/" else "https:" + value
 
 
+@functools.lru_cache(maxsize=4096)
+def _redirectors_of(host: str) -> tuple[Redirector, ...]:
+    """The listed redirectors on ``host`` or a parent domain of it, in list order."""
+    parents = set(parent_domains(host))
+    return tuple(known for known in redirectors() if known.host in parents)
+
+
 def _redirect_targets(url: Url) -> Iterator[str]:
     try:
         parts = urlsplit(url.url)
     except ValueError:
         return
     params = parse_qsl(parts.query, keep_blank_values=False)[:_MAX_PARAMS]
-    for known in redirectors():
-        if in_domains(url.host, (known.host,)) and parts.path.startswith(known.path):
+    for known in _redirectors_of(url.host):
+        if parts.path.startswith(known.path):
             if not known.params:
                 yield "https://" + parts.path[len(known.path) :].lstrip("/")
             yield from (v for k, v in params if k in known.params)
@@ -266,21 +286,28 @@ def _brand_lookalike(host: str, protected: frozenset[str], accepted: tuple[str, 
 
 def lookalike_hits(urls: Sequence[Url], accepted: tuple[str, ...], limit: int) -> list[Hit]:
     """Link hosts imitating an accepted domain or a brand, or wearing a brand's name."""
-    real = brand_domains()
-    protected = frozenset(accepted) | real
-    hits: list[Hit] = []
-    for host in list(dict.fromkeys(u.host for u in web_links(urls)))[:limit]:
-        domain = organisation_domain(host)
-        if domain in protected or in_domains(host, accepted):
-            continue
-        detail = _brand_lookalike(host, protected, accepted)
-        if detail is None:
-            brand = brand_in_host(host, real)
-            if brand is not None and _lure_word_added(host, brand):
-                detail = f"{host}, which carries the name of {brand} but is not its site"
-        if detail is not None:
-            hits.append(Hit(host, detail))
-    return hits
+    hosts = list(dict.fromkeys(u.host for u in web_links(urls)))[:limit]
+    found = ((host, _lookalike_detail(host, accepted)) for host in hosts)
+    return [Hit(host, detail) for host, detail in found if detail is not None]
+
+
+@functools.lru_cache(maxsize=64)
+def _protected(accepted: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(accepted) | brand_domains()
+
+
+@functools.lru_cache(maxsize=4096)
+def _lookalike_detail(host: str, accepted: tuple[str, ...]) -> str | None:
+    """How ``host`` imitates an accepted domain or a brand, or wears a brand's name; or None."""
+    protected = _protected(accepted)
+    if organisation_domain(host) in protected or in_domains(host, accepted):
+        return None
+    detail = _brand_lookalike(host, protected, accepted)
+    if detail is None:
+        brand = brand_in_host(host, brand_domains())
+        if brand is not None and _lure_word_added(host, brand):
+            detail = f"{host}, which carries the name of {brand} but is not its site"
+    return detail
 
 
 # --- obfuscation --------------------------------------------------------------------------
@@ -350,8 +377,9 @@ def brand_unrelated_hits(msg: ParsedMessage) -> list[Hit]:
     shown = " ".join(a.display_name for a in msg.from_)
     head = f"{msg.subject}\n{shown}\n{msg.text.lstrip()[:_BRAND_TEXT_CHARS]}"
     senders = tuple(organisation_domain(a.domain) for a in msg.from_ if a.domain)
+    folded = head.translate(_FOLD).lower()
     for brand in brands():
-        named = brand.pattern.search(head)
+        named = brand.pattern.search(head) if brand.may_be_named(folded) else None
         if named is None or any(in_domains(s, brand.domains) for s in senders):
             continue
         if any(in_domains(u.host, brand.domains) for u in links):

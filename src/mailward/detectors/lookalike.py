@@ -23,19 +23,18 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from importlib import resources
 
-import tldextract
 from confusable_homoglyphs import confusables
 
+from mailward.detectors._domains import host_parts
 from mailward.mime.urls import host_to_ascii, registrable_domain
 
 __all__ = ["LookalikeMatch", "brand_in_host", "find_lookalike", "load_wordlist"]
 
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 #: Multi-letter ASCII confusions, applied before the single-character map.
 _ASCII_PAIRS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
 #: Single characters folded to the letter they are read as.
@@ -127,25 +126,100 @@ def _to_unicode(label: str) -> str:
 @functools.lru_cache(maxsize=8192)
 def _split(host: str) -> tuple[str, _Name] | None:
     """(subdomain, registrable name parts) of ``host``, or None without a public suffix."""
-    ascii_host = host_to_ascii(host)
-    parts = _EXTRACT(ascii_host)
-    if not parts.domain or not parts.suffix:
+    subdomain, name, suffix = host_parts(host_to_ascii(host))
+    if not name or not suffix:
         return None
-    unicode_name = _to_unicode(parts.domain)
-    return parts.subdomain, _Name(
-        domain=f"{parts.domain}.{parts.suffix}",
-        name=parts.domain,
-        suffix=parts.suffix,
+    unicode_name = _to_unicode(name)
+    return subdomain, _Name(
+        domain=f"{name}.{suffix}",
+        name=name,
+        suffix=suffix,
         unicode_name=unicode_name,
         skeleton=skeleton(unicode_name),
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """Protected domains split once, with tables that name the few worth comparing to a host.
+
+    ``exact`` maps each name, hyphen-free name, skeleton and domain to positions in ``names``;
+    ``near1`` each 5-9-letter name less at most one letter, ``near2`` each longer name less at
+    most two (two strings within k edits share a string left after k deletions from each).
+    """
+
+    names: tuple[_Name, ...]  # ".com" first, so ties name the best-known domain
+    domains: frozenset[str]
+    exact: dict[str, tuple[int, ...]]
+    near1: dict[str, tuple[int, ...]]
+    near2: dict[str, tuple[int, ...]]
+    long_lengths: frozenset[int]
+    longest: int
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    """``word`` and every string left after deleting up to ``depth`` of its characters."""
+    out = frontier = {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        out = out | frontier
+    return out
+
+
+def _table(pairs: Iterable[tuple[str, int]]) -> dict[str, tuple[int, ...]]:
+    table: dict[str, list[int]] = {}
+    for key, at in pairs:
+        if at not in table.setdefault(key, []):
+            table[key].append(at)
+    return {key: tuple(ats) for key, ats in table.items()}
+
+
 @functools.lru_cache(maxsize=64)
-def _index(protected: frozenset[str]) -> tuple[_Name, ...]:
-    """The protected domains split once, ".com" first so ties name the best-known domain."""
-    names = (_split(p) for p in sorted(protected, key=lambda d: (not d.endswith(".com"), d)))
-    return tuple(n[1] for n in names if n is not None)
+def _index(protected: frozenset[str]) -> _Index:
+    """The protected domains split once and tabled for :func:`_candidates`."""
+    splits = (_split(p) for p in sorted(protected, key=lambda d: (not d.endswith(".com"), d)))
+    names = tuple(n[1] for n in splits if n is not None)
+    keys = ((p.name, p.name.replace("-", ""), p.skeleton, p.domain) for p in names)
+    short = [(p, at) for at, p in enumerate(names) if _MIN_EDIT <= len(p.name) < _MIN_EDIT2]
+    long = [(p, at) for at, p in enumerate(names) if len(p.name) >= _MIN_EDIT2]
+    return _Index(
+        names=names,
+        domains=frozenset(p.domain for p in names),
+        exact=_table((key, at) for at, four in enumerate(keys) for key in four),
+        near1=_table((d, at) for p, at in short for d in _deletions(p.name, 1)),
+        near2=_table((d, at) for p, at in long for d in _deletions(p.name, 2)),
+        long_lengths=frozenset(len(p.name) for p, _ in long),
+        longest=max((len(p.name) for p in names), default=0),
+    )
+
+
+def _affixes(flat: str, longest: int) -> Iterator[str]:
+    """Prefixes and suffixes of ``flat`` of 4 to ``longest`` letters (added-word names)."""
+    for size in range(_MIN_HOMOGLYPH, min(len(flat), longest) + 1):
+        yield flat[:size]
+        yield flat[-size:]
+
+
+def _boundary_slices(host: str) -> Iterator[str]:
+    """Every part of ``host`` that starts and ends at a "." or "-" (subdomain-brand)."""
+    cuts = [i for i, c in enumerate(host) if c in ".-"]
+    for start in [0, *(i + 1 for i in cuts)]:
+        yield from (host[start:end] for end in cuts if end > start)
+
+
+def _candidates(index: _Index, host: str, cand: _Name, flat: str) -> list[int]:
+    """Positions of the protected names any technique could match, in index order: a
+    superset of those for which :func:`_compare` or :func:`_subdomain_brand` finds a match."""
+    keys = [cand.name, flat, cand.skeleton, *cand.name.split("-")]
+    keys.extend(_affixes(flat, index.longest))
+    keys.extend(_boundary_slices(host))
+    found = {at for key in keys for at in index.exact.get(key, ())}
+    size = len(cand.name)
+    if size <= _MIN_EDIT2:
+        found.update(at for d in _deletions(cand.name, 1) for at in index.near1.get(d, ()))
+    if any(abs(size - n) <= 2 for n in index.long_lengths):
+        found.update(at for d in _deletions(cand.name, 2) for at in index.near2.get(d, ()))
+    return sorted(found)
 
 
 def damerau_levenshtein(a: str, b: str, bound: int | None = None) -> int:
@@ -185,6 +259,11 @@ def _difference(seen: str, real: str) -> str:
     return ""
 
 
+@functools.cache
+def _added_words() -> frozenset[str]:
+    return load_wordlist("added_words")
+
+
 def _has_added_word(cand: str, name: str) -> bool:
     if len(name) < _MIN_HOMOGLYPH or cand == name:
         return False
@@ -193,7 +272,7 @@ def _has_added_word(cand: str, name: str) -> bool:
     flat = cand.replace("-", "")
     # A brand glued to a listed word counts ("paypalsupport"), to any other word not
     # ("applebees"); a brand set apart by a hyphen counts with any word.
-    words = load_wordlist("added_words")
+    words = _added_words()
     if flat.startswith(name):
         return flat[len(name) :] in words
     if flat.endswith(name):
@@ -330,11 +409,12 @@ def _find(host: str, protected: frozenset[str], strict: bool) -> LookalikeMatch 
         return None
     cand = split[1]
     index = _index(protected)
-    if any(p.domain == cand.domain for p in index):
+    if cand.domain in index.domains:
         return None
     best: LookalikeMatch | None = None
     flat = cand.name.replace("-", "")
-    for prot in index:
+    for at in _candidates(index, host, cand, flat):
+        prot = index.names[at]
         if not _may_match(host, cand, flat, prot):
             continue
         found = _compare(cand, prot) or _subdomain_brand(host, cand, prot)
@@ -360,11 +440,17 @@ def find_lookalike(
     dropped, doubled or swapped, or a neighbouring key), so "cooking.com" is not "booking.com".
     """
     host = host_to_ascii(domain)
+    given = protected if isinstance(protected, frozenset) else frozenset(protected)
+    # RFC 2606's example domains belong to no one: one is never a lookalike of another.
+    documentation = registrable_domain(host) in DOCUMENTATION_DOMAINS
+    return _find(host, _targets(given, documentation), strict)
+
+
+@functools.lru_cache(maxsize=64)
+def _targets(protected: frozenset[str], documentation: bool) -> frozenset[str]:
+    """``protected`` in ASCII, less the documentation domains when ``documentation``."""
     targets = frozenset(host_to_ascii(p) for p in protected)
-    if registrable_domain(host) in DOCUMENTATION_DOMAINS:
-        # RFC 2606's example domains belong to no one: one is never a lookalike of another.
-        targets = targets - DOCUMENTATION_DOMAINS
-    return _find(host, targets, strict)
+    return targets - DOCUMENTATION_DOMAINS if documentation else targets
 
 
 #: RFC 2606 / RFC 6761 documentation domains, used by defaults, tests and sample data.
@@ -372,14 +458,20 @@ DOCUMENTATION_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
 
 
 @functools.lru_cache(maxsize=64)
-def _brand_names(brands: frozenset[str]) -> tuple[tuple[str, str], ...]:
+def _brand_names(
+    brands: frozenset[str],
+) -> tuple[tuple[tuple[str, str], ...], dict[str, list[int]]]:
+    """(brand, name) pairs of 4+-letter names in brand order, and each name's positions."""
     out: list[tuple[str, str]] = []
     for brand in sorted(brands):
         split = _split(brand) if "." in brand else None
         name = split[1].name if split is not None else brand.lower()
         if len(name) >= _MIN_HOMOGLYPH:
             out.append((brand, name))
-    return tuple(out)
+    positions: dict[str, list[int]] = {}
+    for at, (_, name) in enumerate(out):
+        positions.setdefault(name, []).append(at)
+    return tuple(out), positions
 
 
 @functools.lru_cache(maxsize=4096)
@@ -389,14 +481,26 @@ def _brand_in_host(host: str, brands: frozenset[str]) -> str | None:
         return None
     subdomain, cand = split
     tokens = set(re.split(r"[.-]", subdomain)) | set(cand.name.split("-"))
-    for brand, name in _brand_names(brands):
+    labels = subdomain.split(".")
+    pairs, positions = _brand_names(brands)
+    # A brand can only match as a token or as a prefix or suffix of a hyphen-free label.
+    keys = set(tokens)
+    for label in (cand.name, *labels):
+        keys.update(_affixes(label.replace("-", ""), len(label)))
+    for at in sorted(at for key in keys for at in positions.get(key, ())):
+        brand, name = pairs[at]
         if cand.name == name:
             continue
         if name in tokens or _has_added_word(cand.name, name):
             return brand
-        if any(_has_added_word(label, name) for label in subdomain.split(".")):
+        if any(_has_added_word(label, name) for label in labels):
             return brand
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _brand_set(brands: frozenset[str]) -> frozenset[str]:
+    return frozenset(b.strip().lower() for b in brands)
 
 
 def brand_in_host(host: str, brands: Iterable[str]) -> str | None:
@@ -407,4 +511,5 @@ def brand_in_host(host: str, brands: Iterable[str]) -> str | None:
     "paypal"; "www.paypal.com" and "paypal.de" (the brand's own name as the registrable name) do
     not. Brand names shorter than 4 letters are ignored ("hp" is in too many words).
     """
-    return _brand_in_host(host_to_ascii(host), frozenset(b.strip().lower() for b in brands))
+    given = brands if isinstance(brands, frozenset) else frozenset(brands)
+    return _brand_in_host(host_to_ascii(host), _brand_set(given))

@@ -51,7 +51,10 @@ Settings ``[detectors.urls]``
 from __future__ import annotations
 
 import dataclasses
+import functools
+import html.entities
 import re
+import string
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from html.parser import HTMLParser
@@ -77,6 +80,32 @@ _HARMLESS_DATA = re.compile(r"^\s*data\s*:\s*image/(png|gif|jpeg|jpg|webp|bmp)\s
 #: Elements whose attribute navigates or runs when followed, and the attribute.
 _LINK_ATTRS = {"a": "href", "area": "href", "form": "action", "iframe": "src"}
 _MAX_HTML_CHARS = 2_000_000
+_GAP = r"[\x00-\x20]*"
+#: A script scheme as it may stand in decoded HTML: ASCII controls or spaces between its letters
+#: (_is_script_link drops them), then white space and a colon.
+_SCRIPT_SPREAD = re.compile(
+    "(?:" + "|".join(_GAP.join(w) for w in ("javascript", "vbscript", "data")) + ")"
+    r"[\s\x00-\x20]*:",
+    re.IGNORECASE,
+)
+#: Characters that may stand for a scheme's letters or a colon, or vanish, in a script link:
+#: ASCII letters, ":", controls and space, and what re.IGNORECASE folds to "s" or "i".
+_RISKY_CHARS = frozenset(string.ascii_letters + ":\u017f\u0130\u0131") | {
+    chr(i) for i in range(0x21)
+}
+_CONTROLS = bytes(range(0x21))
+#: In UTF-8 HTML (controls and spaces dropped, lower-cased): what decoding or case-folding
+#: could turn into such characters (the named references that decode to them, and the
+#: letters IGNORECASE folds), and a script scheme as written, character references or
+#: non-ASCII (white space) allowed before the colon.
+_RISKY_NAMES = sorted(
+    {n.rstrip(";").lower() for n, v in html.entities.html5.items() if set(v) & _RISKY_CHARS}
+)
+_RISKY_TEXT = re.compile(rb"\xc5\xbf|\xc4[\xb0\xb1]|&(?:%b)" % "|".join(_RISKY_NAMES).encode())
+#: A numeric character reference as html.unescape reads it (found in the HTML as written).
+_NUMERIC_REF = re.compile(r"&#(?:[xX][0-9a-fA-F]+|[0-9]+);?")
+_FLAT_SCRIPT = re.compile(rb"script(?:&#?[a-z0-9]+;?|[\x80-\xff])*:")
+_FLAT_DATA = re.compile(rb"data(?:&#?[a-z0-9]+;?|[\x80-\xff])*:")
 _SHORTENER = (
     "A link goes through the link shortener {detail}{more}, which hides where it really leads; "
     "do not follow it unless you trust the sender."
@@ -123,6 +152,22 @@ class _ScriptLinkParser(HTMLParser):
         for key, value in attrs:
             if key == wanted and value and _is_script_link(value):
                 self.found.append(value.strip())
+
+
+@functools.lru_cache(maxsize=1024)
+def _risky_ref(ref: str) -> bool:
+    decoded = html.unescape(ref)
+    return not decoded or any(c in _RISKY_CHARS for c in decoded)
+
+
+def _may_hold_script_link(text: str) -> bool:
+    """False only where no attribute value of ``text`` can be a script link, so the HTML parser
+    can be skipped. Without references or letters that decode or fold into a scheme's letters,
+    a script link's value shows its scheme as written, bar case, controls and spaces."""
+    flat = text.encode("utf-8", "surrogatepass").translate(None, _CONTROLS).lower()
+    if _RISKY_TEXT.search(flat) or any(_risky_ref(m[0]) for m in _NUMERIC_REF.finditer(text)):
+        return _SCRIPT_SPREAD.search(html.unescape(text)) is not None
+    return _FLAT_SCRIPT.search(flat) is not None or _FLAT_DATA.search(flat) is not None
 
 
 def _is_script_link(target: str) -> bool:
@@ -265,9 +310,10 @@ class LinkMismatchDetector:
 
     def _script_links(self, msg: ParsedMessage) -> list[str]:
         links = [u.url.strip() for u in msg.urls if _is_script_link(u.url)]
-        if msg.html:
+        text = msg.html[:_MAX_HTML_CHARS]
+        if text and _may_hold_script_link(text):
             parser = _ScriptLinkParser()
-            parser.feed(msg.html[:_MAX_HTML_CHARS])
+            parser.feed(text)
             parser.close()
             links.extend(parser.found)
         return list(dict.fromkeys(links))

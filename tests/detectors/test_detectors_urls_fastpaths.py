@@ -1,0 +1,136 @@
+"""urls detector fast paths: they skip work only where the full check could not hit.
+
+The script-link pre-filter must let every disguised script link through to the HTML parser,
+the brand keyword gate must not hide a brand the pattern would find, and the domain-set
+look-ups must compare as the plain suffix test does.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from helpers_detectors import address, by_symbol, html_link, make_message, run
+
+from mailward.detectors import urls
+from mailward.detectors._domains import in_domains, parent_domains
+from mailward.detectors._linkchecks import brand_unrelated_hits
+from mailward.detectors.urls import LinkMismatchDetector as Detector
+
+DISGUISED = [
+    '<a href="&#106;avascript:alert(1)">x</a>',
+    '<a href="&#X6A;avascript:alert(1)">x</a>',
+    '<a href="java&Tab;script:alert(1)">x</a>',
+    '<a href="javascript&colon;alert(1)">x</a>',
+    '<a href="javascript&#58;alert(1)">x</a>',
+    '<a href="jav&#1;ascript:alert(1)">x</a>',  # a reference that decodes to nothing
+    '<a href="java\u017fcript:alert(1)">x</a>',  # long s: IGNORECASE reads it as "s"
+    '<a href="data&nbsp;:text/html,x">x</a>',
+    '<a href=" J A V A S C R I P T :alert(1)">x</a>',
+    '<a href="java\x01script:alert(1)">x</a>',
+    '<iframe src="VBScript:msgbox(1)"></iframe>',
+    '<area href="dat&#x2\na:text/html,x">',
+]
+
+
+def _parser_finds(text: str) -> list[str]:
+    parser = urls._ScriptLinkParser()
+    parser.feed(text)
+    parser.close()
+    return parser.found
+
+
+@pytest.mark.parametrize("html", DISGUISED)
+def test_disguised_script_links_pass_the_prefilter_and_hit(html: str) -> None:
+    assert _parser_finds(html)
+    assert urls._may_hold_script_link(html)
+    assert "URL_SCRIPT_SCHEME" in by_symbol(
+        run(Detector(Detector.Settings()), make_message(html=html))
+    )
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<p style="color:red">Hello&nbsp;&amp; welcome &#8217;</p>'
+        '<a href="https://example.com/data/script.js?a=1&amp;b=2">read</a>',
+        "<div data-id=7>Your data is safe</div>",
+    ],
+)
+def test_ordinary_html_skips_the_parser(html: str) -> None:
+    assert not urls._may_hold_script_link(html)
+
+
+def _encode(char: str, rng: random.Random) -> str:
+    way = rng.randrange(6)
+    if way == 0:
+        return f"&#{ord(char)};"
+    if way == 1:
+        return f"&#x{ord(char):X}"
+    if way == 2:
+        return char.upper()
+    if way == 3:
+        return rng.choice(["\t", "\n", " ", "\x0b", "&Tab;", "&NewLine;", "&#2;"]) + char
+    return char
+
+
+def test_prefilter_never_drops_what_the_parser_finds() -> None:
+    rng = random.Random(1)
+    for _ in range(400):
+        scheme = rng.choice(["javascript:", "vbscript:", "data:"])
+        value = "".join(_encode(c, rng) for c in scheme) + "x"
+        html = f'<p>text &nbsp;</p><a title="t" href="{value}">go</a>'
+        if _parser_finds(html):
+            assert urls._may_hold_script_link(html), html
+
+
+# --- brand named, brand not linked: the keyword gate ------------------------------------------
+
+
+def _brand_hits(subject: str) -> list[str]:
+    msg = make_message(
+        subject=subject,
+        from_=(address("notice@mailer.example"),),
+        urls=(html_link("https://elsewhere.example/login", "Log in"),),
+    )
+    return [h.detail for h in brand_unrelated_hits(msg)]
+
+
+@pytest.mark.parametrize("subject", ["Your PAYPAL account", "DocuSign: sign now", "Docu\u017fign"])
+def test_brand_named_in_any_case_hits(subject: str) -> None:
+    assert _brand_hits(subject)
+
+
+@pytest.mark.parametrize("subject", ["Your account", "payday loans"])
+def test_no_brand_named_misses(subject: str) -> None:
+    assert _brand_hits(subject) == []
+
+
+# --- domain sets --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("domain", "domains", "expected"),
+    [
+        ("a.example.com", ("example.com",), True),
+        ("example.com", ("other.org", "example.com"), True),
+        ("notexample.com", ("example.com",), False),
+        ("example.com", ("a.example.com",), False),
+        ("example.com", (), False),
+    ],
+)
+def test_in_domains_matches_the_plain_suffix_test(
+    domain: str, domains: tuple[str, ...], expected: bool
+) -> None:
+    plain = any(domain == d or domain.endswith("." + d) for d in domains)
+    assert in_domains(domain, domains) is plain is expected
+
+
+def test_parent_domains_lists_each_parent() -> None:
+    assert parent_domains("a.b.example.com") == [
+        "a.b.example.com",
+        "b.example.com",
+        "example.com",
+        "com",
+    ]
+    assert parent_domains("localhost") == ["localhost"]
