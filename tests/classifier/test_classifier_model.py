@@ -130,15 +130,6 @@ def test_wrong_format_is_refused(tmp_path: Path) -> None:
         load_model(tmp_path / "m")
 
 
-def test_recall_at_fpr() -> None:
-    neg = np.array([0.1, 0.2, 0.3, 0.9], dtype=np.float32)
-    pos = np.array([0.5, 0.95, 0.99, 0.05], dtype=np.float32)
-    recall, threshold = training.recall_at_fpr(neg, pos, 0.0)
-    assert threshold == pytest.approx(0.9) and recall == 0.5
-    recall, threshold = training.recall_at_fpr(neg, pos, 0.25)
-    assert threshold == pytest.approx(0.3) and recall == 0.75
-
-
 def test_pruning_keeps_the_largest_weights() -> None:
     coef = np.array([[0.1, -3.0, 0.0], [2.0, 0.01, -0.5]], dtype=np.float32)
     pruned = training.prune(coef, keep=2)
@@ -156,10 +147,21 @@ def test_training_needs_two_classes(tmp_path: Path) -> None:
 
 
 def test_the_shipped_model_loads_without_pickle() -> None:
+    from importlib import resources
+
+    folder = resources.files("mailward.classifier") / "model"
+    with (folder / "content_model.npz").open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
+        assert sorted(npz.files) == ["coef_cols", "coef_rows", "coef_values", "intercept"]
+        assert all(npz[name].dtype != object for name in npz.files)
     model = load_shipped()
     assert model.classes == ("ham", "spam", "phish")
-    assert "holdout_metrics" in model.info
-    assert 0.5 <= model.threshold("phish", 0.0) < 1.0
+    for target in ("phish", "spam"):
+        points = model.thresholds_at_ham_fpr(target)
+        assert list(points) == ["0.1%", "0.3%", "0.5%", "1%", "2%"]
+        assert all(0.0 <= t < 1.0 for t in points.values())
+        assert list(points.values()) == sorted(points.values(), reverse=True)
+    assert model.info["holdout_metrics"]["report_only"] is True
+    assert "thresholds" not in model.info  # the old held-out-tuned thresholds are gone
 
 
 def test_fallback_hashing_gives_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -113,12 +113,17 @@ def test_train_writes_a_model_and_prints_metrics(
     out = tmp_path / "model" / "m"
     assert cli(["train", str(corpus), "--out", str(out), "--attachment-features"], settings) == 0
     printed = capsys.readouterr().out
-    assert "held out" in printed and "phish recall:" in printed
-    assert "held-out accuracy" in printed
     model = load_model(out)
     assert model.spec.attachment_features is True
     assert model.info["trained_on"]["counts"]["phish"]["test"] > 0
-    assert "phish_recall_at_ham_fpr" in model.info["holdout_metrics"]
+    assert "thresholds at ham FPR (4-fold CV, training part only)" in printed
+    t01 = model.thresholds_at_ham_fpr("phish")["0.1%"]
+    assert f"{t01:.4f}" in printed and "0.3%" in printed and "2%" in printed
+    assert "held-out (REPORT ONLY, not used for any choice)" in printed
+    assert "held-out at the CV thresholds (report only)" in printed
+    report = model.info["holdout_metrics"]
+    assert report["report_only"] is True
+    assert set(report["at_cv_thresholds"]) == {"phish", "spam"}
 
 
 def test_train_json_counts_feedback_and_holdout_zero(
@@ -133,9 +138,10 @@ def test_train_json_counts_feedback_and_holdout_zero(
     assert cli(argv, settings) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["feedback_samples"] == 1
-    assert summary["holdout"] == {}
+    assert summary["holdout_report_only"] == {}
     assert summary["counts"]["ham"] == {"train": 12, "test": 0}
-    assert summary["thresholds"] == {"phish": 0.5, "spam": 0.5}
+    assert summary["folds"] == 4
+    assert set(summary["thresholds_at_ham_fpr"]["phish"]) == {"0.1%", "0.3%", "0.5%", "1%", "2%"}
     assert cli([*argv, "--no-feedback"], settings) == 0
     assert json.loads(capsys.readouterr().out)["feedback_samples"] == 0
 
@@ -152,3 +158,16 @@ def test_bad_holdout_fraction_is_refused(settings: Settings, tmp_path: Path) -> 
     corpus = write_corpus(tmp_path / "corpus", copies=1)
     with pytest.raises(MailwardError, match="holdout"):
         cli(["train", str(corpus), "--holdout-fraction", "1.5"], settings)
+    with pytest.raises(MailwardError, match="folds"):
+        cli(["train", str(corpus), "--folds", "1"], settings)
+
+
+def test_train_with_no_holdout_says_so(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = write_corpus(tmp_path / "corpus", copies=2)
+    argv = ["train", str(corpus), "--out", str(tmp_path / "m"), "--holdout-fraction", "0"]
+    assert cli([*argv, "--folds", "3", "--no-feedback"], settings) == 0
+    printed = capsys.readouterr().out
+    assert "no held-out messages: no report" in printed
+    assert "(3-fold CV, training part only)" in printed

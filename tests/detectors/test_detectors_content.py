@@ -70,12 +70,18 @@ def test_spam_like_message_raises_content_spam(model_path: str) -> None:
     assert "CONTENT_SPAM" in found and "CONTENT_PHISH" not in found
 
 
-def test_factor_grows_with_probability_above_the_threshold(model_path: str) -> None:
-    low = by_symbol(run(detector(model_path, phish_threshold=0.05), phishy()))["CONTENT_PHISH"]
-    high = by_symbol(run(detector(model_path, phish_threshold=0.9), phishy()))
-    assert not high or high["CONTENT_PHISH"].factor < low.factor
-    assert detector(model_path, phish_threshold=0.3).thresholds()["phish"] == 0.3
-    assert detector(model_path).thresholds()["phish"] == 0.5  # no metrics: the floor
+def test_factor_grows_with_probability_within_the_band(model_path: str) -> None:
+    low = by_symbol(run(detector(model_path, phish_threshold_low=0.05), phishy()))
+    high = by_symbol(run(detector(model_path, phish_threshold_low=0.5), phishy()))
+    assert low["CONTENT_PHISH"].factor >= high["CONTENT_PHISH"].factor
+    assert detector(model_path, phish_threshold=0.7).edges("phish").edges == (0.5, 0.7, 0.95)
+    assert detector(model_path, phish_threshold=0.3).edges("phish").edges[1] == 0.5  # order
+    assert detector(model_path).edges("phish").edges == (0.5, 0.8, 0.95)  # no thresholds
+
+
+def test_thresholds_above_the_probability_raise_nothing(model_path: str) -> None:
+    det = detector(model_path, phish_threshold_low=0.9999, spam_threshold_low=0.9999)
+    assert run(det, phishy()) == []
 
 
 def test_missing_model_fails_loudly(tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ Public surface:
 - :func:`in_holdout` the exact held-out split (sha256 of the bytes, ``x % 4 == 0``);
 - :class:`Featurizer` / :class:`FeatureSpec` message -> hashed sparse row (sender content only);
 - :class:`LinearModel`, :func:`load_model`, :func:`load_shipped`, :class:`ModelError`;
-- :mod:`mailward.classifier.training` corpus loading, fitting and held-out metrics.
+- :mod:`mailward.classifier.training` corpus loading and fitting;
+- :mod:`mailward.classifier.cv` thresholds chosen out-of-fold on the training part, and the
+  report-only held-out metrics.
 
 The shipped model and its card are in ``model/`` beside this file.
 """

@@ -1,8 +1,9 @@
 """A trained linear content model, saved and loaded WITHOUT pickle.
 
-A model is two files side by side: ``NAME.json`` (classes, feature sizes, thresholds, metrics,
-provenance) and ``NAME.npz`` (``coef_rows``/``coef_cols``/``coef_values``: the non-zero
-coefficients, float32; ``intercept``: one per class). The .npz is read with
+A model is two files side by side: ``NAME.json`` (classes, feature sizes, the thresholds chosen
+out-of-fold on the training part, report-only held-out metrics, provenance) and ``NAME.npz``
+(``coef_rows``/``coef_cols``/``coef_values``: the non-zero coefficients, float32;
+``intercept``: one per class). The .npz is read with
 ``np.load(allow_pickle=False)``, so a model file can carry numbers and nothing that runs.
 Probabilities are the softmax of ``X @ coef.T + intercept`` over the classes.
 
@@ -75,10 +76,10 @@ class LinearModel:
         probs = self.predict_rows(self.featurizer.transform(messages))
         return [dict(zip(self.classes, map(float, row), strict=True)) for row in probs]
 
-    def threshold(self, name: str, default: float) -> float:
-        """A decision threshold recorded at training time (e.g. "phish"), or ``default``."""
-        value = self.info.get("thresholds", {}).get(name)
-        return float(value) if isinstance(value, int | float) else default
+    def thresholds_at_ham_fpr(self, target: str) -> dict[str, float]:
+        """{"0.1%": t, "0.3%": t, ...} chosen out-of-fold in training for ``target`` (or {})."""
+        points = self.info.get("thresholds_at_ham_fpr", {}).get(target, {})
+        return {str(k): float(v) for k, v in points.items() if isinstance(v, int | float)}
 
     def save(self, path: Path) -> tuple[Path, Path]:
         """Write ``path`` with .json and .npz suffixes; returns both paths."""

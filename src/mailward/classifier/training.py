@@ -1,15 +1,14 @@
-"""Training and held-out evaluation of the content classifier.
+"""Corpus loading and model fitting of the content classifier.
 
 A corpus folder holds one sub-folder per class (``ham``, ``spam``, ``phish``; .eml files,
 folders of them or mbox files). Each message goes to the held-out test part or to training by
-:func:`mailward.classifier.split.in_holdout` on its bytes. Training fits a multinomial logistic
-regression (scikit-learn, lbfgs) on :class:`~mailward.classifier.features.Featurizer` rows with
-balanced class weights; analyst feedback samples weigh ``FEEDBACK_WEIGHT`` times more.
+:func:`mailward.classifier.split.in_holdout` on its bytes, and carries its
+:func:`~mailward.classifier.split.fold_key` for cross-validation. Fitting is a multinomial
+logistic regression (scikit-learn, lbfgs) on :class:`~mailward.classifier.features.Featurizer`
+rows with balanced class weights; analyst feedback samples weigh ``FEEDBACK_WEIGHT`` times more.
 
-Held-out metrics: per-class counts, accuracy, and the phish recall reached when the phish
-probability threshold lets through at most 0.3 %, 0.5 % and 1 % of held-out ham ("recall at ham
-false-positive rate"); the threshold at 0.3 % becomes the model's recommended "phish"
-threshold (never below 0.5), and likewise for spam.
+Choosing the decision thresholds (out-of-fold, on the training part only) and the report-only
+held-out metrics are in :mod:`mailward.classifier.cv`.
 """
 
 from __future__ import annotations
@@ -17,14 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from mailward.classifier.features import FeatureSpec, Featurizer
 from mailward.classifier.linear import CLASSES, FloatArray, LinearModel
-from mailward.classifier.split import DEFAULT_HOLDOUT_FRACTION, in_holdout
+from mailward.classifier.split import DEFAULT_HOLDOUT_FRACTION, fold_key, in_holdout
 from mailward.cli.sources import iter_messages
 from mailward.config.settings import LimitSettings
 from mailward.errors import MailwardError, ParseError
@@ -32,12 +32,12 @@ from mailward.mime import parse_message
 from mailward.model import ParsedMessage
 
 FEEDBACK_WEIGHT = 3.0
-FPR_POINTS = (0.003, 0.005, 0.01)
 #: Inverse regularisation strength; hashed, l2-normalised blocks need a weak penalty.
 DEFAULT_C = 20.0
 #: Weights kept after training (largest magnitude first): about 3.5 MB compressed.
 MAX_NONZERO = 400_000
 _LIMITS = LimitSettings()
+FloatArray64 = npt.NDArray[np.float64]
 
 
 @dataclass(slots=True)
@@ -47,6 +47,8 @@ class Sample:
     label: str
     msg: ParsedMessage
     weight: float = 1.0
+    #: :func:`~mailward.classifier.split.fold_key` of the message bytes (cross-validation).
+    key: int = 0
 
 
 @dataclass(slots=True)
@@ -86,7 +88,7 @@ def load_corpus(root: Path, holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION) 
                 corpus.unparsed += 1
                 continue
             part = corpus.test if in_holdout(source.raw, holdout_fraction) else corpus.train
-            part.append(Sample(label, msg))
+            part.append(Sample(label, msg, 1.0, fold_key(source.raw)))
     return corpus
 
 
@@ -96,35 +98,49 @@ def add_feedback(corpus: Corpus, samples: Iterable[tuple[str, bytes]]) -> int:
     for label, raw in samples:
         msg = parse(raw)
         if msg is not None and label in CLASSES:
-            corpus.train.append(Sample(label, msg, FEEDBACK_WEIGHT))
+            corpus.train.append(Sample(label, msg, FEEDBACK_WEIGHT, fold_key(raw)))
             added += 1
     return added
 
 
-def _balanced(samples: Sequence[Sample], classes: Sequence[str]) -> FloatArray:
-    counts = {c: sum(1 for s in samples if s.label == c) for c in classes}
-    scale = {c: len(samples) / (len(classes) * n) for c, n in counts.items() if n}
-    return np.array([scale[s.label] * s.weight for s in samples], dtype=np.float64)
+def balanced_weights(labels: Sequence[str], weights: Sequence[float]) -> FloatArray64:
+    """Sample weights that give every present class the same total (times each sample's own)."""
+    present = list(dict.fromkeys(labels))
+    counts = {c: sum(1 for lab in labels if lab == c) for c in present}
+    scale = {c: len(labels) / (len(present) * n) for c, n in counts.items()}
+    return np.array([scale[lab] * w for lab, w in zip(labels, weights, strict=True)])
 
 
-def fit(
-    samples: Sequence[Sample], spec: FeatureSpec | None = None, c: float = DEFAULT_C
+def fit_rows(
+    rows: sp.csr_matrix,
+    labels: Sequence[str],
+    weights: Sequence[float],
+    featurizer: Featurizer,
+    c: float = DEFAULT_C,
 ) -> LinearModel:
-    """Train a model on ``samples`` (at least two classes needed)."""
-    classes = tuple(c_ for c_ in CLASSES if any(s.label == c_ for s in samples))
+    """Train on feature rows already built by ``featurizer`` (at least two classes needed)."""
+    classes = tuple(c_ for c_ in CLASSES if c_ in labels)
     if len(classes) < 2:
         raise MailwardError("training needs messages of at least two classes")
-    featurizer = Featurizer(spec)
-    rows = featurizer.transform([s.msg for s in samples])
-    labels = np.array([classes.index(s.label) for s in samples])
+    targets = np.array([classes.index(lab) for lab in labels])
     clf = LogisticRegression(C=c, max_iter=300, tol=1e-4)
-    clf.fit(rows, labels, sample_weight=_balanced(samples, classes))
+    clf.fit(rows, targets, sample_weight=balanced_weights(labels, weights))
     coef = np.asarray(clf.coef_, dtype=np.float32)
     intercept = np.asarray(clf.intercept_, dtype=np.float32)
     if len(classes) == 2:  # binary: one weight vector; as softmax, class 0 gets zero logits
         coef = np.vstack([np.zeros_like(coef), coef])
         intercept = np.array([0.0, intercept[0]], dtype=np.float32)
     return LinearModel(classes, prune(coef), intercept, featurizer.spec, {}, featurizer)
+
+
+def fit(
+    samples: Sequence[Sample], spec: FeatureSpec | None = None, c: float = DEFAULT_C
+) -> LinearModel:
+    """Train a model on ``samples`` (no thresholds: see :func:`mailward.classifier.cv.train`)."""
+    featurizer = Featurizer(spec)
+    rows = featurizer.transform([s.msg for s in samples])
+    labels = [s.label for s in samples]
+    return fit_rows(rows, labels, [s.weight for s in samples], featurizer, c)
 
 
 def prune(coef: FloatArray, keep: int = MAX_NONZERO) -> FloatArray:
@@ -135,50 +151,3 @@ def prune(coef: FloatArray, keep: int = MAX_NONZERO) -> FloatArray:
     cutoff = np.partition(flat, flat.size - keep)[flat.size - keep]
     pruned: FloatArray = np.where(np.abs(coef) >= cutoff, coef, 0.0).astype(np.float32)
     return pruned
-
-
-def recall_at_fpr(neg: FloatArray, pos: FloatArray, fpr: float) -> tuple[float, float]:
-    """(recall of ``pos``, threshold): flag scores > threshold, at most ``fpr`` of ``neg``."""
-    if len(neg) == 0 or len(pos) == 0:
-        return 0.0, 1.0
-    allowed = int(np.floor(fpr * len(neg)))
-    ordered = np.sort(neg)[::-1]
-    threshold = float(ordered[allowed]) if allowed < len(ordered) else 0.0
-    return float(np.mean(pos > threshold)), threshold
-
-
-def evaluate(model: LinearModel, samples: Sequence[Sample]) -> dict[str, Any]:
-    """Held-out metrics (see the module docstring)."""
-    if not samples:
-        return {}
-    probs = model.predict_rows(model.featurizer.transform([s.msg for s in samples]))
-    labels = np.array([s.label for s in samples])
-    predicted = np.array(model.classes)[probs.argmax(axis=1)]
-    out: dict[str, Any] = {
-        "n": len(samples),
-        "accuracy": round(float(np.mean(predicted == labels)), 4),
-        "per_class_recall": {
-            c: round(float(np.mean(predicted[labels == c] == c)), 4)
-            for c in model.classes if np.any(labels == c)
-        },
-    }  # fmt: skip
-    for target in ("phish", "spam"):
-        if target not in model.classes:
-            continue
-        score = probs[:, model.classes.index(target)]
-        points = {
-            f"{fpr:.3%}": recall_at_fpr(score[labels == "ham"], score[labels == target], fpr)
-            for fpr in FPR_POINTS
-        }
-        out[f"{target}_recall_at_ham_fpr"] = {k: round(v[0], 4) for k, v in points.items()}
-        out[f"{target}_threshold_at_ham_fpr"] = {k: round(v[1], 4) for k, v in points.items()}
-    return out
-
-
-def recommended_thresholds(metrics: dict[str, Any]) -> dict[str, float]:
-    """The thresholds at 0.3 % held-out ham FPR, clamped to 0.5..0.99 (0.5 without metrics)."""
-    out: dict[str, float] = {}
-    for target in ("phish", "spam"):
-        found = metrics.get(f"{target}_threshold_at_ham_fpr", {}).get(f"{0.003:.3%}", 0.5)
-        out[target] = round(min(max(float(found), 0.5), 0.99), 4)
-    return out

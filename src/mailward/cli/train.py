@@ -2,9 +2,12 @@
 
 ``train`` reads DIR/{ham,spam,phish}, holds out 25 % by content hash (see
 :mod:`mailward.classifier.split`; ``--holdout-fraction`` changes the share, 0 trains on all),
-adds the analyst feedback recorded in the store (weighed 3x), fits the model, writes it
+adds the analyst feedback recorded in the store (weighed 3x) to the training part, chooses the
+decision thresholds out-of-fold on the training part (``--folds``, default 4; see
+:mod:`mailward.classifier.cv`), fits the final model on the whole training part, writes it
 (``--out``, default ``<data_dir>/content_model``: a .json and a .npz; point
-``[detectors.content] model_path`` at it) and prints per-class counts and held-out metrics.
+``[detectors.content] model_path`` at it) and prints per-class counts, the cross-validated
+thresholds and the held-out numbers at those thresholds (report only: nothing is tuned on them).
 
 ``report`` labels a quarantined message (by its store id) as ham, spam or phish for the next
 training run.
@@ -22,7 +25,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from mailward.classifier import FeatureSpec, training
+from mailward.classifier import FeatureSpec, cv, training
 from mailward.classifier.split import DEFAULT_HOLDOUT_FRACTION
 from mailward.config.settings import Settings
 from mailward.errors import MailwardError
@@ -37,6 +40,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--holdout-fraction", type=float, default=DEFAULT_HOLDOUT_FRACTION, metavar="F",
         help="share held out for testing by content hash (default 0.25: sha256 %% 4 == 0)",
+    )  # fmt: skip
+    p.add_argument(
+        "--folds", type=int, default=cv.FOLDS, metavar="K",
+        help="cross-validation folds over the training part for the thresholds (default 4)",
     )  # fmt: skip
     p.add_argument("--no-feedback", action="store_true", help="ignore analyst feedback")
     p.add_argument(
@@ -90,26 +97,25 @@ def _feedback(settings: Settings) -> list[tuple[str, bytes]]:
 def train(args: argparse.Namespace, settings: Settings) -> int:
     if not 0.0 <= args.holdout_fraction < 1.0:
         raise MailwardError("--holdout-fraction must be at least 0 and below 1")
+    if args.folds < 2:
+        raise MailwardError("--folds must be at least 2")
     started = time.monotonic()
     corpus = training.load_corpus(args.corpus, args.holdout_fraction)
     feedback = 0 if args.no_feedback else training.add_feedback(corpus, _feedback(settings))
     spec = FeatureSpec(attachment_features=args.attachment_features)
-    model = training.fit(corpus.train, spec)
-    metrics = training.evaluate(model, corpus.test)
-    model.info.update(
-        {
-            "trained_on": {"corpus": args.corpus.name, "counts": corpus.counts(),
-                           "feedback_samples": feedback, "holdout_fraction": args.holdout_fraction},
-            "holdout_metrics": metrics,
-            "thresholds": training.recommended_thresholds(metrics),
-        }
-    )  # fmt: skip
+    model = cv.train(corpus, spec, folds=args.folds)
+    model.info["trained_on"] = {
+        "corpus": args.corpus.name, "counts": corpus.counts(), "feedback_samples": feedback,
+        "holdout_fraction": args.holdout_fraction,
+    }  # fmt: skip
     out = args.out or settings.data_dir / "content_model"
     json_path, npz_path = model.save(out)
     summary = {
         "model": str(json_path), "weights": str(npz_path), "counts": corpus.counts(),
-        "unparsed": corpus.unparsed, "feedback_samples": feedback, "holdout": metrics,
-        "thresholds": model.info["thresholds"], "seconds": round(time.monotonic() - started, 1),
+        "unparsed": corpus.unparsed, "feedback_samples": feedback, "folds": args.folds,
+        "thresholds_at_ham_fpr": model.info["thresholds_at_ham_fpr"],
+        "holdout_report_only": model.info["holdout_metrics"],
+        "seconds": round(time.monotonic() - started, 1),
     }  # fmt: skip
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -127,16 +133,33 @@ def _print_summary(summary: dict[str, Any]) -> None:
     console.print(
         f"feedback samples: {summary['feedback_samples']}; unparsed: {summary['unparsed']}"
     )
-    holdout = summary["holdout"]
-    if not holdout:
-        console.print("no held-out messages: no metrics")
-    else:
-        console.print(f"held-out accuracy {holdout['accuracy']:.4f} on {holdout['n']} messages")
-        console.print(f"held-out recall per class: {holdout['per_class_recall']}")
-        for target in ("phish", "spam"):
-            if f"{target}_recall_at_ham_fpr" in holdout:
-                points = holdout[f"{target}_recall_at_ham_fpr"]
-                shown = ", ".join(f"{v:.3f} at ham FPR {k}" for k, v in points.items())
-                console.print(f"{target} recall: {shown}")
-    console.print(f"thresholds: {summary['thresholds']}")
+    thresholds = summary["thresholds_at_ham_fpr"]
+    title = f"thresholds at ham FPR ({summary['folds']}-fold CV, training part only)"
+    table = Table("class", *(cv.fpr_label(f) for f in cv.FPR_POINTS), title=title)
+    for target, points in thresholds.items():
+        table.add_row(target, *(f"{t:.4f}" for t in points.values()))
+    console.print(table if thresholds else "no training ham: no thresholds")
+    _print_holdout(console, summary["holdout_report_only"])
+    console.print(f"trained in {summary['seconds']} s")
     console.print(f"model written to {summary['model']} and {summary['weights']}")
+
+
+def _print_holdout(console: Console, holdout: dict[str, Any]) -> None:
+    if not holdout:
+        console.print("no held-out messages: no report")
+        return
+    console.print(
+        f"held-out (REPORT ONLY, not used for any choice): {holdout['n']} messages, "
+        f"accuracy {holdout['accuracy']:.4f}, recall per class {holdout['per_class_recall']}"
+    )
+    table = Table("class", "band (CV ham FPR)", "threshold", "recall", "held-out ham FPR",
+                  title="held-out at the CV thresholds (report only)")  # fmt: skip
+    for target, points in holdout["at_cv_thresholds"].items():
+        for label, row in points.items():
+            table.add_row(target, label, f"{row['threshold']:.4f}",
+                          _num(row["recall"]), _num(row["ham_fpr"], 5))  # fmt: skip
+    console.print(table)
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
