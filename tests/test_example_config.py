@@ -19,6 +19,7 @@ def test_example_config_is_valid_and_matches_defaults() -> None:
     assert settings.policy == defaults.policy
     assert settings.delivery == defaults.delivery
     assert settings.limits == defaults.limits
+    assert settings.lockdown == defaults.lockdown
 
 
 def test_example_config_names_every_section() -> None:
