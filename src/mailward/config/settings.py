@@ -8,12 +8,15 @@ each detector's own settings model when the registry is built.
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from mailward.model import Action
+
+_SAFE_SETTING = re.compile(r"[\x20-\x7e]*")
 
 
 class Section(BaseModel):
@@ -221,6 +224,31 @@ class FeedSettings(Section):
     reload_interval: float = Field(30.0, gt=0)
 
 
+class ClawbackSettings(Section):
+    """The ``[clawback]`` section: how to reach the mail store and what to do with copies."""
+
+    imap_host: str | None = None
+    imap_port: int = Field(143, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    master_user: str = ""
+    master_password: SecretStr = SecretStr("")
+    user_separator: str = Field("*", min_length=1, max_length=1)
+    mode: Literal["move", "delete"] = "move"
+    quarantine_folder: str = Field("Quarantine", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    mailboxes: tuple[str, ...] = ("INBOX",)
+    timeout: float = Field(30.0, gt=0)
+
+    @field_validator("imap_host", "master_user", "user_separator", "mailboxes", "master_password")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        texts = value if isinstance(value, tuple) else (value,)
+        for text in texts:
+            raw = text.get_secret_value() if isinstance(text, SecretStr) else text
+            if raw is not None and not _SAFE_SETTING.fullmatch(str(raw)):
+                raise ValueError("must be printable ASCII (no control characters)")
+        return value
+
+
 class StoreSettings(Section):
     #: SQLAlchemy URL; empty means SQLite at <data_dir>/mailward.db.
     url: str = ""
@@ -241,6 +269,7 @@ class Settings(Section):
     dns: DnsSettings = DnsSettings()
     feeds: FeedSettings = FeedSettings()
     lockdown: LockdownSettings = LockdownSettings()
+    clawback: ClawbackSettings = ClawbackSettings()
     #: Per-detector settings, validated by each detector's own model.
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
