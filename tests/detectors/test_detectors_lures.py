@@ -48,7 +48,7 @@ HITS = [
     ("LURE_WIRE", "es", "Necesito una transferencia bancaria urgente."),
     ("LURE_WIRE", "pt", "Preciso de uma transferência bancária hoje."),
     ("LURE_PRIZE", "en", "Congratulations, you have won a brand new car!"),
-    ("LURE_PRIZE", "en", "You are the sole beneficiary of the late client's estate."),
+    ("LURE_ADVANCE_FEE", "en", "You are the sole beneficiary of the late client's estate."),
     ("LURE_PRIZE", "de", "Sie haben gewonnen! Holen Sie Ihren Preis ab."),
     ("LURE_PRIZE", "fr", "Félicitations, vous avez gagné un voyage."),
     ("LURE_PRIZE", "pt", "Você ganhou um prêmio exclusivo."),
