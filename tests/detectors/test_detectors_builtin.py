@@ -19,7 +19,7 @@ SYMBOL_PREFIXES = (
 CORE = {
     "ATT_EXECUTABLE": (12, "attachments"),
     "IMP_DISPLAY_NAME_ADDRESS": (6, "impersonation"),
-    "URL_TEXT_MISMATCH": (7, "urls"),
+    "URL_TEXT_MISMATCH": (4, "urls"),
 }
 
 

@@ -102,7 +102,7 @@ def test_name_with_an_initial_and_a_brand_tld_is_not_a_domain() -> None:
 
 def test_bare_domain_in_name_counts_less_than_an_address() -> None:
     bare = findings(("CNET News.com", "newsletter@online.example.net"))
-    assert bare["IMP_DISPLAY_NAME_ADDRESS"].factor == 0.6
+    assert bare["IMP_DISPLAY_NAME_ADDRESS"].factor == 0.5
     address_in_name = findings(("ceo@example.com", "attacker@evil.test"))
     assert address_in_name["IMP_DISPLAY_NAME_ADDRESS"].factor == 1.0
     web = findings(("www.bank-of-x.com", "noreply@mailer.evil.xyz"))

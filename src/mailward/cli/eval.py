@@ -36,10 +36,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("dir", type=Path, metavar="DIR")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--limit", type=int, default=0, help="at most this many messages per class")
-    p.add_argument(
+    part = p.add_mutually_exclusive_group()
+    part.add_argument(
         "--holdout", action="store_true",
         help="scan only the held-out part that `mailward train` leaves out "
         "(sha256 of the file bytes, first 8 hex digits as an integer, % 4 == 0)",
+    )
+    part.add_argument(
+        "--training-part", action="store_true",
+        help="scan only the part `mailward train` learns from (the rest of the above)",
     )
     p.add_argument("--dns", action="store_true",
                    help="let checks look things up in DNS (off: checks needing DNS are skipped)")
@@ -115,7 +120,7 @@ async def _evaluate(
             n = 0
             for source in iter_messages([folder]):
                 progress.advance(task)
-                if args.holdout and not in_holdout(source.raw):
+                if (args.holdout or args.training_part) and in_holdout(source.raw) != args.holdout:
                     continue
                 if limit and n >= limit:
                     break

@@ -6,17 +6,17 @@ resembles known phishing and spam. The model is loaded once per process.
 
 Symbols (default weight, group "content")
   CONTENT_PHISH  12  the wording and links resemble known phishing
-  CONTENT_SPAM    8  the wording and links resemble known spam
+  CONTENT_SPAM    4.5  the wording and links resemble known spam (never tags on its own)
 
 Banded score. Each model carries, per class, the probability thresholds at which at most 1 %,
 0.3 % and 0.1 % of the training ham scored above (chosen out-of-fold on the training part,
 :mod:`mailward.classifier.cv`): t1 <= t03 <= t01. The finding is worth, in points
-(``factor = points / weight``, the phish scale; for spam the points are capped at its weight 8):
+(``factor = points / weight``, the phish scale; for spam the points are capped at its weight 4.5):
 
   p < t1           no finding
   t1  <= p < t03   1   -> 4.5  (weak: below tag_at 5 alone, needs corroboration)
-  t03 <= p < t01   5.5 -> 9.5  (tags alone; spam: 5.5 -> 8)
-  p >= t01         10  -> 12, reached at p >= 0.999 (quarantines alone; spam: 8)
+  t03 <= p < t01   5.5 -> 9.5  (tags alone; spam: 4.5)
+  p >= t01         10  -> 12, reached at p >= 0.999 (quarantines alone; spam: 4.5)
 
 Points rise linearly in logit(p) within a band. A model without recorded thresholds (trained
 with no ham) uses 0.5 / 0.8 / 0.95.
@@ -52,7 +52,9 @@ from mailward.model import Finding, ParsedMessage
 _GROUP = "content"
 _WHAT = {"phish": "known phishing", "spam": "known spam"}
 #: Nominal weight of each symbol: the points of a band are divided by it (factor <= 1).
-WEIGHTS = {"phish": 12.0, "spam": 8.0}
+#: Spam is capped below tag_at: a spam-like wording alone does not tag (spam costs less than a
+#: missed phish, and the spam model's errors on ham are marketing mail people asked for).
+WEIGHTS = {"phish": 12.0, "spam": 4.5}
 #: Band edges by ham false-positive rate, low to high, and (points at the edge, points just
 #: below the next edge); the last band ends at TOP.
 BANDS = (("1%", 1.0, 4.5), ("0.3%", 5.5, 9.5), ("0.1%", 10.0, 12.0))

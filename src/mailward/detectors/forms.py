@@ -16,7 +16,7 @@ A GET search form without a password field, or a link to a password-reset page, 
 
 Symbols (default weight, group "forms")
   FORM_PASSWORD_FIELD          6  a password field (factor 1.0; the explanation says where)
-  FORM_EXTERNAL_POST           4  a form posting to another domain or to a data:/javascript: URL
+  FORM_EXTERNAL_POST           2.5  a form posting to another domain or to a data:/javascript: URL
   FORM_HTML_ATTACHMENT_LOGIN   8  an HTML attachment with a password field or login form
 
 Each symbol is raised at most once per message; evidence lists up to ``max_findings`` items.
@@ -116,7 +116,7 @@ class CredentialFormDetector:
             6.0, _GROUP, "The message or an attachment holds a password field."
         ),
         "FORM_EXTERNAL_POST": SymbolSpec(
-            4.0, _GROUP, "A form sends what it collects to another domain or a script URL."
+            2.5, _GROUP, "A form sends what it collects to another domain or a script URL."
         ),
         "FORM_HTML_ATTACHMENT_LOGIN": SymbolSpec(
             8.0, _GROUP, "An HTML attachment holds a login form or a password field."

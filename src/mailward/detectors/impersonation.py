@@ -270,7 +270,7 @@ class DisplayNameAddressDetector:
             f'The sender\'s name shows "{foreign[0].text}" but the mail comes from '
             f"{sender.address}.",
             (sender.display_name, sender.address, *(s.domain for s in foreign)),
-            factor=1.0 if address_shown else 0.6,
+            factor=1.0 if address_shown else 0.5,
         )
 
     # -- people, brands and replies ---------------------------------------------------------

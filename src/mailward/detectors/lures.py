@@ -31,7 +31,7 @@ Symbols (default weight, group "lures")
   LURE_MIXED_SCRIPT     2.5  a word of the subject or display name mixes Latin and Cyrillic/Greek
   LURE_SUBJECT_OBFUSCATED 2  the subject hides its words (Words_Joined_So, "0ne", random tokens)
   LURE_MONEY_BAIT       2.5  a large sum of money or crypto offered or sent to the reader
-  LURE_COMBINED         3    cues of two or more different categories in one message
+  LURE_COMBINED         2    cues of two or more different categories in one message
 
 Settings ``[detectors.lures]``
   languages   which lures_<lang>.txt lists to use (default: en fr de pt es nl)
@@ -87,7 +87,7 @@ EXTRA_SYMBOLS: dict[str, tuple[float, str]] = {
     "LURE_SUBJECT_OBFUSCATED": (2.0, "The subject disguises its words (joined by underscores or "
                                 "dots, digits for letters, or a random token)."),
     "LURE_MONEY_BAIT": (2.5, "The message offers or sends a large sum of money to the reader."),
-    "LURE_COMBINED": (3.0, "The message combines two or more kinds of social-engineering "
+    "LURE_COMBINED": (2.0, "The message combines two or more kinds of social-engineering "
                       "pressure."),
 }  # fmt: skip
 _SPACES = re.compile(r"\s+")

@@ -27,9 +27,9 @@ Detects
     is not the brand's.
 
 Symbols (default weight, group "urls")
-  URL_TEXT_MISMATCH    7   link text shows another domain than the link goes to (factor 1.0)
+  URL_TEXT_MISMATCH    4   link text shows another domain than the link goes to (factor 1.0)
   URL_IP_LITERAL       3   link to a bare IP address
-  URL_SCRIPT_SCHEME    6   javascript: or data: link
+  URL_SCRIPT_SCHEME    4   javascript: or data: link
   URL_SHORTENER        1.5 link through a link shortener
   URL_OPEN_REDIRECT    3   link that redirects to another site
   URL_PUNYCODE         3   link to an internationalised (xn--) host
@@ -186,11 +186,11 @@ class LinkMismatchDetector:
     name: ClassVar[str] = "urls"
     symbols: ClassVar[Mapping[str, SymbolSpec]] = {
         "URL_TEXT_MISMATCH": SymbolSpec(
-            7.0, _GROUP, "A link's text shows a different domain than the link goes to."
+            4.0, _GROUP, "A link's text shows a different domain than the link goes to."
         ),
         "URL_IP_LITERAL": SymbolSpec(3.0, _GROUP, "A link goes to a bare IP address."),
         "URL_SCRIPT_SCHEME": SymbolSpec(
-            6.0, _GROUP, "A link uses the javascript: or data: scheme."
+            4.0, _GROUP, "A link uses the javascript: or data: scheme."
         ),
         "URL_SHORTENER": SymbolSpec(1.5, _GROUP, "A link goes through a link shortener."),
         "URL_OPEN_REDIRECT": SymbolSpec(3.0, _GROUP, "A link redirects to another site."),
