@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from mailward import __version__
-from mailward.cli import clawback, lockdown, passwd, quarantine, scan, serve, train
+from mailward.cli import clawback, hunt, lockdown, passwd, quarantine, scan, serve, train
 from mailward.cli import eval as eval_cmd
 from mailward.config import load_settings
 from mailward.errors import ConfigError, MailwardError
@@ -22,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="TOML configuration file (default: /etc/mailward/mailward.toml if present)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (serve, scan, eval_cmd, quarantine, lockdown, clawback, train, passwd):
+    for module in (
+        serve, scan, eval_cmd, quarantine, lockdown, hunt, clawback, train, passwd,
+    ):
         module.add_parser(sub)
     return parser
 

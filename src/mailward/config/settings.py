@@ -249,6 +249,16 @@ class ClawbackSettings(Section):
         return value
 
 
+class JournalSettings(Section):
+    """The delivery journal behind `mailward hunt` and `mailward clawback`."""
+
+    enabled: bool = True
+    #: Days the raw bytes of delivered mail are kept (for re-scans); the index stays longer.
+    raw_retention_days: float = Field(30.0, gt=0)
+    #: Days journal entries (who got what, where) are kept.
+    entry_retention_days: float = Field(365.0, gt=0)
+
+
 class StoreSettings(Section):
     #: SQLAlchemy URL; empty means SQLite at <data_dir>/mailward.db.
     url: str = ""
@@ -270,6 +280,7 @@ class Settings(Section):
     feeds: FeedSettings = FeedSettings()
     lockdown: LockdownSettings = LockdownSettings()
     clawback: ClawbackSettings = ClawbackSettings()
+    journal: JournalSettings = JournalSettings()
     #: Per-detector settings, validated by each detector's own model.
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

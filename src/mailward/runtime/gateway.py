@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from dataclasses import dataclass
 
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
 from mailward.frontends.smtp.handler import GatewayHandler
 from mailward.frontends.smtp.server import start_smtp_server
+from mailward.response.journal import Journal
 from mailward.response.lockdown import LockdownState
 from mailward.runtime.clients import build_clients
 from mailward.runtime.workers import SpoolWorkers
@@ -32,6 +34,7 @@ class Gateway:
     engine: Engine
     processor: Processor
     lockdown: LockdownState
+    journal: Journal | None
 
     @classmethod
     def build(cls, settings: Settings, *, history: bool = True, offline: bool = False) -> Gateway:
@@ -42,8 +45,19 @@ class Gateway:
         lockdown = LockdownState(settings.store_url)
         clients = build_clients(settings, history=history, offline=offline)
         engine = Engine(settings, clients=clients, lockdown=lockdown.level)
-        processor = Processor(settings, engine, spool, store, lockdown=lockdown.level)
-        return cls(settings, store, spool, engine, processor, lockdown)
+        journal = Journal(settings.store_url) if settings.journal.enabled else None
+        processor = Processor(
+            settings, engine, spool, store, lockdown=lockdown.level, journal=journal
+        )
+        return cls(settings, store, spool, engine, processor, lockdown, journal)
+
+    def purge_journal(self, now: float) -> None:
+        """Drop raw bytes and entries past their retention (run now and then)."""
+        if self.journal is None:
+            return
+        days = self.settings.journal
+        self.journal.purge(now - days.raw_retention_days * 86400)
+        self.journal.purge_entries(now - days.entry_retention_days * 86400)
 
     def close(self) -> None:
         for client in self.engine.clients.values():
@@ -51,6 +65,8 @@ class Gateway:
             if callable(close):
                 close()
         self.lockdown.close()
+        if self.journal is not None:
+            self.journal.close()
         self.store.close()
 
 
@@ -61,6 +77,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     handler = GatewayHandler(settings, gw.spool, gw.engine, gw.processor, workers.nudge)
     server = await start_smtp_server(handler, settings.smtp)
     await workers.start()
+    housekeeping = asyncio.create_task(_housekeeping(gw), name="housekeeping")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -75,6 +92,19 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     finally:
         server.close()
         await server.wait_closed()
+        housekeeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await housekeeping
         await workers.stop()
         gw.close()
         log.info("mailward stopped")
+
+
+async def _housekeeping(gw: Gateway, every: float = 3600.0) -> None:
+    """Periodic chores: journal retention."""
+    while True:
+        try:
+            await asyncio.to_thread(gw.purge_journal, time.time())
+        except Exception:
+            log.exception("journal purge failed; will try again")
+        await asyncio.sleep(every)

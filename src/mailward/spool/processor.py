@@ -25,7 +25,7 @@ from typing import Any
 
 from mailward.config.settings import Settings
 from mailward.delivery.dsn import build_bounce
-from mailward.delivery.maildir import MaildirDelivery
+from mailward.delivery.maildir import MaildirDelivery, maildir_for, message_name
 from mailward.delivery.relay import RelayResult, normalise_line_endings, relay_message
 from mailward.delivery.retry import next_retry_delay
 from mailward.disarm import disarm_message, removed_summary
@@ -33,6 +33,8 @@ from mailward.engine.pipeline import Engine, ScanOutcome
 from mailward.errors import DeliveryError, PermanentDeliveryError
 from mailward.model import Action, Envelope, Verdict, findings_from_json
 from mailward.policy.rewrite import apply_verdict, safe_header_value
+from mailward.response.indicators import entry_from_message, maildir_location, relay_location
+from mailward.response.journal import Journal
 from mailward.response.lockdown import Level, must_hold
 from mailward.spool.queue import Spool, SpoolEntry, SpoolState
 from mailward.store import MessageRecord, Store
@@ -79,6 +81,7 @@ class Processor:
         store: Store,
         relay: RelayFn = relay_message,
         lockdown: Callable[[], Level] | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -87,6 +90,7 @@ class Processor:
         self.maildir = MaildirDelivery(settings.maildir_root)
         self.relay = relay
         self.lockdown = lockdown
+        self.journal = journal
 
     async def process(
         self,
@@ -228,8 +232,24 @@ class Processor:
             return await self._defer(entry, state, now, temp)
         await asyncio.to_thread(self.spool.save_state, entry.id, state)
         await self._remember_sender(entry)
+        await self._record_in_journal(entry, state, verdict)
         await asyncio.to_thread(self.spool.finish, entry.id)
         return Outcome(entry.id, True, str(verdict.action))
+
+    async def _record_in_journal(
+        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict
+    ) -> None:
+        """Index what was delivered where, for hunts and claw-back (idempotent by spool id)."""
+        if self.journal is None or entry.flags.get("bounce"):
+            return
+        copies = delivered_copies(self.settings, entry.id, state.done)
+        if not copies:
+            return
+        record = entry_from_message(entry.id, entry.raw, entry.envelope, verdict, copies)
+        try:
+            await asyncio.to_thread(self.journal.record, record)
+        except Exception:  # the journal serves hunts; it never holds up delivery
+            log.exception("could not journal %s", entry.id)
 
     async def _remember_sender(self, entry: SpoolEntry) -> None:
         """Record the From address of delivered outside mail in the sender history."""
@@ -306,6 +326,20 @@ def header_from_address(raw: bytes) -> str:
     if len(addresses) != 1 or "@" not in addresses[0][1]:
         return ""
     return addresses[0][1].strip().lower()
+
+
+def delivered_copies(
+    settings: Settings, entry_id: str, done: dict[str, str]
+) -> list[tuple[str, str]]:
+    """(recipient, location) of each delivered copy, as the journal keeps them."""
+    copies = []
+    for rcpt, outcome in done.items():
+        if outcome == "delivered":
+            path = maildir_for(settings.maildir_root, rcpt) / "new" / message_name(entry_id, rcpt)
+            copies.append((rcpt, maildir_location(path)))
+        elif outcome == "relayed":
+            copies.append((rcpt, relay_location(settings.delivery.relay.host or "")))
+    return copies
 
 
 def message_record(

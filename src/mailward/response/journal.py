@@ -1,0 +1,252 @@
+"""The delivery journal: one row per delivered message, indexed by indicator for hunting.
+
+Tables (SQLAlchemy Core, own MetaData, created if missing; SQLite WAL or PostgreSQL, same URL
+as the store):
+
+journal             one row per delivered message: spool id (unique), time, senders, subject
+                    and its fingerprint, Message-ID, action, score, recipients, link and
+                    attachment details (JSON)
+journal_copies      where each recipient's copy went: "maildir:<path>", "relay:<host>" or
+                    "imap:<mailbox>"
+journal_raw         the message bytes as received (zlib), kept until :meth:`Journal.purge`
+journal_indicators  one row per (kind, value, message); its primary key (kind, value,
+                    received_at, journal_id) is the lookup index, so :meth:`Journal.find` is
+                    one index seek, newest first, with the time window inside the seek.
+                    On SQLite it is a WITHOUT ROWID table (the key is the table).
+
+Retention: :meth:`Journal.purge` drops the raw bytes of older messages but keeps their rows
+and indicators, so "who received it, and where" can still be answered (and clawed back) after
+the bytes are gone; :meth:`Journal.purge_entries` drops everything older than a cut-off.
+Every SQLAlchemy failure becomes :class:`~mailward.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from mailward.errors import StoreError
+from mailward.response._keys import normalise_indicator
+from mailward.response._schema import (
+    JOURNAL_METADATA,
+    AttachmentDigest,
+    JournalEntry,
+    JournalHit,
+    entry_indicators,
+    entry_rows,
+    hit_from_row,
+    journal,
+    journal_copies,
+    journal_indicators,
+    journal_raw,
+)
+from mailward.store._engine import WRITE_OPTION, build_engine
+
+__all__ = [
+    "JOURNAL_METADATA",
+    "AttachmentDigest",
+    "Journal",
+    "JournalEntry",
+    "JournalHit",
+    "entry_indicators",
+    "entry_rows",
+]
+
+_J = journal
+_I = journal_indicators
+
+
+class Journal:
+    """The delivery journal in a SQLAlchemy database (the store's URL). Blocking calls: from
+    async code, run them in a worker thread."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = build_engine(url)
+        try:
+            with self._tx("create journal tables", write=True) as conn:
+                JOURNAL_METADATA.create_all(conn, checkfirst=True)
+        except StoreError:
+            self._engine.dispose()
+            raise
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _tx(self, what: str, *, write: bool = False) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    yield conn
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            detail = getattr(exc, "orig", None) or exc
+            raise StoreError(
+                f"journal failed to {what}: {type(detail).__name__}: {detail}"
+            ) from exc
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def record(self, entry: JournalEntry) -> None:
+        """Journal one delivered message. Idempotent by spool id: recording the same spool id
+        again only adds the copies of recipients not yet journaled (a partly deferred delivery
+        finishing later); the rest of the first record stands."""
+        for attempt in range(2):
+            try:
+                with self._tx(f"record {entry.spool_id}", write=True) as conn:
+                    self._record(conn, entry)
+                return
+            except IntegrityError as exc:  # a concurrent first record of the same spool id
+                if attempt:
+                    raise StoreError(f"journal cannot record {entry.spool_id}: {exc}") from None
+
+    def _record(self, conn: Connection, entry: JournalEntry) -> None:
+        existing = conn.execute(select(_J.c.id).where(_J.c.spool_id == entry.spool_id)).first()
+        row, indicators, copies, raw = entry_rows(entry)
+        if existing is None:
+            inserted = conn.execute(_J.insert().values(**row)).inserted_primary_key
+            assert inserted is not None
+            journal_id = int(inserted[0])
+            for item in (*indicators, *copies, *([raw] if raw else [])):
+                item["journal_id"] = journal_id
+            if indicators:
+                conn.execute(_I.insert(), indicators)
+            if raw is not None:
+                conn.execute(journal_raw.insert().values(**raw))
+        else:
+            journal_id = int(existing[0])
+            known = set(conn.execute(
+                select(journal_copies.c.recipient).where(journal_copies.c.journal_id == journal_id)
+            ).scalars())
+            copies = [c for c in copies if c["recipient"] not in known]
+            for item in copies:
+                item["journal_id"] = journal_id
+        if copies:
+            conn.execute(journal_copies.insert(), copies)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def find(
+        self, kind: str, value: str, since: float | None = None, until: float | None = None,
+        limit: int = 1000,
+    ) -> list[JournalHit]:
+        """Messages with indicator ``kind`` = ``value`` (normalised as when recorded), newest
+        first, received in [since, until). Raises ValueError for an unknown kind."""
+        key = normalise_indicator(kind, value)
+        if key is None:
+            return []
+        query = select(_I.c.journal_id).where(_I.c.kind == kind, _I.c.value == key)
+        if since is not None:
+            query = query.where(_I.c.received_at >= since)
+        if until is not None:
+            query = query.where(_I.c.received_at < until)
+        query = query.order_by(_I.c.received_at.desc()).limit(limit)
+        with self._tx(f"find {kind}") as conn:
+            ids = list(conn.execute(query).scalars())
+            return self._hits(conn, ids, (f"{kind}:{key}",))
+
+    def find_subject(
+        self, pattern: str, since: float | None = None, until: float | None = None,
+        limit: int = 1000,
+    ) -> list[JournalHit]:
+        """Messages whose subject contains ``pattern`` (case-insensitive; ``*`` matches any
+        run of characters), newest first, received in [since, until)."""
+        escaped = pattern.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = "%" + escaped.replace("*", "%") + "%"
+        query = select(_J.c.id).where(func.lower(_J.c.subject).like(like, escape="\\"))
+        query = _window(query, since, until).order_by(_J.c.received_at.desc()).limit(limit)
+        with self._tx("find subject") as conn:
+            ids = list(conn.execute(query).scalars())
+            return self._hits(conn, ids, (f"subject:{pattern}",))
+
+    def get(self, journal_id: int) -> JournalHit | None:
+        """One journaled message by id, with its link and attachment details."""
+        with self._tx(f"read {journal_id}") as conn:
+            hits = self._hits(conn, [journal_id], ())
+        return hits[0] if hits else None
+
+    def raw(self, journal_id: int) -> bytes | None:
+        """The message bytes as received; None once purged (or never kept)."""
+        query = select(journal_raw.c.raw).where(journal_raw.c.journal_id == journal_id)
+        with self._tx(f"read raw {journal_id}") as conn:
+            data = conn.execute(query).scalar()
+        return None if data is None else zlib.decompress(data)
+
+    def iter_window(
+        self, since: float | None = None, until: float | None = None, batch: int = 500
+    ) -> Iterator[JournalHit]:
+        """Every message received in [since, until), oldest first, read in batches (each its
+        own short transaction, so a long walk never holds the database)."""
+        after: tuple[float, int] | None = None
+        while True:
+            query = _window(select(_J.c.id, _J.c.received_at), since, until)
+            if after is not None:
+                query = query.where(
+                    (_J.c.received_at > after[0])
+                    | ((_J.c.received_at == after[0]) & (_J.c.id > after[1]))
+                )
+            query = query.order_by(_J.c.received_at, _J.c.id).limit(batch)
+            with self._tx("walk the journal") as conn:
+                keys = [(float(r[1]), int(r[0])) for r in conn.execute(query)]
+                hits = self._hits(conn, [k[1] for k in keys], ())
+            yield from sorted(hits, key=lambda h: (h.received_at, h.journal_id))
+            if len(keys) < batch:
+                return
+            after = keys[-1]
+
+    def _hits(
+        self, conn: Connection, ids: Sequence[int], matched: tuple[str, ...]
+    ) -> list[JournalHit]:
+        if not ids:
+            return []
+        rows = {int(r.id): r for r in conn.execute(select(_J).where(_J.c.id.in_(ids)))}
+        copies: dict[int, list[tuple[str, str]]] = {}
+        c = journal_copies.c
+        for jid, rcpt, loc in conn.execute(
+            select(c.journal_id, c.recipient, c.location).where(c.journal_id.in_(ids))
+        ):
+            copies.setdefault(int(jid), []).append((str(rcpt), str(loc)))
+        return [
+            hit_from_row(rows[i], tuple(sorted(copies.get(i, []))), matched)
+            for i in ids
+            if i in rows
+        ]
+
+    # -- retention --------------------------------------------------------------------------
+
+    def purge(self, older_than: float) -> int:
+        """Drop the raw bytes of messages received before epoch ``older_than``; the journal
+        rows, copies and indicators stay (hunts still answer). Returns how many were dropped."""
+        stmt = delete(journal_raw).where(journal_raw.c.received_at < older_than)
+        with self._tx("purge raw messages", write=True) as conn:
+            return int(conn.execute(stmt).rowcount)
+
+    def purge_entries(self, older_than: float) -> int:
+        """Drop everything journaled about messages received before ``older_than``: rows,
+        copies, indicators and raw bytes. Returns how many messages were dropped."""
+        old = select(_J.c.id).where(_J.c.received_at < older_than).scalar_subquery()
+        with self._tx("purge journal entries", write=True) as conn:
+            conn.execute(delete(_I).where(_I.c.received_at < older_than))
+            conn.execute(delete(journal_raw).where(journal_raw.c.journal_id.in_(old)))
+            conn.execute(delete(journal_copies).where(journal_copies.c.journal_id.in_(old)))
+            return int(conn.execute(delete(_J).where(_J.c.received_at < older_than)).rowcount)
+
+    def count(self) -> int:
+        with self._tx("count entries") as conn:
+            return int(conn.execute(select(func.count()).select_from(_J)).scalar_one())
+
+
+def _window(query: Any, since: float | None, until: float | None) -> Any:
+    if since is not None:
+        query = query.where(_J.c.received_at >= since)
+    if until is not None:
+        query = query.where(_J.c.received_at < until)
+    return query
