@@ -146,3 +146,77 @@ def next_hop(port: int) -> Iterator[RecordingHandler]:
 def maildir_files(data_dir: Path) -> list[Path]:
     root = data_dir / "maildir"
     return sorted(p for p in root.glob("*/*/new/*")) + sorted(root.glob("*/*/cur/*"))
+
+
+class RawSMTP:
+    """A byte-exact SMTP client over a plain socket, for attack sessions.
+
+    ``send`` writes bytes as given (several commands in one packet when asked); ``reply`` reads
+    one reply (all lines of a multi-line one); ``closed`` tells whether the server hung up.
+    """
+
+    def __init__(self, port: int, timeout: float = 15.0, greet: bool = True) -> None:
+        self.sock: socket.socket = socket.create_connection(("127.0.0.1", port), timeout)
+        self.buf = b""
+        if greet:
+            code, _ = self.reply()
+            assert code == 220, code
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _line(self) -> bytes:
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(f"connection closed; unread {self.buf!r}")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.rstrip(b"\r")
+
+    def reply(self) -> tuple[int, list[bytes]]:
+        lines = [self._line()]
+        while lines[-1][3:4] == b"-":
+            lines.append(self._line())
+        return int(lines[0][:3]), lines
+
+    def cmd(self, line: bytes) -> int:
+        self.send(line + b"\r\n")
+        return self.reply()[0]
+
+    def ehlo(self, name: bytes = b"client.example.net") -> list[bytes]:
+        self.send(b"EHLO " + name + b"\r\n")
+        code, lines = self.reply()
+        assert code == 250, lines
+        return lines
+
+    def starttls(self, context: Any) -> None:
+        """Wrap the socket in TLS after a 220 to STARTTLS was read; nothing may be unread."""
+        assert self.buf == b"", self.buf
+        self.sock = context.wrap_socket(self.sock)
+
+    def closed(self, timeout: float = 10.0) -> bool:
+        """True when the server closes within ``timeout`` (anything it still says is dropped)."""
+        self.sock.settimeout(timeout)
+        try:
+            while self.sock.recv(65536):
+                pass
+        except TimeoutError:
+            return False
+        except OSError:
+            return True
+        return True
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def __enter__(self) -> RawSMTP:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def maildir_count(data_dir: Path) -> int:
+    return len(maildir_files(data_dir))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import smtplib
 
-import pytest
-
 import messages
+import pytest
 from gateway_harness import maildir_files
 
 pytestmark = pytest.mark.slow

@@ -1,0 +1,110 @@
+"""GatewaySMTP in-process: the error budget, argument checks and pipelining synchronisation."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from mailward.config.settings import SmtpSettings
+from mailward.frontends.smtp.server import ConnectionCounter, GatewaySMTP
+
+
+class WithMaxErrors:
+    """SmtpSettings plus a ``max_errors`` value (before the setting exists)."""
+
+    def __init__(self, settings: SmtpSettings, max_errors: int) -> None:
+        self._settings = settings
+        self.max_errors = max_errors
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._settings, name)
+
+
+class NullHandler:
+    """No hooks: aiosmtpd's defaults answer."""
+
+
+async def session(
+    settings: Any, lines: list[bytes], replies: int, then: bytes = b""
+) -> tuple[list[bytes], bytes]:
+    """Send ``lines`` in one packet; read ``replies`` reply lines, send ``then``; return them
+    and all the server says until it closes."""
+    counter = ConnectionCounter()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: GatewaySMTP(NullHandler(), settings, counter, None),  # type: ignore[arg-type]
+        host="127.0.0.1", port=0,
+    )
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        assert (await reader.readline()).startswith(b"220")
+        writer.write(b"".join(line + b"\r\n" for line in lines))
+        got = [(await asyncio.wait_for(reader.readline(), 5)).rstrip() for _ in range(replies)]
+        writer.write(then)
+        return got, await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+def run(settings: Any, lines: list[bytes], replies: int) -> tuple[list[bytes], bool]:
+    """Send ``lines`` and QUIT in one packet; the first replies, and whether nothing followed."""
+    got, rest = asyncio.run(session(settings, [*lines, b"QUIT"], replies))
+    return got, rest == b""
+
+
+def test_error_budget_closes_with_421_and_skips_buffered_commands() -> None:
+    settings = WithMaxErrors(SmtpSettings(), 2)
+    got, closed = run(settings, [b"RSET x", b"NOOP", b"RSET x", b"NOOP"], 4)
+    assert got[0].startswith(b"501") and got[1] == b"250 OK" and got[2].startswith(b"501")
+    assert got[3] == b"421 4.7.0 Too many errors, closing connection"
+    assert closed  # neither the buffered NOOP nor QUIT was answered
+
+
+def test_under_the_error_budget_the_session_goes_on() -> None:
+    settings = WithMaxErrors(SmtpSettings(), 3)
+    got, closed = run(settings, [b"RSET x", b"RSET x", b"NOOP"], 4)
+    assert [g[:3] for g in got] == [b"501", b"501", b"250", b"221"]
+    assert closed
+
+
+def test_default_error_budget_is_ten_without_the_setting() -> None:
+    got, _ = run(SmtpSettings(), [b"RSET x"] * 10, 11)
+    assert [g[:3] for g in got] == [b"501"] * 10 + [b"421"]
+    got, _ = run(SmtpSettings(), [b"RSET x"] * 9, 10)
+    assert [g[:3] for g in got] == [b"501"] * 9 + [b"221"]
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        (b"HELO a\x00b", b"501"),
+        (b"HELO a\rb", b"501"),
+        (b"HELO a\tb", b"250"),  # TAB is not refused
+        (b"HELO \xc3\xa4.example", b"501"),
+        (b"HELO a.example", b"250"),
+        (b"NOOP \xff", b"501"),
+    ],
+)
+def test_argument_checks(line: bytes, code: bytes) -> None:
+    got, _ = run(SmtpSettings(), [line], 2)
+    assert got[0][:3] == code, got
+
+
+def test_data_with_content_in_the_same_packet_is_a_synchronisation_error() -> None:
+    got, closed = run(SmtpSettings(), [b"HELO c.example", b"DATA", b"MAIL FROM:<a@b.example>"], 2)
+    assert got == [b"250 mailward.local", b"554 5.5.0 Error: SMTP protocol synchronization"]
+    assert closed
+
+
+def test_data_alone_is_answered_normally() -> None:
+    """Control: DATA that ends its packet (QUIT sent after the reply) is not an error."""
+    got, rest = asyncio.run(
+        session(SmtpSettings(), [b"HELO c.example", b"DATA"], 2, then=b"QUIT\r\n")
+    )
+    assert got[0] == b"250 mailward.local" and got[1].startswith(b"503 ")
+    assert rest == b"221 Bye\r\n"
