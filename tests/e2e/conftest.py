@@ -17,12 +17,12 @@ def make_gateway(tmp_path: Path) -> Iterator[Callable[..., GatewayProcess]]:
 
     def make(
         extra: str = "", start: bool = True, org: str = "", smtp: str = "",
-        dns: str = "enabled = false",
+        dns: str = "enabled = false", engine: str = "",
     ) -> GatewayProcess:
         port = free_port()
         data = tmp_path / f"data{len(started)}"
         cfg = tmp_path / f"mailward{len(started)}.toml"
-        cfg.write_text(toml_config(data, port, extra, org=org, smtp=smtp, dns=dns))
+        cfg.write_text(toml_config(data, port, extra, org=org, smtp=smtp, dns=dns, engine=engine))
         gw = GatewayProcess(cfg, port, data, tmp_path / f"gateway{len(started)}.log")
         started.append(gw)
         if start:

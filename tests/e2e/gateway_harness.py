@@ -35,7 +35,7 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 def toml_config(
     data_dir: Path, port: int, extra: str = "", *, org: str = "", smtp: str = "",
-    dns: str = "enabled = false",
+    dns: str = "enabled = false", engine: str = "",
 ) -> str:
     """``org``, ``smtp`` and ``dns`` fill those sections; ``extra`` goes under [delivery].
 
@@ -45,6 +45,8 @@ def toml_config(
 data_dir = "{data_dir}"
 [dns]
 {dns}
+[engine]
+{engine}
 [organisation]
 accepted_domains = ["example.com"]
 {org}

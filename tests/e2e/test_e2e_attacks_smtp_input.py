@@ -197,9 +197,6 @@ def test_too_many_errors_close_the_connection_with_421(make_gateway) -> None:
         assert deliver(c, message()) == 250
 
 
-@pytest.mark.skipif(
-    not hasattr(SmtpSettings(), "max_errors"), reason="smtp.max_errors is not a setting yet"
-)
 def test_error_budget_is_configurable(make_gateway) -> None:
     gw = make_gateway(smtp="max_errors = 2")
     with RawSMTP(gw.port) as c:

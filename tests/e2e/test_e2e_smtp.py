@@ -22,7 +22,9 @@ def send(port: int, msg: object, sender: str = "sender@partner.example.net") -> 
 
 
 def test_each_message_lands_where_its_verdict_says(make_gateway) -> None:
-    gw = make_gateway()
+    # The rule detectors alone, so that each message's verdict is known in advance (the
+    # statistical model would also quarantine the "quick favour" lure).
+    gw = make_gateway(engine='disabled = ["content", "lures"]')
     send(gw.port, messages.clean(1))
     send(gw.port, messages.lookalike_link())
     send(gw.port, messages.executable())

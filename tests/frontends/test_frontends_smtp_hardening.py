@@ -11,17 +11,6 @@ from mailward.config.settings import SmtpSettings
 from mailward.frontends.smtp.server import ConnectionCounter, GatewaySMTP
 
 
-class WithMaxErrors:
-    """SmtpSettings plus a ``max_errors`` value (before the setting exists)."""
-
-    def __init__(self, settings: SmtpSettings, max_errors: int) -> None:
-        self._settings = settings
-        self.max_errors = max_errors
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._settings, name)
-
-
 class NullHandler:
     """No hooks: aiosmtpd's defaults answer."""
 
@@ -58,7 +47,7 @@ def run(settings: Any, lines: list[bytes], replies: int) -> tuple[list[bytes], b
 
 
 def test_error_budget_closes_with_421_and_skips_buffered_commands() -> None:
-    settings = WithMaxErrors(SmtpSettings(), 2)
+    settings = SmtpSettings(max_errors=2)
     got, closed = run(settings, [b"RSET x", b"NOOP", b"RSET x", b"NOOP"], 4)
     assert got[0].startswith(b"501") and got[1] == b"250 OK" and got[2].startswith(b"501")
     assert got[3] == b"421 4.7.0 Too many errors, closing connection"
@@ -66,7 +55,7 @@ def test_error_budget_closes_with_421_and_skips_buffered_commands() -> None:
 
 
 def test_under_the_error_budget_the_session_goes_on() -> None:
-    settings = WithMaxErrors(SmtpSettings(), 3)
+    settings = SmtpSettings(max_errors=3)
     got, closed = run(settings, [b"RSET x", b"RSET x", b"NOOP"], 4)
     assert [g[:3] for g in got] == [b"501", b"501", b"250", b"221"]
     assert closed

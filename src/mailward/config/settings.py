@@ -70,6 +70,8 @@ class SmtpSettings(Section):
     data_timeout: float = Field(600.0, gt=0)
     max_connections: int = Field(200, gt=0)
     max_connections_per_ip: int = Field(20, gt=0)
+    #: 4xx/5xx replies one connection may get before it is closed with 421.
+    max_errors: int = Field(10, gt=0)
     #: Seconds to scan while the client waits for the DATA reply, so reject and tempfail can
     #: be said in SMTP. A scan that takes longer continues from the spool after a 250.
     inline_scan_timeout: float = Field(20.0, ge=0)

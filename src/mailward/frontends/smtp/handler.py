@@ -54,6 +54,13 @@ class GatewayHandler:
     def trusted(self, session: Any) -> bool:
         return bool(session.authenticated) or self.policy.is_internal(_peer_ip(session))
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Advertise PIPELINING (aiosmtpd answers pipelined commands in order already)."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
     ) -> str:
