@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -133,7 +134,8 @@ async def _evaluate(
 
 
 def _print_table(stats: list[ClassStats], summary: dict[str, object]) -> None:
-    console = Console()
+    # a pipe or a file gets the whole table, not one cut to 80 columns
+    console = Console() if sys.stdout.isatty() else Console(width=140)
     table = Table("class", "messages", *ACTIONS, "caught", "blocked", title="mailward eval")
     for s in stats:
         table.add_row(
