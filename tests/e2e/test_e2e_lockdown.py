@@ -74,3 +74,33 @@ def test_lockdown_holds_then_release_rescans_with_new_rules(make_gateway, tmp_pa
     assert 3 + len(acked) == delivered + len(quarantined), "accepted = delivered + quarantined"
     assert any(CAMPAIGN in " ".join(f.explanation for f in q.findings) for q in quarantined)
     assert any(a.actor == "soc" and "hold-all" in a.action for a in audit)
+
+
+def test_hold_all_asks_senders_to_retry_once_the_spool_is_full(make_gateway) -> None:
+    gw = make_gateway(start=False)
+    gw.config.write_text(gw.config.read_text() + "\n[lockdown]\nmax_held_messages = 2\n")
+    gw.start()
+    assert gw.cli("lockdown", "hold-all", "--reason", "maintenance").returncode == 0
+    time.sleep(1.5)
+    codes = []
+    with smtplib.SMTP("127.0.0.1", gw.port, timeout=30) as smtp:
+        smtp.ehlo("client.example.net")
+        for n in range(3):
+            code, _ = smtp.mail("bob@partner.example.net")
+            codes.append(code)
+            if code == 250:
+                smtp.rcpt("alice@example.com")
+                smtp.data(messages.clean(n).as_bytes())
+            else:
+                smtp.rset()
+    assert codes == [250, 250, 452]
+    assert gw.spool_count() == 2 and maildir_files(gw.data_dir) == []
+    # back to normal: mail is taken again (the held two wait for a release)
+    assert gw.cli("lockdown", "normal", "--reason", "done").returncode == 0
+    time.sleep(1.5)
+    with smtplib.SMTP("127.0.0.1", gw.port, timeout=30) as smtp:
+        smtp.send_message(messages.clean(9), from_addr="bob@partner.example.net")
+    deadline = time.time() + 20
+    while not maildir_files(gw.data_dir) and time.time() < deadline:
+        time.sleep(0.1)
+    assert len(maildir_files(gw.data_dir)) == 1 and gw.spool_count() == 2

@@ -18,6 +18,7 @@ from mailward.engine.pipeline import Engine
 from mailward.errors import MailwardError
 from mailward.frontends.smtp.relay_policy import RelayPolicy
 from mailward.model import Action, Envelope
+from mailward.response.lockdown import Level
 from mailward.spool.processor import Processor, verdict_to_state
 from mailward.spool.queue import Spool, SpoolState
 
@@ -64,9 +65,18 @@ class GatewayHandler:
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
     ) -> str:
+        if self._spool_full():
+            return "452 4.3.1 Mail is held for maintenance and the queue is full; try again later"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Sender ok"
+
+    def _spool_full(self) -> bool:
+        """At hold-all, past lockdown.max_held_messages queued, senders are asked to retry."""
+        level = self.processor.lockdown() if self.processor.lockdown is not None else None
+        if level is not Level.HOLD_ALL:
+            return False
+        return self.spool.count() >= self.settings.lockdown.max_held_messages
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
