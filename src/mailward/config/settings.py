@@ -222,7 +222,7 @@ class FeedSettings(Section):
     """Local threat feeds: files of URLs, domains or hashes (plain text or CSV)."""
 
     paths: tuple[Path, ...] = ()
-    #: Seconds between checks for changed feed files.
+    #: Seconds between checks for changed feed files (by the feeds detector while scanning).
     reload_interval: float = Field(30.0, gt=0)
 
 
@@ -259,6 +259,11 @@ class JournalSettings(Section):
     raw_retention_days: float = Field(30.0, gt=0)
     #: Days journal entries (who got what, where) are kept.
     entry_retention_days: float = Field(365.0, gt=0)
+    #: Zero-hour purge: when the threat feeds change, mail delivered in the last this many hours
+    #: is re-scanned and what now scores as quarantine or reject is clawed back (0: off).
+    zero_hour_hours: float = Field(24.0, ge=0)
+    #: Seconds between checks of the feeds for a zero-hour purge.
+    zero_hour_check_seconds: float = Field(10.0, gt=0)
 
 
 class StoreSettings(Section):

@@ -54,6 +54,8 @@ class ThreatFeeds:
         self._domains: dict[str, str] = {}
         self._hashes: dict[str, str] = {}
         self._checked_at = time.monotonic()
+        #: Goes up by one whenever the indicators change (a zero-hour purge watches it).
+        self.version = 0
         self.reload_if_changed()
 
     # --- loading ------------------------------------------------------------------------
@@ -83,6 +85,7 @@ class ThreatFeeds:
         if changed:
             self._files = files
             self._rebuild()
+            self.version += 1
         return changed
 
     def _load(self, path: Path, previous: _Loaded | None) -> _Loaded | None:

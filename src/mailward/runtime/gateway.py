@@ -15,6 +15,7 @@ from mailward.frontends.smtp.handler import GatewayHandler
 from mailward.frontends.smtp.server import start_smtp_server
 from mailward.response.journal import Journal
 from mailward.response.lockdown import LockdownState
+from mailward.response.zero_hour import FeedWatcher, zero_hour_purge
 from mailward.runtime.clients import build_clients
 from mailward.runtime.workers import SpoolWorkers
 from mailward.spool.processor import Processor
@@ -100,11 +101,25 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
         log.info("mailward stopped")
 
 
-async def _housekeeping(gw: Gateway, every: float = 3600.0) -> None:
-    """Periodic chores: journal retention."""
+async def _housekeeping(gw: Gateway, retention_every: float = 3600.0) -> None:
+    """Periodic chores: journal retention, and a zero-hour purge when the feeds change."""
+    watcher = FeedWatcher(gw.engine)
+    zero_hour = gw.settings.journal.zero_hour_hours > 0 and gw.journal is not None
+    last_retention = 0.0
     while True:
-        try:
-            await asyncio.to_thread(gw.purge_journal, time.time())
-        except Exception:
-            log.exception("journal purge failed; will try again")
-        await asyncio.sleep(every)
+        now = time.time()
+        if now - last_retention >= retention_every:
+            last_retention = now
+            try:
+                await asyncio.to_thread(gw.purge_journal, now)
+            except Exception:
+                log.exception("journal purge failed; will try again")
+        if zero_hour and gw.journal is not None:
+            try:
+                if await asyncio.to_thread(watcher.changed):
+                    await zero_hour_purge(
+                        gw.settings, gw.journal, gw.engine, gw.store, why="threat feeds changed"
+                    )
+            except Exception:
+                log.exception("zero-hour purge failed; will try at the next change")
+        await asyncio.sleep(gw.settings.journal.zero_hour_check_seconds)
