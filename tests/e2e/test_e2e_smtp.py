@@ -64,6 +64,9 @@ def test_release_from_quarantine_delivers_and_audits(make_gateway) -> None:
                   "--actor", "analyst1")
     assert done.returncode == 0, done.stderr
     assert len(list((gw.data_dir / "maildir/example.com/carol/new").iterdir())) == 1
+    # the released copy is journaled, so a later hunt and claw-back can find it
+    hunted = gw.cli("hunt", "--message-id", "<exe@supplier.example.net>", "--json")
+    assert hunted.returncode == 0 and "carol@example.com" in hunted.stdout, hunted.stderr
     shown = gw.cli("quarantine", "show", entry.id)
     assert "analyst1" in shown.stdout and "known supplier" in shown.stdout
     again = gw.cli("quarantine", "release", entry.id, "--reason", "twice")

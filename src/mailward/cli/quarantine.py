@@ -17,10 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from mailward.config.settings import Settings
-from mailward.engine.pipeline import Engine
 from mailward.errors import StoreError
 from mailward.model import Envelope
-from mailward.spool.processor import Processor
+from mailward.runtime.gateway import Gateway
 from mailward.spool.queue import Spool
 from mailward.store import QuarantineEntry, Store, open_store
 from mailward.store.feedback import record_release_feedback
@@ -126,8 +125,12 @@ def release(
     released = store.release(entry_id, wanted, actor, reason)
     # A release is an analyst saying "this was not bad": the content model learns from it.
     record_release_feedback(settings, raw, actor, reason)
-    processor = Processor(settings, Engine(settings), spool, store)
-    outcome = asyncio.run(processor.process(spool_id))
+    # The gateway's own processor, so the release is journaled (hunts and claw-back see it).
+    gw = Gateway.build(settings, history=False, offline=True)
+    try:
+        outcome = asyncio.run(gw.processor.process(spool_id))
+    finally:
+        gw.close()
     state = "delivered" if outcome and outcome.finished else "queued for delivery"
     Console().print(f"released {entry_id} for {', '.join(released)}: {state} ({spool_id})")
     return 0
