@@ -38,9 +38,12 @@ def demo_messages(domain: str) -> list[tuple[str, EmailMessage]]:
     tagged = EmailMessage()
     tagged["From"] = f'"director@{domain}" <director.office@mailer.example.org>'
     tagged["To"] = f"dave@{domain}"
-    tagged["Subject"] = "Quick favour"
+    tagged["Subject"] = "Planning meeting agenda"
     tagged["Message-ID"] = "<demo-tagged@mailer.example.org>"
-    tagged.set_content("Are you at your desk? I need a quick favour.")
+    tagged.set_content(
+        "Hello Dave,\n\nthe agenda for next week's planning meeting is in the calendar invite. "
+        "Please add your topics by Friday.\n\nThanks\n"
+    )
 
     program = EmailMessage()
     program["From"] = "Accounts <billing@supplier.example.net>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Mapping
 
@@ -44,7 +45,7 @@ async def _serve(settings: Settings, demo: bool) -> None:
 
 
 def _run_demo(settings: Settings) -> None:
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     domain = settings.organisation.accepted_domains[0]
     smtp = settings.smtp
     replies = send_demo(smtp.listen_host, smtp.listen_port, domain)
@@ -74,8 +75,9 @@ def _run_demo(settings: Settings) -> None:
 def _where(settings: Settings, rcpts: tuple[str, ...], held: Mapping[str, object], mid: str) -> str:
     if any(k.startswith(mid) for k in held):
         return "quarantine"
+    root = settings.data_dir.resolve()
     paths = [
-        str(p.relative_to(settings.data_dir))
+        str(p.resolve().relative_to(root)) if p.resolve().is_relative_to(root) else str(p)
         for r in rcpts
         for p in iter_messages(settings.maildir_root, r)
     ]
