@@ -27,8 +27,7 @@ from mailward.response.clawback import (
     ClawbackResult,
     ClawbackSettings,
     ClawbackTarget,
-    ImapClawback,
-    MaildirClawback,
+    clawback_tool,
 )
 from mailward.store import open_store
 
@@ -105,16 +104,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     conf = clawback_settings(settings)
     if args.mode:
         conf = conf.model_copy(update={"mode": args.mode})
-    backend = args.backend or ("imap" if conf.imap_host else "maildir")
     targets = _targets(args)
     store = open_store(settings.store_url)
     try:
-        tool: ImapClawback | MaildirClawback
-        if backend == "imap":
-            tool = ImapClawback(conf, store)
-        else:
-            tool = MaildirClawback(settings.maildir_root, store, mode=conf.mode,
-                                   folder=conf.quarantine_folder)
+        tool = clawback_tool(settings, store, backend=args.backend, conf=conf)
         results = tool.claw_back(targets, actor=args.actor or getpass.getuser(),
                                  reason=args.reason)
     finally:

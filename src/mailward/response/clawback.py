@@ -32,7 +32,7 @@ from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Literal
 
-from mailward.config.settings import ClawbackSettings
+from mailward.config.settings import ClawbackSettings, Settings
 from mailward.delivery.maildir import iter_messages, maildir_for, message_name
 from mailward.durable import fsync_dir
 from mailward.errors import ConfigError, PermanentDeliveryError
@@ -383,3 +383,20 @@ class MaildirClawback:
         fsync_dir(dest.parent)
         fsync_dir(path.parent)
         return f"moved to .{self.folder}"
+
+
+def clawback_tool(
+    settings: Settings,
+    store: Store,
+    *,
+    backend: Literal["imap", "maildir"] | None = None,
+    conf: ClawbackSettings | None = None,
+) -> ImapClawback | MaildirClawback:
+    """IMAP when ``clawback.imap_host`` is set (or ``backend`` says so), else the embedded
+    default's Maildirs; ``conf`` overrides the [clawback] section."""
+    conf = settings.clawback if conf is None else conf
+    if (backend or ("imap" if conf.imap_host else "maildir")) == "imap":
+        return ImapClawback(conf, store)
+    return MaildirClawback(
+        settings.maildir_root, store, mode=conf.mode, folder=conf.quarantine_folder
+    )

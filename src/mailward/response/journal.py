@@ -45,7 +45,7 @@ from mailward.response._schema import (
     journal_indicators,
     journal_raw,
 )
-from mailward.store._engine import WRITE_OPTION, build_engine
+from mailward.store._engine import WRITE_OPTION, open_tables
 
 __all__ = [
     "JOURNAL_METADATA",
@@ -66,13 +66,7 @@ class Journal:
     async code, run them in a worker thread."""
 
     def __init__(self, url: str) -> None:
-        self._engine = build_engine(url)
-        try:
-            with self._tx("create journal tables", write=True) as conn:
-                JOURNAL_METADATA.create_all(conn, checkfirst=True)
-        except StoreError:
-            self._engine.dispose()
-            raise
+        self._engine = open_tables(url, JOURNAL_METADATA, "journal")
 
     def close(self) -> None:
         self._engine.dispose()

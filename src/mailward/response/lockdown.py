@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from mailward.errors import StoreError
 from mailward.model import Envelope
 from mailward.store import Store
-from mailward.store._engine import WRITE_OPTION, build_engine
+from mailward.store._engine import WRITE_OPTION, open_tables
 
 
 class Level(enum.StrEnum):
@@ -65,14 +65,10 @@ class LockdownState:
     """The current level in the store, cached for ``cache_seconds`` per process."""
 
     def __init__(self, url: str, *, cache_seconds: float = 1.0) -> None:
-        self._engine = build_engine(url)
+        self._engine = open_tables(url, LOCKDOWN_METADATA, "lockdown")
         self._cache_seconds = cache_seconds
         self._cached: tuple[float, LockdownStatus] | None = None
         self._lock = threading.Lock()
-        try:
-            LOCKDOWN_METADATA.create_all(self._engine)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot create the lockdown table: {exc}") from exc
 
     def status(self) -> LockdownStatus:
         now = time.monotonic()

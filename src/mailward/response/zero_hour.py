@@ -15,12 +15,7 @@ from dataclasses import dataclass, field
 
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
-from mailward.response.clawback import (
-    ClawbackResult,
-    ClawbackTarget,
-    ImapClawback,
-    MaildirClawback,
-)
+from mailward.response.clawback import ClawbackResult, ClawbackTarget, clawback_tool
 from mailward.response.hunt import rescan
 from mailward.response.journal import Journal
 from mailward.store import Store
@@ -39,16 +34,6 @@ class ZeroHourReport:
     @property
     def removed(self) -> int:
         return sum(1 for r in self.results if r.status == "removed")
-
-
-def clawback_tool(settings: Settings, store: Store) -> ImapClawback | MaildirClawback:
-    """IMAP when ``clawback.imap_host`` is set, else the embedded default's Maildirs."""
-    conf = settings.clawback
-    if conf.imap_host:
-        return ImapClawback(conf, store)
-    return MaildirClawback(
-        settings.maildir_root, store, mode=conf.mode, folder=conf.quarantine_folder
-    )
 
 
 async def zero_hour_purge(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -47,6 +47,23 @@ def parse_url(url: str) -> URL:
 
 def _is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+
+
+def open_tables(url: str, metadata: MetaData, what: str) -> Engine:
+    """An engine for ``url`` with ``metadata``'s tables created if missing.
+
+    The creation runs in a write transaction (``BEGIN IMMEDIATE`` on SQLite), so several
+    processes starting at once never race; on failure the engine is disposed and StoreError
+    names ``what``.
+    """
+    engine = build_engine(url)
+    try:
+        with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+            metadata.create_all(conn, checkfirst=True)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(f"cannot create the {what} tables: {exc}") from exc
+    return engine
 
 
 def build_engine(url: str) -> Engine:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mailward.config.settings import Settings
 from mailward.errors import StoreError
-from mailward.store._engine import WRITE_OPTION, build_engine
+from mailward.store._engine import WRITE_OPTION, open_tables
 
 LABELS = ("ham", "spam", "phish")
 
@@ -52,13 +52,8 @@ class FeedbackStore:
     """Labelled samples in table ``classifier_feedback``; errors raise StoreError."""
 
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
-        self._engine = build_engine(url)
+        self._engine = open_tables(url, _METADATA, "classifier_feedback")
         self._clock = clock
-        try:
-            _METADATA.create_all(self._engine, checkfirst=True)
-        except SQLAlchemyError as exc:
-            self._engine.dispose()
-            raise StoreError(f"store failed to create classifier_feedback: {exc}") from exc
 
     def add(self, label: str, raw: bytes, actor: str, reason: str) -> int:
         """Record one sample; returns its id. ``label`` is ham, spam or phish."""

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from mailward.errors import StoreError
-from mailward.store._engine import WRITE_OPTION, build_engine
+from mailward.store._engine import WRITE_OPTION, open_tables
 
 __all__ = ["MemorySenderHistory", "SenderHistory", "SenderStats", "SqlSenderHistory"]
 
@@ -97,12 +97,7 @@ class SqlSenderHistory:
     """Sender history in the ``sender_history`` table of a SQLAlchemy database URL."""
 
     def __init__(self, url: str) -> None:
-        self._engine: Engine = build_engine(url)
-        try:
-            HISTORY_METADATA.create_all(self._engine)
-        except SQLAlchemyError as exc:
-            self._engine.dispose()
-            raise StoreError(f"cannot create the sender_history table: {exc}") from exc
+        self._engine: Engine = open_tables(url, HISTORY_METADATA, "sender_history")
 
     def close(self) -> None:
         self._engine.dispose()
