@@ -78,6 +78,18 @@ class SmtpSettings(Section):
     #: SMTP AUTH users: name -> "pbkdf2_sha256$iterations$salt_hex$hash_hex"
     #: (``mailward passwd`` prints one). AUTH is offered only over TLS.
     auth_users: dict[str, str] = Field(default_factory=dict)
+    #: Networks (CIDR) of load balancers that put a HAProxy PROXY v1/v2 header in front of each
+    #: connection. A connection from them must start with one, and the client it names becomes
+    #: the peer (relay policy, per-address limits, Received, logs). Others sending PROXY get 500.
+    trusted_proxies: tuple[str, ...] = ()
+    #: Networks (CIDR) of filters allowed to use Postfix XCLIENT (NAME ADDR PORT PROTO HELO LOGIN)
+    #: to name the real client; XCLIENT is advertised in EHLO to them only.
+    xclient_hosts: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies", "xclient_hosts")
+    @classmethod
+    def _valid_smtp_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return OrganisationSettings._valid_networks(value)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> SmtpSettings:
@@ -97,6 +109,20 @@ class LimitSettings(Section):
     max_header_bytes: int = Field(1_000_000, gt=0)
     max_text_chars: int = Field(2_000_000, gt=0)
     max_urls: int = Field(2000, gt=0)
+    #: Bytes of the whole message; the parser needs several times this much memory.
+    max_message_bytes: int = Field(50_000_000, gt=0)
+    #: Headers in the top-level header block (a folded header counts once).
+    max_headers: int = Field(1000, gt=0)
+    #: RFC 2047 encoded words in the top-level header block.
+    max_encoded_words: int = Field(5000, gt=0)
+    #: Bytes of the address headers (From, Sender, Reply-To, To, Cc, Bcc, Resent-*) together.
+    max_address_bytes: int = Field(256_000, gt=0)
+    #: Addresses (@ signs) in those headers together.
+    max_addresses: int = Field(5000, gt=0)
+    #: How deep comments and groups may nest in one address header.
+    max_address_nesting: int = Field(32, gt=0)
+    #: Parameters (;) of one Content-Type or Content-Disposition header, in any part.
+    max_header_params: int = Field(100, gt=0)
 
 
 class EngineSettings(Section):
@@ -106,6 +132,24 @@ class EngineSettings(Section):
     disabled: tuple[str, ...] = ()
     #: Concurrent scan/delivery workers of `mailward serve`.
     workers: int = Field(4, gt=0)
+    #: Where `mailward serve` scans: "process" in separate scan processes guarded by a
+    #: watchdog (a stuck or crashing scan cannot hold up other mail), or "inline" in the
+    #: gateway's own event loop. The one-shot commands (scan, eval, hunt...) scan inline.
+    isolation: Literal["process", "inline"] = "process"
+    #: Scan processes of `mailward serve` (isolation = "process").
+    scan_processes: int = Field(2, gt=0)
+    #: Seconds one scan may take in a scan process before the watchdog kills the process; the
+    #: message is quarantined (ENGINE_SCAN_KILLED). Must exceed detector_timeout.
+    scan_hard_timeout: float = Field(60.0, gt=0)
+    #: Address-space cap of each scan process in MiB (a memory bomb kills only that process);
+    #: 0 for none. A scan process needs about 700 MiB of address space before it scans.
+    scan_memory_mb: int = Field(2048, ge=0)
+
+    @model_validator(mode="after")
+    def _hard_timeout_above_detectors(self) -> EngineSettings:
+        if self.scan_hard_timeout <= self.detector_timeout:
+            raise ValueError("scan_hard_timeout must be larger than detector_timeout")
+        return self
 
 
 class SymbolSetting(Section):
@@ -152,6 +196,7 @@ class PolicySettings(Section):
         ForceRule(symbol="DOC_MACRO", action=Action.DISARM),
         ForceRule(symbol="MIME_UNPARSEABLE", action=Action.QUARANTINE),
         ForceRule(symbol="MIME_TOO_COMPLEX", action=Action.QUARANTINE),
+        ForceRule(symbol="ENGINE_SCAN_KILLED", action=Action.QUARANTINE),
     )
     #: Prefix for the Subject of tagged mail; empty for none.
     subject_prefix: str = "[SUSPICIOUS]"
@@ -196,10 +241,22 @@ class RelaySettings(Section):
     timeout: float = Field(60.0, gt=0)
 
 
+class LmtpSettings(Section):
+    """The mail store's LMTP service (Dovecot, Cyrus), for ``delivery.inbound = "lmtp"``."""
+
+    host: str | None = None
+    port: int = Field(24, ge=1, le=65535)
+    #: A Unix socket instead of host and port (e.g. /var/run/dovecot/lmtp).
+    path: str | None = None
+    timeout: float = Field(60.0, gt=0)
+
+
 class DeliverySettings(Section):
-    #: Where mail for the accepted domains goes: Maildirs under data_dir, or the relay.
-    inbound: Literal["maildir", "relay"] = "maildir"
+    #: Where mail for the accepted domains goes: Maildirs under data_dir, the relay, or the
+    #: mail store over LMTP (one reply per recipient; see [delivery.lmtp]).
+    inbound: Literal["maildir", "relay", "lmtp"] = "maildir"
     relay: RelaySettings = RelaySettings()
+    lmtp: LmtpSettings = LmtpSettings()
     #: First retry delay in seconds; each further retry doubles it up to retry_max.
     retry_initial: float = Field(60.0, gt=0)
     retry_max: float = Field(3600.0, gt=0)
@@ -264,6 +321,10 @@ class JournalSettings(Section):
     zero_hour_hours: float = Field(24.0, ge=0)
     #: Seconds between checks of the feeds for a zero-hour purge.
     zero_hour_check_seconds: float = Field(10.0, gt=0)
+    #: Reload the configuration when its file or the YARA rules folder changes (checked every
+    #: zero_hour_check_seconds); SIGHUP (`mailward reload`) always reloads. A reload that
+    #: changes rules is followed by a zero-hour purge.
+    watch_config: bool = True
 
 
 class StoreSettings(Section):
