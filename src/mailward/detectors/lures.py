@@ -315,7 +315,9 @@ def compiled(languages: tuple[str, ...]) -> PhraseMatcher:
 
 # --- text obfuscation -----------------------------------------------------------------------
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-_JOINED = re.compile(r"[_.]*(?:[\w'\u2019]+[_.]+){2,}[\w'\u2019]+[_.]*")
+# Tried only where a run of word characters, dots and underscores starts: from inside a run a
+# match can only repeat one found from its start, and each try costs the run's length.
+_JOINED = re.compile(r"(?<![\w'\u2019.])[_.]*(?:[\w'\u2019]+[_.]+){2,}[\w'\u2019]+[_.]*")
 _TITLED = re.compile(r"[A-Z][a-zA-Z'\u2019]*[a-z][a-zA-Z'\u2019]*")
 _SHORT_WORD = re.compile(r"[a-z]{2,4}")
 _LEET = re.compile(r"(?<![\w.])(?:0(?!x)[a-z]+|[a-z]+0[a-z]+)(?![\w.])", re.IGNORECASE)

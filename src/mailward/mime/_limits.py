@@ -1,14 +1,27 @@
 """Cheap checks on the raw bytes, before the email package sees them.
 
-The stdlib parser recurses once per nesting level and tests every line against every open
-boundary, so a deeply nested message costs it quadratic time before any limit in the tree walk
-could fire. These scans find such messages in linear time (regex work in C, a Python step only
-per boundary line) and refuse them first.
+The stdlib parser and its helpers have costs that grow faster than the input, and some
+recurse; every check here runs in linear time (regex and ``bytes.count`` work in C, a Python
+step only per delimiter line or per bracket of an oversized address header) and raises
+LimitExceeded before the slow code runs:
+
+- the message's size;
+- the top-level header block: its size, its number of headers, its RFC 2047 encoded words,
+  and its address headers (From, Sender, Reply-To, To, Cc, Bcc, Resent-*): their bytes, their
+  addresses (``@`` signs) and the nesting of comments and groups in them (the stdlib address
+  parser recurses once per level and is slow per byte);
+- every Content-Type and Content-Disposition header, in any part: its size and its number of
+  parameters (``email.message._parseparam`` is quadratic in them);
+- the multipart structure: how deep boundaries nest (the stdlib parser recurses once per level
+  and tests every line against every open boundary), how many parts the delimiter lines
+  open (the parser builds them all before the tree walk could count them) and the size of
+  each part's header block (the parser keeps a header as one string, several times over).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from mailward.config.settings import LimitSettings
 from mailward.errors import LimitExceeded
@@ -18,26 +31,149 @@ _BLANK = re.compile(rb"\r?\n\r?\n")
 _DECL = re.compile(rb"""boundary\s*=\s*(?:"([^"\r\n]*)"|([^\s;"]+))""")
 _MESSAGE = re.compile(rb"content-type:\s*message/")
 _DELIM = re.compile(rb"^--([^\r\n]*?)[ \t]*\r?$", re.MULTILINE)
+_ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[qQbB]\?[^?\s]*\?=")
+_FOLDED = rb"[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)"
+_ADDRESS_HEADER = re.compile(
+    rb"^(?:resent-)?(?:from|sender|reply-to|to|cc|bcc)" + _FOLDED, re.MULTILINE
+)
+_PARAM_HEADER = re.compile(rb"^content-(?:type|disposition)" + _FOLDED, re.MULTILINE)
+_ADDRESS_SPECIAL = re.compile(rb'[\\"():;\r]')
+#: Longer declared boundaries are refused (RFC 2046 allows 70 characters).
+MAX_BOUNDARY = 1000
 
 
 def check_header_block(raw: bytes, limits: LimitSettings) -> None:
-    """Raise LimitExceeded when the top-level header block is over ``max_header_bytes``."""
+    """Raise LimitExceeded when the top-level header block breaks a header limit.
+
+    The whole message's size (``max_message_bytes``) first, then the block's size
+    (``max_header_bytes``), then :func:`check_headers` on it.
+    """
+    _cap("message bytes", len(raw), limits.max_message_bytes)
     cap = limits.max_header_bytes
     match = _BLANK.search(raw, 0, cap + 4)
     size = match.start() if match else len(raw)
     if size > cap:
         raise LimitExceeded("header block bytes", size, cap)
+    check_headers(raw[:size], limits)
+
+
+def check_headers(block: bytes, limits: LimitSettings) -> None:
+    """Raise LimitExceeded when a header block has too many headers, encoded words or
+    addresses, too many address-header bytes, or comments or groups nested too deep."""
+    folds = block.count(b"\n ") + block.count(b"\n\t")
+    _cap("headers", block.count(b"\n") + 1 - folds, limits.max_headers)
+    if block.count(b"=?") > limits.max_encoded_words:  # a cheap upper bound first
+        _cap("encoded words", len(_ENCODED_WORD.findall(block)), limits.max_encoded_words)
+    values = [m[1] for m in _ADDRESS_HEADER.finditer(block.lower())]
+    _cap("address header bytes", sum(map(len, values)), limits.max_address_bytes)
+    _cap("addresses", sum(v.count(b"@") for v in values), limits.max_addresses)
+    for value in values:
+        _cap("address nesting", address_nesting(value), limits.max_address_nesting)
+
+
+def address_nesting(value: bytes) -> int:
+    """How deep comments and groups nest in an address header, read as the stdlib reads it.
+
+    Outside quotes and comments ``(`` opens a comment and ``:`` a group (``;`` ends it);
+    inside a comment ``(`` nests and ``\\`` escapes; inside quotes nothing nests. A CR ends
+    a quoted string or the innermost comment, as in ``email._parseaddr``.
+    """
+    if value.count(b"(") + value.count(b":") == 0:
+        return 0
+    deepest = comments = groups = 0
+    quoted = False
+    skip = -1
+    for match in _ADDRESS_SPECIAL.finditer(value):
+        pos, char = match.start(), match[0]
+        if pos == skip:
+            continue
+        if char == b"\\":
+            skip = pos + 1 if (quoted or comments) else -1
+        elif quoted:
+            quoted = char not in b'"\r'
+        elif comments:
+            comments += 1 if char == b"(" else -(char in b")\r")
+        elif char in b"(:":
+            comments, groups = (1, groups) if char == b"(" else (0, groups + 1)
+        elif char == b";":
+            groups = max(0, groups - 1)
+        elif char != b"\r":
+            quoted = char == b'"'
+        deepest = max(deepest, comments + groups)
+    return deepest
 
 
 def check_nesting(raw: bytes, limits: LimitSettings) -> None:
-    """Raise LimitExceeded when multipart boundaries nest deeper than ``max_depth``."""
+    """Raise LimitExceeded when the body structure breaks a limit.
+
+    Content-Type/-Disposition headers anywhere (:func:`check_parameters`), then multipart
+    boundaries nested deeper than ``max_depth`` or opening more than ``max_parts`` parts, then
+    part header blocks over ``max_header_bytes`` (:func:`check_part_headers`).
+    """
     lowered = raw.lower()  # boundaries that differ only in case count as one: a lower bound
+    check_parameters(lowered, limits)
     declared = {m[1] if m[1] is not None else m[2] for m in _DECL.finditer(lowered)}
-    if len(declared) + len(_MESSAGE.findall(lowered)) <= limits.max_depth:
-        return  # cannot be deeper than the number of containers declared
-    depth = boundary_depth(lowered, declared, stop_above=limits.max_depth)
-    if depth > limits.max_depth:
-        raise LimitExceeded("nesting depth", depth, limits.max_depth)
+    _cap("declared boundaries", len(declared), 2 * limits.max_parts)
+    _cap("boundary length", max(map(len, declared), default=0), MAX_BOUNDARY)
+    if not declared:
+        return
+    if len(declared) + len(_MESSAGE.findall(lowered)) > limits.max_depth:
+        depth = boundary_depth(lowered, declared, stop_above=limits.max_depth)
+        _cap("nesting depth", depth, limits.max_depth)
+    if lowered.count(b"\n--") > limits.max_parts:  # a cheap upper bound first
+        _cap("MIME parts", count_parts(lowered, declared, limits.max_parts), limits.max_parts)
+    check_part_headers(lowered, declared, limits.max_header_bytes)
+
+
+def check_parameters(lowered: bytes, limits: LimitSettings) -> None:
+    """Raise LimitExceeded for a Content-Type or Content-Disposition header, in any part, over
+    ``max_header_bytes`` or with more than ``max_header_params`` parameters (``;``)."""
+    for match in _PARAM_HEADER.finditer(lowered):
+        value = match[1]
+        _cap("parameter header bytes", len(value), limits.max_header_bytes)
+        _cap("header parameters", value.count(b";"), limits.max_header_params)
+
+
+def check_part_headers(raw: bytes, declared: set[bytes], cap: int) -> None:
+    """Raise LimitExceeded when the header block of a part (from its delimiter line to the
+    first blank line or the next delimiter) is over ``cap`` bytes."""
+    start: int | None = None
+    for match in _delimiter_matches(raw, declared):
+        if start is not None:
+            _part_header(raw, start, match.start(), cap)
+        start = None if match[2] else match.end()
+    if start is not None:
+        _part_header(raw, start, len(raw), cap)
+
+
+def _part_header(raw: bytes, start: int, stop: int, cap: int) -> None:
+    window = min(stop, start + cap + 4)
+    blank = _BLANK.search(raw, start, window)
+    _cap("part header bytes", (blank.start() if blank else window) - start, cap)
+
+
+def _delimiter_matches(raw: bytes, declared: set[bytes]) -> Iterator[re.Match[bytes]]:
+    """Each delimiter line of a declared boundary, in order: group 1 the boundary, group 2
+    "--" on a closing delimiter."""
+    names = b"|".join(re.escape(name) for name in sorted(declared, key=len, reverse=True))
+    pattern = re.compile(rb"^--(" + names + rb")(--)?[ \t]*\r?$", re.MULTILINE)
+    return pattern.finditer(raw)
+
+
+def _delimiters(raw: bytes, declared: set[bytes]) -> Iterator[tuple[bytes, bool]]:
+    """(boundary, closing) for each delimiter line of a declared boundary, in order."""
+    for match in _delimiter_matches(raw, declared):
+        yield match[1], match[2] is not None
+
+
+def count_parts(raw: bytes, declared: set[bytes], stop_above: int) -> int:
+    """Parts opened by delimiter lines (not closing ones); stops once past ``stop_above``."""
+    count = 0
+    for _, closing in _delimiters(raw, declared):
+        count += not closing
+        if count > stop_above:
+            break
+    return count
 
 
 def boundary_depth(raw: bytes, declared: set[bytes], stop_above: int) -> int:
@@ -49,12 +185,7 @@ def boundary_depth(raw: bytes, declared: set[bytes], stop_above: int) -> int:
     """
     stack: list[bytes] = []
     deepest = 0
-    for match in _DELIM.finditer(raw):
-        line = match[1]
-        closing = line.endswith(b"--") and line[:-2] in declared
-        name = line[:-2] if closing else line
-        if not closing and name not in declared:
-            continue
+    for name, closing in _delimiters(raw, declared):
         if name in stack:
             del stack[stack.index(name) + (0 if closing else 1) :]
         elif not closing:
@@ -63,3 +194,8 @@ def boundary_depth(raw: bytes, declared: set[bytes], stop_above: int) -> int:
             if deepest > stop_above:
                 break
     return deepest
+
+
+def _cap(limit: str, value: int, maximum: int) -> None:
+    if value > maximum:
+        raise LimitExceeded(limit, value, maximum)
