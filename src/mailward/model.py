@@ -113,6 +113,9 @@ class ParsedMessage:
     urls: tuple[Url, ...]
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...] = ()
+    #: MIME ambiguities ("code: explanation"), see :mod:`mailward.mime._ambiguity`; the text,
+    #: links and attachments above are then the union of every reading of the message.
+    ambiguities: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         """The first header called ``name`` (case-insensitive), or None."""

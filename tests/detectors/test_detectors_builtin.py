@@ -14,7 +14,7 @@ BUILTIN_DETECTORS: tuple[Any, ...] = _BUILTIN
 
 SYMBOL_PREFIXES = (
     "ATT", "IMP", "URL", "AUTH", "FORM", "FEED", "LURE", "CONTENT", "DOC", "PDF", "HTML", "YARA",
-    "AV",
+    "AV", "MIME",
 )
 CORE = {
     "ATT_EXECUTABLE": (12, "attachments"),

@@ -15,6 +15,7 @@ from mailward.detectors.feeds import ThreatFeedDetector
 from mailward.detectors.forms import CredentialFormDetector
 from mailward.detectors.impersonation import DisplayNameAddressDetector
 from mailward.detectors.lures import LureDetector
+from mailward.detectors.mime_ambiguity import MimeAmbiguityDetector
 from mailward.detectors.smuggling import HtmlSmugglingDetector
 from mailward.detectors.urls import LinkMismatchDetector
 from mailward.detectors.yara_scan import YaraDetector
@@ -25,6 +26,7 @@ BUILTIN_DETECTORS: tuple[DetectorFactory, ...] = (
     ArchiveDetector,
     DocumentDetector,
     HtmlSmugglingDetector,
+    MimeAmbiguityDetector,
     YaraDetector,
     DisplayNameAddressDetector,
     LinkMismatchDetector,
@@ -46,6 +48,7 @@ __all__ = [
     "HtmlSmugglingDetector",
     "LinkMismatchDetector",
     "LureDetector",
+    "MimeAmbiguityDetector",
     "ThreatFeedDetector",
     "YaraDetector",
 ]

@@ -1,5 +1,9 @@
 """bytes -> ParsedMessage: limits first, then the stdlib parser, then the tree walk.
 
+A message in which :mod:`mailward.mime._ambiguity` finds an ambiguity is also read the other
+ways a mail program might read it (:mod:`mailward.mime._views`); its text, links and attachments
+are then the union of every reading, and ``ambiguities`` says what was found.
+
 The stdlib parser runs with ``compat32`` (header access never raises; headers are decoded by
 :mod:`mailward.mime._headers`). Empty input, or input that does not start with a header block
 (no header could be read), is a ParseError: such bytes are quarantined as unparsed rather than
@@ -8,11 +12,13 @@ scanned as an empty message.
 
 from __future__ import annotations
 
+import dataclasses
 from email.message import Message
 from email.parser import BytesParser
 
 from mailward.config.settings import LimitSettings
 from mailward.errors import LimitExceeded, MailwardError, ParseError
+from mailward.mime._ambiguity import find_ambiguities
 from mailward.mime._headers import (
     RAW_POLICY,
     addresses,
@@ -22,6 +28,7 @@ from mailward.mime._headers import (
     message_id,
 )
 from mailward.mime._limits import check_header_block, check_nesting
+from mailward.mime._views import build_views, merge, walk_views
 from mailward.mime._walk import Walker
 from mailward.model import ParsedMessage
 
@@ -45,7 +52,7 @@ def _parse(raw: bytes, limits: LimitSettings) -> ParsedMessage:
     if not isinstance(raw, bytes | bytearray | memoryview):
         raise ParseError(f"message must be bytes, not {type(raw).__name__}")
     raw = bytes(raw)
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise ParseError("empty message")
     check_header_block(raw, limits)
     check_nesting(raw, limits)
@@ -54,7 +61,20 @@ def _parse(raw: bytes, limits: LimitSettings) -> ParsedMessage:
     walker.walk(msg)
     for note in duplicate_notes(msg):
         walker.note(note)
-    return _build(raw, msg, walker, limits)
+    found = find_ambiguities(raw, msg)
+    if not found:
+        return _build(raw, msg, walker, limits)
+    others = walk_views(build_views(raw, msg, found, limits), limits)
+    merged = merge(walker, others, limits)
+    notes = tuple(str(a) for a in found) + tuple(dict.fromkeys(merged.hidden))
+    return dataclasses.replace(
+        _build(raw, msg, walker, limits),
+        text="\n".join(merged.texts)[: limits.max_text_chars],
+        html="\n".join(merged.htmls)[: limits.max_text_chars],
+        urls=merged.urls,
+        attachments=merged.attachments,
+        ambiguities=notes,
+    )
 
 
 def _parse_bytes(raw: bytes, limits: LimitSettings) -> Message:
