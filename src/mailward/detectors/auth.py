@@ -7,7 +7,11 @@ Detects
   - a From domain whose DMARC policy says the message is not from it: neither SPF nor any
     DKIM signature passed for an identifier aligned with the From domain;
   - a From that names several senders (or several From headers), so which domain DMARC should
-    protect cannot be told: a known way to slip a spoofed sender past DMARC.
+    protect cannot be told: a known way to slip a spoofed sender past DMARC. The raw header
+    block is read the ways different programs read it (espoofer / "Composition Kills"):
+    "From :" and folded or NUL-bearing From lines, no From but a Sender, encoded words,
+    source routes, quoted local parts, comments or escapes that hide an address
+    (:mod:`mailward.detectors._from_header`).
 
 Every method result is also added to ``ScanContext.auth_results`` ("spf=pass
 smtp.mailfrom=...", "dkim=fail header.d=...", "dmarc=fail (p=reject) header.from=...",
@@ -22,7 +26,7 @@ Symbols (default weight, group "auth")
   AUTH_DKIM_FAIL        2  a DKIM signature whose key was found does not verify
   AUTH_ARC_FAIL         1  the ARC chain does not validate
   AUTH_DMARC_FAIL       8  DMARC fails; factor by policy: reject 1.0, quarantine 0.8, none 0.3
-  AUTH_FROM_AMBIGUOUS   5  several From mailboxes or From headers (DMARC cannot apply)
+  AUTH_FROM_AMBIGUOUS   5  From can be read as several senders, or hides its address
 
 Settings ``[detectors.auth]``
   trust_authentication_results_from  authserv-ids whose Authentication-Results header (the
@@ -52,6 +56,7 @@ from mailward.detectors._auth_methods import (
     evaluate_dmarc,
     fetch_dmarc,
 )
+from mailward.detectors._from_header import FromReadings, from_readings
 from mailward.dns import DnsClient, DnsTempError, SyncDnsBridge
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.model import Finding, ParsedMessage
@@ -113,19 +118,23 @@ class AuthDetector:
             msg.header_all("Authentication-Results"),
             self.settings.trust_authentication_results_from,
         )
-        from_domain, ambiguous = _from_domain(msg)
+        readings = from_readings(msg)
+        from_domain = _from_domain(msg, readings)
         if not (self.settings.check_dmarc and _external(ctx)):
-            from_domain, ambiguous = None, False
+            from_domain, readings = None, FromReadings("", ())
         spf_r, dkims, arc_r, dmarc_rec = await asyncio.gather(
             self._spf(ctx, bridge, trusted),
             self._dkim(msg, bridge, trusted),
             self._arc(msg, bridge, trusted),
             self._dmarc_record(ctx, client, from_domain),
         )
-        dmarc_r, policy = _dmarc_result(from_domain, ambiguous, dmarc_rec, spf_r, dkims)
+        dmarc_r, policy = _dmarc_result(from_domain, readings.reason, dmarc_rec, spf_r, dkims)
         results = [r for r in (spf_r, *dkims, arc_r, dmarc_r) if r is not None]
         ctx.auth_results.extend(r.header_text() for r in results)
-        return self._findings(msg, ctx, results, policy)
+        findings = self._findings(msg, ctx, results, policy)
+        if readings.reason:
+            findings.append(_ambiguous_finding(msg, readings, self.name))
+        return findings
 
     async def _spf(
         self, ctx: ScanContext, bridge: SyncDnsBridge, trusted: Mapping[str, list[MethodResult]]
@@ -193,25 +202,25 @@ def _external(ctx: ScanContext) -> bool:
     return env is None or not (env.authenticated_as or env.internal)
 
 
-def _from_domain(msg: ParsedMessage) -> tuple[str | None, bool]:
-    """(the From domain DMARC protects, whether From is ambiguous)."""
-    if len(msg.header_all("From")) > 1 or len(msg.from_) > 1:
-        return None, True
+def _from_domain(msg: ParsedMessage, readings: FromReadings) -> str | None:
+    """The From domain DMARC protects; None when From is ambiguous or has no domain."""
+    if readings.reason:
+        return None
     if len(msg.from_) == 1 and msg.from_[0].domain:
-        return msg.from_[0].domain.lower(), False
-    return None, False
+        return msg.from_[0].domain.lower()
+    return None
 
 
 def _dmarc_result(
     from_domain: str | None,
-    ambiguous: bool,
+    ambiguous: str,
     record: DmarcRecord | DnsTempError | None,
     spf_r: MethodResult | None,
     dkims: Sequence[MethodResult],
 ) -> tuple[MethodResult | None, str]:
     """The dmarc= result and the policy that applies ("" when none does)."""
     if ambiguous:
-        return MethodResult("dmarc", "permerror", reason="several From senders"), ""
+        return MethodResult("dmarc", "permerror", reason="ambiguous From"), ""
     if from_domain is None:
         return None, ""
     props = (("header.from", from_domain),)
@@ -255,17 +264,20 @@ def _finding(result: MethodResult, peer: str, policy: str, msg: ParsedMessage) -
         )
     if key == ("dmarc", "fail"):
         return _dmarc_finding(result, policy, peer)
-    if key == ("dmarc", "permerror") and result.reason == "several From senders":
-        senders = [a.address for a in msg.from_] or msg.header_all("From")
-        return Finding(
-            symbol="AUTH_FROM_AMBIGUOUS",
-            explanation=(
-                f"The From names {max(len(senders), 2)} senders, so no single domain can be "
-                "authenticated; this is a known way to pass off a spoofed sender."
-            ),
-            evidence=tuple(s.strip() for s in senders),
-        )
     return None
+
+
+def _ambiguous_finding(msg: ParsedMessage, readings: FromReadings, name: str) -> Finding:
+    senders = [a.address for a in msg.from_] or msg.header_all("From")
+    return Finding(
+        symbol="AUTH_FROM_AMBIGUOUS",
+        explanation=(
+            f"The sender cannot be told for sure ({readings.reason}), so mail programs may "
+            "show another sender than the one authenticated; a known way to spoof a sender."
+        ),
+        evidence=tuple(dict.fromkeys([*(s.strip() for s in senders), *readings.domains])),
+        detector=name,
+    )
 
 
 def _dmarc_finding(result: MethodResult, policy: str, peer: str) -> Finding:
