@@ -97,3 +97,55 @@ def test_data_alone_is_answered_normally() -> None:
     )
     assert got[0] == b"250 mailward.local" and got[1].startswith(b"503 ")
     assert rest == b"221 Bye\r\n"
+
+
+def test_reply_lines_never_echo_control_characters() -> None:
+    """Regression (found by tests/fuzz/test_fuzz_smtp_session.py): aiosmtpd put the unknown
+    command name, bare CR included, into its 500 reply."""
+    got, _ = run(SmtpSettings(), [b"\rQUIT", b"X\x1b[2J\x00"], 2)
+    assert got == [b'500 Error: command "?QUIT" not recognized',
+                   b'500 Error: command "X?[2J?" not recognized']
+
+
+class SlowStoringHandler:
+    """DATA takes a while, as fsync and the inline scan do; what it stored is kept."""
+
+    def __init__(self) -> None:
+        self.stored: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(0.3)
+        self.stored.append(envelope.original_content)
+        return "250 2.0.0 Ok: queued as 1"
+
+
+def test_half_close_while_the_message_is_stored_still_gets_the_reply() -> None:
+    """Regression (found by tests/fuzz/test_fuzz_smtp_session.py): a client that half-closed
+    right after the final dot had its message stored but the 250 was never sent (a duplicate
+    when it retries). Now the reply goes out, then the connection is closed."""
+
+    async def scenario() -> tuple[bytes, list[bytes]]:
+        handler = SlowStoringHandler()
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: GatewaySMTP(handler, SmtpSettings(), ConnectionCounter(), None),  # type: ignore[arg-type]
+            host="127.0.0.1", port=0,
+        )
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n")
+        writer.write(b"DATA\r\n")
+        said = b""
+        while b"354" not in said:
+            said += await asyncio.wait_for(reader.read(4096), 5)
+        writer.write(b"Subject: x\r\n\r\nhi\r\n.\r\n")
+        writer.write_eof()
+        said += await asyncio.wait_for(reader.read(), 5)  # until the server closes
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        return said, handler.stored
+
+    said, stored = asyncio.run(scenario())
+    assert said.endswith(b"354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued as 1\r\n")
+    assert stored == [b"Subject: x\r\n\r\nhi\r\n"]

@@ -21,19 +21,31 @@ class RcptDecision:
     reply: str
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(cidrs: Sequence[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in cidrs)
+
+
+def ip_in_networks(peer_ip: str, networks: Sequence[Network]) -> bool:
+    """Whether ``peer_ip`` (IPv4-mapped IPv6 counts as IPv4) is in one of ``networks``."""
+    try:
+        ip = ipaddress.ip_address(peer_ip.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in networks)
+
+
 class RelayPolicy:
     def __init__(self, accepted_domains: Sequence[str], internal_networks: Sequence[str]) -> None:
         self.accepted = frozenset(d.lower() for d in accepted_domains)
-        self.networks = tuple(ipaddress.ip_network(n, strict=False) for n in internal_networks)
+        self.networks = parse_networks(internal_networks)
 
     def is_internal(self, peer_ip: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(peer_ip.split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip in net for net in self.networks)
+        return ip_in_networks(peer_ip, self.networks)
 
     def is_accepted_domain(self, address: str) -> bool:
         return address.rpartition("@")[2].lower().rstrip(".") in self.accepted

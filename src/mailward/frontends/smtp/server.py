@@ -13,9 +13,25 @@ subclass adds what a gateway needs on top:
 - pipelining synchronisation (RFC 2920 3.1, Postfix's smtpd_forbid_unauth_pipelining): a client
   that sends anything after DATA before the 354 gets 554 and is disconnected, so message
   content can never be read as commands;
+- reply lines never carry control characters (aiosmtpd echoes unknown command names);
+- a client that half-closes while its message is being stored still gets the DATA reply
+  before the connection is closed; the DATA time limit stops once the data is in;
 - text lines in DATA up to ``MAX_LINE`` octets are accepted (RFC 5321 says 1000, real mail
   breaks it); the MIME limits decide about oversized headers. Longer lines get 500.
-XCLIENT is not implemented (500, peer unchanged) and the PROXY protocol is not enabled.
+
+Who the client is can be said by a trusted intermediary only:
+
+- PROXY protocol (HAProxy v1 text / v2 binary, parsed by aiosmtpd.proxy_protocol): a connection
+  from ``smtp.trusted_proxies`` must start with a PROXY header within ``PROXY_TIMEOUT`` seconds;
+  a TCP/IPv4 or IPv6 source becomes the session's peer (relay policy, per-address connection
+  limit, Received header, logs); v2 LOCAL (the proxy's own health check) keeps the proxy's
+  address; anything else (UNKNOWN, UNIX, UDP, a malformed header) closes the connection.
+  From any other address ``PROXY ...`` is an unknown command (500) and the peer stays.
+- XCLIENT (Postfix): advertised in EHLO and accepted only from ``smtp.xclient_hosts`` (checked
+  against the peer after PROXY); attributes are validated by ``xclient.parse_xclient``. On
+  success the peer, HELO name and LOGIN (authenticated as) change, the session is reset and
+  the 220 greeting is sent again; not inside a mail transaction (503). From anyone else it
+  is an unknown command (500) and nothing changes. The peer survives STARTTLS; LOGIN does not.
 """
 
 from __future__ import annotations
@@ -23,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import ipaddress
 import logging
 import re
 import ssl
@@ -31,11 +48,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, AnyStr
 
+from aiosmtpd.proxy_protocol import AF, PROTO, V2_CMD, ProxyData
 from aiosmtpd.smtp import SMTP
 
 from mailward.config.settings import SmtpSettings
 from mailward.frontends.smtp.auth import PasswordAuthenticator
 from mailward.frontends.smtp.handler import GatewayHandler
+from mailward.frontends.smtp.relay_policy import Network, ip_in_networks, parse_networks
+from mailward.frontends.smtp.xclient import EHLO_LINE, ClientInfo, XclientError, parse_xclient
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +66,10 @@ COMMAND_LIMIT = 512
 #: C0 controls except TAB, DEL, and the surrogates that stand for bytes that are not UTF-8.
 _BAD_ARG = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _NON_ASCII = re.compile("[^\x00-\x7f]")
+_REPLY_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_REPLY_CONTROL_BYTES = re.compile(b"[\x00-\x1f\x7f]")
+#: Seconds a trusted proxy has to send its PROXY header.
+PROXY_TIMEOUT = 10.0
 
 SmtpMethod = Callable[[str | None], Awaitable[None]]
 
@@ -84,7 +108,21 @@ class GatewaySMTP(SMTP):
         )
         self._settings = settings
         self._counter = counter
+        self._counted = False
         self._counted_ip: str | None = None
+        #: The client as a trusted proxy or XCLIENT named it; None: the TCP peer itself.
+        self._client: ClientInfo | None = None
+        self._xclient_allowed = False
+        self._handle_hooks["PROXY"] = self._accept_proxy
+        self._in_data_hook = False
+        self._eof_pending = False
+        self._handler_data = self._handle_hooks.get("DATA")
+        if self._handler_data is not None:
+            self._handle_hooks["DATA"] = self._data_hook
+        if self._ehlo_hook_ver != "old":
+            self._handler_ehlo = self._handle_hooks.get("EHLO")
+            self._handle_hooks["EHLO"] = self._ehlo_hook
+            self._ehlo_hook_ver = "new"
         # aiosmtpd keeps these in a class-level dict and adds to MAIL's on every EHLO, so the
         # limit grows with every session; each connection gets its own, reset on EHLO.
         self.command_size_limits = collections.defaultdict(lambda: COMMAND_LIMIT)
@@ -107,7 +145,7 @@ class GatewaySMTP(SMTP):
         return run
 
     def _refuse_arg(self, command: str, arg: str | None) -> str | None:
-        if not arg:
+        if not arg or command == "XCLIENT":  # XCLIENT checks its decoded values itself
             return None
         if _BAD_ARG.search(arg):
             return "501 5.5.2 Syntax error: control characters or invalid bytes in the command"
@@ -127,28 +165,46 @@ class GatewaySMTP(SMTP):
         return "553 5.6.7 Non-ASCII address needs SMTPUTF8"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        first = self.transport is None
-        if first:
-            peer = transport.get_extra_info("peername")
-            ip = str(peer[0]) if isinstance(peer, tuple) and peer else ""
-            c = self._counter
-            if (
-                c.total >= self._settings.max_connections
-                or c.by_ip[ip] >= self._settings.max_connections_per_ip
-            ):
-                log.warning("refusing connection from %s: connection limit reached", ip)
-                assert isinstance(transport, asyncio.WriteTransport)
-                transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
-                transport.close()
-                return
-            c.total += 1
-            c.by_ip[ip] += 1
-            self._counted_ip = ip
+        if self.transport is not None:  # STARTTLS: aiosmtpd starts a new session
+            super().connection_made(transport)
+            session: Any = self.session  # aiosmtpd types peer as str; it is (host, port)
+            if self._client is not None and session is not None:
+                session.peer = (self._client.addr, self._client.port)
+            return
+        peer = transport.get_extra_info("peername")
+        ip = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        proxied = ip_in_networks(ip, _networks(self._settings.trusted_proxies))
+        if not self._count(ip, per_ip=not proxied):
+            log.warning("refusing connection from %s: connection limit reached", ip)
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
+            transport.close()
+            return
+        if proxied:
+            self._proxy_timeout = PROXY_TIMEOUT
+        self._xclient_allowed = ip_in_networks(ip, _networks(self._settings.xclient_hosts))
         super().connection_made(transport)
 
+    def _count(self, ip: str, *, per_ip: bool) -> bool:
+        """Count this connection (in total, and for ``ip`` when ``per_ip``) if under the limits."""
+        c = self._counter
+        if not self._counted and c.total >= self._settings.max_connections:
+            return False
+        if per_ip and c.by_ip[ip] >= self._settings.max_connections_per_ip:
+            return False
+        if not self._counted:
+            c.total += 1
+            self._counted = True
+        if per_ip:
+            c.by_ip[ip] += 1
+            self._counted_ip = ip
+        return True
+
     def connection_lost(self, error: Exception | None) -> None:
-        if self._counted_ip is not None:
+        if self._counted:
             self._counter.total -= 1
+            self._counted = False
+        if self._counted_ip is not None:
             self._counter.by_ip[self._counted_ip] -= 1
             if self._counter.by_ip[self._counted_ip] <= 0:
                 del self._counter.by_ip[self._counted_ip]
@@ -156,15 +212,110 @@ class GatewaySMTP(SMTP):
         if self.session is not None:
             super().connection_lost(error)
 
+    async def _accept_proxy(
+        self, server: Any, session: Any, envelope: Any, data: ProxyData
+    ) -> bool:
+        """aiosmtpd's PROXY hook (trusted proxies only): the source becomes the peer."""
+        if data.version == 2 and data.command == V2_CMD.LOCAL:
+            return True  # the proxy's own connection (health check): its address stays
+        src = data.src_addr
+        if (
+            data.protocol != PROTO.STREAM
+            or data.family not in (AF.INET, AF.INET6)
+            or not isinstance(src, ipaddress.IPv4Address | ipaddress.IPv6Address)
+        ):
+            log.warning("%s sent a PROXY header without a TCP source; closing", session.peer)
+            return False
+        ip = str(src)
+        if not self._count(ip, per_ip=True):
+            log.warning("refusing proxied connection from %s: connection limit reached", ip)
+            await SMTP.push(self, "421 4.7.0 Too many connections, try again later")
+            return False
+        log.info("%s: PROXY names client %s", session.peer, ip)
+        self._client = ClientInfo(addr=ip, port=int(data.src_port or 0))
+        session.peer = (ip, self._client.port)
+        self._xclient_allowed = ip_in_networks(ip, _networks(self._settings.xclient_hosts))
+        return True
+
+    async def _ehlo_hook(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """The handler's EHLO hook, plus XCLIENT for the hosts allowed to use it."""
+        if self._handler_ehlo is not None:
+            responses = await self._handler_ehlo(server, session, envelope, hostname, responses)
+        else:
+            session.host_name = hostname
+        if self._xclient_allowed:
+            responses = [*responses[:-1], EHLO_LINE, responses[-1]]
+        return responses
+
+    async def smtp_XCLIENT(self, arg: str | None) -> None:
+        """Postfix XCLIENT; to anyone not in ``smtp.xclient_hosts`` an unknown command."""
+        if not self._xclient_allowed:
+            await self.push('500 Error: command "XCLIENT" not recognized')
+            return
+        assert self.envelope is not None and self.session is not None
+        if self.envelope.mail_from is not None:
+            await self.push("503 5.5.1 Error: MAIL transaction in progress")
+            return
+        peer = self.session.peer
+        current = self._client or ClientInfo(
+            addr=str(peer[0]) if isinstance(peer, tuple) and peer else "",
+            port=int(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else 0,
+        )
+        try:
+            client = parse_xclient(arg or "", current)
+        except XclientError as exc:
+            await self.push(exc.reply)
+            return
+        log.info("%s: XCLIENT names client %s (%s) helo=%s login=%s proto=%s", peer,
+                 client.addr, client.name or "-", client.helo or "-", client.login or "-",
+                 client.proto or "-")
+        self._client = client
+        self._restart_session(client)
+        await self.push(f"220 {self.hostname} {self.__ident__}")
+
+    def _restart_session(self, client: ClientInfo) -> None:
+        """Back to the greeting stage, as the client XCLIENT describes (TLS state is kept)."""
+        self._set_rset_state()  # type: ignore[no-untyped-call]
+        self.command_size_limits["MAIL"] = COMMAND_LIMIT
+        session: Any = self.session  # aiosmtpd types peer as str; it is (host, port)
+        assert session is not None
+        session.peer = (client.addr, client.port)
+        session.extended_smtp = False
+        session.host_name = client.helo or None
+        session.authenticated = bool(client.login) or None
+        session.auth_data = client.login or None
+
     def eof_received(self) -> bool | None:
+        if self._in_data_hook:
+            # The message is being stored: its reply still goes out, then the connection is
+            # closed (smtp_DATA). Cancelling now would store it without the client seeing 250.
+            self._eof_pending = True
+            return True
         # A client that half-closes is done. aiosmtpd would keep the transport open when the
         # EOF comes before its client task first runs, leaking the connection slot until the
         # idle timeout; returning False makes asyncio close the transport now.
         super().eof_received()
         return False
 
+    async def _data_hook(self, server: Any, session: Any, envelope: Any) -> Any:
+        assert self._handler_data is not None
+        # The transfer is complete: data_timeout no longer applies (the inline scan has its own)
+        self._reset_timeout()
+        self._in_data_hook = True
+        try:
+            return await self._handler_data(server, session, envelope)
+        finally:
+            self._in_data_hook = False
+
     async def push(self, status: AnyStr) -> None:
-        await super().push(status)
+        # aiosmtpd echoes an unknown command name, control characters included: a bare CR in
+        # a reply can end the line for a lenient client. Every reply line is cleaned here.
+        if isinstance(status, str):
+            await super().push(_REPLY_CONTROL.sub("?", status))
+        else:
+            await super().push(_REPLY_CONTROL_BYTES.sub(b"?", status))
         code = status[:1] if isinstance(status, str) else status[:1].decode("ascii", "replace")
         if code not in ("4", "5") or self._closing:
             return
@@ -197,6 +348,13 @@ class GatewaySMTP(SMTP):
             return
         self._reset_timeout(self._settings.data_timeout)
         await super().smtp_DATA(arg)
+        if self._eof_pending and self.transport is not None:
+            self.transport.close()  # the client half-closed while its message was stored
+
+
+@functools.cache
+def _networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
+    return parse_networks(cidrs)
 
 
 def build_tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:
