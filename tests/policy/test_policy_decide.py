@@ -175,3 +175,21 @@ def test_fail_closed_quarantine_never_lowers_a_reject() -> None:
     assert decide(result, policy, authserv_id="a").action is Action.REJECT
     low = ScanResult(findings=(Finding(FAIL_CLOSED_SYMBOL, "x"),), score=0.0, elapsed_ms=1)
     assert decide(low, policy, authserv_id="a").action is Action.QUARANTINE
+
+
+@pytest.mark.parametrize("symbol", ["MIME_UNPARSEABLE", "MIME_TOO_COMPLEX", "ENGINE_SCAN_KILLED"])
+def test_unscanned_mail_is_quarantined_even_with_an_empty_force_list(symbol: str) -> None:
+    policy = _policy(force=[])
+    verdict = decide(_result(0.0, symbol), policy, authserv_id="gw")
+    assert verdict.action is Action.QUARANTINE
+    assert verdict.forced_by == symbol
+
+
+def test_unscanned_mail_with_a_reject_score_is_still_rejected() -> None:
+    verdict = decide(_result(25.0, "MIME_TOO_COMPLEX"), _policy(force=[]), authserv_id="gw")
+    assert verdict.action is Action.REJECT
+
+
+def test_an_empty_force_list_lets_ordinary_symbols_through() -> None:
+    verdict = decide(_result(0.0, "ATT_EXECUTABLE"), _policy(force=[]), authserv_id="gw")
+    assert verdict.action is Action.DELIVER

@@ -19,6 +19,10 @@ ENGINE_SYMBOLS: Mapping[str, SymbolSpec] = {
     "ENGINE_FAIL_CLOSED": SymbolSpec(0.0, "engine", "A fail-closed detector could not finish."),
     "MIME_UNPARSEABLE": SymbolSpec(0.0, "mime", "The message could not be parsed."),
     "MIME_TOO_COMPLEX": SymbolSpec(0.0, "mime", "The message breaks a parsing limit."),
+    "ENGINE_SCAN_KILLED": SymbolSpec(
+        0.0, "engine", "The watchdog stopped a scan that ran too long or crashed its process."
+    ),
+    "ENGINE_SCAN_UNAVAILABLE": SymbolSpec(0.0, "engine", "No scan process could take the message."),
 }
 
 

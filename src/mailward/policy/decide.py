@@ -1,9 +1,11 @@
 """Policy: a ScanResult becomes a Verdict.
 
 The score picks an action by threshold (tag_at, quarantine_at, reject_at); force rules raise the
-action to at least their own when their symbol fired; a fail-closed detector that failed gives
-``fail_closed_action``. Delivered mail (deliver or tag) gets an X-Mailward-Verdict header and an
-RFC 8601 Authentication-Results header; tagged mail optionally a Subject prefix.
+action to at least their own when their symbol fired; a message that was not fully scanned
+(``NOT_SCANNED_SYMBOLS``) is quarantined at least, whatever the force list says; a fail-closed
+detector that failed gives ``fail_closed_action``. Delivered mail (deliver or tag) gets an
+X-Mailward-Verdict header and an RFC 8601 Authentication-Results header; tagged mail optionally
+a Subject prefix.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from mailward.model import Action, ScanResult, Verdict
 
 #: Symbol the engine raises when a fail-closed detector failed or timed out.
 FAIL_CLOSED_SYMBOL = "ENGINE_FAIL_CLOSED"
+#: Symbols meaning the message was not (fully) scanned: they keep it in quarantine at least,
+#: whatever ``policy.force`` says, so an operator's own force list cannot let such mail through.
+NOT_SCANNED_SYMBOLS = ("MIME_UNPARSEABLE", "MIME_TOO_COMPLEX", "ENGINE_SCAN_KILLED")
 
 
 def decide(
@@ -46,6 +51,10 @@ def decide(
         if rule.symbol in result.symbols and rule.action.severity > action.severity:
             action, forced_by = rule.action, rule.symbol
             reason = f"{rule.symbol} forces {rule.action}"
+    for symbol in NOT_SCANNED_SYMBOLS:
+        if symbol in result.symbols and Action.QUARANTINE.severity > action.severity:
+            action, forced_by = Action.QUARANTINE, symbol
+            reason = f"{symbol}: the message was not fully scanned"
     fail_action = Action(policy.fail_closed_action)
     if FAIL_CLOSED_SYMBOL in result.symbols and fail_action.severity >= action.severity:
         action = fail_action

@@ -108,7 +108,9 @@ class GatewayHandler:
         except MailwardError as exc:
             log.error("spool failed for message from %s: %s", env.peer_ip, exc)
             return "451 4.3.0 Temporary failure storing the message, try again later"
-        reply = await self._inline_scan(entry_id, env, raw)
+        # Locked, so that the spool workers' sweep does not scan it a second time meanwhile.
+        with self.spool.locked(entry_id) as mine:
+            reply = await self._inline_scan(entry_id, env, raw) if mine else None
         if reply is not None:
             return reply
         self.on_queued(entry_id)

@@ -1,0 +1,251 @@
+"""The scan process: it builds its own Engine and scans the jobs the gateway sends over a pipe.
+
+Started by :mod:`mailward.engine.isolation._pool` with the 'forkserver' context. It
+
+- caps its own address space (``RLIMIT_AS`` = ``engine.scan_memory_mb``), so a memory bomb ends
+  in a MemoryError or the death of this process only (it refuses to start, saying why, when
+  the cap leaves less than 256 MiB above what it already uses);
+- dies with the gateway: ``PR_SET_PDEATHSIG`` on Linux (its parent is the fork server, which
+  exits when the gateway does), a thread that watches the parent pid, and EOF on the pipe;
+- builds its own clients (DNS, threat feeds, the sender history on the store URL) and an Engine
+  whose lockdown level is the one sent with each job;
+- answers each :class:`Job` with a :data:`Reply`: ``("ok", outcome, recycle)`` where the
+  outcome's ParsedMessage has ``raw=b""`` (the gateway has the bytes), ``("error", text)`` for
+  an unexpected exception, or ``("memory", text)`` after a MemoryError (then it exits).
+
+Test hook (for the watchdog's own tests; never active by default): when the gateway runs with
+the environment variable ``MAILWARD_TEST_SCAN_HOOK`` set to a token, a message containing
+``<token>:stall`` spins the CPU forever, ``<token>:alloc`` allocates memory until it fails, and
+``<token>:crash`` kills its scan process with SIGSEGV, before the scan starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import dataclasses
+import logging
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy
+
+from mailward.config.settings import Settings
+from mailward.engine.pipeline import Engine, ScanOutcome
+from mailward.model import Envelope
+from mailward.response.lockdown import Level
+from mailward.runtime.clients import build_clients
+
+log = logging.getLogger(__name__)
+
+#: Environment variable that turns the test hook on (see the module docstring).
+TEST_HOOK_ENV = "MAILWARD_TEST_SCAN_HOOK"
+_PR_SET_PDEATHSIG = 1
+_ALLOC_CHUNK = 64 << 20
+#: Address space a scan process needs beyond what it has at start, in MiB.
+_MIN_HEADROOM_MB = 256
+
+Reply = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChildConfig:
+    """What a scan process is started with (pickled to it)."""
+
+    settings: Settings
+    index: int
+    #: build_clients flags, as the gateway's own clients were built.
+    history: bool
+    offline: bool
+    memory_mb: int
+    test_hook: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One message to scan, with the gateway's view of the moment."""
+
+    raw: bytes
+    envelope: Envelope | None
+    level: Level
+    #: The gateway's threat-feed version: when it moves, the scan process re-reads its feeds.
+    feeds_version: int = 0
+
+
+def child_main(conn: Connection, config: ChildConfig) -> None:
+    """Entry point of a scan process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the gateway; it stops us
+    _die_with_parent()
+    short = _cap_memory(config.memory_mb)
+    if short:
+        conn.send(("failed", short))
+        return
+    try:
+        asyncio.run(_serve(conn, config))
+    except (EOFError, OSError):
+        pass  # the gateway went away or closed the pipe
+    except MemoryError:
+        os._exit(3)
+
+
+async def _serve(conn: Connection, config: ChildConfig) -> None:
+    level = [Level.NORMAL]
+    try:
+        clients = build_clients(config.settings, offline=config.offline, history=config.history)
+        engine = Engine(config.settings, clients=clients, lockdown=lambda: level[0])
+    except Exception as exc:
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", _address_space_mb()))
+    feeds_seen = 0
+    try:
+        while True:
+            await _readable(conn)
+            job = conn.recv()
+            if job is None:
+                return
+            level[0] = job.level
+            if job.feeds_version != feeds_seen:
+                feeds_seen = job.feeds_version
+                _reload_feeds(clients)
+            reply = await _scan(engine, job, config)
+            conn.send(reply)
+            if reply[0] == "memory" or (reply[0] == "ok" and reply[2]):
+                return
+    finally:
+        _close_clients(clients)
+
+
+async def _scan(engine: Engine, job: Job, config: ChildConfig) -> Reply:
+    try:
+        _test_hook(config, job.raw)
+        outcome = await engine.scan(job.raw, job.envelope)
+    except MemoryError:
+        return ("memory", f"it ran out of memory (cap {config.memory_mb} MiB)")
+    except Exception as exc:
+        log.exception("scan failed in scan process %d", config.index)
+        return ("error", f"{type(exc).__name__}: {exc}")
+    return ("ok", _without_raw(outcome), _hit_memory_limit(outcome))
+
+
+def _without_raw(outcome: ScanOutcome) -> ScanOutcome:
+    if outcome.parsed is None:
+        return outcome
+    return dataclasses.replace(outcome, parsed=dataclasses.replace(outcome.parsed, raw=b""))
+
+
+def _hit_memory_limit(outcome: ScanOutcome) -> bool:
+    """A detector that ran out of memory: answer, then start afresh (the heap may be torn)."""
+    return any(
+        f.symbol == "ENGINE_DETECTOR_ERROR" and "MemoryError" in f.explanation
+        for f in outcome.result.findings
+    )
+
+
+async def _readable(conn: Connection) -> None:
+    """Wait for the next job without blocking the loop (DNS lookups may still finish)."""
+    if conn.poll():
+        return
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    fd = conn.fileno()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+
+
+def _reload_feeds(clients: dict[str, Any]) -> None:
+    feeds = clients.get("feeds")
+    if feeds is not None:
+        try:
+            feeds.reload_if_changed()
+        except Exception:
+            log.exception("could not re-read the threat feeds")
+
+
+def _close_clients(clients: dict[str, Any]) -> None:
+    for client in clients.values():
+        close = getattr(client, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                close()
+
+
+def _die_with_parent() -> None:
+    """Exit when the gateway does, even in the middle of a scan."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _cap_memory(memory_mb: int) -> str | None:
+    """Set the cap; a reason not to start when it leaves too little room to scan."""
+    if memory_mb <= 0:
+        return None
+    needed = _address_space_mb() + _MIN_HEADROOM_MB
+    if memory_mb < needed:
+        return (
+            f"engine.scan_memory_mb = {memory_mb} leaves no room to scan: a scan process "
+            f"needs at least {needed} MiB of address space"
+        )
+    cap = memory_mb << 20
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    return None
+
+
+def _address_space_mb() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * resource.getpagesize() >> 20
+
+
+def _test_hook(config: ChildConfig, raw: bytes) -> None:
+    """See the module docstring; a no-op unless the gateway was started with the hook."""
+    if not config.test_hook:
+        return
+    token = config.test_hook.encode()
+    if token + b":stall" in raw:
+        while True:  # a runaway parse: CPU-bound, deaf to asyncio timeouts
+            pass
+    if token + b":alloc" in raw:
+        if config.memory_mb <= 0:
+            raise MemoryError("test hook: no memory cap to run into")
+        # numpy.empty mallocs without touching the pages: the cap is hit at once, as a
+        # decompression bomb would hit it, without using real memory.
+        chunks = (config.memory_mb << 20) // _ALLOC_CHUNK + 1
+        hog = [numpy.empty(_ALLOC_CHUNK, dtype=numpy.uint8) for _ in range(chunks)]
+        raise AssertionError(f"allocated {len(hog)} chunks past the cap")
+    if token + b":crash" in raw:
+        os.kill(os.getpid(), signal.SIGSEGV)

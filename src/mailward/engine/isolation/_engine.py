@@ -1,0 +1,153 @@
+"""IsolatedEngine: the Engine's ``scan`` run in scan processes guarded by a watchdog.
+
+Like Amavis' pre-forked children or rspamd's workers: parsing and the detectors' CPU work run
+in ``engine.scan_processes`` separate processes, so a message that loops, eats memory or crashes
+a C library takes down one scan process and never the gateway's event loop (SMTP sessions,
+deliveries) or other messages. How a scan ends:
+
+- it finishes: its ScanOutcome, exactly as :class:`~mailward.engine.pipeline.Engine` gives it;
+- it runs past ``engine.scan_hard_timeout``, or its process dies (crash, out of memory, killed):
+  the process is replaced and the outcome holds one finding, ``ENGINE_SCAN_KILLED``, which the
+  default force rules turn into quarantine, so a person looks at it;
+- no scan process takes it within ``engine.scan_hard_timeout`` (all are busy, or none can
+  start; up to two minutes while the pool is still starting): a tempfail verdict
+  (``ENGINE_SCAN_UNAVAILABLE``), so the message waits in the spool or the sender retries;
+  mail is never lost.
+
+The lockdown level is read here, in the gateway, and travels with each job. The parent keeps
+its own clients (the spool processor records sender history with them, the zero-hour watcher
+reads the feeds); each scan process builds its own from the same settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from mailward.config.settings import Settings
+from mailward.engine.isolation._child import ChildConfig, Job
+from mailward.engine.isolation._jobs import JobResult, PendingJob
+from mailward.engine.isolation._pool import ScanPool, start_fork_server
+from mailward.engine.pipeline import Engine, ScanOutcome
+from mailward.model import Action, Envelope, Finding, Verdict
+from mailward.policy.decide import decide
+from mailward.response.lockdown import Level
+
+#: The watchdog stopped the scan (timeout, crash, out of memory); force rule: quarantine.
+SCAN_KILLED_SYMBOL = "ENGINE_SCAN_KILLED"
+#: No scan process could take the message in time; the verdict is tempfail.
+SCAN_UNAVAILABLE_SYMBOL = "ENGINE_SCAN_UNAVAILABLE"
+#: Seconds between looks at a queued job's wait.
+_QUEUE_CHECK = 0.5
+
+
+class IsolatedEngine(Engine):
+    """An Engine whose scans run in a pool of scan processes. Call :meth:`close` at the end.
+
+    The detectors are built here too, once, so bad detector settings still stop start-up with
+    a ConfigError, and the scorer scores the ENGINE_SCAN_KILLED finding.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        clients: Mapping[str, Any] | None = None,
+        lockdown: Callable[[], Level] | None = None,
+        *,
+        test_hook: str | None = None,
+    ) -> None:
+        """``test_hook``: see :mod:`mailward.engine.isolation._child` (tests only)."""
+        start_fork_server()  # it imports mailward while this process builds its detectors
+        super().__init__(settings, clients=clients, lockdown=lockdown)
+        engine = settings.engine
+        history, offline = "history" in self.clients, "dns" not in self.clients
+
+        def config(index: int) -> ChildConfig:
+            return ChildConfig(settings, index, history, offline, engine.scan_memory_mb, test_hook)
+
+        self.pool = ScanPool(config, engine.scan_processes, engine.scan_hard_timeout)
+
+    def start(self) -> None:
+        """Start the scan processes in the background (a scan also does); returns at once."""
+        self.pool.start()
+
+    def close(self) -> None:
+        """Kill the scan processes; returns at once (``pool.join`` waits until they are
+        reaped). The parent's clients are the caller's to close."""
+        self.pool.close()
+
+    async def scan(self, raw: bytes, envelope: Envelope | None = None) -> ScanOutcome:
+        self.pool.start()
+        level = self.lockdown() if self.lockdown is not None else Level.NORMAL
+        job = Job(raw, envelope, level, self._feeds_version())
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[JobResult] = loop.create_future()
+        pending = self.pool.submit(job, loop, future)
+        try:
+            result = await self._result(pending, future)
+        except asyncio.CancelledError:
+            pending.abandon()
+            raise
+        return self._outcome(result, job)
+
+    async def _result(self, pending: PendingJob, future: asyncio.Future[JobResult]) -> JobResult:
+        """The job's result; unavailable when no process took it within the queue limit."""
+        loop = asyncio.get_running_loop()
+        queued_at = loop.time()
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=_QUEUE_CHECK)
+            if done:
+                return future.result()
+            waited = loop.time() - queued_at
+            if waited >= self.pool.queue_limit() and pending.give_up_if_queued():
+                return JobResult(unavailable=f"no scan process was free within {waited:.0f} s")
+
+    def _feeds_version(self) -> int:
+        feeds = self.clients.get("feeds")
+        version = getattr(feeds, "version", 0)
+        return version if isinstance(version, int) else 0
+
+    def _outcome(self, result: JobResult, job: Job) -> ScanOutcome:
+        if result.outcome is not None:
+            parsed = result.outcome.parsed
+            if parsed is None:
+                return result.outcome
+            return dataclasses.replace(
+                result.outcome, parsed=dataclasses.replace(parsed, raw=job.raw)
+            )
+        if result.unavailable is not None:
+            return self._unavailable(result.unavailable)
+        return self._killed(result.stopped or "it was stopped", result.seconds, job.level)
+
+    def _killed(self, why: str, seconds: float, level: Level) -> ScanOutcome:
+        finding = Finding(
+            symbol=SCAN_KILLED_SYMBOL,
+            explanation=(
+                f"The scan was stopped after {seconds:.1f} s: {why}; the message was not "
+                "scanned and is kept for a person to review."
+            ),
+            evidence=(why,),
+            detector="engine",
+        )
+        result = self.scorer.score([finding], seconds * 1000)
+        verdict = decide(
+            result,
+            self.settings.policy,
+            authserv_id=self.settings.organisation.authserv_id,
+            heightened=self.settings.lockdown if level.tightened else None,
+        )
+        return ScanOutcome(parsed=None, result=result, verdict=verdict)
+
+    def _unavailable(self, why: str) -> ScanOutcome:
+        finding = Finding(
+            symbol=SCAN_UNAVAILABLE_SYMBOL,
+            explanation=f"The message could not be scanned now: {why}; it will be tried again.",
+            evidence=(why,),
+            detector="engine",
+        )
+        result = self.scorer.score([finding], 0.0)
+        reason = f"scanning is unavailable: {why}"
+        verdict = Verdict(Action.TEMPFAIL, result.score, reason, result.findings)
+        return ScanOutcome(parsed=None, result=result, verdict=verdict)

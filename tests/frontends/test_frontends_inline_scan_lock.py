@@ -1,0 +1,65 @@
+"""Regression: while the SMTP handler scans a message inline, its spool entry is locked, so the
+spool workers' sweep does not scan (or deliver) it a second time in the meantime."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from pathlib import Path
+from typing import Any
+
+from mailward.config.settings import Settings
+from mailward.engine.pipeline import Engine, ScanOutcome
+from mailward.frontends.smtp.handler import GatewayHandler
+from mailward.model import Envelope
+from mailward.spool.queue import Spool
+
+RAW = (
+    b"From: Alice <alice@partner.example.net>\r\nTo: bob@example.com\r\nSubject: notes\r\n"
+    b"Message-ID: <n1@partner.example.net>\r\n\r\nHi Bob, the notes of Tuesday.\r\n"
+)
+
+
+class LockProbeEngine:
+    """Scans with the real engine, after looking whether a worker could take the entry."""
+
+    def __init__(self, settings: Settings, spool: Spool) -> None:
+        self.engine = Engine(settings)
+        self.spool = spool
+        self.free_during_scan: list[bool] = []
+
+    async def scan(self, raw: bytes, envelope: Envelope | None = None) -> ScanOutcome:
+        for entry_id in self.spool.ids():
+            with self.spool.locked(entry_id) as mine:
+                self.free_during_scan.append(mine)
+        return await self.engine.scan(raw, envelope)
+
+
+def data_call(handler: GatewayHandler) -> Any:
+    session = types.SimpleNamespace(
+        peer=("192.0.2.10", 40000), host_name="client.partner.example.net",
+        authenticated=False, auth_data=None, ssl=None,
+    )
+    envelope = types.SimpleNamespace(
+        mail_from="alice@partner.example.net", rcpt_tos=["bob@example.com"],
+        original_content=RAW,
+    )
+    return handler.handle_DATA(None, session, envelope)
+
+
+def test_entry_is_locked_during_the_inline_scan_and_free_after(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    spool = Spool(tmp_path / "spool")
+    engine = LockProbeEngine(settings, spool)
+    processor = types.SimpleNamespace(lockdown=None, record=lambda *args: None)
+    queued: list[str] = []
+    handler = GatewayHandler(
+        settings, spool, engine, processor, on_queued=queued.append  # type: ignore[arg-type]
+    )
+    reply = asyncio.run(data_call(handler))
+    assert reply.startswith("250 ")
+    assert engine.free_during_scan == [False]
+    [entry_id] = queued
+    with spool.locked(entry_id) as mine:
+        assert mine  # the worker nudged by on_queued can take it now
+    assert spool.state(entry_id).verdict is not None
