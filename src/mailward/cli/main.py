@@ -8,7 +8,17 @@ import sys
 from pathlib import Path
 
 from mailward import __version__
-from mailward.cli import clawback, hunt, lockdown, passwd, quarantine, scan, serve, train
+from mailward.cli import (
+    clawback,
+    hunt,
+    lockdown,
+    passwd,
+    quarantine,
+    reload,
+    scan,
+    serve,
+    train,
+)
 from mailward.cli import eval as eval_cmd
 from mailward.config import load_settings
 from mailward.errors import ConfigError, MailwardError
@@ -23,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (
-        serve, scan, eval_cmd, quarantine, lockdown, hunt, clawback, train, passwd,
+        serve, scan, eval_cmd, quarantine, lockdown, hunt, clawback, train, passwd, reload,
     ):
         module.add_parser(sub)
     return parser

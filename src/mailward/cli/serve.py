@@ -8,10 +8,13 @@ import logging
 import sys
 import time
 from collections.abc import Mapping
+from functools import partial
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from mailward.config.loader import config_file, load_settings
 from mailward.config.settings import Settings
 from mailward.delivery.maildir import iter_messages
 from mailward.demo import send_demo
@@ -31,13 +34,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(_serve(settings, args.demo))
+    asyncio.run(_serve(settings, args.demo, args.config))
     return 0
 
 
-async def _serve(settings: Settings, demo: bool) -> None:
+async def _serve(settings: Settings, demo: bool, config: Path | None = None) -> None:
     ready = asyncio.Event()
-    task = asyncio.create_task(serve(settings, ready))
+    # SIGHUP reloads from the same file and environment as this start.
+    reload = partial(load_settings, config)
+    task = asyncio.create_task(
+        serve(settings, ready, load=reload, config_path=config_file(config))
+    )
     await ready.wait()
     if demo:
         await asyncio.to_thread(_run_demo, settings)

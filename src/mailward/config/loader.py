@@ -31,8 +31,7 @@ def load_settings(
     env = os.environ if environ is None else environ
     data: dict[str, Any] = {}
     source = "defaults"
-    if path is None:
-        path = next((p for p in DEFAULT_CONFIG_PATHS if p.is_file()), None)
+    path = config_file(path)
     if path is not None:
         data = read_toml(path)
         source = str(path)
@@ -40,6 +39,13 @@ def load_settings(
     if overrides:
         _merge(data, dict(overrides))
     return settings_from_mapping(data, source=source)
+
+
+def config_file(path: Path | None) -> Path | None:
+    """The file :func:`load_settings` reads: ``path``, else the first default that exists."""
+    if path is not None:
+        return path
+    return next((p for p in DEFAULT_CONFIG_PATHS if p.is_file()), None)
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -1,17 +1,21 @@
-"""Zero-hour purge: when the threat feeds change, re-scan recently delivered mail and claw back
-what now scores as quarantine or reject, as Microsoft's ZAP does.
+"""Zero-hour purge: when the threat feeds or the rules change, re-scan recently delivered mail
+and claw back what now scores as quarantine or reject, as Microsoft's ZAP does.
 
-Driven by the gateway's housekeeping; each purge is audited by the claw-back itself (actor
-``mailward-zero-hour``) and logged with the time it took from the feed change to the last copy
-removed.
+Driven by the gateway's housekeeping: :class:`FeedWatcher` tells when the feed files changed,
+:class:`RulesWatcher` when the configuration file or the YARA rules folder
+(``[detectors.yara] rules_dir``) did (a reload follows, see :mod:`mailward.runtime.reload`).
+Each purge is audited by the claw-back itself (actor ``mailward-zero-hour``) and logged with
+the time it took from the change to the last copy removed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
@@ -64,17 +68,93 @@ async def zero_hour_purge(
 
 
 class FeedWatcher:
-    """Tells when the threat feeds have changed since the last look."""
+    """Tells when the threat feeds have changed since the last look.
+
+    It asks the engine for its feeds at each look, so it follows a reload (which builds new
+    feeds and purges by itself: the first look at new feeds only takes their version)."""
 
     def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.feeds = engine.clients.get("feeds")
         self.seen = self.feeds.version if self.feeds is not None else 0
 
     def changed(self) -> bool:
-        if self.feeds is None:
+        feeds = self.engine.clients.get("feeds")
+        if feeds is None:
+            self.feeds = None
             return False
-        self.feeds.reload_if_changed()
-        if self.feeds.version == self.seen:
+        feeds.reload_if_changed()
+        version: int = feeds.version
+        if feeds is not self.feeds:
+            self.feeds, self.seen = feeds, version
             return False
-        self.seen = self.feeds.version
+        if version == self.seen:
+            return False
+        self.seen = version
         return True
+
+
+_YARA_SUFFIXES = (".yar", ".yara")
+
+
+def yara_rules_dir(settings: Settings) -> Path | None:
+    """The YARA rules folder of ``[detectors.yara] rules_dir`` (None when unset)."""
+    folder = settings.detectors.get("yara", {}).get("rules_dir") or ""
+    return Path(str(folder)) if folder else None
+
+
+def file_digest(path: Path | None) -> str:
+    """SHA-256 of a file's content; "" when there is no such file."""
+    if path is None:
+        return ""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def folder_digest(folder: Path | None, suffixes: tuple[str, ...] = _YARA_SUFFIXES) -> str:
+    """SHA-256 over the names and contents of the rule files under ``folder`` ("" if none)."""
+    if folder is None or not folder.is_dir():
+        return ""
+    digest = hashlib.sha256()
+    try:
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes)
+        for path in files:
+            digest.update(str(path.relative_to(folder)).encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    except OSError:
+        return "unreadable"
+    return digest.hexdigest()
+
+
+class RulesWatcher:
+    """Tells when rules on disk changed since the last look: the configuration file (by
+    content, so touching it changes nothing) and the YARA rules folder (names and contents)."""
+
+    def __init__(self, config_path: Path | None, settings: Settings) -> None:
+        self.config_path = config_path
+        self.yara_dir = yara_rules_dir(settings)
+        self.seen = self._look()
+
+    def _look(self) -> dict[str, str]:
+        return {"config": file_digest(self.config_path), "yara": folder_digest(self.yara_dir)}
+
+    def changed(self) -> list[str]:
+        """What changed since the last look: "config" and/or "yara" (empty: nothing)."""
+        now = self._look()
+        what = [key for key, digest in now.items() if self.seen.get(key) != digest]
+        self.seen = now
+        return what
+
+    def describe(self, key: str) -> str:
+        if key == "yara":
+            return f"YARA rules folder {self.yara_dir}"
+        return f"configuration file {self.config_path}"
+
+    def follow(self, settings: Settings) -> None:
+        """After a reload: watch the new settings' YARA folder, from its present content."""
+        folder = yara_rules_dir(settings)
+        if folder != self.yara_dir:
+            self.yara_dir = folder
+            self.seen["yara"] = folder_digest(folder)

@@ -1,28 +1,56 @@
-"""Assemble and run the gateway: store, spool, engine, processor, workers and the SMTP server."""
+"""Assemble and run the gateway: store, spool, engine, processor, workers and the SMTP server.
+
+The engine is held in an :class:`EngineSlot`, so a configuration reload (SIGHUP, ``mailward
+reload``, or a changed configuration file; see :mod:`mailward.runtime.reload`) swaps it for
+every part at once. The running gateway writes its pid to ``<data_dir>/mailward.pid``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
 from mailward.frontends.smtp.handler import GatewayHandler
 from mailward.frontends.smtp.server import start_smtp_server
 from mailward.response.journal import Journal
-from mailward.response.lockdown import LockdownState
-from mailward.response.zero_hour import FeedWatcher, zero_hour_purge
+from mailward.response.lockdown import Level, LockdownState
+from mailward.response.zero_hour import FeedWatcher, RulesWatcher, zero_hour_purge
 from mailward.runtime.clients import build_clients
+from mailward.runtime.engine_slot import EngineSlot, close_clients, close_engine
+from mailward.runtime.reload import Reloader
+from mailward.runtime.scanning import make_engine
 from mailward.runtime.workers import SpoolWorkers
 from mailward.spool.processor import Processor
 from mailward.spool.queue import Spool
 from mailward.store import Store, open_store
 
 log = logging.getLogger(__name__)
+PID_FILE = "mailward.pid"
+
+
+def build_engine(
+    settings: Settings, lockdown: Callable[[], Level], *, history: bool = True,
+    offline: bool = False, isolated: bool = False,
+) -> Engine:
+    """A new engine, with its own clients, from ``settings``: what a reload swaps in.
+
+    The one place a reload builds an engine; point it at the engine factory when there is one.
+    """
+    clients = build_clients(settings, history=history, offline=offline)
+    try:
+        return make_engine(settings, clients, lockdown, isolated=isolated)
+    except BaseException:
+        close_clients(clients)
+        raise
 
 
 @dataclass
@@ -32,25 +60,41 @@ class Gateway:
     settings: Settings
     store: Store
     spool: Spool
-    engine: Engine
+    engine: EngineSlot
     processor: Processor
     lockdown: LockdownState
     journal: Journal | None
+    history: bool = True
+    offline: bool = False
+    isolated: bool = False
 
     @classmethod
-    def build(cls, settings: Settings, *, history: bool = True, offline: bool = False) -> Gateway:
+    def build(
+        cls, settings: Settings, *, history: bool = True, offline: bool = False,
+        isolated: bool = False,
+    ) -> Gateway:
         """Every part, on the settings' store and spool (the CLI builds one too)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = open_store(settings.store_url)
         spool = Spool(settings.spool_dir)
         lockdown = LockdownState(settings.store_url)
         clients = build_clients(settings, history=history, offline=offline)
-        engine = Engine(settings, clients=clients, lockdown=lockdown.level)
+        engine = make_engine(settings, clients, lockdown.level, isolated=isolated)
         journal = Journal(settings.store_url) if settings.journal.enabled else None
+        slot = EngineSlot(engine)
         processor = Processor(
-            settings, engine, spool, store, lockdown=lockdown.level, journal=journal
+            settings, slot, spool, store, lockdown=lockdown.level, journal=journal
         )
-        return cls(settings, store, spool, engine, processor, lockdown, journal)
+        return cls(
+            settings, store, spool, slot, processor, lockdown, journal, history, offline, isolated
+        )
+
+    def build_engine(self, settings: Settings) -> Engine:
+        """A new engine for ``settings``, built as this gateway's was (for a reload)."""
+        return build_engine(
+            settings, self.lockdown.level, history=self.history, offline=self.offline,
+            isolated=self.isolated,
+        )
 
     def purge_journal(self, now: float) -> None:
         """Drop raw bytes and entries past their retention (run now and then)."""
@@ -61,29 +105,41 @@ class Gateway:
         self.journal.purge_entries(now - days.entry_retention_days * 86400)
 
     def close(self) -> None:
-        for client in self.engine.clients.values():
-            close = getattr(client, "close", None)
-            if callable(close):
-                close()
+        """Close every part (outside an event loop: the CLI)."""
+        asyncio.run(self.aclose())
+
+    async def aclose(self) -> None:
+        """Close every part, from inside the event loop."""
+        await close_engine(self.engine.current)
         self.lockdown.close()
         if self.journal is not None:
             self.journal.close()
         self.store.close()
 
 
-async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
-    """Run until SIGTERM or SIGINT; in-flight work stays in the spool for the next start."""
-    gw = Gateway.build(settings)
+async def serve(
+    settings: Settings,
+    ready: asyncio.Event | None = None,
+    *,
+    load: Callable[[], Settings] | None = None,
+    config_path: Path | None = None,
+) -> None:
+    """Run until SIGTERM or SIGINT; in-flight work stays in the spool for the next start.
+
+    SIGHUP reloads the configuration with ``load`` (the CLI passes the same file and
+    environment it started from); ``config_path`` is the file watched for changes."""
+    gw = Gateway.build(settings, isolated=True)  # scans in watchdog-guarded processes
     workers = SpoolWorkers(gw.processor, gw.spool, settings.engine.workers)
     handler = GatewayHandler(settings, gw.spool, gw.engine, gw.processor, workers.nudge)
     server = await start_smtp_server(handler, settings.smtp)
     await workers.start()
-    housekeeping = asyncio.create_task(_housekeeping(gw), name="housekeeping")
+    reloader = Reloader(gw, load or _no_source, gw.build_engine,
+                        RulesWatcher(config_path, settings), handler)
+    wake = asyncio.Event()
+    housekeeping = asyncio.create_task(_housekeeping(gw, reloader, wake), name="housekeeping")
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    _signals(stop, wake)
+    pid_file = _write_pid(settings.data_dir)
     addr = ", ".join(str(s.getsockname()) for s in server.sockets)
     log.info("mailward listening on %s; data in %s", addr, settings.data_dir)
     if ready is not None:
@@ -97,14 +153,48 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await housekeeping
         await workers.stop()
-        gw.close()
+        await reloader.close()
+        await gw.aclose()
+        _remove_pid(pid_file)
         log.info("mailward stopped")
 
 
-async def _housekeeping(gw: Gateway, retention_every: float = 3600.0) -> None:
-    """Periodic chores: journal retention, and a zero-hour purge when the feeds change."""
-    watcher = FeedWatcher(gw.engine)
-    zero_hour = gw.settings.journal.zero_hour_hours > 0 and gw.journal is not None
+def _no_source() -> Settings:
+    raise RuntimeError("this gateway was started without a configuration source to reload")
+
+
+def _signals(stop: asyncio.Event, hup: asyncio.Event) -> None:
+    """SIGTERM/SIGINT set ``stop``; SIGHUP sets ``hup``: housekeeping wakes up and reloads."""
+    loop = asyncio.get_running_loop()
+    for sig, event in ((signal.SIGTERM, stop), (signal.SIGINT, stop), (signal.SIGHUP, hup)):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, event.set)
+
+
+def _write_pid(data_dir: Path) -> Path | None:
+    """``<data_dir>/mailward.pid`` for `mailward reload`; None when it cannot be written."""
+    path = data_dir / PID_FILE
+    try:
+        path.write_text(f"{os.getpid()}\n")
+    except OSError as exc:
+        log.warning("cannot write the pid file %s: %s", path, exc)
+        return None
+    return path
+
+
+def _remove_pid(path: Path | None) -> None:
+    """Remove our pid file (only if it is still ours)."""
+    with contextlib.suppress(OSError, ValueError):
+        if path is not None and int(path.read_text().strip()) == os.getpid():
+            path.unlink()
+
+
+async def _housekeeping(
+    gw: Gateway, reloader: Reloader, hup: asyncio.Event, retention_every: float = 3600.0
+) -> None:
+    """Periodic chores: journal retention; a reload on SIGHUP or when the configuration or
+    YARA rules change (then a zero-hour purge); a zero-hour purge when the feeds change."""
+    feeds = FeedWatcher(gw.engine)
     last_retention = 0.0
     while True:
         now = time.time()
@@ -114,12 +204,25 @@ async def _housekeeping(gw: Gateway, retention_every: float = 3600.0) -> None:
                 await asyncio.to_thread(gw.purge_journal, now)
             except Exception:
                 log.exception("journal purge failed; will try again")
-        if zero_hour and gw.journal is not None:
-            try:
-                if await asyncio.to_thread(watcher.changed):
-                    await zero_hour_purge(
-                        gw.settings, gw.journal, gw.engine, gw.store, why="threat feeds changed"
-                    )
-            except Exception:
-                log.exception("zero-hour purge failed; will try at the next change")
-        await asyncio.sleep(gw.settings.journal.zero_hour_check_seconds)
+        signalled = hup.is_set()
+        hup.clear()
+        try:
+            await reloader.tick(signalled)
+        except Exception:
+            log.exception("configuration reload failed; still on the old configuration")
+        await _feed_purge(gw, feeds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hup.wait(), gw.settings.journal.zero_hour_check_seconds)
+
+
+async def _feed_purge(gw: Gateway, feeds: FeedWatcher) -> None:
+    """A zero-hour purge when the threat feeds changed (and the purge is on)."""
+    if gw.journal is None or gw.settings.journal.zero_hour_hours <= 0:
+        return
+    try:
+        if await asyncio.to_thread(feeds.changed):
+            await zero_hour_purge(
+                gw.settings, gw.journal, gw.engine, gw.store, why="threat feeds changed"
+            )
+    except Exception:
+        log.exception("zero-hour purge failed; will try at the next change")
