@@ -8,6 +8,9 @@ Usage::
     with Dovecot(tmp_path, users={"alice@example.com": "pw"}) as imap:
         conn = imaplib.IMAP4("127.0.0.1", imap.port)
 
+With ``lmtp=True`` it also runs Dovecot's LMTP service on ``imap.lmtp_port`` of 127.0.0.1, so
+a gateway can deliver into the same mailboxes (``require_dovecot(lmtp=True)`` first).
+
 The server listens on a free port of 127.0.0.1 without TLS, authenticates from a passwd-file
 (plain passwords) and has one master user (``imap.master_user`` / ``imap.master_password``): log
 in as ``user*master`` with the master password to act on ``user``'s mailbox. Mail lives in
@@ -39,10 +42,11 @@ from types import TracebackType
 import pytest
 
 DOVECOT = Path("/usr/sbin/dovecot")
+DOVECOT_LMTP = Path("/usr/lib/dovecot/lmtp")
 _INSTALL_SCRIPT = Path(__file__).resolve().parents[2] / ".ci" / "install-dovecot.sh"
 
 _CONF = """\
-protocols = imap
+protocols = {protocols}
 listen = 127.0.0.1
 base_dir = {base}/run
 state_dir = {base}/state
@@ -93,7 +97,21 @@ service pop3-login {{
     port = 0
   }}
 }}
+{lmtp}
 {extra}
+"""
+
+_LMTP_CONF = """\
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  unix_listener lmtp {{
+    mode = 0600
+  }}
+}}
+lmtp_rcpt_check_quota = no
 """
 
 
@@ -104,15 +122,19 @@ def _free_port() -> int:
         return port
 
 
-def require_dovecot() -> None:
-    """Make sure Dovecot is installed: install it as root with apt (CI), else skip the test."""
-    if DOVECOT.exists():
+def require_dovecot(*, lmtp: bool = False) -> None:
+    """Make sure Dovecot (and its LMTP service when ``lmtp``) is installed: install it as root
+    with apt (CI), else skip the test."""
+    needed = [DOVECOT, DOVECOT_LMTP] if lmtp else [DOVECOT]
+    if all(p.exists() for p in needed):
         return
+    missing = ", ".join(str(p) for p in needed if not p.exists())
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip("Dovecot is not installed (/usr/sbin/dovecot); run .ci/install-dovecot.sh")
+        pytest.skip(f"Dovecot is not installed ({missing}); run .ci/install-dovecot.sh")
     done = subprocess.run(["bash", str(_INSTALL_SCRIPT)], capture_output=True, check=False)
-    if done.returncode != 0 or not DOVECOT.exists():
-        pytest.skip(f"installing Dovecot failed: {done.stderr.decode(errors='replace')[-500:]}")
+    if done.returncode != 0 or not all(p.exists() for p in needed):
+        pytest.skip(f"installing Dovecot ({missing}) failed: "
+                    f"{done.stderr.decode(errors='replace')[-500:]}")
 
 
 class Dovecot:
@@ -122,13 +144,15 @@ class Dovecot:
     master_password = "master-secret"
 
     def __init__(
-        self, tmp_path: Path, users: Mapping[str, str], *, extra_conf: str = ""
+        self, tmp_path: Path, users: Mapping[str, str], *, extra_conf: str = "",
+        lmtp: bool = False,
     ) -> None:
         self.base = Path(tmp_path) / "dovecot"
         self.mail_root = self.base / "mail"
         self.users = dict(users)
         self.extra_conf = extra_conf
         self.port = _free_port()
+        self.lmtp_port: int | None = _free_port() if lmtp else None
         self._proc: subprocess.Popen[bytes] | None = None
         self._private: Path | None = None
 
@@ -160,9 +184,11 @@ class Dovecot:
         (self.base / "users.passwd").write_text(users)
         (self.base / "master.passwd").write_text(f"{self.master_user}:{self.master_password}\n")
         conf = self.base / "dovecot.conf"
+        lmtp = "" if self.lmtp_port is None else _LMTP_CONF.format(port=self.lmtp_port)
         conf.write_text(_CONF.format(
             base=self.base, internal=internal, login=login, mail=self.mail_root,
             mail_uid=uid, mail_gid=gid, port=self.port, extra=self.extra_conf,
+            protocols="imap lmtp" if self.lmtp_port is not None else "imap", lmtp=lmtp,
         ))
         return conf
 
@@ -182,13 +208,19 @@ class Dovecot:
                 break
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                    if sock.recv(200).startswith(b"* OK"):
+                    if sock.recv(200).startswith(b"* OK") and self._lmtp_ready():
                         return
             except OSError:
                 time.sleep(0.05)
         err = (self.base / "stderr.log").read_text(errors="replace")
         self.stop()
         raise RuntimeError(f"Dovecot did not start on port {self.port}:\n{err}\n{self.log}")
+
+    def _lmtp_ready(self) -> bool:
+        if self.lmtp_port is None:
+            return True
+        with socket.create_connection(("127.0.0.1", self.lmtp_port), timeout=1) as sock:
+            return sock.recv(200).startswith(b"220")
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from mailward.config.settings import Settings
 from mailward.delivery.dsn import build_bounce
+from mailward.delivery.lmtp import lmtp_message
 from mailward.delivery.maildir import MaildirDelivery, maildir_for, message_name
 from mailward.delivery.relay import RelayResult, normalise_line_endings, relay_message
 from mailward.delivery.retry import next_retry_delay
@@ -82,6 +83,7 @@ class Processor:
         relay: RelayFn = relay_message,
         lockdown: Callable[[], Level] | None = None,
         journal: Journal | None = None,
+        lmtp: RelayFn = lmtp_message,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -89,6 +91,7 @@ class Processor:
         self.store = store
         self.maildir = MaildirDelivery(settings.maildir_root)
         self.relay = relay
+        self.lmtp = lmtp
         self.lockdown = lockdown
         self.journal = journal
 
@@ -194,11 +197,26 @@ class Processor:
             trace_headers=[("Received", self.received_header(entry))],
         ))
         pending = [r for r in entry.envelope.rcpt_tos if r not in state.done]
-        local = [r for r in pending if self._is_maildir(r)]
-        remote = [r for r in pending if not self._is_maildir(r)]
+        inbound = self.settings.delivery.inbound
+        local = [r for r in pending if self._is_inbound(r)]
+        remote = [r for r in pending if not self._is_inbound(r)]
         temp: dict[str, str] = {}
         perm: dict[str, str] = {}
-        for rcpt in local:
+        if inbound == "maildir":
+            await self._to_maildir(entry, state, raw, local, temp, perm)
+        elif local:  # "lmtp": the mail store answers for each recipient
+            await self._hand_off(self.lmtp, self.settings.delivery.lmtp, "lmtp", entry, state,
+                                 raw, local, temp, perm)
+        if remote:
+            await self._hand_off(self.relay, self.settings.delivery.relay, "relayed", entry,
+                                 state, raw, remote, temp, perm)
+        return await self._settle(entry, state, verdict, temp, perm, now)
+
+    async def _to_maildir(
+        self, entry: SpoolEntry, state: SpoolState, raw: bytes, rcpts: list[str],
+        temp: dict[str, str], perm: dict[str, str],
+    ) -> None:
+        for rcpt in rcpts:
             try:
                 await asyncio.to_thread(self.maildir.deliver, entry.id, rcpt, raw)
                 state.done[rcpt] = "delivered"
@@ -206,15 +224,18 @@ class Processor:
                 perm[rcpt] = str(exc)
             except (DeliveryError, OSError) as exc:
                 temp[rcpt] = str(exc)
-        if remote:
-            result = await self.relay(
-                self.settings.delivery.relay, entry.envelope.mail_from, remote, raw,
-                helo=self.settings.smtp.hostname,
-            )
-            state.done.update({r: "relayed" for r in result.accepted})
-            temp.update(result.temp_failed)
-            perm.update(result.perm_failed)
-        return await self._settle(entry, state, verdict, temp, perm, now)
+
+    async def _hand_off(
+        self, send: RelayFn, where: Any, done_as: str, entry: SpoolEntry, state: SpoolState,
+        raw: bytes, rcpts: list[str], temp: dict[str, str], perm: dict[str, str],
+    ) -> None:
+        """Relay or LMTP: record who was accepted; the rest are retried or bounced."""
+        result = await send(
+            where, entry.envelope.mail_from, rcpts, raw, helo=self.settings.smtp.hostname
+        )
+        state.done.update({r: done_as for r in result.accepted})
+        temp.update(result.temp_failed)
+        perm.update(result.perm_failed)
 
     async def _settle(
         self, entry: SpoolEntry, state: SpoolState, verdict: Verdict,
@@ -296,8 +317,9 @@ class Processor:
             entry_id=f"{entry.id}-b{state.attempts}",
         )
 
-    def _is_maildir(self, rcpt: str) -> bool:
-        if self.settings.delivery.inbound != "maildir":
+    def _is_inbound(self, rcpt: str) -> bool:
+        """Mail for the accepted domains goes to Maildir or LMTP (unless inbound = relay)."""
+        if self.settings.delivery.inbound == "relay":
             return False
         domain = rcpt.rpartition("@")[2].lower()
         return domain in self.settings.organisation.accepted_domains
@@ -339,6 +361,9 @@ def delivered_copies(
             copies.append((rcpt, maildir_location(path)))
         elif outcome == "relayed":
             copies.append((rcpt, relay_location(settings.delivery.relay.host or "")))
+        elif outcome == "lmtp":  # in the mail store's INBOX: claw back over IMAP
+            lmtp = settings.delivery.lmtp
+            copies.append((rcpt, f"lmtp:{lmtp.path or f'{lmtp.host}:{lmtp.port}'}"))
     return copies
 
 
