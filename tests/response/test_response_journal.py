@@ -237,3 +237,83 @@ def test_purge_entries_drops_everything_older(journal: Journal) -> None:
 def test_bad_url_is_a_store_error() -> None:
     with pytest.raises(StoreError):
         Journal("mysql://nowhere/db")
+
+
+# --- the subject index ------------------------------------------------------------------------
+
+
+def _fts_rows(journal: Journal) -> int:
+    from sqlalchemy import text
+
+    with journal._engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM journal_subject_fts")).scalar_one())
+
+
+def test_subject_hunt_uses_the_trigram_index(journal: Journal) -> None:
+    from sqlalchemy import text
+
+    journal.record(make_entry("sp-a", subject="Payroll update required"))
+    assert journal._subject_fts
+    with journal._engine.connect() as conn:
+        plan = conn.execute(text(
+            "EXPLAIN QUERY PLAN SELECT rowid FROM journal_subject_fts WHERE subject LIKE '%roll%'"
+        )).fetchall()
+    assert any("VIRTUAL TABLE INDEX" in str(row) for row in plan)
+    assert [h.spool_id for h in journal.find_subject("ROLL upd")] == ["sp-a"]
+    assert [h.spool_id for h in journal.find_subject("ro")] == ["sp-a"]  # too short: a scan
+
+
+def test_subject_index_follows_deletions(journal: Journal) -> None:
+    journal.record(make_entry("old", at=T0, subject="Payroll update required"))
+    journal.record(make_entry("new", at=T0 + 86400, subject="Payroll update again"))
+    assert _fts_rows(journal) == 2
+    journal.purge_entries(older_than=T0 + 3600)
+    assert _fts_rows(journal) == 1
+    assert [h.spool_id for h in journal.find_subject("payroll")] == ["new"]
+
+
+def test_a_journal_made_before_the_index_gets_it_filled(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    first = Journal(url)
+    first.record(make_entry("sp-a", subject="Wire transfer today"))
+    with first._engine.begin() as conn:  # as a journal from before the index existed
+        for name in ("journal_subject_ai", "journal_subject_ad"):
+            conn.execute(text(f"DROP TRIGGER {name}"))
+        conn.execute(text("DROP TABLE journal_subject_fts"))
+    first.close()
+    reopened = Journal(url)
+    try:
+        assert [h.spool_id for h in reopened.find_subject("transfer")] == ["sp-a"]
+    finally:
+        reopened.close()
+
+
+def test_short_patterns_fall_back_to_a_scan() -> None:
+    from mailward.response._subject_index import indexable
+
+    assert indexable("%pay%") and indexable("%a%bcd%")
+    assert not indexable("%ab%") and not indexable("%a_b%c%")
+
+
+def test_broad_subject_patterns_walk_newest_first(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailward.response import _subject_index
+
+    for n in range(4):
+        journal.record(make_entry(f"sp-{n}", at=T0 + n, subject=f"Payroll notice {n}"))
+    journal.record(make_entry("other", at=T0 + 9, subject="Team lunch"))
+    monkeypatch.setattr(_subject_index, "BROAD", 3)  # four matches: broad
+    assert [h.spool_id for h in journal.find_subject("payroll", limit=2)] == ["sp-3", "sp-2"]
+    monkeypatch.setattr(_subject_index, "BROAD", 50)  # the same answer through the index
+    assert [h.spool_id for h in journal.find_subject("payroll", limit=2)] == ["sp-3", "sp-2"]
+
+
+def test_patterns_the_index_cannot_take() -> None:
+    from mailward.response._subject_index import indexed_like
+
+    assert indexed_like("Pay*roll") == "%Pay%roll%"
+    assert indexed_like("100% off") is None  # a literal % needs ESCAPE, which FTS5 ignores
+    assert indexed_like("a*b") is None

@@ -9,6 +9,7 @@ journal             one row per delivered message: spool id (unique), time, send
 journal_copies      where each recipient's copy went: "maildir:<path>", "relay:<host>" or
                     "imap:<mailbox>"
 journal_raw         the message bytes as received (zlib), kept until :meth:`Journal.purge`
+journal_subject_fts the subject's trigram index for substring hunts (see _subject_index)
 journal_indicators  one row per (kind, value, message); its primary key (kind, value,
                     received_at, journal_id) is the lookup index, so :meth:`Journal.find` is
                     one index seek, newest first, with the time window inside the seek.
@@ -31,6 +32,7 @@ from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from mailward.errors import StoreError
+from mailward.response import _subject_index
 from mailward.response._keys import normalise_indicator
 from mailward.response._schema import (
     JOURNAL_METADATA,
@@ -67,6 +69,7 @@ class Journal:
 
     def __init__(self, url: str) -> None:
         self._engine = open_tables(url, JOURNAL_METADATA, "journal")
+        self._subject_fts = _subject_index.install(self._engine)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -155,9 +158,14 @@ class Journal:
         run of characters), newest first, received in [since, until)."""
         escaped = pattern.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = "%" + escaped.replace("*", "%") + "%"
-        query = select(_J.c.id).where(func.lower(_J.c.subject).like(like, escape="\\"))
-        query = _window(query, since, until).order_by(_J.c.received_at.desc()).limit(limit)
+        indexed = _subject_index.indexed_like(pattern) if self._subject_fts else None
         with self._tx("find subject") as conn:
+            if indexed is not None and not _subject_index.is_broad(conn, indexed):
+                condition = _J.c.id.in_(_subject_index.matching_ids(indexed))
+            else:
+                condition = func.lower(_J.c.subject).like(like, escape="\\")
+            query = select(_J.c.id).where(condition)
+            query = _window(query, since, until).order_by(_J.c.received_at.desc()).limit(limit)
             ids = list(conn.execute(query).scalars())
             return self._hits(conn, ids, (f"subject:{pattern}",))
 
