@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from helpers_detectors import by_symbol, make_message, run
 
-from mailward.detectors.lures import LureDetector, LureSettings, fold, parse_lines
+from mailward.detectors._lure_phrases import fold, parse_lines
+from mailward.detectors.lures import LureDetector, LureSettings
 
 DETECTOR = LureDetector(LureSettings())
 

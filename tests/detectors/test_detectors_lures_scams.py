@@ -7,18 +7,9 @@ import time
 import pytest
 from helpers_detectors import address, by_symbol, make_message, run
 
-from mailward.detectors.lures import (
-    LureDetector,
-    LureSettings,
-    PhraseMatcher,
-    _parser,
-    anchors,
-    compiled,
-    fold,
-    mixed_script_words,
-    money_bait,
-    subject_tricks,
-)
+from mailward.detectors._lure_phrases import PhraseMatcher, _parser, anchors, compiled, fold
+from mailward.detectors._lure_tricks import mixed_script_words, money_bait, subject_tricks
+from mailward.detectors.lures import LureDetector, LureSettings
 
 DETECTOR = LureDetector(LureSettings())
 

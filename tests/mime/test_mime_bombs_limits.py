@@ -14,7 +14,7 @@ import time
 import pytest
 
 from mailward.config.settings import LimitSettings, Settings
-from mailward.detectors.lures import subject_tricks
+from mailward.detectors._lure_tricks import subject_tricks
 from mailward.engine.pipeline import Engine
 from mailward.errors import LimitExceeded
 from mailward.mime import parse_message

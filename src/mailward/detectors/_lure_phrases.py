@@ -1,0 +1,266 @@
+"""The lures detector's phrase matching: text folding, pattern files, anchors and the matcher.
+
+See :mod:`mailward.detectors.lures` for what the patterns find. Every pattern has literal
+"anchors" derived from its parsed form (``re._parser``: the stdlib has no public API for a
+regex's parse tree), one of which any match must contain; one trie-shaped regex finds the
+anchors in a single pass, and a pattern is tried only in windows around its anchors.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+#: the stdlib regex parser and its opcodes (private modules without type stubs), for anchors
+_parser: Any = importlib.import_module("re._parser")
+_constants: Any = importlib.import_module("re._constants")
+LANGUAGES = ("en", "fr", "de", "pt", "es", "nl")
+#: category in the pattern files -> (symbol, default weight, what the message does)
+CATEGORIES: dict[str, tuple[str, float, str]] = {
+    "urgency": ("LURE_URGENCY", 1.0, "asks you to act urgently"),
+    "account": ("LURE_ACCOUNT", 2.0, "says your account is suspended or must be verified"),
+    "credentials": ("LURE_CREDENTIALS", 3.0, "asks for your password or a security code"),
+    "payment_change": ("LURE_PAYMENT_CHANGE", 3.0, "points payments to new bank details or "
+                       "presses for an unpaid invoice"),
+    "gift_card": ("LURE_GIFT_CARD", 3.0, "asks you to buy gift cards"),
+    "wire": ("LURE_WIRE", 2.0, "asks for a wire transfer"),
+    "prize": ("LURE_PRIZE", 2.0, "says you have won a prize or a reward"),
+    "delivery": ("LURE_DELIVERY", 1.5, "says a parcel could not be delivered or owes a fee"),
+    "quota": ("LURE_QUOTA", 2.0, "says your mailbox is full"),
+    "advance_fee": ("LURE_ADVANCE_FEE", 3.0, "offers a donation, an inheritance or funds to "
+                    "release"),
+    "crypto": ("LURE_CRYPTO", 2.5, "pushes a crypto airdrop, token claim or wallet check"),
+    "refund_callback": ("LURE_REFUND_CALLBACK", 2.5, "says you were charged for a renewal or "
+                        "order and should call to cancel"),
+    "reward_points": ("LURE_REWARD_POINTS", 2.0, "says your points or credit expire unless "
+                      "redeemed"),
+    "authority": ("LURE_AUTHORITY", 2.0, "claims to come from a tax office, court or central bank"),
+    "romance": ("LURE_ROMANCE", 1.5, "opens like a romance or stranger-in-need scam"),
+}  # fmt: skip
+#: symbols not tied to a phrase list: (weight, description)
+
+_SPACES = re.compile(r"\s+")
+_WINDOW = 160  # characters tried either side of an anchor
+_MIN_ANCHOR = 2
+_MAX_RUNS = 64
+_MAX_ANCHOR = 12  # anchors are cut to this length: a prefix of an anchor is one too
+#: words too common to be worth an anchor (they occur in almost every message)
+_COMMON = frozenset(
+    re.split(
+        r"\s+",
+        """you your the and for with have has are was will been this that our not can all now get
+        new act from any its out who de la le les des en et un une du au pour vous votre sur par
+        est der die das und ist sie ihr ihre ein eine den dem mit von zu auf fur nicht het een van
+        op uw je te dat met voor niet que para por com uma um os as seu sua do da no na el los las
+        su tu del al con se""",
+    )
+)
+#: Cyrillic and Greek look-alikes and small capitals, mapped to the Latin letter they imitate
+_LOOKALIKE_FROM = (
+    "\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u0458\u0501\u0455\u051b\u051d\u04bb\u04cf\u0251"
+    "\u03b1\u03bf\u03b5\u03b9\u03ba\u03bd\u03c4\u03c1\u1d00\u0299\u1d04\u1d05\u1d07\ua730\u0262\u029c"
+    "\u026a\u1d0a\u1d0b\u029f\u1d0d\u0274\u1d0f\u1d18\u01eb\u0280\ua731\u1d1b\u1d1c\u1d20\u1d21\u028f\u1d22"
+)
+_LOOKALIKE_TO = "aeopcyxijdsqwhlaaoeikvtpabcdefghijklmnopqrstuvwyz"
+_INVISIBLE = "\u00ad\u034f\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\ufeff"
+
+
+@functools.cache
+def _fold_table() -> dict[int, str | None]:
+    """str.translate table: combining marks and invisible characters dropped, look-alikes mapped."""
+    table: dict[int, str | None] = {
+        cp: None for cp in range(0x300, 0x10000) if unicodedata.combining(chr(cp))
+    }
+    table.update({ord(c): None for c in _INVISIBLE})
+    table.update({ord(k): v for k, v in zip(_LOOKALIKE_FROM, _LOOKALIKE_TO, strict=True)})
+    return table
+
+
+def fold(text: str) -> str:
+    """Case-folded, accents removed, whitespace collapsed: the form lure patterns match."""
+    if text.isascii():
+        return _SPACES.sub(" ", text.lower())
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return _SPACES.sub(" ", decomposed.translate(_fold_table()))
+
+
+def parse_lines(text: str, source: str) -> dict[str, list[str]]:
+    """``CATEGORY REGEX`` lines (``#`` comments and blanks skipped) -> {category: [regex]}."""
+    out: dict[str, list[str]] = {}
+    for number, raw_line in enumerate(text.splitlines(), 1):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        category, _, pattern = line.partition(" ")
+        if category not in CATEGORIES or not pattern.strip():
+            raise ValueError(f"{source}:{number}: expected 'CATEGORY REGEX', got {line!r}")
+        re.compile(pattern)  # a bad pattern fails at load, naming nothing worse than the file
+        out.setdefault(category, []).append(pattern.strip())
+    return out
+
+
+def _better(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+    """The anchor set that filters better: longer shortest anchor, then fewer anchors."""
+    if a is None or b is None:
+        return a if b is None else b
+    key_a = (_strength(a), min(len(w) for w in a), -len(a))
+    key_b = (_strength(b), min(len(w) for w in b), -len(b))
+    return a if key_a >= key_b else b
+
+
+def _strength(anchor_set: frozenset[str]) -> int:
+    """How well an anchor set filters: its weakest anchor's length, common words counting 0."""
+    return min(0 if w.strip() in _COMMON else len(w.strip()) for w in anchor_set)
+
+
+def _options(items: Any) -> list[str] | None:
+    """Every text a parsed sequence of literals, literal alternations and optional literals can
+    match (at most ``_MAX_RUNS``), else None."""
+    c = _constants
+
+    texts = [""]
+    for op, av in items:
+        if op is c.LITERAL:
+            choices: list[str] | None = [chr(av)]
+        elif op is c.BRANCH:
+            parts = [_options(alt) for alt in av[1]]
+            choices = None if None in parts else [t for part in parts for t in part or ()]
+        elif op is c.MAX_REPEAT and av[:2] == (0, 1):
+            inner = _options(av[2])
+            choices = None if inner is None else ["", *inner]
+        else:
+            choices = None
+        if choices is None or len(texts) * len(choices) > _MAX_RUNS:
+            return None
+        texts = [t + choice for t in texts for choice in choices]
+    return texts
+
+
+def anchors(items: Any, word_start: bool = True) -> frozenset[str] | None:
+    """Literal strings, each starting a word, one of which every match of ``items`` contains.
+
+    ``items`` is a parsed pattern (``re._parser.parse``); ``word_start`` says whether it begins
+    where a word begins. Only literal stretches known to begin a word are used, so the anchor
+    finder can look at word starts alone.
+    """
+    c = _constants
+
+    best: frozenset[str] | None = None
+    runs, runs_start = [""], word_start  # literal texts of the current stretch; begins a word?
+    for index, (op, av) in enumerate([*items, (None, None)]):
+        if op is c.LITERAL:
+            runs_start = runs_start or (runs == [""] and av == ord(" "))
+        choices = _options([(op, av)]) if op is not None else None
+        if choices is not None and len(runs) * len(choices) <= _MAX_RUNS:
+            runs = [r + choice for r in runs for choice in choices]
+            continue
+        if runs != [""] and runs_start and all(r.strip() for r in runs):
+            best = _better(best, frozenset(r.strip()[:_MAX_ANCHOR] for r in runs))
+        if choices is not None:  # too many combinations: start a new stretch here
+            runs, runs_start = choices, all(ch.startswith(" ") for ch in choices)
+            continue
+        inner_start = word_start and index == 0
+        runs, runs_start = [""], False
+        if op is c.BRANCH:
+            alternatives = [anchors(alt, inner_start) for alt in av[1]]
+            if all(alt is not None for alt in alternatives):
+                best = _better(best, frozenset().union(*alternatives))  # type: ignore[arg-type]
+        elif op is c.SUBPATTERN:
+            best = _better(best, anchors(av[-1], inner_start))
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1:
+            best = _better(best, anchors(av[2], inner_start))
+    if best is not None and min(len(w) for w in best) < _MIN_ANCHOR:
+        return None
+    return best
+
+
+def _trie_regex(words: Sequence[str]) -> str:
+    """An alternation of ``words`` shaped as a trie, so each position is tried in one pass."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return emit(trie)
+
+
+class PhraseMatcher:
+    """All categories' patterns, tried only around the literal anchors found in one pass."""
+
+    def __init__(self, merged: Mapping[str, Sequence[str]]) -> None:
+        self.patterns: list[tuple[str, re.Pattern[str]]] = []
+        own: dict[str, list[int]] = {}
+        self.always: list[int] = []
+        for category, patterns in merged.items():
+            for pattern in patterns:
+                index = len(self.patterns)
+                self.patterns.append((category, re.compile(rf"(?<!\w)(?:{pattern})(?!\w)")))
+                found = anchors(_parser.parse(pattern))
+                if found is None:
+                    self.always.append(index)
+                for anchor in found or ():
+                    own.setdefault(anchor, []).append(index)
+        words = sorted(own)
+        self.finder = re.compile(f"(?<!\\w)(?=({_trie_regex(words)}))") if words else None
+        self.by_anchor = {
+            word: sorted({i for n in range(1, len(word) + 1) for i in own.get(word[:n], ())})
+            for word in words
+        }
+
+    def find(self, text: str) -> dict[str, list[str]]:
+        """{category: distinct phrases in text order}, categories in CATEGORIES order."""
+        spots: dict[int, list[int]] = {index: [0] for index in self.always}
+        for match in self.finder.finditer(text) if self.finder else ():
+            for index in self.by_anchor[match.group(1)]:
+                spots.setdefault(index, []).append(match.start())
+        seen: list[tuple[int, str, str]] = []
+        for index, starts in spots.items():
+            category, regex = self.patterns[index]
+            for lo, hi in self._windows(starts, len(text), index in self.always):
+                seen.extend((m.start(), category, m.group(0)) for m in regex.finditer(text, lo, hi))
+        found: dict[str, list[str]] = {}
+        for _, category, phrase in sorted(seen):
+            found.setdefault(category, [])
+            if phrase not in found[category]:
+                found[category].append(phrase)
+        return {c: found[c] for c in CATEGORIES if c in found}
+
+    @staticmethod
+    def _windows(starts: list[int], size: int, whole: bool) -> list[tuple[int, int]]:
+        if whole:
+            return [(0, size)]
+        out: list[tuple[int, int]] = []
+        for start in starts:
+            lo, hi = max(0, start - _WINDOW), min(size, start + _WINDOW)
+            if out and lo <= out[-1][1]:
+                out[-1] = (out[-1][0], hi)
+            else:
+                out.append((lo, hi))
+        return out
+
+
+@functools.cache
+def compiled(languages: tuple[str, ...]) -> PhraseMatcher:
+    """The phrase matcher over the languages' pattern files."""
+    folder = resources.files("mailward.detectors") / "data"
+    merged: dict[str, list[str]] = {}
+    for lang in languages:
+        text = (folder / f"lures_{lang}.txt").read_text(encoding="utf-8")
+        for category, patterns in parse_lines(text, f"lures_{lang}.txt").items():
+            merged.setdefault(category, []).extend(patterns)
+    return PhraseMatcher(merged)
