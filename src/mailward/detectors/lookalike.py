@@ -25,12 +25,18 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from importlib import resources
 
 from confusable_homoglyphs import confusables
 
 from mailward.detectors._domains import host_parts
+from mailward.detectors._edits import (
+    damerau_levenshtein,
+    deletions,
+    difference,
+    is_typo,
+    within,
+)
 from mailward.mime.urls import host_to_ascii, registrable_domain
 
 __all__ = ["LookalikeMatch", "brand_in_host", "find_lookalike", "load_wordlist"]
@@ -157,15 +163,6 @@ class _Index:
     longest: int
 
 
-def _deletions(word: str, depth: int) -> set[str]:
-    """``word`` and every string left after deleting up to ``depth`` of its characters."""
-    out = frontier = {word}
-    for _ in range(depth):
-        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
-        out = out | frontier
-    return out
-
-
 def _table(pairs: Iterable[tuple[str, int]]) -> dict[str, tuple[int, ...]]:
     table: dict[str, list[int]] = {}
     for key, at in pairs:
@@ -186,8 +183,8 @@ def _index(protected: frozenset[str]) -> _Index:
         names=names,
         domains=frozenset(p.domain for p in names),
         exact=_table((key, at) for at, four in enumerate(keys) for key in four),
-        near1=_table((d, at) for p, at in short for d in _deletions(p.name, 1)),
-        near2=_table((d, at) for p, at in long for d in _deletions(p.name, 2)),
+        near1=_table((d, at) for p, at in short for d in deletions(p.name, 1)),
+        near2=_table((d, at) for p, at in long for d in deletions(p.name, 2)),
         long_lengths=frozenset(len(p.name) for p, _ in long),
         longest=max((len(p.name) for p in names), default=0),
     )
@@ -216,47 +213,10 @@ def _candidates(index: _Index, host: str, cand: _Name, flat: str) -> list[int]:
     found = {at for key in keys for at in index.exact.get(key, ())}
     size = len(cand.name)
     if size <= _MIN_EDIT2:
-        found.update(at for d in _deletions(cand.name, 1) for at in index.near1.get(d, ()))
+        found.update(at for d in deletions(cand.name, 1) for at in index.near1.get(d, ()))
     if any(abs(size - n) <= 2 for n in index.long_lengths):
-        found.update(at for d in _deletions(cand.name, 2) for at in index.near2.get(d, ()))
+        found.update(at for d in deletions(cand.name, 2) for at in index.near2.get(d, ()))
     return sorted(found)
-
-
-def damerau_levenshtein(a: str, b: str, bound: int | None = None) -> int:
-    """Optimal-string-alignment distance: insertions, deletions, substitutions, transpositions.
-
-    With ``bound``, stops early and returns ``bound + 1`` once the distance must exceed it.
-    """
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cost = 0 if ca == cb else 1
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        if bound is not None and min(cur) > bound and min(prev) > bound:
-            return bound + 1
-        prev2, prev = prev, cur
-    return prev[-1]
-
-
-def _difference(seen: str, real: str) -> str:
-    """A short phrase for the first difference: 'a "1" in place of "l"', 'an extra "s"'."""
-    diff = [i for i, (x, y) in enumerate(zip(seen, real, strict=False)) if x != y]
-    if len(seen) == len(real) and len(diff) == 2 and diff[1] == diff[0] + 1:
-        at = diff[0]
-        if seen[at : at + 2] == real[at : at + 2][::-1]:
-            return f'"{real[at : at + 2]}" swapped to "{seen[at : at + 2]}"'
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, seen, real, autojunk=False).get_opcodes():
-        if tag == "replace":
-            return f'a "{seen[i1:i2]}" in place of "{real[j1:j2]}"'
-        if tag == "insert":
-            return f'"{real[j1:j2]}" left out'
-        if tag == "delete":
-            return f'an extra "{seen[i1:i2]}"'
-    return ""
 
 
 @functools.cache
@@ -280,59 +240,12 @@ def _has_added_word(cand: str, name: str) -> bool:
     return False
 
 
-def _one_edit(a: str, b: str) -> bool:
-    """True when ``a`` and ``b`` differ by at most one edit (linear time, no table)."""
-    start = 0
-    while start < min(len(a), len(b)) and a[start] == b[start]:
-        start += 1
-    a_rest, b_rest = a[start:], b[start:]
-    if len(a_rest) == len(b_rest):
-        swapped = len(a_rest) >= 2 and a_rest[0] == b_rest[1] and a_rest[1] == b_rest[0]
-        return a_rest[1:] == b_rest[1:] or (swapped and a_rest[2:] == b_rest[2:])
-    return a_rest[1:] == b_rest or a_rest == b_rest[1:]
-
-
-def _within(a: str, b: str, limit: int) -> int | None:
-    """The distance between ``a`` and ``b`` if at most ``limit`` (cheap length test first)."""
-    if limit <= 0 or abs(len(a) - len(b)) > limit:
-        return None
-    if limit == 1 and not _one_edit(a, b):
-        return None
-    distance = damerau_levenshtein(a, b, limit)
-    return distance if distance <= limit else None
-
-
-_KEYBOARD = ("1234567890-", "qwertyuiop", "asdfghjkl", "zxcvbnm")
-
-
-@functools.cache
-def _keyboard_neighbours() -> dict[str, frozenset[str]]:
-    out: dict[str, set[str]] = {}
-    for row_index, row in enumerate(_KEYBOARD):
-        for col, key in enumerate(row):
-            near = out.setdefault(key, set())
-            for other_row in _KEYBOARD[max(0, row_index - 1) : row_index + 2]:
-                near.update(other_row[max(0, col - 1) : col + 2])
-            near.discard(key)
-    return {k: frozenset(v) for k, v in out.items()}
-
-
-def _is_typo(cand: str, real: str) -> bool:
-    """A keystroke slip: a letter dropped, doubled or swapped, or a neighbouring key hit."""
-    if len(cand) != len(real):
-        return True
-    diff = [i for i, (x, y) in enumerate(zip(cand, real, strict=True)) if x != y]
-    if len(diff) != 1:
-        return len(diff) == 2  # a transposition (distance 1 with two differing positions)
-    return cand[diff[0]] in _keyboard_neighbours().get(real[diff[0]], frozenset())
-
-
 def _strict_ok(found: LookalikeMatch, cand: _Name, prot: _Name) -> bool:
     """Strict mode (brand lists): a TLD swap only to a typo TLD, edits only keystroke slips."""
     if found.technique == "tld-swap":
         return cand.suffix in _TYPO_TLDS
     if found.technique == "edit-distance" and found.distance == 1:
-        return _is_typo(cand.name, prot.name)
+        return is_typo(cand.name, prot.name)
     return True
 
 
@@ -352,15 +265,15 @@ def _compare(cand: _Name, prot: _Name) -> LookalikeMatch | None:
         return match("tld-swap", f'".{cand.suffix}" in place of ".{prot.suffix}"', 0)
     long_enough = len(prot.name) >= _MIN_HOMOGLYPH
     if long_enough and cand.skeleton == prot.skeleton and cand.name.isascii():
-        return match("homoglyph", _difference(cand.name, prot.name))
+        return match("homoglyph", difference(cand.name, prot.name))
     if cand.name.replace("-", "") == prot.name.replace("-", ""):
-        return match("hyphenation", _difference(cand.name, prot.name))
+        return match("hyphenation", difference(cand.name, prot.name))
     if _has_added_word(cand.name, prot.name):
         return match("added-word", f'"{prot.name}" with another word added')
     limit = 2 if len(prot.name) >= _MIN_EDIT2 else 1 if len(prot.name) >= _MIN_EDIT else 0
-    distance = _within(cand.name, prot.name, limit)
+    distance = within(cand.name, prot.name, limit)
     if distance:
-        return match("edit-distance", _difference(cand.name, prot.name), distance)
+        return match("edit-distance", difference(cand.name, prot.name), distance)
     return None
 
 
