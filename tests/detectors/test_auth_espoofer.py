@@ -1,4 +1,8 @@
-"""espoofer / "Composition Kills" From header tricks: AUTH_FROM_AMBIGUOUS hits, controls miss."""
+"""espoofer / "Composition Kills" From header tricks: AUTH_FROM_AMBIGUOUS hits, controls miss.
+
+DMARC is checked for every domain a reader may see: the hidden legit.example (p=reject, not
+aligned) gives AUTH_DMARC_FAIL too; readings without a DMARC record, or aligned, do not.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from mailward.detectors.auth import AuthDetector, AuthSettings
 from mailward.dns import ResolverDnsClient
 from mailward.engine.contract import ScanContext
 from mailward.mime import parse_message
-from mailward.model import Envelope
+from mailward.model import Envelope, Finding
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dnsserver"))
 from local_dns import LocalDnsServer
@@ -24,6 +28,7 @@ ZONE = {
     "_dmarc.legit.example": [("TXT", "v=DMARC1; p=reject")],
     "legit.example": [("TXT", "v=spf1 ip4:127.0.0.1 -all")],
     "evil.example": [("TXT", "v=spf1 ip4:127.0.0.1 -all")],
+    "_dmarc.bank.example": [("TXT", "v=DMARC1; p=quarantine")],
 }
 
 #: Header lines from the public descriptions; each makes one program read legit.example and
@@ -68,12 +73,22 @@ def dns_port() -> Iterator[int]:
         yield srv.port
 
 
-def findings(raw: bytes, port: int) -> dict[str, object]:
+def scan(raw: bytes, port: int, env: Envelope | None = None) -> tuple[dict[str, Finding], str]:
+    """Findings by symbol and the dmarc= result."""
     msg = parse_message(raw, LimitSettings())
     client = ResolverDnsClient(["127.0.0.1"], port, timeout=2.0)
-    env = Envelope(mail_from="a@evil.example", rcpt_tos=("bob@example.com",), helo="mx.evil.example")
+    env = env or Envelope(
+        mail_from="a@evil.example", rcpt_tos=("bob@example.com",), helo="mx.evil.example"
+    )
     ctx = ScanContext(envelope=env, settings=Settings(), clients={"dns": client})
-    return {f.symbol: f for f in asyncio.run(AuthDetector(AuthSettings()).check(msg, ctx))}
+    found = {f.symbol: f for f in asyncio.run(AuthDetector(AuthSettings()).check(msg, ctx))}
+    dmarc = [r for r in ctx.auth_results if r.startswith("dmarc=")]
+    assert len(dmarc) <= 1, ctx.auth_results
+    return found, dmarc[0] if dmarc else ""
+
+
+def findings(raw: bytes, port: int) -> dict[str, Finding]:
+    return scan(raw, port)[0]
 
 
 @pytest.mark.parametrize("name", sorted(ESPOOFER_ATTACKS))
@@ -95,3 +110,46 @@ def test_ambiguous_from_gets_no_dmarc_pass(dns_port: int) -> None:
     ctx = ScanContext(envelope=env, settings=Settings(), clients={"dns": client})
     asyncio.run(AuthDetector(AuthSettings()).check(msg, ctx))
     assert any(r.startswith("dmarc=permerror") for r in ctx.auth_results)
+
+
+@pytest.mark.parametrize("name", sorted(ESPOOFER_ATTACKS))
+def test_hidden_protected_domain_fails_dmarc(name: str, dns_port: int) -> None:
+    found, dmarc = scan(message(ESPOOFER_ATTACKS[name]), dns_port)
+    assert "AUTH_FROM_AMBIGUOUS" in found, name
+    finding = found["AUTH_DMARC_FAIL"]
+    assert finding.evidence[:2] == ("legit.example", "p=reject"), finding
+    assert finding.factor == pytest.approx(1.0)
+    assert "legit.example" in finding.explanation
+    assert dmarc.startswith("dmarc=permerror (ambiguous From"), dmarc
+    assert "fail p=reject legit.example" in dmarc
+
+
+def test_strongest_failing_policy_sets_the_factor(dns_port: int) -> None:
+    raw = message(b"From: <a@bank.example>, <b@evil.example>\r\n")
+    found, dmarc = scan(raw, dns_port)
+    assert found["AUTH_DMARC_FAIL"].evidence[:2] == ("bank.example", "p=quarantine")
+    assert found["AUTH_DMARC_FAIL"].factor == pytest.approx(0.8)
+    assert "fail p=quarantine bank.example" in dmarc
+
+
+def test_ambiguous_from_without_dmarc_records_gets_no_dmarc_fail(dns_port: int) -> None:
+    raw = message(b"From: <a@evil.example>, <b@other.example>\r\n")
+    found, dmarc = scan(raw, dns_port)
+    assert "AUTH_FROM_AMBIGUOUS" in found
+    assert "AUTH_DMARC_FAIL" not in found
+    assert dmarc == "dmarc=permerror (ambiguous From)"
+
+
+def test_ambiguous_from_with_aligned_protected_domain_gets_no_dmarc_fail(dns_port: int) -> None:
+    # SPF passes for bounce@legit.example from 127.0.0.1: legit.example is aligned
+    env = Envelope(
+        mail_from="bounce@legit.example",
+        rcpt_tos=("bob@example.com",),
+        peer_ip="127.0.0.1",
+        helo="mx.legit.example",
+    )
+    raw = message(ESPOOFER_ATTACKS["two_mailboxes"])
+    found, dmarc = scan(raw, dns_port, env)
+    assert "AUTH_FROM_AMBIGUOUS" in found
+    assert "AUTH_DMARC_FAIL" not in found
+    assert dmarc == "dmarc=permerror (ambiguous From)"

@@ -321,8 +321,13 @@ def test_from_with_two_addresses_is_ambiguous(client: DnsClient) -> None:
     raw = raw_message("ceo@example.net, attacker@evil.example.com")
     found, results = scan(raw, envelope("x@evil.example.com", OTHER_IP), {"dns": client})
     assert "ceo@example.net" in found["AUTH_FROM_AMBIGUOUS"].evidence
-    assert result_of(results, "dmarc").startswith("dmarc=permerror")
-    assert "AUTH_DMARC_FAIL" not in found
+    dmarc = result_of(results, "dmarc")
+    assert dmarc.startswith("dmarc=permerror (ambiguous From")
+    # every reading is checked: example.net (p=reject) is not aligned with anything that passed
+    assert "fail p=reject example.net" in dmarc
+    finding = found["AUTH_DMARC_FAIL"]
+    assert finding.evidence[:2] == ("example.net", "p=reject")
+    assert finding.factor == pytest.approx(1.0)
 
 
 def test_two_from_headers_are_ambiguous(client: DnsClient) -> None:

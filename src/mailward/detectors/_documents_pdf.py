@@ -3,6 +3,11 @@
 pypdf (``strict=False``) reads the catalog, name trees, pages and annotations. A raw scan of
 the bytes (like pdfid: names counted after ``#xx`` hex escapes are decoded) backs it up: when
 pypdf cannot parse the file, which is common for attack PDFs, the tokens alone still hit.
+
+pypdf's cost grows with the number of objects (about 3 s of CPU for 200,000), so the objects
+are counted first in the raw bytes ("obj" keywords that are not "endobj", plus the /N of
+every object stream); above ``max_objects`` pypdf is skipped and the raw token scan alone
+decides, and the finding says so.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ _HEX = re.compile(rb"#([0-9A-Fa-f]{2})")
 _TOKENS = ("JS", "JavaScript", "OpenAction", "AA", "Launch", "EmbeddedFile", "EmbeddedFiles")
 _MAX_ANNOTS = 500
 _MAX_EMBEDDED = 20
+_OBJSTM_N = re.compile(rb"/N\s+(\d{1,9})")
+#: Above this many objects pypdf is not run (a setting of the documents detector).
+DEFAULT_MAX_OBJECTS = 50_000
 LURE_TEXT_LIMIT = 300
 
 
@@ -46,11 +54,30 @@ def token_counts(content: bytes) -> Counter[str]:
     return counts
 
 
-def analyse_pdf(content: bytes) -> list[DocHit]:
+def object_count(content: bytes) -> int:
+    """About how many objects the PDF has, from its raw bytes (cheap: no parsing)."""
+    count = content.count(b"obj") - content.count(b"endobj")
+    start = content.find(b"/ObjStm")
+    while start != -1:  # objects packed in object streams carry no "obj" keyword
+        window = content[max(0, start - 200) : start + 200]
+        count += sum(int(n) for n in _OBJSTM_N.findall(window)[:1])
+        start = content.find(b"/ObjStm", start + 7)
+    return count
+
+
+def analyse_pdf(content: bytes, max_objects: int = DEFAULT_MAX_OBJECTS) -> list[DocHit]:
     """Every documents hit for one PDF; [] for anything else."""
     if not is_pdf(content):
         return []
     counts = token_counts(content)
+    objects = object_count(content)
+    if objects > max_objects:
+        log.debug("PDF with %d objects: raw token scan only", objects)
+        note = (
+            f" (found by a raw scan of the bytes: with about {objects} objects the file "
+            "is too large to parse)"
+        )
+        return _from_tokens(counts, parsed=False, note=note)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -60,14 +87,18 @@ def analyse_pdf(content: bytes) -> list[DocHit]:
         return _from_tokens(counts, parsed=False)
 
 
-def _from_tokens(counts: Counter[str], parsed: bool) -> list[DocHit]:
+def _from_tokens(counts: Counter[str], parsed: bool, note: str = "") -> list[DocHit]:
     """Hits from raw tokens; weaker when pypdf read the file and found no such action."""
     why = "has" if not parsed else "carries unreferenced"
     factor = 1.0 if not parsed else 0.5
-    note = "" if parsed else " (the file is malformed, which hides it from some scanners)"
+    if not (parsed or note):
+        note = " (the file is malformed, which hides it from some scanners)"
     hits: list[DocHit] = []
     if counts["JS"] or counts["JavaScript"]:
-        hits.append(DocHit("PDF_JAVASCRIPT", f"{why} JavaScript{note}", ("/JavaScript",), factor))
+        auto = () if parsed else tuple(f"/{t}" for t in ("OpenAction", "AA") if counts[t])
+        when = " that may run when the file is opened or used" if auto else ""
+        hits.append(DocHit("PDF_JAVASCRIPT", f"{why} JavaScript{when}{note}",
+                           ("/JavaScript", *auto), factor))  # fmt: skip
     if counts["Launch"]:
         hits.append(DocHit("PDF_LAUNCH", f"{why} a Launch action that starts a program{note}",
                            ("/Launch",), factor))  # fmt: skip

@@ -12,7 +12,9 @@ module reads the raw header block and reports:
   "@", a backslash escape, a NUL.
 
 :func:`from_readings` gives the reason (empty when From is plain) and every domain a reader
-could take as the sender's, so DMARC can be checked for each reading.
+could take as the sender's, so DMARC can be checked for each reading: the domains of every
+From line and mailbox, of source routes, of addresses in encoded words, in quoted local parts
+and in comments, and, when there is no From at all, of the Sender.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ _ADDR = re.compile(r"[^\s<>()@,;:\"]+@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?
 _ROUTE = re.compile(r"<\s*@([^:,>\s]+)")
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _COMMENT = re.compile(r"\([^()]*\)")
+_QUOTED_LOCAL = re.compile(r'"((?:[^"\\]|\\.)*)"\s*@')
+_NOT_HOST = re.compile(r"[\\\s\"<>()\[\],;:@]")
 _TRICKS = (
     (re.compile(r"<\s*@"), "a source route in the From address"),
     (re.compile(r"\x00"), "a NUL byte in the From header"),
@@ -46,34 +50,46 @@ class FromReadings:
     domains: tuple[str, ...]
 
 
-def _raw_from_values(raw: bytes) -> tuple[list[str], bool]:
-    """The raw values of every line some program may read as From; whether Sender exists."""
+def _unfold(value: bytes) -> str:
+    return re.sub(r"\n[ \t]+", " ", value.decode("utf-8", "replace")).strip()
+
+
+def _raw_from_values(raw: bytes) -> tuple[list[str], list[str]]:
+    """The raw values of every line some program may read as From, and of every Sender."""
     end = _END.search(raw)
     head = raw[: end.start() if end else len(raw)].replace(b"\r\n", b"\n")
     values: list[str] = []
-    sender = False
+    senders: list[str] = []
     for line in re.split(rb"\n(?![ \t])|\r", head):
         match = _FROM_LINE.match(line)
         if match:
-            values.append(re.sub(r"\n[ \t]+", " ", match[1].decode("utf-8", "replace")).strip())
+            values.append(_unfold(match[1]))
         elif line[:7].lower() == b"sender:":
-            sender = True
-    return values, sender
+            senders.append(_unfold(line[7:]))
+    return values, senders
 
 
 def from_readings(msg: ParsedMessage) -> FromReadings:
     """Read the From header every way a program might; see the module docstring."""
-    values, sender = _raw_from_values(msg.raw)
+    values, senders = _raw_from_values(msg.raw)
+    reason = _reason(msg, values, bool(senders))
     domains = [a.domain for a in msg.from_ if a.domain]
     for value in values:
         domains.extend(_domains(value))
-    domains = list(dict.fromkeys(d.lower().rstrip(".") for d in domains if d))
-    return FromReadings(_reason(msg, values, sender), tuple(domains))
+    if reason and not values and not msg.from_:  # programs show the Sender instead
+        for value in senders:
+            domains.extend(_domains(value))
+    clean = (_NOT_HOST.sub("", d.lower()).strip(".") for d in domains)
+    return FromReadings(reason, tuple(dict.fromkeys(d for d in clean if "." in d)))
 
 
 def _domains(value: str) -> list[str]:
     out = [addr.rpartition("@")[2] for _, addr in getaddresses([value]) if "@" in addr]
     out.extend(_ROUTE.findall(value))
+    for local in _QUOTED_LOCAL.findall(value):  # "admin@legit.example"@evil.example
+        out.extend(_ADDR.findall(local))
+    for comment in _COMMENT.findall(_QUOTED.sub(" ", value)):  # a@evil(admin@legit.example)
+        out.extend(_ADDR.findall(comment))
     bare = _COMMENT.sub(" ", _QUOTED.sub(" ", value))
     if "=?" in bare:  # an encoded word where an address should be
         out.extend(_ADDR.findall(decode_header_value(bare)))

@@ -12,6 +12,13 @@ Detects
     "From :" and folded or NUL-bearing From lines, no From but a Sender, encoded words,
     source routes, quoted local parts, comments or escapes that hide an address
     (:mod:`mailward.detectors._from_header`).
+  - for such an ambiguous From, DMARC is checked for every domain a reader may see (up to
+    MAX_DMARC_DOMAINS): a reading whose domain's DMARC fails (no aligned SPF or DKIM pass)
+    raises AUTH_DMARC_FAIL, factored by the strongest failing policy, besides
+    AUTH_FROM_AMBIGUOUS. The Authentication-Results keep ``dmarc=permerror`` (RFC 7489 6.6.1:
+    there is no single author domain to report), with the failing readings in the comment,
+    e.g. ``dmarc=permerror (ambiguous From; fail p=reject legit.example)``: a consumer of the
+    header must never read one reading's result as the message's.
 
 Every method result is also added to ``ScanContext.auth_results`` ("spf=pass
 smtp.mailfrom=...", "dkim=fail header.d=...", "dmarc=fail (p=reject) header.from=...",
@@ -64,6 +71,10 @@ from mailward.model import Finding, ParsedMessage
 _GROUP = "auth"
 _POLICY_FACTOR = {"reject": 1.0, "quarantine": 0.8, "none": 0.3}
 _COMMENT = re.compile(r"\([^()]*\)")
+#: The most From domains whose DMARC is checked for one ambiguous From.
+MAX_DMARC_DOMAINS = 8
+
+_Record = DmarcRecord | DnsTempError | None
 
 
 class AuthSettings(DetectorSettings):
@@ -119,19 +130,26 @@ class AuthDetector:
             self.settings.trust_authentication_results_from,
         )
         readings = from_readings(msg)
-        from_domain = _from_domain(msg, readings)
+        domains = _dmarc_domains(msg, readings)
         if not (self.settings.check_dmarc and _external(ctx)):
-            from_domain, readings = None, FromReadings("", ())
-        spf_r, dkims, arc_r, dmarc_rec = await asyncio.gather(
+            readings, domains = FromReadings("", ()), ()
+        spf_r, dkims, arc_r, dmarc_recs = await asyncio.gather(
             self._spf(ctx, bridge, trusted),
             self._dkim(msg, bridge, trusted),
             self._arc(msg, bridge, trusted),
-            self._dmarc_record(ctx, client, from_domain),
+            self._dmarc_records(client, domains),
         )
-        dmarc_r, policy = _dmarc_result(from_domain, readings.reason, dmarc_rec, spf_r, dkims)
+        outcomes = [
+            _dmarc_outcome(d, r, spf_r, dkims) for d, r in zip(domains, dmarc_recs, strict=True)
+        ]
+        dmarc_r = _dmarc_result(outcomes, readings.reason)
         results = [r for r in (spf_r, *dkims, arc_r, dmarc_r) if r is not None]
         ctx.auth_results.extend(r.header_text() for r in results)
-        findings = self._findings(msg, ctx, results, policy)
+        findings = self._findings(msg, ctx, results)
+        failed = [(d, policy) for d, result, policy in outcomes if result == "fail"]
+        if failed:
+            peer = ctx.envelope.peer_ip if ctx.envelope else "unknown"
+            findings.append(_dmarc_finding(failed, peer, bool(readings.reason), self.name))
         if readings.reason:
             findings.append(_ambiguous_finding(msg, readings, self.name))
         return findings
@@ -166,27 +184,19 @@ class AuthDetector:
             return trusted["arc"][0]
         return await check_arc(msg.raw, bool(msg.header_all("ARC-Seal")), bridge)
 
-    async def _dmarc_record(
-        self, ctx: ScanContext, client: DnsClient, from_domain: str | None
-    ) -> DmarcRecord | DnsTempError | None:
-        if not from_domain:
-            return None
-        try:
-            return await fetch_dmarc(client, from_domain)
-        except DnsTempError as exc:
-            return exc
+    async def _dmarc_records(self, client: DnsClient, domains: Sequence[str]) -> list[_Record]:
+        return list(await asyncio.gather(*(_dmarc_record(client, d) for d in domains)))
 
     def _findings(
         self,
         msg: ParsedMessage,
         ctx: ScanContext,
         results: Sequence[MethodResult],
-        policy: str,
     ) -> list[Finding]:
         peer = ctx.envelope.peer_ip if ctx.envelope else "unknown"
         findings: list[Finding] = []
         for result in results:
-            finding = _finding(result, peer, policy, msg)
+            finding = _finding(result, peer)
             if finding is not None and finding.symbol not in {f.symbol for f in findings}:
                 findings.append(finding)
         return [f if f.detector else _named(f, self.name) for f in findings]
@@ -202,38 +212,48 @@ def _external(ctx: ScanContext) -> bool:
     return env is None or not (env.authenticated_as or env.internal)
 
 
-def _from_domain(msg: ParsedMessage, readings: FromReadings) -> str | None:
-    """The From domain DMARC protects; None when From is ambiguous or has no domain."""
+def _dmarc_domains(msg: ParsedMessage, readings: FromReadings) -> tuple[str, ...]:
+    """The From domains DMARC is checked for: every reading's when From is ambiguous."""
     if readings.reason:
-        return None
+        return readings.domains[:MAX_DMARC_DOMAINS]
     if len(msg.from_) == 1 and msg.from_[0].domain:
-        return msg.from_[0].domain.lower()
-    return None
+        return (msg.from_[0].domain.lower(),)
+    return ()
 
 
-def _dmarc_result(
-    from_domain: str | None,
-    ambiguous: str,
-    record: DmarcRecord | DnsTempError | None,
-    spf_r: MethodResult | None,
-    dkims: Sequence[MethodResult],
-) -> tuple[MethodResult | None, str]:
-    """The dmarc= result and the policy that applies ("" when none does)."""
-    if ambiguous:
-        return MethodResult("dmarc", "permerror", reason="ambiguous From"), ""
-    if from_domain is None:
-        return None, ""
-    props = (("header.from", from_domain),)
+async def _dmarc_record(client: DnsClient, domain: str) -> _Record:
+    try:
+        return await fetch_dmarc(client, domain)
+    except DnsTempError as exc:
+        return exc
+
+
+def _dmarc_outcome(
+    domain: str, record: _Record, spf_r: MethodResult | None, dkims: Sequence[MethodResult]
+) -> tuple[str, str, str]:
+    """(domain, DMARC result, policy that applies or "") for one From domain."""
     if isinstance(record, DnsTempError):
-        return MethodResult("dmarc", "temperror", props), ""
+        return domain, "temperror", ""
     if record is None:
-        return MethodResult("dmarc", "none", props), ""
-    policy = applied_policy(record, from_domain)
-    result, _ = evaluate_dmarc(record, from_domain, spf_r, dkims)
-    return MethodResult("dmarc", result, props, reason=f"p={policy}"), policy
+        return domain, "none", ""
+    result, _ = evaluate_dmarc(record, domain, spf_r, dkims)
+    return domain, result, applied_policy(record, domain)
 
 
-def _finding(result: MethodResult, peer: str, policy: str, msg: ParsedMessage) -> Finding | None:
+def _dmarc_result(outcomes: Sequence[tuple[str, str, str]], ambiguous: str) -> MethodResult | None:
+    """The one dmarc= result: permerror for an ambiguous From (failing readings noted)."""
+    if ambiguous:
+        fails = [f"fail p={policy} {domain}" for domain, result, policy in outcomes
+                 if result == "fail"]  # fmt: skip
+        return MethodResult("dmarc", "permerror", reason="; ".join(["ambiguous From", *fails]))
+    if not outcomes:
+        return None
+    domain, result, policy = outcomes[0]
+    reason = f"p={policy}" if policy else ""
+    return MethodResult("dmarc", result, (("header.from", domain),), reason=reason)
+
+
+def _finding(result: MethodResult, peer: str) -> Finding | None:
     key = (result.method, result.result)
     if key in {("spf", "fail"), ("spf", "softfail")}:
         domain = (result.prop("smtp.mailfrom") or result.prop("smtp.helo")).rpartition("@")[2]
@@ -262,8 +282,6 @@ def _finding(result: MethodResult, peer: str, policy: str, msg: ParsedMessage) -
             explanation="The message's ARC chain, the record of earlier forwarding, is broken.",
             evidence=(result.header_text(),),
         )
-    if key == ("dmarc", "fail"):
-        return _dmarc_finding(result, policy, peer)
     return None
 
 
@@ -280,16 +298,24 @@ def _ambiguous_finding(msg: ParsedMessage, readings: FromReadings, name: str) ->
     )
 
 
-def _dmarc_finding(result: MethodResult, policy: str, peer: str) -> Finding:
-    domain = result.prop("header.from")
+def _dmarc_finding(
+    failed: Sequence[tuple[str, str]], peer: str, ambiguous: bool, name: str
+) -> Finding:
+    """One AUTH_DMARC_FAIL for the failing From domains, factored by the strongest policy."""
+    ranked = sorted(failed, key=lambda item: -_POLICY_FACTOR.get(item[1], 0.3))
+    domain, policy = ranked[0]
+    claim = "Some mail programs show the sender as" if ambiguous else "The sender claims to be"
+    others = [f"{d} (p={p})" for d, p in ranked[1:]]
+    also = f" DMARC fails for {', '.join(others)} too." if others else ""
     return Finding(
         symbol="AUTH_DMARC_FAIL",
         explanation=(
-            f"The sender claims to be {domain}, but {domain}'s DMARC policy ({policy}) says "
-            f"this server ({peer}) may not send for it."
+            f"{claim} {domain}, but {domain}'s DMARC policy ({policy}) says this server "
+            f"({peer}) may not send for it.{also}"
         ),
-        evidence=(domain, f"p={policy}", peer),
+        evidence=tuple(dict.fromkeys((domain, f"p={policy}", peer, *(d for d, _ in ranked)))),
         factor=_POLICY_FACTOR.get(policy, 0.3),
+        detector=name,
     )
 
 

@@ -37,6 +37,9 @@ Each symbol is raised at most once per message; its evidence lists what showed i
 
 Settings ``[detectors.documents]``
   max_bytes   attachments larger than this get only the cheap byte checks (default 30 MB)
+  pdf_max_objects  a PDF with more objects than this (counted in its raw bytes) is not parsed
+              by pypdf, whose cost grows with the objects; the raw token scan alone decides
+              (default 50,000)
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
+
+from pydantic import Field
 
 from mailward.detectors._documents_base import DocHit, shorten
 from mailward.detectors._documents_misc import (
@@ -53,7 +58,12 @@ from mailward.detectors._documents_misc import (
     analyse_xll,
 )
 from mailward.detectors._documents_office import analyse_office
-from mailward.detectors._documents_pdf import analyse_pdf, is_pdf, token_counts
+from mailward.detectors._documents_pdf import (
+    DEFAULT_MAX_OBJECTS,
+    analyse_pdf,
+    is_pdf,
+    token_counts,
+)
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.model import Attachment, Finding, ParsedMessage
 
@@ -82,9 +92,12 @@ class DocumentSettings(DetectorSettings):
     """Options of the documents detector."""
 
     max_bytes: int = _CHEAP_ONLY
+    pdf_max_objects: int = Field(DEFAULT_MAX_OBJECTS, gt=0)
 
 
-def analyse_attachment(att: Attachment, max_bytes: int = _CHEAP_ONLY) -> list[DocHit]:
+def analyse_attachment(
+    att: Attachment, max_bytes: int = _CHEAP_ONLY, pdf_max_objects: int = DEFAULT_MAX_OBJECTS
+) -> list[DocHit]:
     """Every documents hit for one attachment (synchronous; CPU-bound)."""
     content = att.content
     kind = att.detected_type.split(";", 1)[0].strip().lower()
@@ -92,7 +105,7 @@ def analyse_attachment(att: Attachment, max_bytes: int = _CHEAP_ONLY) -> list[Do
         return _cheap(content)
     probes: tuple[Callable[[], list[DocHit]], ...] = (
         lambda: analyse_office(content),
-        lambda: analyse_pdf(content),
+        lambda: analyse_pdf(content, pdf_max_objects),
         lambda: analyse_onenote(content),
         lambda: analyse_svg(content, kind),
         lambda: analyse_shortcut(content),
@@ -137,7 +150,8 @@ class DocumentDetector:
         grouped: dict[str, list[tuple[str, DocHit]]] = {}
         for att in attachments:
             name = shorten(att.filename or "(unnamed)", 100)
-            for hit in analyse_attachment(att, self.settings.max_bytes):
+            hits = analyse_attachment(att, self.settings.max_bytes, self.settings.pdf_max_objects)
+            for hit in hits:
                 grouped.setdefault(hit.symbol, []).append((name, hit))
         return [self._finding(symbol, hits) for symbol, hits in grouped.items()]
 
