@@ -144,6 +144,10 @@ class EngineSettings(Section):
     #: Address-space cap of each scan process in MiB (a memory bomb kills only that process);
     #: 0 for none. A scan process needs about 700 MiB of address space before it scans.
     scan_memory_mb: int = Field(2048, ge=0)
+    #: Scans after which a scan process is replaced by a fresh one (Amavis' max_requests), to
+    #: bound slow leaks; 0 for never. A process is also replaced at once after a scan that
+    #: may have left work running in it (a detector timed out, a thread still runs).
+    scan_recycle_after: int = Field(1000, ge=0)
 
     @model_validator(mode="after")
     def _hard_timeout_above_detectors(self) -> EngineSettings:

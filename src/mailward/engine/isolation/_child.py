@@ -11,12 +11,18 @@ Started by :mod:`mailward.engine.isolation._pool` with the 'forkserver' context.
   whose lockdown level is the one sent with each job;
 - answers each :class:`Job` with a :data:`Reply`: ``("ok", outcome, recycle)`` where the
   outcome's ParsedMessage has ``raw=b""`` (the gateway has the bytes), ``("error", text)`` for
-  an unexpected exception, or ``("memory", text)`` after a MemoryError (then it exits).
+  an unexpected exception, or ``("memory", text)`` after a MemoryError (then it exits);
+- retires itself after answering when ``recycle`` is a reason (not None): a detector ran out of
+  memory or time, a thread is still running, or it served ``engine.scan_recycle_after`` scans
+  (see :mod:`~._leftover`). It scans nothing more and exits at once (``os._exit``: a runaway
+  thread would hold up a normal exit); the gateway starts a fresh process in its place.
 
 Test hook (for the watchdog's own tests; never active by default): when the gateway runs with
 the environment variable ``MAILWARD_TEST_SCAN_HOOK`` set to a token, a message containing
 ``<token>:stall`` spins the CPU forever, ``<token>:alloc`` allocates memory until it fails, and
-``<token>:crash`` kills its scan process with SIGSEGV, before the scan starts.
+``<token>:crash`` kills its scan process with SIGSEGV, before the scan starts; with the hook
+on, a detector (:mod:`~._hook`) leaves a thread running on ``<token>:slowthread`` (after
+timing out) and ``<token>:straythread``.
 """
 
 from __future__ import annotations
@@ -32,14 +38,18 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy
 
 from mailward.config.settings import Settings
+from mailward.engine.isolation._hook import HookDetector
+from mailward.engine.isolation._leftover import LeftoverWatch
 from mailward.engine.pipeline import Engine, ScanOutcome
+from mailward.engine.registry import build_detectors
 from mailward.model import Envelope
 from mailward.response.lockdown import Level
 from mailward.runtime.clients import build_clients
@@ -100,10 +110,12 @@ async def _serve(conn: Connection, config: ChildConfig) -> None:
     level = [Level.NORMAL]
     try:
         clients = build_clients(config.settings, offline=config.offline, history=config.history)
-        engine = Engine(config.settings, clients=clients, lockdown=lambda: level[0])
+        engine = _engine(config, clients, lambda: level[0])
     except Exception as exc:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
+    watch = LeftoverWatch(config.settings.engine.scan_recycle_after)
+    watch.install(asyncio.get_running_loop())
     conn.send(("ready", _address_space_mb()))
     feeds_seen = 0
     try:
@@ -116,15 +128,32 @@ async def _serve(conn: Connection, config: ChildConfig) -> None:
             if job.feeds_version != feeds_seen:
                 feeds_seen = job.feeds_version
                 _reload_feeds(clients)
-            reply = await _scan(engine, job, config)
+            reply = await _scan(engine, job, config, watch)
             conn.send(reply)
-            if reply[0] == "memory" or (reply[0] == "ok" and reply[2]):
+            if reply[0] == "memory":
                 return
+            if reply[0] == "ok" and reply[2]:
+                _retire(clients)
     finally:
         _close_clients(clients)
 
 
-async def _scan(engine: Engine, job: Job, config: ChildConfig) -> Reply:
+def _engine(config: ChildConfig, clients: dict[str, Any], level: Callable[[], Level]) -> Engine:
+    detectors = build_detectors(config.settings)
+    if config.test_hook:
+        timeout = config.settings.engine.detector_timeout
+        detectors = [*detectors, HookDetector(config.test_hook, timeout)]
+    return Engine(config.settings, detectors=detectors, clients=clients, lockdown=level)
+
+
+def _retire(clients: dict[str, Any]) -> NoReturn:
+    """Exit now, the answer sent: without waiting for threads a timed-out detector left."""
+    _close_clients(clients)
+    logging.shutdown()
+    os._exit(0)
+
+
+async def _scan(engine: Engine, job: Job, config: ChildConfig, watch: LeftoverWatch) -> Reply:
     try:
         _test_hook(config, job.raw)
         outcome = await engine.scan(job.raw, job.envelope)
@@ -133,7 +162,9 @@ async def _scan(engine: Engine, job: Job, config: ChildConfig) -> Reply:
     except Exception as exc:
         log.exception("scan failed in scan process %d", config.index)
         return ("error", f"{type(exc).__name__}: {exc}")
-    return ("ok", _without_raw(outcome), _hit_memory_limit(outcome))
+    findings = outcome.result.findings
+    recycle = "a detector ran out of memory" if _hit_memory_limit(outcome) else None
+    return ("ok", _without_raw(outcome), recycle or await watch.reason(findings))
 
 
 def _without_raw(outcome: ScanOutcome) -> ScanOutcome:

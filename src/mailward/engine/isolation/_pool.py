@@ -11,6 +11,10 @@ retried with a growing pause. While one process is stuck the others keep taking 
 Jobs cross from the event loop to the slots as :class:`~._jobs.PendingJob`. A job whose caller
 gave up (an asyncio cancellation, e.g. the inline SMTP scan's timeout) kills the process that
 runs it; a job whose process died under it is tried once more on another process.
+
+A scan process may also retire itself after a scan (it may carry leftover work, or it served
+``engine.scan_recycle_after`` scans; see :mod:`~._leftover`): its answer comes with the reason,
+the slot delivers the result first, takes no other job to it, reaps it and starts a fresh one.
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ class _Handle:
         self.pid = proc.pid or 0
         self._reaped = False
         self._code: int | None = None
+        #: Why the process retired itself after its last scan; None while it serves.
+        self.retired: str | None = None
 
     def alive(self) -> bool:
         return not self._reaped and self.proc.is_alive()
@@ -200,7 +206,14 @@ class _Slot(threading.Thread):
                 self.pool._notify()
                 code = handle.reap()
                 self.handle = None
-            if not self.pool.stopping.is_set():
+            if self.pool.stopping.is_set():
+                continue
+            if handle.retired is not None:
+                log.info(
+                    "scan process %d (pid %d) retired (%s); starting another",
+                    self.index, handle.pid, handle.retired,
+                )
+            else:
                 log.warning(
                     "scan process %d (pid %d) ended (%s); starting another",
                     self.index, handle.pid, describe_exit(code),
@@ -317,12 +330,20 @@ class _Slot(threading.Thread):
             return False
         result, keep = _from_reply(reply)
         pending.finish(_timed(result, time.monotonic() - started))
+        handle.retired = _retiring(reply)
         return keep
+
+
+def _retiring(reply: object) -> str | None:
+    """Why the process that answered retires itself (see :mod:`~._leftover`); None if not."""
+    if isinstance(reply, tuple) and len(reply) == 3 and reply[0] == "ok" and reply[2]:
+        return str(reply[2])
+    return None
 
 
 def _from_reply(reply: object) -> tuple[JobResult, bool]:
     """The child's answer as a JobResult, and whether its process may go on."""
-    if isinstance(reply, tuple) and reply and reply[0] == "ok":
+    if isinstance(reply, tuple) and len(reply) == 3 and reply[0] == "ok":
         return JobResult(outcome=reply[1]), not reply[2]
     if isinstance(reply, tuple) and len(reply) == 2 and reply[0] == "error":
         return JobResult(stopped=f"the scan failed ({reply[1]})"), True
