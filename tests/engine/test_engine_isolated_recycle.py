@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import io
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
-from typing import Any
 
 import pytest
+from helpers_isolation import ENVELOPE, message, run
 from pypdf import PdfWriter
 
 from mailward.config import settings_from_mapping
@@ -23,29 +22,10 @@ from mailward.config.settings import EngineSettings
 from mailward.engine.isolation import IsolatedEngine
 from mailward.engine.isolation._leftover import CountingExecutor, LeftoverWatch
 from mailward.engine.pipeline import ScanOutcome
-from mailward.model import Action, Envelope, Finding
+from mailward.model import Action, Finding
 
 HOOK = "recycle-test-51c9"
 SLOW = pytest.mark.slow  # the tests that start scan processes
-ENVELOPE = Envelope(mail_from="alice@partner.example.net", rcpt_tos=("bob@example.com",))
-
-
-def run(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test in its own event loop (the suite has no asyncio plugin)."""
-
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-def message(n: int, extra: str = "") -> bytes:
-    return (
-        f"From: Alice <alice@partner.example.net>\r\nTo: bob@example.com\r\n"
-        f"Subject: minutes {n}\r\nMessage-ID: <m{n}@partner.example.net>\r\n\r\n"
-        f"Hi Bob, the minutes of meeting {n} are attached to the calendar entry.\r\n{extra}\r\n"
-    ).encode()
 
 
 def with_pdf(n: int) -> bytes:

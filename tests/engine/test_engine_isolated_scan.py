@@ -4,12 +4,11 @@ feed changes from the gateway), and the factory and settings that choose it."""
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers_isolation import run
 from pydantic import ValidationError
 
 from mailward.config import settings_from_mapping
@@ -39,16 +38,6 @@ PHISH = (
     b"https://www.paypal.com/signin</a>\r\n"
 )
 UNPARSEABLE = b"\x00" * 64 + b"\r\n\r\n"
-
-
-def run(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test in its own event loop (the suite has no asyncio plugin)."""
-
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 def offline(**engine: object) -> Settings:

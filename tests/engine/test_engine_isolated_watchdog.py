@@ -5,42 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
+from helpers_isolation import ENVELOPE, message, run
 
 from mailward.config import settings_from_mapping
 from mailward.engine.isolation import SCAN_KILLED_SYMBOL, IsolatedEngine
-from mailward.model import Action, Envelope
+from mailward.model import Action
 
 pytestmark = pytest.mark.slow
 
 HOOK = "watchdog-test-7f3a"
 HARD_TIMEOUT = 3.0
-ENVELOPE = Envelope(mail_from="alice@partner.example.net", rcpt_tos=("bob@example.com",))
-
-
-def run(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test in its own event loop (the suite has no asyncio plugin)."""
-
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-def message(n: int, extra: str = "") -> bytes:
-    return (
-        f"From: Alice <alice@partner.example.net>\r\nTo: bob@example.com\r\n"
-        f"Subject: minutes {n}\r\nMessage-ID: <m{n}@partner.example.net>\r\n\r\n"
-        f"Hi Bob, the minutes of meeting {n} are attached to the calendar entry.\r\n{extra}\r\n"
-    ).encode()
 
 
 @contextlib.asynccontextmanager
