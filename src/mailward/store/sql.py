@@ -96,11 +96,10 @@ class SqlStore(Store):
 
     def _insert_new(self, conn: Connection, values: Mapping[str, Any]) -> bool:
         """Insert a quarantine row unless its id exists; True when inserted."""
-        if conn.dialect.name == "postgresql":
-            pg = postgresql.insert(_Q).values(**values).on_conflict_do_nothing()
-            return conn.execute(pg).rowcount == 1
-        lite = sqlite.insert(_Q).values(**values).on_conflict_do_nothing()
-        return conn.execute(lite).rowcount == 1
+        # RETURNING, not rowcount: psycopg reports no rowcount for this statement.
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(_Q).values(**values).on_conflict_do_nothing()
+        return conn.execute(insert.returning(_Q.c.id)).first() is not None
 
     # -- messages ---------------------------------------------------------------------------
 
