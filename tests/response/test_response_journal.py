@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import email.policy
 import hashlib
+import os
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 from mailward.config.settings import LimitSettings
 from mailward.errors import StoreError
@@ -22,7 +25,7 @@ from mailward.response.indicators import (
     relay_location,
     subject_fingerprint,
 )
-from mailward.response.journal import Journal, JournalEntry
+from mailward.response.journal import JOURNAL_METADATA, Journal, JournalEntry
 
 T0 = 1_750_000_000.0
 ATTACHMENT = b"%PDF-1.4 quarterly figures, built for this test\n"
@@ -61,8 +64,29 @@ def make_entry(spool_id: str = "sp-1", at: float = T0, **kw: object) -> JournalE
     return entry_from_message(spool_id, raw, envelope, verdict, copies, parsed)
 
 
+PG_ENV = "MAILWARD_TEST_PG_URL"  # as in tests/store: run on PostgreSQL too when set
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Journal]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'mailward.db'}"
+    else:
+        url = os.environ[PG_ENV]
+        pytest.importorskip(make_url(url).get_driver_name())
+        engine = create_engine(url)
+        try:
+            JOURNAL_METADATA.drop_all(engine)
+        finally:
+            engine.dispose()
+    opened = Journal(url)
+    yield opened
+    opened.close()
+
+
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
+def sqlite_journal(tmp_path: Path) -> Iterator[Journal]:
     opened = Journal(f"sqlite:///{tmp_path / 'data' / 'mailward.db'}")
     yield opened
     opened.close()
@@ -249,7 +273,8 @@ def _fts_rows(journal: Journal) -> int:
         return int(conn.execute(text("SELECT count(*) FROM journal_subject_fts")).scalar_one())
 
 
-def test_subject_hunt_uses_the_trigram_index(journal: Journal) -> None:
+def test_subject_hunt_uses_the_trigram_index(sqlite_journal: Journal) -> None:
+    journal = sqlite_journal
     from sqlalchemy import text
 
     journal.record(make_entry("sp-a", subject="Payroll update required"))
@@ -263,7 +288,8 @@ def test_subject_hunt_uses_the_trigram_index(journal: Journal) -> None:
     assert [h.spool_id for h in journal.find_subject("ro")] == ["sp-a"]  # too short: a scan
 
 
-def test_subject_index_follows_deletions(journal: Journal) -> None:
+def test_subject_index_follows_deletions(sqlite_journal: Journal) -> None:
+    journal = sqlite_journal
     journal.record(make_entry("old", at=T0, subject="Payroll update required"))
     journal.record(make_entry("new", at=T0 + 86400, subject="Payroll update again"))
     assert _fts_rows(journal) == 2
