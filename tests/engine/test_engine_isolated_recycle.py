@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
 import threading
 import time
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 
 import pytest
-from helpers_isolation import ENVELOPE, message, run
+from helpers_isolation import ENVELOPE, gone, message, run
 from pypdf import PdfWriter
 
 from mailward.config import settings_from_mapping
@@ -62,15 +61,6 @@ async def isolated(processes: int = 1, **engine: object) -> AsyncIterator[Isolat
     finally:
         isolated_engine.close()
         assert await asyncio.to_thread(isolated_engine.pool.join, 15.0)
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    with open(f"/proc/{pid}/stat") as f:  # a zombie is gone too (only its parent may reap it)
-        return f.read().split(")")[-1].split()[0] == "Z"
 
 
 async def replaced(engine: IsolatedEngine, old: list[int], timeout: float = 30.0) -> list[int]:

@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from helpers_isolation import ENVELOPE, message, run
+from helpers_isolation import ENVELOPE, gone, message, run
 
 from mailward.config import settings_from_mapping
 from mailward.engine.isolation import SCAN_KILLED_SYMBOL, IsolatedEngine
@@ -48,15 +48,6 @@ def killed_explanation(outcome_findings: tuple[object, ...]) -> str:
              if getattr(f, "symbol", "") == SCAN_KILLED_SYMBOL]
     assert len(texts) == 1, outcome_findings
     return texts[0]
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    with open(f"/proc/{pid}/stat") as f:  # a zombie is gone too (only its parent may reap it)
-        return f.read().split(")")[-1].split()[0] == "Z"
 
 
 async def wait_for(predicate: object, timeout: float = 10.0) -> bool:
