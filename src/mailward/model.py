@@ -154,6 +154,11 @@ class ScanResult:
     findings: tuple[Finding, ...]
     score: float
     elapsed_ms: float
+    #: The strongest action the score may cause: set when only groups that may not decide
+    #: alone (``[scoring.groups.<g>] alone_at_most``) speak; None for no ceiling.
+    ceiling: Action | None = None
+    #: Why the ceiling applies, for the verdict's reason.
+    ceiling_reason: str = ""
 
     @property
     def symbols(self) -> frozenset[str]:

@@ -14,7 +14,7 @@ BUILTIN_DETECTORS: tuple[Any, ...] = _BUILTIN
 
 SYMBOL_PREFIXES = (
     "ATT", "IMP", "URL", "AUTH", "FORM", "FEED", "LURE", "CONTENT", "DOC", "PDF", "HTML", "YARA",
-    "AV", "MIME",
+    "AV", "MIME", "ID",
 )
 CORE = {
     "ATT_EXECUTABLE": (12, "attachments"),

@@ -6,12 +6,16 @@ Nothing that is chosen may see the held-out part, so :func:`train` does, in this
    content hash (:func:`mailward.classifier.split.assign_folds`);
 2. for each fold, fit a model on the other folds (same features and hyperparameters as the
    final model) and predict the fold, so every training message gets an out-of-fold probability;
-3. for each target class (phish, spam) and each ham false-positive rate f in ``FPR_POINTS``
+3. for each target class (phish, spam) fit a Platt curve (one-feature logistic regression on
+   the logit of the out-of-fold probability, target vs. the rest) so that a probability means
+   what it says (model JSON ``"calibration"``, with the out-of-fold Brier score and expected
+   calibration error before and after); the out-of-fold probabilities are calibrated with it;
+4. for each target class and each ham false-positive rate f in ``FPR_POINTS``
    (0.1 %, 0.3 %, 0.5 %, 1 %, 2 %), take the threshold t = the smallest value such that at most
    a fraction f of the training ham have an out-of-fold probability above t
    (model JSON ``"thresholds_at_ham_fpr"``: ``{"phish": {"0.1%": t, ...}, "spam": {...}}``);
-4. fit the final model on the whole training part;
-5. only then score the held-out part with those thresholds (model JSON ``"holdout_metrics"``,
+5. fit the final model on the whole training part;
+6. only then score the held-out part with those thresholds (model JSON ``"holdout_metrics"``,
    marked ``"report_only": true``): at each threshold, recall of the target class and the ham
    false-positive rate, counting a message when p >= t (as the content detector fires).
 """
@@ -22,10 +26,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
 
 from mailward.classifier.features import FeatureSpec, Featurizer
-from mailward.classifier.linear import CLASSES, FloatArray, LinearModel
+from mailward.classifier.linear import CLASSES, FloatArray, LinearModel, platt
 from mailward.classifier.split import assign_folds
 from mailward.classifier.training import DEFAULT_C, Corpus, Sample, fit_rows
 
@@ -93,6 +99,66 @@ def rates_at(
     return out
 
 
+def fit_calibration(
+    probs: FloatArray, labels: Sequence[str], classes: Sequence[str]
+) -> dict[str, tuple[float, float]]:
+    """{target: (a, b)} Platt curves on the logit of ``probs`` (target vs. the rest)."""
+    names = np.array(labels)
+    curves: dict[str, tuple[float, float]] = {}
+    for target in TARGETS:
+        if target not in classes:
+            continue
+        y = names == target
+        if y.all() or not y.any():
+            continue
+        p = np.clip(probs[:, classes.index(target)].astype(np.float64), 1e-7, 1 - 1e-7)
+        x = np.log(p / (1 - p)).reshape(-1, 1)
+        lr = LogisticRegression(C=1e4, max_iter=1000).fit(x, y)
+        curves[target] = (round(float(lr.coef_[0][0]), 6), round(float(lr.intercept_[0]), 6))
+    return curves
+
+
+def calibrate_columns(
+    probs: FloatArray, classes: Sequence[str], curves: dict[str, tuple[float, float]]
+) -> FloatArray:
+    out = probs.copy()
+    for target, (a, b) in curves.items():
+        j = list(classes).index(target)
+        out[:, j] = platt(out[:, j], a, b)
+    return out
+
+
+def _ece(p: FloatArray, y: npt.NDArray[np.bool_], bins: int = 10) -> float:
+    """Expected calibration error over equal-width probability bins."""
+    edges = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        sel = edges == b
+        if sel.any():
+            total += sel.mean() * abs(float(p[sel].mean()) - float(y[sel].mean()))
+    return total
+
+
+def calibration_quality(
+    raw: FloatArray, calibrated: FloatArray, labels: Sequence[str], classes: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Out-of-fold Brier score and expected calibration error, before and after."""
+    names = np.array(labels)
+    out: dict[str, dict[str, float]] = {}
+    for target in TARGETS:
+        if target not in classes:
+            continue
+        y = names == target
+        j = list(classes).index(target)
+        out[target] = {
+            "brier_before": round(float(np.mean((raw[:, j] - y) ** 2)), 5),
+            "brier_after": round(float(np.mean((calibrated[:, j] - y) ** 2)), 5),
+            "ece_before": round(_ece(raw[:, j], y), 5),
+            "ece_after": round(_ece(calibrated[:, j], y), 5),
+        }
+    return out
+
+
 def out_of_fold(
     rows: sp.csr_matrix,
     samples: Sequence[Sample],
@@ -129,7 +195,8 @@ def holdout_report(
     """Report-only metrics of ``model`` on held-out ``samples`` at the given thresholds."""
     if not samples:
         return {}
-    probs = model.predict_rows(model.featurizer.transform([s.msg for s in samples]))
+    rows = model.featurizer.transform([s.msg for s in samples])
+    probs = model.calibrated(model.predict_rows(rows))
     labels = [s.label for s in samples]
     names = np.array(labels)
     predicted = np.array(model.classes)[probs.argmax(axis=1)]
@@ -154,12 +221,16 @@ def train(
     featurizer = Featurizer(spec)
     rows = featurizer.transform([s.msg for s in samples])
     labels = [s.label for s in samples]
-    oof = out_of_fold(rows, samples, featurizer, c, folds)
+    raw_oof = out_of_fold(rows, samples, featurizer, c, folds)
     classes = [c_ for c_ in CLASSES if c_ in labels]
-    thresholds = thresholds_at_ham_fpr(oof, labels, classes)
+    curves = fit_calibration(raw_oof, labels, classes)
     model = fit_rows(rows, labels, [s.weight for s in samples], featurizer, c)
+    model.info["calibration"] = {k: list(v) for k, v in curves.items()}
+    oof = calibrate_columns(raw_oof, classes, curves)
+    thresholds = thresholds_at_ham_fpr(oof, labels, classes)
     model.info.update(
         {
+            "calibration_quality": calibration_quality(raw_oof, oof, labels, classes),
             "thresholds_at_ham_fpr": thresholds,
             "cross_validation": {
                 "method": CV_METHOD,

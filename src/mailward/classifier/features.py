@@ -8,7 +8,11 @@ Read from a :class:`~mailward.model.ParsedMessage`:
   "the link is an IP address", link counts, as hashed tokens;
 - the attachments (when the spec's ``attachment_features`` is on): detected content type and
   file extension, as hashed tokens;
-- a few dense numbers (log counts of links, domains and attachments; text length; shouting).
+- a few dense numbers (log counts of links, domains and attachments; text length; shouting);
+- when the spec's ``identity_features`` is on, the outcome of the claimed-identity check
+  (:meth:`mailward.identity.IdentityReport.tokens`: "a brand is claimed and unsupported", "the
+  links stay with the sender", ...), so the model can weigh wording against evidence. Only the
+  outcome is a feature, never the sender's domain or name.
 
 Never read: trace headers, Date, Message-ID, mailer names, From/To/Reply-To addresses or any
 other header. Those are artefacts of where and when a corpus was collected, not of intent, so
@@ -36,6 +40,9 @@ try:  # scikit-learn's compiled hashing loop (private; FeatureHasher is the fall
 except ImportError:  # pragma: no cover - depends on the scikit-learn build
     _hash_fast = None
 
+# a module import, not names: mailward.identity imports the detectors package, which imports
+# this module through the content detector
+from mailward import identity
 from mailward.model import ParsedMessage
 
 #: Characters of body text read for word and character grams (keeps predict time bounded).
@@ -64,6 +71,8 @@ class FeatureSpec:
     #: rarely keeps its attachments (exports strip them), so "has a PDF" would learn the
     #: collection, not the intent. Turn on when training on mail that kept its attachments.
     attachment_features: bool = False
+    #: Tokens of the claimed-identity check (no DNS: the message's own evidence only).
+    identity_features: bool = True
 
     @property
     def n_features(self) -> int:
@@ -75,7 +84,11 @@ class FeatureSpec:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FeatureSpec:
         sizes = {k: int(data[k]) for k in ("word_features", "char_features", "meta_features")}
-        return cls(**sizes, attachment_features=bool(data.get("attachment_features", False)))
+        return cls(
+            **sizes,
+            attachment_features=bool(data.get("attachment_features", False)),
+            identity_features=bool(data.get("identity_features", False)),
+        )
 
 
 def body_text(msg: ParsedMessage, limit: int = WORD_CHARS) -> str:
@@ -186,6 +199,12 @@ class Featurizer:
         ).build_analyzer()
         self._chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5)).build_analyzer()
 
+    def _meta(self, msg: ParsedMessage) -> list[str]:
+        tokens = meta_tokens(msg, self.spec.attachment_features)
+        if self.spec.identity_features:
+            tokens += identity.analyse(msg, identity.shipped_registry()).tokens()
+        return tokens
+
     def _row(self, msg: ParsedMessage) -> tuple[IntArray, FloatArray]:
         spec = self.spec
         doc = body_text(msg)
@@ -193,7 +212,7 @@ class Featurizer:
             (0, _hash_tokens(self._words(doc), spec.word_features)),
             (spec.word_features, _hash_tokens(self._chars(doc[:CHAR_CHARS]), spec.char_features)),
             (spec.word_features + spec.char_features,
-             _hash_tokens(meta_tokens(msg, spec.attachment_features), spec.meta_features)),
+             _hash_tokens(self._meta(msg), spec.meta_features)),
         ]  # fmt: skip
         dense_at = spec.n_features - len(DENSE_NAMES)
         dense = np.array(dense_features(msg, spec.attachment_features), dtype=np.float32)

@@ -5,7 +5,8 @@ out-of-fold on the training part, report-only held-out metrics, provenance) and 
 (``coef_rows``/``coef_cols``/``coef_values``: the non-zero coefficients, float32;
 ``intercept``: one per class). The .npz is read with
 ``np.load(allow_pickle=False)``, so a model file can carry numbers and nothing that runs.
-Probabilities are the softmax of ``X @ coef.T + intercept`` over the classes.
+Probabilities are the softmax of ``X @ coef.T + intercept`` over the classes; the target
+classes are then calibrated (Platt curves fitted out-of-fold, JSON ``"calibration"``).
 
 The shipped model lives in ``mailward/classifier/model/content_model.{json,npz}`` and is read
 through :mod:`importlib.resources` by :func:`load_shipped`.
@@ -71,9 +72,23 @@ class LinearModel:
         out: FloatArray = exp / exp.sum(axis=1, keepdims=True)
         return out
 
+    def calibrated(self, probs: FloatArray) -> FloatArray:
+        """``probs`` with each calibrated class mapped through its Platt curve
+        (``info["calibration"]``: {class: [a, b]}, p' = sigmoid(a * logit(p) + b), fitted
+        out-of-fold in training); other columns unchanged."""
+        curves = self.info.get("calibration", {})
+        if not curves:
+            return probs
+        out = probs.copy()
+        for label, (a, b) in curves.items():
+            if label in self.classes:
+                j = self.classes.index(label)
+                out[:, j] = platt(out[:, j], float(a), float(b))
+        return out
+
     def predict(self, messages: Sequence[ParsedMessage]) -> list[dict[str, float]]:
-        """{class: probability} for each message."""
-        probs = self.predict_rows(self.featurizer.transform(messages))
+        """{class: calibrated probability} for each message."""
+        probs = self.calibrated(self.predict_rows(self.featurizer.transform(messages)))
         return [dict(zip(self.classes, map(float, row), strict=True)) for row in probs]
 
     def thresholds_at_ham_fpr(self, target: str) -> dict[str, float]:
@@ -96,6 +111,14 @@ class LinearModel:
         meta = {"format": FORMAT, "classes": list(self.classes), "features": self.spec.to_json()}
         json_path.write_text(json.dumps({**meta, **self.info}, indent=2, sort_keys=True) + "\n")
         return json_path, npz_path
+
+
+def platt(p: FloatArray, a: float, b: float) -> FloatArray:
+    """sigmoid(a * logit(p) + b), elementwise, with p kept off 0 and 1."""
+    q = np.clip(p.astype(np.float64), 1e-7, 1 - 1e-7)
+    z = a * np.log(q / (1 - q)) + b
+    out: FloatArray = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+    return out
 
 
 def _from_parts(meta: Mapping[str, Any], arrays: Mapping[str, Any]) -> LinearModel:

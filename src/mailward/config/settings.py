@@ -165,6 +165,17 @@ class SymbolSetting(Section):
 class GroupSetting(Section):
     #: The most this group's symbols may add to a score together (rspamd's max_score).
     max_score: float | None = None
+    #: The strongest action this group may cause on its own: when no finding of another
+    #: group scores at least ``corroborated_at``, the action by score is lowered to this one
+    #: (e.g. the content model may tag, never quarantine or reject, without a second,
+    #: independent finding). Force rules still apply. None: no ceiling.
+    alone_at_most: Action | None = None
+    #: The score a finding of another group needs to count as that second finding.
+    corroborated_at: float = Field(2.0, gt=0)
+
+
+#: Groups that may not decide alone unless the configuration says otherwise.
+DEFAULT_GROUPS: dict[str, GroupSetting] = {"content": GroupSetting(alone_at_most=Action.TAG)}
 
 
 class CompositeSetting(Section):
@@ -178,8 +189,14 @@ class CompositeSetting(Section):
 
 class ScoringSettings(Section):
     symbols: dict[str, SymbolSetting] = Field(default_factory=dict)
-    groups: dict[str, GroupSetting] = Field(default_factory=dict)
+    #: Group settings; the DEFAULT_GROUPS are added unless configured here by name.
+    groups: dict[str, GroupSetting] = Field(default_factory=lambda: dict(DEFAULT_GROUPS))
     composites: dict[str, CompositeSetting] = Field(default_factory=dict)
+
+    @field_validator("groups")
+    @classmethod
+    def _default_groups(cls, value: dict[str, GroupSetting]) -> dict[str, GroupSetting]:
+        return {**DEFAULT_GROUPS, **value}
 
 
 class ForceRule(Section):

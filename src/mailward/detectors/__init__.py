@@ -1,54 +1,19 @@
 """The built-in detectors, one module per family.
 
-``BUILTIN_DETECTORS`` lists the detector classes the registry builds by default; each follows
-:mod:`mailward.engine.contract` (name, symbols, timeout, fail_closed, Settings, async check).
+``BUILTIN_DETECTORS`` (in :mod:`mailward.detectors.builtin`) lists the detector classes the
+registry builds by default. They are imported on first use, not with this package, so that
+the helpers here (``_domains``, ...) can be used by modules the detectors themselves import
+(the content model's features read the identity check, which reads ``_domains``).
 """
 
 from __future__ import annotations
 
-from mailward.detectors.archives import ArchiveDetector
-from mailward.detectors.attachments import ExecutableAttachmentDetector
-from mailward.detectors.auth import AuthDetector
-from mailward.detectors.content import ContentClassifierDetector
-from mailward.detectors.documents import DocumentDetector
-from mailward.detectors.feeds import ThreatFeedDetector
-from mailward.detectors.forms import CredentialFormDetector
-from mailward.detectors.impersonation import DisplayNameAddressDetector
-from mailward.detectors.lures import LureDetector
-from mailward.detectors.mime_ambiguity import MimeAmbiguityDetector
-from mailward.detectors.smuggling import HtmlSmugglingDetector
-from mailward.detectors.urls import LinkMismatchDetector
-from mailward.detectors.yara_scan import YaraDetector
-from mailward.engine.contract import DetectorFactory
+import importlib
+from typing import Any
 
-BUILTIN_DETECTORS: tuple[DetectorFactory, ...] = (
-    ExecutableAttachmentDetector,
-    ArchiveDetector,
-    DocumentDetector,
-    HtmlSmugglingDetector,
-    MimeAmbiguityDetector,
-    YaraDetector,
-    DisplayNameAddressDetector,
-    LinkMismatchDetector,
-    AuthDetector,
-    CredentialFormDetector,
-    ThreatFeedDetector,
-    LureDetector,
-    ContentClassifierDetector,
-)
 
-__all__ = [
-    "BUILTIN_DETECTORS",
-    "AuthDetector",
-    "ContentClassifierDetector",
-    "CredentialFormDetector",
-    "DisplayNameAddressDetector",
-    "DocumentDetector",
-    "ExecutableAttachmentDetector",
-    "HtmlSmugglingDetector",
-    "LinkMismatchDetector",
-    "LureDetector",
-    "MimeAmbiguityDetector",
-    "ThreatFeedDetector",
-    "YaraDetector",
-]
+def __getattr__(name: str) -> Any:
+    builtin = importlib.import_module("mailward.detectors.builtin")
+    if name == "BUILTIN_DETECTORS" or name in builtin.__all__:
+        return getattr(builtin, name)
+    raise AttributeError(f"module 'mailward.detectors' has no attribute {name!r}")

@@ -3,8 +3,11 @@
 A detector is a class with a ``name`` (also its config section under ``[detectors.<name>]``),
 the ``symbols`` it may raise with their default weight, group and description, a ``timeout``,
 a pydantic ``Settings`` model for its options, and ``async check(msg, ctx)`` that returns
-Findings. It never decides what happens to a message, and does I/O only through clients in the
-ScanContext.
+Findings. A detector that weighs what others found (the identity detector reads the DKIM and
+DMARC results) declares ``stage: ClassVar[int] = 1``: detectors of one stage run concurrently,
+stage by stage, and a later stage sees ``ctx.findings`` and ``ctx.auth_results`` of earlier
+ones. A detector never decides what happens to a message, and does I/O only through clients in
+the ScanContext.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class ScanContext:
     clients: Mapping[str, Any] = field(default_factory=dict)
     #: RFC 8601 method results ("spf=pass smtp.mailfrom=example.com") detectors add.
     auth_results: list[str] = field(default_factory=list)
+    #: Findings of the earlier stages, for a detector of a later stage (``stage`` > 0).
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def accepted_domains(self) -> tuple[str, ...]:

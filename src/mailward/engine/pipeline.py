@@ -88,10 +88,16 @@ class Engine:
         return ScanOutcome(parsed=parsed, result=result, verdict=verdict)
 
     async def _run_detectors(self, msg: ParsedMessage, ctx: ScanContext) -> list[Finding]:
-        runs = [self._run_one(d, msg, ctx) for d in self.detectors]
+        """Detectors of one stage run concurrently; a later stage sees the earlier ones'
+        findings and authentication results (``ctx.findings``, ``ctx.auth_results``)."""
         findings: list[Finding] = []
-        for batch in await asyncio.gather(*runs):
-            findings.extend(batch)
+        for stage in sorted({detector_stage(d) for d in self.detectors}):
+            runs = [
+                self._run_one(d, msg, ctx) for d in self.detectors if detector_stage(d) == stage
+            ]
+            for batch in await asyncio.gather(*runs):
+                findings.extend(batch)
+            ctx.findings[:] = findings
         return findings
 
     async def _run_one(
@@ -107,6 +113,11 @@ class Engine:
             log.exception("detector %s failed on %s", detector.name, msg.message_id)
             return _failure(detector, "ENGINE_DETECTOR_ERROR", f"{type(exc).__name__}: {exc}")
         return [f if f.detector else _with_detector(f, detector.name) for f in found]
+
+
+def detector_stage(detector: Detector) -> int:
+    """The detector's stage (``stage`` ClassVar, 0 when it declares none)."""
+    return int(getattr(detector, "stage", 0))
 
 
 def _with_detector(finding: Finding, name: str) -> Finding:

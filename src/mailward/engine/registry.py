@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from mailward.config.loader import describe_validation_error
 from mailward.config.settings import Settings
-from mailward.detectors import BUILTIN_DETECTORS
+from mailward.detectors.builtin import BUILTIN_DETECTORS
 from mailward.engine.contract import Detector, DetectorFactory, SymbolSpec
 from mailward.errors import ConfigError
 

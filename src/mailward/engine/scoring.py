@@ -4,6 +4,11 @@ Weights, groups and descriptions start from each detector's SymbolSpec and are o
 ``[scoring.symbols.<SYMBOL>]``. A group's ``max_score`` caps what its symbols add together
 (rspamd's group limit): the strongest findings count first, the rest are clipped. Composites
 fire when their expression matches the raised symbols and may replace their members' scores.
+
+A group may be barred from deciding alone (``alone_at_most``, by default the content model's:
+it may tag, never quarantine or reject on its own): when such a group scores and no finding of
+another group reaches that group's ``corroborated_at``, the ScanResult carries a ceiling that
+policy applies to the action chosen by score.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from mailward.config.settings import ScoringSettings
 from mailward.engine.composites import CompositeExpression, parse_composite
 from mailward.engine.contract import SymbolSpec
 from mailward.errors import ConfigError
-from mailward.model import Finding, ScanResult
+from mailward.model import Action, Finding, ScanResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,11 @@ class Scorer:
             if group.max_score is not None
         }
         self.composites = _build_composites(settings, self.specs)
+        self.alone_limits = {
+            name: (group.alone_at_most, group.corroborated_at)
+            for name, group in settings.groups.items()
+            if group.alone_at_most is not None
+        }
 
     def weight(self, symbol: str) -> float:
         spec = self.specs.get(symbol)
@@ -52,7 +62,32 @@ class Scorer:
         weighted.extend(self._composite_findings(weighted))
         capped = self._apply_group_caps(weighted)
         total = round(sum(f.score for f in capped), 4)
-        return ScanResult(findings=tuple(capped), score=total, elapsed_ms=elapsed_ms)
+        ceiling, why = self._ceiling(capped)
+        return ScanResult(
+            findings=tuple(capped), score=total, elapsed_ms=elapsed_ms,
+            ceiling=ceiling, ceiling_reason=why,
+        )
+
+    def _group(self, symbol: str) -> str:
+        spec = self.specs.get(symbol)
+        return spec.group if spec else ""
+
+    def _ceiling(self, findings: list[Finding]) -> tuple[Action | None, str]:
+        """The lowest ``alone_at_most`` of the scoring groups that nothing else corroborates."""
+        if not self.alone_limits:
+            return None, ""
+        ceiling: Action | None = None
+        why = ""
+        for group, (limit, needed) in self.alone_limits.items():
+            if not any(f.score > 0 and self._group(f.symbol) == group for f in findings):
+                continue
+            if any(f.score >= needed and self._group(f.symbol) != group for f in findings):
+                continue
+            if ceiling is None or limit.severity < ceiling.severity:
+                ceiling = limit
+                why = (f"group {group} may cause at most {limit} without a finding of another "
+                       f"group scoring {needed:g} or more")
+        return ceiling, why
 
     def _composite_findings(self, findings: list[Finding]) -> list[Finding]:
         raised = frozenset(f.symbol for f in findings)

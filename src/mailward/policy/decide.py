@@ -1,6 +1,8 @@
 """Policy: a ScanResult becomes a Verdict.
 
-The score picks an action by threshold (tag_at, quarantine_at, reject_at); force rules raise the
+The score picks an action by threshold (tag_at, quarantine_at, reject_at), lowered to the
+result's ceiling when only a group that may not decide alone spoke (see
+:mod:`mailward.engine.scoring`); force rules raise the
 action to at least their own when their symbol fired; a message that was not fully scanned
 (``NOT_SCANNED_SYMBOLS``) is quarantined at least, whatever the force list says; a fail-closed
 detector that failed gives ``fail_closed_action``. Delivered mail (deliver or tag) gets an
@@ -42,6 +44,9 @@ def decide(
         )
         force = (*force, *heightened.heightened_force)
     action, reason = _by_score(result.score, policy)
+    if result.ceiling is not None and action.severity > result.ceiling.severity:
+        action = result.ceiling
+        reason = f"{reason}, lowered to {action}: {result.ceiling_reason}"
     forced_by: str | None = None
     if heightened is not None:
         reason += " (lockdown: heightened thresholds)"

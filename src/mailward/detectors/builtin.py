@@ -1,0 +1,57 @@
+"""The built-in detectors: the classes the registry builds by default.
+
+``BUILTIN_DETECTORS`` lists the detector classes the registry builds by default; each follows
+:mod:`mailward.engine.contract` (name, symbols, timeout, fail_closed, Settings, async check).
+"""
+
+from __future__ import annotations
+
+from mailward.detectors.archives import ArchiveDetector
+from mailward.detectors.attachments import ExecutableAttachmentDetector
+from mailward.detectors.auth import AuthDetector
+from mailward.detectors.content import ContentClassifierDetector
+from mailward.detectors.documents import DocumentDetector
+from mailward.detectors.feeds import ThreatFeedDetector
+from mailward.detectors.forms import CredentialFormDetector
+from mailward.detectors.identity import IdentityDetector
+from mailward.detectors.impersonation import DisplayNameAddressDetector
+from mailward.detectors.lures import LureDetector
+from mailward.detectors.mime_ambiguity import MimeAmbiguityDetector
+from mailward.detectors.smuggling import HtmlSmugglingDetector
+from mailward.detectors.urls import LinkMismatchDetector
+from mailward.detectors.yara_scan import YaraDetector
+from mailward.engine.contract import DetectorFactory
+
+BUILTIN_DETECTORS: tuple[DetectorFactory, ...] = (
+    ExecutableAttachmentDetector,
+    ArchiveDetector,
+    DocumentDetector,
+    HtmlSmugglingDetector,
+    MimeAmbiguityDetector,
+    YaraDetector,
+    DisplayNameAddressDetector,
+    LinkMismatchDetector,
+    AuthDetector,
+    CredentialFormDetector,
+    ThreatFeedDetector,
+    LureDetector,
+    ContentClassifierDetector,
+    IdentityDetector,
+)
+
+__all__ = [
+    "BUILTIN_DETECTORS",
+    "AuthDetector",
+    "ContentClassifierDetector",
+    "CredentialFormDetector",
+    "DisplayNameAddressDetector",
+    "DocumentDetector",
+    "ExecutableAttachmentDetector",
+    "HtmlSmugglingDetector",
+    "IdentityDetector",
+    "LinkMismatchDetector",
+    "LureDetector",
+    "MimeAmbiguityDetector",
+    "ThreatFeedDetector",
+    "YaraDetector",
+]

@@ -1,0 +1,111 @@
+"""What identity a message claims: brands named where a reader looks, and the sender's name.
+
+A claim has a place, strongest first: the From display name, the subject, what links and
+images say (anchor text, alt text), then the body text. A brand named only in the body is a
+weak claim ("pay with PayPal" is common in real mail); in the display name it is the claim.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from mailward.identity._brands import Brand, BrandLookup
+from mailward.model import ParsedMessage
+
+#: Where a claim was made, and how much it counts (1 = the display name). "links" is the text
+#: of a link that itself goes somewhere else than the brand (a footer's "Facebook" link to
+#: facebook.com or through a sending service's tracker claims nothing); "images" the alt text
+#: of images (payment-method logos in a shop's footer are common: weak).
+PLACES: dict[str, float] = {
+    "display-name": 1.0, "subject": 0.6, "links": 0.4, "images": 0.4, "body": 0.4,
+}  # fmt: skip
+#: Characters of body text searched for brand names.
+BODY_CHARS = 6_000
+_ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]{1,200})"|'([^']{1,200})')""", re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+")
+_MAX_ALTS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A brand the message claims to be from, the strongest place it does, and the words."""
+
+    brand: Brand
+    place: str
+    said: str
+
+    @property
+    def strength(self) -> float:
+        return PLACES[self.place]
+
+
+def fold(text: str) -> str:
+    """Lower case without accents or invisible characters: how a reader would compare names."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    kept = (
+        c for c in decomposed if not unicodedata.combining(c) and unicodedata.category(c) != "Cf"
+    )
+    return "".join(kept).casefold()
+
+
+def alt_texts(html_text: str) -> list[str]:
+    """The alt texts of the images in ``html_text`` (what a reader sees for a logo)."""
+    out = []
+    for match in _ALT.finditer(html_text[:200_000]):
+        out.append(html.unescape(match.group(1) or match.group(2) or ""))
+        if len(out) >= _MAX_ALTS:
+            break
+    return out
+
+
+def brand_claims(msg: ParsedMessage, brands: BrandLookup) -> list[Claim]:
+    """Every brand the message claims, once each, at the strongest place it is claimed."""
+    display = msg.from_[0].display_name if msg.from_ else ""
+    places: list[tuple[str, Iterable[str]]] = [
+        ("display-name", [display]),
+        ("links", []),
+        ("subject", [msg.subject]),
+        ("images", alt_texts(msg.html)),
+        ("body", [msg.text[:BODY_CHARS]]),
+    ]
+    found: dict[str, Claim] = {}
+    for place, texts in places:
+        for text in texts:
+            if not text:
+                continue
+            for brand, said in brands.find_claims(fold(text)):
+                found.setdefault(brand.id, Claim(brand, place, said))
+        if place == "links":
+            for claim in _link_claims(msg, brands):
+                found.setdefault(claim.brand.id, claim)
+    return sorted(found.values(), key=lambda c: -c.strength)
+
+
+def _link_claims(msg: ParsedMessage, brands: BrandLookup) -> list[Claim]:
+    """Brands named by a link's text while that link goes elsewhere (not through a tracker)."""
+    out = []
+    for url in msg.urls[:100]:
+        if not url.anchor_text or brands.is_esp(url.domain):
+            continue
+        for brand, said in brands.find_claims(fold(url.anchor_text)):
+            if url.domain not in brand.domains:
+                out.append(Claim(brand, "links", said))
+    return out
+
+
+def name_matches_domain(display_name: str, org_domain: str) -> bool:
+    """True when a display name spells the sender's own domain ("Made in Market" for
+    madeinmarket.eu, "GitHub" for github.com): the name claims no one else."""
+    label = org_domain.split(".", 1)[0].replace("-", "")
+    if len(label) < 3:
+        return False
+    words = [w for w in _WORD.findall(fold(display_name)) if w]
+    joined = "".join(words)
+    if label in joined:
+        return True
+    # an acronym of the name ("Deutsche Bahn" -> db) is too loose; only whole spellings count
+    return any(label == w or (len(w) >= 4 and w in label) for w in words)

@@ -1,0 +1,216 @@
+"""Claimed identity against evidence: does the message show who it says it is?
+
+A message *claims* an identity: brands in its display name, subject, link and image text and
+body (:mod:`mailward.identity._claims`), and the name of its sender. It *shows evidence*:
+
+- the From address's organisational domain (forgeable on its own, so it counts fully only
+  with an authentication result that proves it);
+- when DNS is on, the DKIM signatures that verified (``header.d``) and the DMARC result for
+  the From domain, read from the authentication results of the auth detector;
+- the envelope sender (Return-Path);
+- where the links go: their organisational domains, with the links of e-mail service
+  providers and click trackers followed to the destination they carry when it can be read.
+
+A claimed brand is *supported* when the From domain, a verified DKIM domain or the envelope
+sender is one of the brand's, or, for a sender that is not the brand, when the links go to the
+brand and nowhere unrelated (a list or a partner relaying the brand's own notifications).
+The message is *consistent* when every claim is supported by the sender itself and its links
+go only to the sender, the claimed brands, sending services or neutral places.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from mailward.detectors._domains import organisation_domain
+from mailward.detectors.lookalike import load_wordlist
+from mailward.identity._brands import BrandLookup
+from mailward.identity._claims import Claim, brand_claims, name_matches_domain
+from mailward.model import ParsedMessage
+
+#: Link destinations that support no one and accuse no one: social profiles of a footer,
+#: standards bodies, app stores. A link there is neither the sender's nor unrelated.
+#: Not here: hosts of anyone's content (google.com's Forms and Sites, cloud storage), which
+#: phishing uses as much as anyone.
+NEUTRAL_DOMAINS = frozenset({
+    "facebook.com", "twitter.com", "x.com", "instagram.com", "linkedin.com", "youtube.com",
+    "pinterest.com", "tiktok.com", "w3.org", "schema.org", "gravatar.com",
+})  # fmt: skip
+_SKIP_SCHEMES = frozenset({"mailto", "tel", "sms", "cid", "data"})
+_DKIM_PASS = re.compile(r"^dkim=pass\b.*?\bheader\.[di]=@?([\w.-]+)", re.IGNORECASE)
+_DMARC = re.compile(r"^dmarc=(\w+)\b.*?\bheader\.from=([\w.-]+)", re.IGNORECASE)
+_SPF_PASS = re.compile(r"^spf=pass\b.*?\bsmtp\.mailfrom=(?:[^@\s;]*@)?([\w.-]+)", re.IGNORECASE)
+_MAX_LINKS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class AuthEvidence:
+    """What the authentication results prove about the sender's domains."""
+
+    dkim_orgs: frozenset[str] = frozenset()
+    spf_org: str = ""
+    #: DMARC result for the From domain: "pass", "fail", other RFC 8601 words, or "" unknown.
+    dmarc: str = ""
+
+    @classmethod
+    def from_results(cls, results: Sequence[str]) -> AuthEvidence:
+        dkim: set[str] = set()
+        spf, dmarc = "", ""
+        for line in results:
+            if m := _DKIM_PASS.search(line):
+                dkim.add(organisation_domain(m.group(1).lower()))
+            elif m := _DMARC.search(line):
+                dmarc = m.group(1).lower()
+            elif m := _SPF_PASS.search(line):
+                spf = organisation_domain(m.group(1).lower())
+        return cls(frozenset(dkim), spf, dmarc)
+
+
+@dataclass(frozen=True, slots=True)
+class BrandVerdict:
+    """One claimed brand and what supports it."""
+
+    claim: Claim
+    #: "from", "dkim", "return-path", "links": evidence that the brand sent it.
+    support: tuple[str, ...]
+    #: Link destinations that are neither the brand's, the sender's nor neutral.
+    foreign: tuple[str, ...]
+
+    @property
+    def supported(self) -> bool:
+        return bool(self.support)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityReport:
+    """The identity check of one message."""
+
+    sender_org: str
+    claims: tuple[BrandVerdict, ...]
+    #: Organisational domains the links lead to (tracker links followed where readable).
+    link_orgs: tuple[str, ...]
+    #: Link destinations unrelated to the sender and its claims.
+    foreign_orgs: tuple[str, ...]
+    auth: AuthEvidence = field(default_factory=AuthEvidence)
+    #: The display name spells the sender's own domain (it claims no one else).
+    name_is_sender: bool = False
+    #: The display name is empty.
+    no_name: bool = False
+    #: The sender's domain is free webmail: anyone can have an address there.
+    freemail: bool = False
+    #: Some link goes to the sender's own domain (or to its brand's).
+    links_to_sender: bool = False
+
+    @property
+    def unsupported(self) -> tuple[BrandVerdict, ...]:
+        return tuple(v for v in self.claims if not v.supported)
+
+    @property
+    def proven(self) -> bool:
+        """The From domain is proven by DKIM alignment or DMARC."""
+        return self.auth.dmarc == "pass" or self.sender_org in self.auth.dkim_orgs
+
+    @property
+    def consistent(self) -> bool:
+        """The sender names itself (or no one), every claim is its own, and its links go to
+        it and stay with it. Free webmail senders are never consistent: the domain is not
+        theirs."""
+        if not self.sender_org or self.freemail or not self.links_to_sender:
+            return False
+        if self.foreign_orgs or self.auth.dmarc == "fail":
+            return False
+        own_claims = all("from" in v.support or "dkim" in v.support for v in self.claims)
+        names_itself = self.name_is_sender or self.no_name or any(
+            "from" in v.support and v.claim.place == "display-name" for v in self.claims
+        )
+        return own_claims and names_itself
+
+    def tokens(self) -> list[str]:
+        """Feature tokens for the content model: the outcome, never a domain or a name."""
+        out = [f"idv:claims:{min(len(self.claims), 3)}"]
+        if self.unsupported:
+            strongest = max(v.claim.strength for v in self.unsupported)
+            out.append(f"idv:unsupported:{_strength_word(strongest)}")
+        if self.consistent:
+            out.append("idv:consistent")
+        elif self.link_orgs and not self.foreign_orgs:
+            out.append("idv:links_with_sender")
+        if self.foreign_orgs:
+            out.append(f"idv:foreign_links:{min(len(self.foreign_orgs), 3)}")
+        if self.name_is_sender:
+            out.append("idv:name_is_sender")
+        return out
+
+
+def _strength_word(strength: float) -> str:
+    return "strong" if strength >= 0.8 else ("medium" if strength >= 0.6 else "weak")
+
+
+def link_destinations(msg: ParsedMessage, brands: BrandLookup) -> list[str]:
+    """Organisational domains the links lead to; a sending service's tracked link counts as
+    its destination when readable, and as the service (neutral) otherwise."""
+    out: list[str] = []
+    for url in msg.urls[:_MAX_LINKS]:
+        if url.scheme in _SKIP_SCHEMES or not url.domain:
+            continue
+        org = url.domain
+        if brands.is_esp(org):
+            target = brands.esp_destination(url.url)
+            host = urlsplit(target).hostname if target else None
+            org = organisation_domain(host) if host else f"esp:{org}"
+        out.append(org)
+    return out
+
+
+def analyse(
+    msg: ParsedMessage,
+    brands: BrandLookup,
+    auth_results: Sequence[str] = (),
+    envelope_sender: str = "",
+) -> IdentityReport:
+    """Compare what ``msg`` claims with the evidence it shows."""
+    sender = msg.from_[0] if msg.from_ else None
+    sender_org = organisation_domain(sender.domain) if sender and sender.domain else ""
+    auth = AuthEvidence.from_results(auth_results)
+    rp_org = organisation_domain(envelope_sender.rpartition("@")[2].lower()) if (
+        "@" in envelope_sender) else ""
+    links = link_destinations(msg, brands)
+    link_set = set(links)
+    claims = brand_claims(msg, brands)
+    sender_brand = brands.brand_for_domain(sender_org) if sender_org else None
+    own = {sender_org} | (set(sender_brand.domains) if sender_brand else set())
+    verdicts = []
+    claimed_domains: set[str] = set()
+    for claim in claims:
+        domains = set(claim.brand.domains)
+        claimed_domains |= domains
+        support = []
+        if sender_org in domains:
+            support.append("from")
+        if auth.dkim_orgs & domains:
+            support.append("dkim")
+        if rp_org and rp_org in domains:
+            support.append("return-path")
+        foreign = sorted(o for o in link_set - domains - own - NEUTRAL_DOMAINS
+                         if not o.startswith("esp:"))
+        if not support and link_set & domains and not foreign:
+            support.append("links")
+        verdicts.append(BrandVerdict(claim, tuple(support), tuple(foreign)))
+    foreign_orgs = sorted(
+        o for o in link_set - own - claimed_domains - NEUTRAL_DOMAINS if not o.startswith("esp:")
+    )
+    display = sender.display_name if sender else ""
+    return IdentityReport(
+        no_name=not display.strip(),
+        freemail=sender_org in load_wordlist("freemail"),
+        links_to_sender=bool(link_set & own),
+        sender_org=sender_org,
+        claims=tuple(verdicts),
+        link_orgs=tuple(sorted(link_set)),
+        foreign_orgs=tuple(foreign_orgs),
+        auth=auth,
+        name_is_sender=bool(display and sender_org and name_matches_domain(display, sender_org)),
+    )
