@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     part.add_argument(
         "--holdout", action="store_true",
         help="scan only the held-out part that `mailward train` leaves out "
-        "(sha256 of the file bytes, first 8 hex digits as an integer, % 4 == 0)",
+        "(sha256 of the file bytes, first 8 hex digits as an integer, %% 4 == 0)",
     )
     part.add_argument(
         "--training-part", action="store_true",
