@@ -4,6 +4,11 @@ DIR holds one folder per class (ham, spam, phish, malware, or any other name). F
 it counts the actions given; ``caught`` is any action other than deliver, ``blocked`` is
 quarantine or reject. For ham, caught is the false-positive rate. Throughput is messages per
 second of wall time and CPU milliseconds per message of this process.
+
+With a labels file (``--sources FILE``, else ``DIR/SOURCES.csv`` when it exists; see
+:mod:`mailward.cli._labels`) it also counts per (class, kind) and per (class, source). The false
+positives and the missed phish are listed either way (:mod:`mailward.cli._eval_report`).
+``--disable`` leaves detectors out of the run, as ``engine.disabled`` does.
 """
 
 from __future__ import annotations
@@ -11,25 +16,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from mailward.classifier.split import in_holdout
+from mailward.cli._disable import add_disable_argument, with_disabled
+from mailward.cli._eval_report import Report, print_report, summary_json
+from mailward.cli._labels import LABELS_NAME, Labels, load_labels
 from mailward.cli.sources import SourceError, count_files, iter_messages
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
-from mailward.model import Action
 from mailward.runtime.clients import build_clients
-
-BLOCKED = {str(Action.QUARANTINE), str(Action.REJECT)}
-ACTIONS = [str(a) for a in Action]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     part.add_argument(
         "--holdout", action="store_true",
         help="scan only the held-out part that `mailward train` leaves out "
-        "(sha256 of the file bytes, first 8 hex digits as an integer, % 4 == 0)",
+        "(sha256 of the file bytes, first 8 hex digits as an integer, %% 4 == 0)",
     )
     part.add_argument(
         "--training-part", action="store_true",
@@ -49,35 +49,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--dns", action="store_true",
                    help="let checks look things up in DNS (off: checks needing DNS are skipped)")
+    labels = p.add_mutually_exclusive_group()
+    labels.add_argument(
+        "--sources", type=Path, default=None, metavar="FILE",
+        help=f"labels file (CSV: file,class,source,kind; file relative to DIR) for counts per "
+        f"kind and per source (default: DIR/{LABELS_NAME} when it exists)",
+    )  # fmt: skip
+    labels.add_argument("--no-sources", action="store_true",
+                        help=f"do not read DIR/{LABELS_NAME}")
+    add_disable_argument(p)
     p.set_defaults(run=run)
-
-
-@dataclass
-class ClassStats:
-    name: str
-    actions: Counter[str] = field(default_factory=Counter)
-    symbols: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def total(self) -> int:
-        return sum(self.actions.values())
-
-    @property
-    def caught(self) -> float:
-        return (self.total - self.actions[str(Action.DELIVER)]) / self.total if self.total else 0.0
-
-    @property
-    def blocked(self) -> float:
-        return sum(self.actions[a] for a in BLOCKED) / self.total if self.total else 0.0
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "messages": self.total,
-            "actions": {a: self.actions[a] for a in ACTIONS},
-            "caught_rate": round(self.caught, 4),
-            "blocked_rate": round(self.blocked, 4),
-            "top_symbols": dict(self.symbols.most_common(10)),
-        }
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -87,28 +68,35 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise SourceError(f"{root}: holds no class folders (ham, spam, phish, ...)")
-    stats, wall, cpu = asyncio.run(_evaluate(classes, settings, args))
-    total = sum(s.total for s in stats)
-    summary = {
-        "classes": {s.name: s.to_json() for s in stats},
-        "messages": total,
-        "seconds": round(wall, 2),
-        "messages_per_second": round(total / wall, 1) if wall else 0.0,
-        "cpu_ms_per_message": round(cpu * 1000 / total, 2) if total else 0.0,
-    }
+    labels = _labels(args)
+    settings = with_disabled(settings, args.disable)
+    report, wall, cpu = asyncio.run(_evaluate(root, classes, settings, args, labels))
+    summary = summary_json(report, wall, cpu)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        _print_table(stats, summary)
+        print_report(report, summary)
     return 0
 
 
+def _labels(args: argparse.Namespace) -> Labels | None:
+    if args.no_sources:
+        return None
+    path: Path | None = args.sources
+    if path is None:
+        path = args.dir / LABELS_NAME
+        if not path.is_file():
+            return None
+    return load_labels(path)
+
+
 async def _evaluate(
-    classes: list[Path], settings: Settings, args: argparse.Namespace
-) -> tuple[list[ClassStats], float, float]:
+    root: Path, classes: list[Path], settings: Settings, args: argparse.Namespace,
+    labels: Labels | None,
+) -> tuple[Report, float, float]:
     limit: int = args.limit
     engine = Engine(settings, clients=build_clients(settings, offline=not args.dns))
-    stats = []
+    report = Report(labels.path if labels else None)
     total = sum(min(count_files([c]), limit or 10**9) for c in classes)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -116,7 +104,7 @@ async def _evaluate(
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("scanning", total=total)
         for folder in classes:
-            cls = ClassStats(folder.name)
+            report.add_class(folder.name)
             progress.update(task, description=f"scanning {folder.name}")
             n = 0
             for source in iter_messages([folder]):
@@ -127,25 +115,7 @@ async def _evaluate(
                     break
                 n += 1
                 outcome = await engine.scan(source.raw)
-                cls.actions[str(outcome.verdict.action)] += 1
-                cls.symbols.update(f.symbol for f in outcome.verdict.findings if f.score)
-            stats.append(cls)
-    return stats, time.perf_counter() - wall0, time.process_time() - cpu0
-
-
-def _print_table(stats: list[ClassStats], summary: dict[str, object]) -> None:
-    # a pipe or a file gets the whole table, not one cut to 80 columns
-    console = Console() if sys.stdout.isatty() else Console(width=140)
-    table = Table("class", "messages", *ACTIONS, "caught", "blocked", title="mailward eval")
-    for s in stats:
-        table.add_row(
-            s.name, str(s.total), *(str(s.actions[a]) for a in ACTIONS),
-            f"{s.caught:.2%}", f"{s.blocked:.2%}",
-        )
-    console.print(table)
-    console.print(
-        f"{summary['messages']} messages in {summary['seconds']} s: "
-        f"{summary['messages_per_second']} messages/s, "
-        f"{summary['cpu_ms_per_message']} CPU ms/message "
-        "(caught = any action but deliver; for ham that is the false-positive rate)"
-    )
+                rel = Path(source.path).relative_to(root).as_posix()
+                label = labels.get(rel) if labels else None
+                report.add(folder.name, rel, label, outcome.verdict)
+    return report, time.perf_counter() - wall0, time.process_time() - cpu0

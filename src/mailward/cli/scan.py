@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from mailward.cli._disable import add_disable_argument, with_disabled
 from mailward.cli.sources import iter_messages
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine, ScanOutcome
@@ -24,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", action="store_true", help="one JSON object per message")
     p.add_argument("--dns", action="store_true",
                    help="let checks look things up in DNS (off: checks needing DNS are skipped)")
+    add_disable_argument(p)
     p.set_defaults(run=run)
 
 
@@ -40,7 +42,7 @@ def outcome_json(path: str, outcome: ScanOutcome) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(_scan(args, settings))
+    return asyncio.run(_scan(args, with_disabled(settings, args.disable)))
 
 
 async def _scan(args: argparse.Namespace, settings: Settings) -> int:
