@@ -127,3 +127,25 @@ def test_no_training_ham_gives_no_thresholds(tmp_path: Path) -> None:
     model = train(root)
     assert model.info["thresholds_at_ham_fpr"] == {}
     assert model.thresholds_at_ham_fpr("phish") == {}
+
+
+def test_probabilities_are_calibrated_out_of_fold(tmp_path: Path) -> None:
+    model = train(write_corpus(tmp_path / "c"))
+    curves = model.info["calibration"]
+    assert set(curves) == {"phish", "spam"}
+    quality = model.info["calibration_quality"]["phish"]
+    # the Platt curve is fitted on the same out-of-fold probabilities: it cannot do worse
+    assert quality["brier_after"] <= quality["brier_before"] + 1e-6
+    raw = np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]], dtype=np.float32)
+    calibrated = model.calibrated(raw)
+    a, b = curves["phish"]
+    assert calibrated[0, 2] == pytest.approx(1 / (1 + np.exp(-(a * np.log(0.5 / 0.5) + b))), rel=1e-4)
+    assert (calibrated[1, 2] > calibrated[0, 2]) == (a > 0)  # monotone, same order as the model
+    assert calibrated[0, 0] == pytest.approx(0.2)  # ham is not a target: unchanged
+
+
+def test_platt_identity_curve_changes_nothing() -> None:
+    from mailward.classifier.linear import platt
+
+    p = np.array([0.01, 0.5, 0.97], dtype=np.float32)
+    assert platt(p, 1.0, 0.0) == pytest.approx(p, rel=1e-5)

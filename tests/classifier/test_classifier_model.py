@@ -200,3 +200,25 @@ def test_attachment_features_only_when_the_spec_asks() -> None:
     on = Featurizer(spec_on).transform([plain, attached])
     assert (on[0] != on[1]).nnz > 0
     assert FeatureSpec.from_json(spec_on.to_json()) == spec_on
+
+
+def test_identity_features_carry_the_outcome_not_the_sender() -> None:
+    from mailward.classifier.features import DENSE_NAMES
+    from mailward.identity import FEATURE_NAMES
+
+    body = "Your parcel was delivered. Track it below."
+    own = message("Delivered", body, "https://www.shop-example.com/track", 1,
+                  From="Shop Example <orders@shop-example.com>")
+    other_own = message("Delivered", body, "https://www.store-example.com/track", 1,
+                        From="Store Example <orders@store-example.com>")
+    foreign = message("Delivered", body, "https://www.shop-example.com/track", 1,
+                      From="Shop Example <orders@elsewhere-example.com>")
+    spec = FeatureSpec(word_features=2**12, char_features=2**12, meta_features=2**8)
+    rows = Featurizer(spec).transform([parsed(own), parsed(other_own), parsed(foreign)]).toarray()
+    at = spec.n_features - len(FEATURE_NAMES)
+    consistent = FEATURE_NAMES.index("idv_consistent")
+    assert spec.n_features == 2**12 + 2**12 + 2**8 + len(DENSE_NAMES) + len(FEATURE_NAMES)
+    # two senders that each link to themselves: the same identity outcome
+    assert (rows[0][at:] == rows[1][at:]).all() and rows[0][at + consistent] == 1.0
+    # the same text from a sender its links do not belong to: a different outcome
+    assert rows[2][at + consistent] == 0.0

@@ -9,10 +9,11 @@ Read from a :class:`~mailward.model.ParsedMessage`:
 - the attachments (when the spec's ``attachment_features`` is on): detected content type and
   file extension, as hashed tokens;
 - a few dense numbers (log counts of links, domains and attachments; text length; shouting);
-- when the spec's ``identity_features`` is on, the outcome of the claimed-identity check
-  (:meth:`mailward.identity.IdentityReport.tokens`: "a brand is claimed and unsupported", "the
-  links stay with the sender", ...), so the model can weigh wording against evidence. Only the
-  outcome is a feature, never the sender's domain or name.
+- when the spec's ``identity_features`` is on, the outcome of the claimed-identity check as
+  dense numbers (:meth:`mailward.identity.IdentityReport.features`: "a brand is claimed and
+  unsupported", "the links go to the sender", "the sender is consistent", ...), so the model
+  can weigh wording against evidence. Only the outcome is a feature, never the sender's domain
+  or name; it is computed from the message alone (no DNS), the same in training and scanning.
 
 Never read: trace headers, Date, Message-ID, mailer names, From/To/Reply-To addresses or any
 other header. Those are artefacts of where and when a corpus was collected, not of intent, so
@@ -76,7 +77,13 @@ class FeatureSpec:
 
     @property
     def n_features(self) -> int:
-        return self.word_features + self.char_features + self.meta_features + len(DENSE_NAMES)
+        return (
+            self.word_features + self.char_features + self.meta_features + len(self.dense_names)
+        )
+
+    @property
+    def dense_names(self) -> tuple[str, ...]:
+        return DENSE_NAMES + (identity.FEATURE_NAMES if self.identity_features else ())
 
     def to_json(self) -> dict[str, int | bool]:
         return asdict(self)
@@ -199,12 +206,6 @@ class Featurizer:
         ).build_analyzer()
         self._chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5)).build_analyzer()
 
-    def _meta(self, msg: ParsedMessage) -> list[str]:
-        tokens = meta_tokens(msg, self.spec.attachment_features)
-        if self.spec.identity_features:
-            tokens += identity.analyse(msg, identity.shipped_registry()).tokens()
-        return tokens
-
     def _row(self, msg: ParsedMessage) -> tuple[IntArray, FloatArray]:
         spec = self.spec
         doc = body_text(msg)
@@ -212,10 +213,13 @@ class Featurizer:
             (0, _hash_tokens(self._words(doc), spec.word_features)),
             (spec.word_features, _hash_tokens(self._chars(doc[:CHAR_CHARS]), spec.char_features)),
             (spec.word_features + spec.char_features,
-             _hash_tokens(self._meta(msg), spec.meta_features)),
+             _hash_tokens(meta_tokens(msg, spec.attachment_features), spec.meta_features)),
         ]  # fmt: skip
-        dense_at = spec.n_features - len(DENSE_NAMES)
-        dense = np.array(dense_features(msg, spec.attachment_features), dtype=np.float32)
+        dense_at = spec.n_features - len(spec.dense_names)
+        numbers = dense_features(msg, spec.attachment_features)
+        if spec.identity_features:
+            numbers += identity.analyse(msg, identity.shipped_registry()).features()
+        dense = np.array(numbers, dtype=np.float32)
         indices = [idx + offset for offset, (idx, _) in blocks]
         values = [val for _, (_, val) in blocks]
         indices.append(np.arange(dense_at, spec.n_features, dtype=np.int32))

@@ -10,6 +10,11 @@ Detects
     proven by DKIM alignment or DMARC. This lowers the score: the wording of a real receipt
     or password reset is then not the thing to judge it by.
 
+Also reports, as zero-weight context, mail that says it comes through a list or from a machine
+(List-Id, Precedence, Auto-Submitted, a no-reply sender: :mod:`mailward.detectors._mail_kind`).
+Anyone can write those headers, so they never lower a score: the same phishing gets the same
+action with and without them; an operator's composites may use them.
+
 Brands and their domains come from the brand registry (:mod:`mailward.data.brands`, the
 shipped ``data/brands.toml`` plus the operator's ``[brands] file``). The analysis itself is
 :mod:`mailward.identity`. Runs in stage 1, after the auth detector, so it can read the DKIM
@@ -24,6 +29,8 @@ Symbols (default weight, group "identity")
                               go to it and stay with it; factor 1 when DKIM or DMARC proves
                               the From domain, 0.6 when nothing was checked (no DNS); never
                               after a DMARC failure, never for free webmail
+  ID_LIST_MAIL            0   context: List-Id, List-Post, List-Unsubscribe, Precedence: list
+  ID_AUTOMATED            0   context: Auto-Submitted, Precedence: bulk, a no-reply sender
 
 Settings ``[detectors.identity]``
   min_claim_strength     the weakest place a claim may be reported from (default 0.6: the
@@ -40,6 +47,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from mailward.detectors._mail_kind import MailKind, mail_kind
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.identity import IdentityReport, analyse, registry_for
 from mailward.identity.analysis import BrandVerdict
@@ -69,6 +77,12 @@ class IdentityDetector:
         "ID_CONSISTENT": SymbolSpec(
             -3.0, _GROUP, "The sender shows what it claims and its links stay with it."
         ),
+        "ID_LIST_MAIL": SymbolSpec(
+            0.0, _GROUP, "The message says it comes through a mailing list (context only)."
+        ),
+        "ID_AUTOMATED": SymbolSpec(
+            0.0, _GROUP, "The message says a machine sent it (context only)."
+        ),
     }
     timeout: ClassVar[float] = 5.0
     fail_closed: ClassVar[bool] = False
@@ -85,9 +99,10 @@ class IdentityDetector:
             f for v in report.unsupported
             if (f := self._impersonation(v, report, msg)) is not None
         ]  # fmt: skip
-        if findings:
-            return _strongest(findings)
-        return [_consistent(report)] if report.consistent else []
+        out = _strongest(findings)
+        if not out and report.consistent:
+            out.append(_consistent(report))
+        return out + _context(mail_kind(msg))
 
     def _impersonation(
         self, verdict: BrandVerdict, report: IdentityReport, msg: ParsedMessage
@@ -103,7 +118,7 @@ class IdentityDetector:
             links, link_factor = "its links go to no site of the brand", _NEUTRAL_LINKS
         else:
             links, link_factor = "it has no link to the brand", _NO_LINKS
-        sender = report.sender_org or "no readable address"
+        sender = report.sender_domain or "no readable address"
         return Finding(
             symbol="ID_BRAND_IMPERSONATION",
             explanation=(
@@ -128,6 +143,26 @@ def _consistent(report: IdentityReport) -> Finding:
         evidence=(report.sender_org, *report.link_orgs[:4]),
         factor=1.0 if proven else _UNPROVEN,
     )
+
+
+def _context(kind: MailKind) -> list[Finding]:
+    """Zero-weight context: list or machine mail, as the message says of itself."""
+    out = []
+    if kind.is_list:
+        out.append(Finding(
+            "ID_LIST_MAIL",
+            "The message says it comes through a mailing list; this changes no score, as "
+            "anyone can write these headers.",
+            kind.list_markers[:3],
+        ))
+    if kind.is_automated:
+        out.append(Finding(
+            "ID_AUTOMATED",
+            "The message says a machine sent it; this changes no score, as anyone can "
+            "write these headers.",
+            kind.machine_markers[:3],
+        ))
+    return out
 
 
 def _strongest(findings: list[Finding]) -> list[Finding]:

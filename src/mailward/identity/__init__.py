@@ -2,7 +2,7 @@
 
 ``analyse(msg, brands, auth_results, envelope_sender)`` gives an :class:`IdentityReport`;
 the identity detector turns it into findings and the content model reads its outcome as
-features (:meth:`IdentityReport.tokens`). ``registry_for(settings)`` is the brand registry the
+features (:meth:`IdentityReport.features`). ``registry_for(settings)`` is the brand registry the
 settings name (shipped, plus the operator's file), built once per file.
 """
 
@@ -12,9 +12,12 @@ import functools
 
 from mailward.config.settings import Settings
 from mailward.identity._brands import BrandLookup, BrandRegistry, shipped_brands
-from mailward.identity.analysis import IdentityReport, analyse
+from mailward.identity.analysis import FEATURE_NAMES, IdentityReport, analyse
 
-__all__ = ["BrandLookup", "IdentityReport", "analyse", "registry_for", "shipped_registry"]
+__all__ = [
+    "FEATURE_NAMES", "BrandLookup", "IdentityReport", "analyse", "registry_for",
+    "shipped_registry",
+]  # fmt: skip
 
 
 @functools.lru_cache(maxsize=4)

@@ -43,13 +43,18 @@ class Claim:
         return PLACES[self.place]
 
 
+#: Combining accents and invisible format characters (soft hyphen, zero-width and bidi marks).
+_UNSEEN = re.compile(
+    "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+    "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+)
+
+
 def fold(text: str) -> str:
     """Lower case without accents or invisible characters: how a reader would compare names."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    kept = (
-        c for c in decomposed if not unicodedata.combining(c) and unicodedata.category(c) != "Cf"
-    )
-    return "".join(kept).casefold()
+    if text.isascii():
+        return text.casefold()
+    return _UNSEEN.sub("", unicodedata.normalize("NFKD", text)).casefold()
 
 
 def alt_texts(html_text: str) -> list[str]:

@@ -39,6 +39,11 @@ NEUTRAL_DOMAINS = frozenset({
     "facebook.com", "twitter.com", "x.com", "instagram.com", "linkedin.com", "youtube.com",
     "pinterest.com", "tiktok.com", "w3.org", "schema.org", "gravatar.com",
 })  # fmt: skip
+#: Hosts of app-store badges and maps, whose domains also host anyone's content.
+NEUTRAL_HOSTS = frozenset({
+    "play.google.com", "apps.apple.com", "itunes.apple.com", "maps.google.com",
+    "www.google.com", "support.google.com", "policies.google.com",
+})  # fmt: skip
 _SKIP_SCHEMES = frozenset({"mailto", "tel", "sms", "cid", "data"})
 _DKIM_PASS = re.compile(r"^dkim=pass\b.*?\bheader\.[di]=@?([\w.-]+)", re.IGNORECASE)
 _DMARC = re.compile(r"^dmarc=(\w+)\b.*?\bheader\.from=([\w.-]+)", re.IGNORECASE)
@@ -95,6 +100,8 @@ class IdentityReport:
     #: Link destinations unrelated to the sender and its claims.
     foreign_orgs: tuple[str, ...]
     auth: AuthEvidence = field(default_factory=AuthEvidence)
+    #: The From address's domain as written (lower case).
+    sender_domain: str = ""
     #: The display name spells the sender's own domain (it claims no one else).
     name_is_sender: bool = False
     #: The display name is empty.
@@ -103,6 +110,10 @@ class IdentityReport:
     freemail: bool = False
     #: Some link goes to the sender's own domain (or to its brand's).
     links_to_sender: bool = False
+    #: The message has no link at all (not even a neutral one).
+    no_links: bool = False
+    #: Replies go to another organisation than the sender's.
+    reply_elsewhere: bool = False
 
     @property
     def unsupported(self) -> tuple[BrandVerdict, ...]:
@@ -115,10 +126,12 @@ class IdentityReport:
 
     @property
     def consistent(self) -> bool:
-        """The sender names itself (or no one), every claim is its own, and its links go to
-        it and stay with it. Free webmail senders are never consistent: the domain is not
-        theirs."""
-        if not self.sender_org or self.freemail or not self.links_to_sender:
+        """The sender names itself (or no one), every claim is its own, replies go to it, and
+        its links (if it has any) go to it and stay with it. Free webmail senders are never
+        consistent: the domain is not theirs."""
+        if not self.sender_org or self.freemail or self.reply_elsewhere:
+            return False
+        if not (self.links_to_sender or self.no_links):
             return False
         if self.foreign_orgs or self.auth.dmarc == "fail":
             return False
@@ -128,25 +141,26 @@ class IdentityReport:
         )
         return own_claims and names_itself
 
-    def tokens(self) -> list[str]:
-        """Feature tokens for the content model: the outcome, never a domain or a name."""
-        out = [f"idv:claims:{min(len(self.claims), 3)}"]
-        if self.unsupported:
-            strongest = max(v.claim.strength for v in self.unsupported)
-            out.append(f"idv:unsupported:{_strength_word(strongest)}")
-        if self.consistent:
-            out.append("idv:consistent")
-        elif self.link_orgs and not self.foreign_orgs:
-            out.append("idv:links_with_sender")
-        if self.foreign_orgs:
-            out.append(f"idv:foreign_links:{min(len(self.foreign_orgs), 3)}")
-        if self.name_is_sender:
-            out.append("idv:name_is_sender")
-        return out
+    def features(self) -> list[float]:
+        """The outcome as numbers for the content model, in the order of FEATURE_NAMES:
+        never a domain or a name, only how claims and evidence relate."""
+        strongest = max((v.claim.strength for v in self.unsupported), default=0.0)
+        return [
+            1.0 if self.consistent else 0.0,
+            strongest if strongest >= 0.6 else 0.0,
+            strongest if 0.0 < strongest < 0.6 else 0.0,
+            min(len(self.foreign_orgs), 3) / 3,
+            1.0 if self.links_to_sender else 0.0,
+            1.0 if self.name_is_sender else 0.0,
+            1.0 if self.freemail else 0.0,
+        ]
 
 
-def _strength_word(strength: float) -> str:
-    return "strong" if strength >= 0.8 else ("medium" if strength >= 0.6 else "weak")
+#: Names of :meth:`IdentityReport.features`.
+FEATURE_NAMES = (
+    "idv_consistent", "idv_unsupported_claim", "idv_unsupported_weak_claim",
+    "idv_foreign_links", "idv_links_to_sender", "idv_name_is_sender", "idv_freemail",
+)  # fmt: skip
 
 
 def link_destinations(msg: ParsedMessage, brands: BrandLookup) -> list[str]:
@@ -157,12 +171,32 @@ def link_destinations(msg: ParsedMessage, brands: BrandLookup) -> list[str]:
         if url.scheme in _SKIP_SCHEMES or not url.domain:
             continue
         org = url.domain
+        if url.host in NEUTRAL_HOSTS:
+            continue
         if brands.is_esp(org):
             target = brands.esp_destination(url.url)
             host = urlsplit(target).hostname if target else None
             org = organisation_domain(host) if host else f"esp:{org}"
         out.append(org)
     return out
+
+
+#: The message-only part of the last few analyses, by message object: the content model's
+#: features and the identity detector analyse the same message in one scan.
+_RECENT: dict[int, tuple[ParsedMessage, BrandLookup, list[Claim], list[str]]] = {}
+_RECENT_MAX = 4
+
+
+def _message_part(msg: ParsedMessage, brands: BrandLookup) -> tuple[list[Claim], list[str]]:
+    """(claims, link destinations) of ``msg``, which need nothing but the message."""
+    hit = _RECENT.get(id(msg))
+    if hit is not None and hit[0] is msg and hit[1] is brands:
+        return hit[2], hit[3]
+    claims, links = brand_claims(msg, brands), link_destinations(msg, brands)
+    while len(_RECENT) >= _RECENT_MAX:
+        _RECENT.pop(next(iter(_RECENT)), None)
+    _RECENT[id(msg)] = (msg, brands, claims, links)
+    return claims, links
 
 
 def analyse(
@@ -177,9 +211,8 @@ def analyse(
     auth = AuthEvidence.from_results(auth_results)
     rp_org = organisation_domain(envelope_sender.rpartition("@")[2].lower()) if (
         "@" in envelope_sender) else ""
-    links = link_destinations(msg, brands)
+    claims, links = _message_part(msg, brands)
     link_set = set(links)
-    claims = brand_claims(msg, brands)
     sender_brand = brands.brand_for_domain(sender_org) if sender_org else None
     own = {sender_org} | (set(sender_brand.domains) if sender_brand else set())
     verdicts = []
@@ -204,9 +237,14 @@ def analyse(
     )
     display = sender.display_name if sender else ""
     return IdentityReport(
+        sender_domain=sender.domain if sender else "",
         no_name=not display.strip(),
         freemail=sender_org in load_wordlist("freemail"),
         links_to_sender=bool(link_set & own),
+        no_links=not msg.urls,
+        reply_elsewhere=any(
+            organisation_domain(r.domain) not in own for r in msg.reply_to if r.domain
+        ),
         sender_org=sender_org,
         claims=tuple(verdicts),
         link_orgs=tuple(sorted(link_set)),

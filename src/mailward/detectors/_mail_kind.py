@@ -1,0 +1,62 @@
+"""What kind of mail a message says it is: list traffic, or sent by a machine.
+
+Read from headers anyone can write (List-Id, List-Unsubscribe, List-Post, Precedence,
+Auto-Submitted, X-Auto-Response-Suppress, a no-reply or bot sender address). It is context,
+never a pass: a phisher can add every one of these headers, so nothing here lowers a score.
+Detectors use it to explain findings that list mechanics cause (a Reply-To pointing to the
+list), and the identity detector reports it as zero-weight context that an operator's
+composites may use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mailward.model import ParsedMessage
+
+_LIST_HEADERS = ("List-Id", "List-Post", "List-Unsubscribe", "List-Help", "Mailing-List")
+_BULK = re.compile(r"^\s*(bulk|list|junk)\b", re.IGNORECASE)
+_AUTO = re.compile(r"^\s*auto-(generated|replied|notified)\b", re.IGNORECASE)
+_BOT_LOCAL = re.compile(
+    r"^(no-?reply|do-?not-?reply|donotreply|notifications?|notify|alerts?|bot|mailer-daemon|"
+    r"postmaster|automated|auto|system|builds?|ci|jenkins|bounces?)([-+._].*)?$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MailKind:
+    """List and machine markers a message carries, each as "Header: value" evidence."""
+
+    list_markers: tuple[str, ...] = ()
+    machine_markers: tuple[str, ...] = ()
+
+    @property
+    def is_list(self) -> bool:
+        return bool(self.list_markers)
+
+    @property
+    def is_automated(self) -> bool:
+        return bool(self.machine_markers)
+
+
+def mail_kind(msg: ParsedMessage) -> MailKind:
+    """The list and machine markers of ``msg`` (what it says of itself, unproven)."""
+    lists = [f"{h}: {v[:80]}" for h in _LIST_HEADERS for v in msg.header_all(h)[:1]]
+    machine: list[str] = []
+    precedence = msg.header("Precedence") or ""
+    if _BULK.match(precedence):
+        (lists if precedence.strip().lower() == "list" else machine).append(
+            f"Precedence: {precedence.strip()[:20]}"
+        )
+    auto = msg.header("Auto-Submitted") or ""
+    if _AUTO.match(auto):
+        machine.append(f"Auto-Submitted: {auto.strip()[:30]}")
+    if msg.header("X-Auto-Response-Suppress"):
+        machine.append("X-Auto-Response-Suppress")
+    if msg.from_:
+        local = msg.from_[0].address.rpartition("@")[0]
+        if _BOT_LOCAL.match(local):
+            machine.append(f"sender {msg.from_[0].address}")
+    return MailKind(tuple(lists), tuple(machine))

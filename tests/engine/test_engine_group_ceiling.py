@@ -1,0 +1,66 @@
+"""Groups that may not decide alone: the content model tags at most without a second finding."""
+
+from __future__ import annotations
+
+from mailward.config import Settings
+from mailward.config.loader import settings_from_mapping
+from mailward.engine.contract import SymbolSpec
+from mailward.engine.scoring import Scorer
+from mailward.model import Action, Finding
+from mailward.policy.decide import decide
+
+SPECS = {
+    "CONTENT_PHISH": SymbolSpec(12.0, "content", "model"),
+    "LURE_URGENCY": SymbolSpec(1.0, "lures", "urgent"),
+    "URL_TEXT_MISMATCH": SymbolSpec(4.0, "urls", "mismatch"),
+    "ATT_EXECUTABLE": SymbolSpec(10.0, "attachments", "program"),
+}
+
+
+def verdict(*symbols: str, settings: Settings | None = None) -> tuple[Action, str]:
+    settings = settings or Settings()
+    result = Scorer(SPECS, settings.scoring).score([Finding(s, s) for s in symbols], 1.0)
+    v = decide(result, settings.policy, authserv_id="mx.test")
+    return v.action, v.reason
+
+
+def test_content_alone_at_full_strength_only_tags() -> None:
+    action, reason = verdict("CONTENT_PHISH")
+    assert action is Action.TAG
+    assert "lowered to tag" in reason and "group content" in reason
+
+
+def test_a_weak_finding_of_another_group_is_no_second_finding() -> None:
+    # LURE_URGENCY scores 1, below corroborated_at (2): the content model still decides alone
+    assert verdict("CONTENT_PHISH", "LURE_URGENCY")[0] is Action.TAG
+
+
+def test_an_independent_finding_lets_the_score_decide() -> None:
+    action, reason = verdict("CONTENT_PHISH", "URL_TEXT_MISMATCH")
+    assert action is Action.QUARANTINE
+    assert "lowered" not in reason
+
+
+def test_force_rules_still_apply_under_a_ceiling() -> None:
+    forced = settings_from_mapping(
+        {"policy": {"force": [{"symbol": "LURE_URGENCY", "action": "quarantine"}]}}
+    )
+    action, reason = verdict("CONTENT_PHISH", "LURE_URGENCY", settings=forced)
+    assert action is Action.QUARANTINE
+    assert "LURE_URGENCY forces" in reason
+
+
+def test_without_the_capped_group_nothing_is_lowered() -> None:
+    specs_free = Settings()
+    result = Scorer(SPECS, specs_free.scoring).score([Finding("ATT_EXECUTABLE", "x")] * 2, 1.0)
+    assert result.ceiling is None
+
+
+def test_operators_may_configure_the_ceiling_and_keep_the_default_groups() -> None:
+    lifted = settings_from_mapping(
+        {"scoring": {"groups": {"content": {"alone_at_most": "reject"}}}}
+    )
+    assert verdict("CONTENT_PHISH", settings=lifted)[0] is Action.QUARANTINE
+    other = settings_from_mapping({"scoring": {"groups": {"urls": {"max_score": 8.0}}}})
+    assert other.scoring.groups["content"].alone_at_most is Action.TAG
+    assert verdict("CONTENT_PHISH", settings=other)[0] is Action.TAG
