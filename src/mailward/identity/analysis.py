@@ -44,6 +44,10 @@ NEUTRAL_HOSTS = frozenset({
     "play.google.com", "apps.apple.com", "itunes.apple.com", "maps.google.com",
     "www.google.com", "support.google.com", "policies.google.com",
 })  # fmt: skip
+#: Claims at least this strong (display name, subject) must be the sender's own for the
+#: message to be consistent; weaker ones (a logo's alt text, a brand named in the body) are
+#: common in real mail.
+STRONG_CLAIM = 0.6
 _SKIP_SCHEMES = frozenset({"mailto", "tel", "sms", "cid", "data"})
 _DKIM_PASS = re.compile(r"^dkim=pass\b.*?\bheader\.[di]=@?([\w.-]+)", re.IGNORECASE)
 _DMARC = re.compile(r"^dmarc=(\w+)\b.*?\bheader\.from=([\w.-]+)", re.IGNORECASE)
@@ -135,7 +139,10 @@ class IdentityReport:
             return False
         if self.foreign_orgs or self.auth.dmarc == "fail":
             return False
-        own_claims = all("from" in v.support or "dkim" in v.support for v in self.claims)
+        own_claims = all(
+            "from" in v.support or "dkim" in v.support
+            for v in self.claims if v.claim.strength >= STRONG_CLAIM
+        )
         names_itself = self.name_is_sender or self.no_name or any(
             "from" in v.support and v.claim.place == "display-name" for v in self.claims
         )
@@ -147,8 +154,8 @@ class IdentityReport:
         strongest = max((v.claim.strength for v in self.unsupported), default=0.0)
         return [
             1.0 if self.consistent else 0.0,
-            strongest if strongest >= 0.6 else 0.0,
-            strongest if 0.0 < strongest < 0.6 else 0.0,
+            strongest if strongest >= STRONG_CLAIM else 0.0,
+            strongest if 0.0 < strongest < STRONG_CLAIM else 0.0,
             min(len(self.foreign_orgs), 3) / 3,
             1.0 if self.links_to_sender else 0.0,
             1.0 if self.name_is_sender else 0.0,
