@@ -195,3 +195,38 @@ def test_brand_pair_through_the_engine_delivers_the_brand_and_stops_the_impostor
     assert real.verdict.action is Action.DELIVER, real.verdict.reason
     assert fake.verdict.action is not Action.DELIVER
     assert "ID_BRAND_IMPERSONATION" in fake.result.symbols
+
+
+def test_a_brand_surname_in_a_persons_name_is_no_claim() -> None:
+    # "Dell" is a strict name: a claim as a service's name, not inside a person's
+    person = eml("jquinn@fhs.example.org", "Jane Dell", links="news.example.org", subject="Minutes")
+    service = eml("support@dell-care.example.net", "Dell Support", links="dell-care.example.net")
+    assert "ID_BRAND_IMPERSONATION" not in findings(person)
+    assert findings(service)["ID_BRAND_IMPERSONATION"].evidence[0] == "dell"
+
+
+def test_links_to_the_brand_and_elsewhere_halve_the_finding() -> None:
+    html = ('<a href="https://github.com/org/repo/pull/1">pull request</a>'
+            '<a href="https://bugs.example.net/1">bug</a>')
+    raw = eml("github@lists.example.org", "GitHub pull_request - opened", html=html,
+              subject="Fix build")
+    hit = findings(raw)["ID_BRAND_IMPERSONATION"]
+    assert hit.factor == pytest.approx(0.5)
+    assert "as well as to the brand" in hit.explanation
+
+
+def test_a_hosting_service_of_the_brand_is_no_evidence_for_it() -> None:
+    # sites.google.com: anyone can publish there, so a link to it does not support "Google"
+    html = '<a href="https://sites.google.com/view/account-check">Check your account</a>'
+    raw = eml("alerts@acct-check.example.net", "Google Accounts", html=html,
+              subject="Security alert")
+    assert "ID_BRAND_IMPERSONATION" in findings(raw)
+
+
+def test_a_sending_services_tracked_link_counts_as_its_destination() -> None:
+    tracked = ("https://abcd1234.r.eu-west-1.awstrack.me/L0/"
+               "https:%2F%2Fwww.evri.com%2Ftrack%2Fparcel%2F123/1/0100-abc=/xyz")
+    html = f'<p>Your parcel was delivered.</p><a href="{tracked}">Track</a>'
+    got = findings(eml("do-not-reply@evri.com", "Evri", html=html, subject="Delivered"))
+    assert "ID_CONSISTENT" in got
+    assert "evri.com" in got["ID_CONSISTENT"].evidence

@@ -148,3 +148,24 @@ def test_bad_pattern_lines_are_refused() -> None:
     with pytest.raises(ValueError, match="CATEGORY REGEX"):
         parse_lines("nonsense within 24 hours\n", "test.txt")
     assert parse_lines("# comment\n\nurgency act now\n", "t") == {"urgency": ["act now"]}
+
+
+def test_recipient_address_in_the_subject_is_a_mail_merge() -> None:
+    from helpers_detectors import address
+
+    hit = by_symbol(run(DETECTOR, make_message(
+        subject="bob@example.org, your mailbox is almost full",
+        to=(address("bob@example.org", "Bob"),),
+    )))
+    assert hit["LURE_ADDRESS_IN_SUBJECT"].evidence == ("bob@example.org",)
+
+
+@pytest.mark.parametrize("subject", [
+    "Your mailbox is almost full",  # no address at all
+    "Question about carol@example.net",  # an address, not the recipient's
+])
+def test_other_subjects_are_no_mail_merge(subject: str) -> None:
+    from helpers_detectors import address
+
+    msg = make_message(subject=subject, to=(address("bob@example.org", "Bob"),))
+    assert "LURE_ADDRESS_IN_SUBJECT" not in by_symbol(run(DETECTOR, msg))

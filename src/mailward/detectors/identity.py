@@ -23,8 +23,8 @@ and DMARC results (``ScanContext.auth_results``).
 Symbols (default weight, group "identity")
   ID_BRAND_IMPERSONATION  7   a brand is claimed and nothing the message shows supports it;
                               factor: where it is claimed (display name 1, subject 0.6)
-                              times 1 with links elsewhere, 0.75 with no links, 0.6 with
-                              only neutral links
+                              times 1 with links elsewhere, 0.5 with links elsewhere and
+                              to the brand, 0.75 with no links, 0.6 with only neutral links
   ID_CONSISTENT          -3   the sender names itself, its claims are its own and its links
                               go to it and stay with it; factor 1 when DKIM or DMARC proves
                               the From domain, 0.6 when nothing was checked (no DNS); never
@@ -54,7 +54,7 @@ from mailward.identity.analysis import BrandVerdict
 from mailward.model import Finding, ParsedMessage
 
 _GROUP = "identity"
-_NO_LINKS, _NEUTRAL_LINKS = 0.75, 0.6
+_NO_LINKS, _NEUTRAL_LINKS, _ALSO_TO_BRAND = 0.75, 0.6, 0.5
 _UNPROVEN = 0.6
 
 
@@ -112,7 +112,10 @@ class IdentityDetector:
             return None
         if claim.strength < self.settings.min_claim_strength:
             return None
-        if verdict.foreign:
+        if verdict.foreign and verdict.to_brand:
+            links = f"its links go to {', '.join(verdict.foreign[:3])} as well as to the brand"
+            link_factor = _ALSO_TO_BRAND
+        elif verdict.foreign:
             links, link_factor = f"its links go to {', '.join(verdict.foreign[:3])}", 1.0
         elif report.link_orgs:
             links, link_factor = "its links go to no site of the brand", _NEUTRAL_LINKS

@@ -32,6 +32,10 @@ Symbols (default weight, group "lures")
   LURE_SUBJECT_OBFUSCATED 2  the subject hides its words (Words_Joined_So, "0ne", random tokens)
   LURE_MONEY_BAIT       2.5  a large sum of money or crypto offered or sent to the reader
   LURE_COMBINED         2    cues of two or more different categories in one message
+  LURE_ADDRESS_IN_SUBJECT 2  the subject carries the recipient's own e-mail address
+                             ("jane@example.org, your mailbox is full"): a mail merge of bulk
+                             mail; real services greet by name. Recipients are the envelope's,
+                             or To/Cc when there is no envelope (`mailward scan`)
 
 Settings ``[detectors.lures]``
   languages   which lures_<lang>.txt lists to use (default: en fr de pt es nl)
@@ -61,7 +65,30 @@ EXTRA_SYMBOLS: dict[str, tuple[float, str]] = {
     "LURE_MONEY_BAIT": (2.5, "The message offers or sends a large sum of money to the reader."),
     "LURE_COMBINED": (2.0, "The message combines two or more kinds of social-engineering "
                       "pressure."),
+    "LURE_ADDRESS_IN_SUBJECT": (2.0, "The subject carries the recipient's own address, as a "
+                                "bulk mail merge does."),
 }  # fmt: skip
+def _address_in_subject(msg: ParsedMessage, ctx: ScanContext) -> list[Finding]:
+    subject = msg.subject.lower()
+    if "@" not in subject:
+        return []
+    if ctx.envelope is not None and ctx.envelope.rcpt_tos:
+        rcpts = list(ctx.envelope.rcpt_tos)
+    else:
+        rcpts = [a.address for a in (*msg.to, *msg.cc)]
+    shown = [r for r in rcpts if r and "@" in r and r.lower() in subject]
+    if not shown:
+        return []
+    return [
+        _finding(
+            "LURE_ADDRESS_IN_SUBJECT",
+            f"The subject carries the recipient's own address ({_quoted(shown[:1])}), as bulk "
+            "mail merges do; real services greet people by name.",
+            shown[:1],
+        )
+    ]
+
+
 class LureSettings(DetectorSettings):
     """Options of the lures detector."""
 
@@ -130,6 +157,7 @@ class LureDetector:
             parts.append(f"offers a large sum ({_quoted(bait[:1])})")
             kinds.append("LURE_MONEY_BAIT")
         findings.extend(self._obfuscation(msg))
+        findings.extend(_address_in_subject(msg, ctx))
         if len(kinds) >= 2:
             joined = ", ".join(parts[:-1]) + " and " + parts[-1]
             findings.append(_finding("LURE_COMBINED", f"The message {joined}.", kinds))

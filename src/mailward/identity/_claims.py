@@ -82,12 +82,35 @@ def brand_claims(msg: ParsedMessage, brands: BrandLookup) -> list[Claim]:
         for text in texts:
             if not text:
                 continue
-            for brand, said in brands.find_claims(fold(text)):
+            for brand, said in brands.find_claims(text, sender_name=place == "display-name"):
+                if said in brand.strict_names and looks_like_a_person(text, said):
+                    continue
                 found.setdefault(brand.id, Claim(brand, place, said))
         if place == "links":
             for claim in _link_claims(msg, brands):
                 found.setdefault(claim.brand.id, claim)
     return sorted(found.values(), key=lambda c: -c.strength)
+
+
+#: Words that make a display name a service's, not a person's ("Dell Support", "Bell Billing").
+_SERVICE_WORDS = frozenset("""
+    support team service services customer customers care account accounts security billing
+    notification notifications notice alert alerts info information online official help
+    helpdesk noreply no-reply mail email admin administrator center centre department inc ltd
+    llc gmbh corp bank banking card cards delivery parcel express shipping update updates
+    verification verify club rewards premium member members store shop app
+    kundenservice kundendienst sicherheit konto service-client compte sécurité cliente
+    atendimento conta segurança soporte cuenta seguridad klantenservice rekening beveiliging
+""".split())  # fmt: skip
+
+
+def looks_like_a_person(display_name: str, said: str) -> bool:
+    """True when a brand's strict name ("Rogers", "Dell", "Max") only stands in a display
+    name that reads as a person's ("James Rogers", "Quinn, Dell"): a surname, not a claim."""
+    words = [w for w in _WORD.findall(fold(display_name)) if w]
+    if not words or " ".join(words) == fold(said):
+        return False
+    return not _SERVICE_WORDS.intersection(words) and len(words) <= 4
 
 
 def _link_claims(msg: ParsedMessage, brands: BrandLookup) -> list[Claim]:
@@ -96,8 +119,8 @@ def _link_claims(msg: ParsedMessage, brands: BrandLookup) -> list[Claim]:
     for url in msg.urls[:100]:
         if not url.anchor_text or brands.is_esp(url.domain):
             continue
-        for brand, said in brands.find_claims(fold(url.anchor_text)):
-            if url.domain not in brand.domains:
+        for brand, said in brands.find_claims(url.anchor_text):
+            if not brands.owns(brand, url.host, role="link"):
                 out.append(Claim(brand, "links", said))
     return out
 

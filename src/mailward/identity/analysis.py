@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from mailward.detectors._domains import organisation_domain
 from mailward.detectors.lookalike import load_wordlist
-from mailward.identity._brands import BrandLookup
+from mailward.identity._brands import Brand, BrandLookup
 from mailward.identity._claims import Claim, brand_claims, name_matches_domain
 from mailward.model import ParsedMessage
 
@@ -87,6 +87,8 @@ class BrandVerdict:
     support: tuple[str, ...]
     #: Link destinations that are neither the brand's, the sender's nor neutral.
     foreign: tuple[str, ...]
+    #: Some link goes to the brand's own site.
+    to_brand: bool = False
 
     @property
     def supported(self) -> bool:
@@ -170,31 +172,43 @@ FEATURE_NAMES = (
 )  # fmt: skip
 
 
-def link_destinations(msg: ParsedMessage, brands: BrandLookup) -> list[str]:
-    """Organisational domains the links lead to; a sending service's tracked link counts as
-    its destination when readable, and as the service (neutral) otherwise."""
-    out: list[str] = []
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Where one link leads: its host (a tracker's destination when readable) and that host's
+    organisational domain; ``tracked`` when a sending service hides the destination."""
+
+    host: str
+    org: str
+    tracked: bool = False
+
+
+def link_destinations(msg: ParsedMessage, brands: BrandLookup) -> list[Link]:
+    """Where the links lead; a sending service's tracked link counts as its destination when
+    readable, and as the service (neutral) otherwise. Mail, phone and data links, and the
+    app-store and map hosts of NEUTRAL_HOSTS, are left out."""
+    out: list[Link] = []
     for url in msg.urls[:_MAX_LINKS]:
-        if url.scheme in _SKIP_SCHEMES or not url.domain:
+        if url.scheme in _SKIP_SCHEMES or not url.domain or url.host in NEUTRAL_HOSTS:
             continue
-        org = url.domain
-        if url.host in NEUTRAL_HOSTS:
-            continue
-        if brands.is_esp(org):
+        if brands.is_esp(url.domain):
             target = brands.esp_destination(url.url)
-            host = urlsplit(target).hostname if target else None
-            org = organisation_domain(host) if host else f"esp:{org}"
-        out.append(org)
+            host = (urlsplit(target).hostname or "") if target else ""
+            if not host:
+                out.append(Link(url.host, url.domain, tracked=True))
+                continue
+            out.append(Link(host, organisation_domain(host)))
+        else:
+            out.append(Link(url.host, url.domain))
     return out
 
 
 #: The message-only part of the last few analyses, by message object: the content model's
 #: features and the identity detector analyse the same message in one scan.
-_RECENT: dict[int, tuple[ParsedMessage, BrandLookup, list[Claim], list[str]]] = {}
+_RECENT: dict[int, tuple[ParsedMessage, BrandLookup, list[Claim], list[Link]]] = {}
 _RECENT_MAX = 4
 
 
-def _message_part(msg: ParsedMessage, brands: BrandLookup) -> tuple[list[Claim], list[str]]:
+def _message_part(msg: ParsedMessage, brands: BrandLookup) -> tuple[list[Claim], list[Link]]:
     """(claims, link destinations) of ``msg``, which need nothing but the message."""
     hit = _RECENT.get(id(msg))
     if hit is not None and hit[0] is msg and hit[1] is brands:
@@ -214,47 +228,66 @@ def analyse(
 ) -> IdentityReport:
     """Compare what ``msg`` claims with the evidence it shows."""
     sender = msg.from_[0] if msg.from_ else None
-    sender_org = organisation_domain(sender.domain) if sender and sender.domain else ""
+    sender_domain = sender.domain if sender else ""
+    sender_org = organisation_domain(sender_domain) if sender_domain else ""
     auth = AuthEvidence.from_results(auth_results)
-    rp_org = organisation_domain(envelope_sender.rpartition("@")[2].lower()) if (
-        "@" in envelope_sender) else ""
+    rp_domain = envelope_sender.rpartition("@")[2].lower() if "@" in envelope_sender else ""
     claims, links = _message_part(msg, brands)
-    link_set = set(links)
     sender_brand = brands.brand_for_domain(sender_org) if sender_org else None
-    own = {sender_org} | (set(sender_brand.domains) if sender_brand else set())
+
+    def own(link: Link) -> bool:
+        """The link goes to the sender: its domain, or its brand's (not a hosting service)."""
+        if brands.is_hosted(link.host):
+            return False
+        return link.org == sender_org or (
+            sender_brand is not None and brands.owns(sender_brand, link.host, role="link")
+        )
+
+    def elsewhere(link: Link, brand: Brand | None) -> bool:
+        """A link to neither the sender, ``brand``, a neutral place nor a hidden tracker."""
+        if link.tracked or own(link):
+            return False
+        if brand is not None and brands.owns(brand, link.host, role="link"):
+            return False
+        return link.org not in NEUTRAL_DOMAINS or brands.is_hosted(link.host)
+
     verdicts = []
-    claimed_domains: set[str] = set()
     for claim in claims:
-        domains = set(claim.brand.domains)
-        claimed_domains |= domains
+        brand = claim.brand
         support = []
-        if sender_org in domains:
+        if sender_domain and brands.owns(brand, sender_domain, role="sender"):
             support.append("from")
-        if auth.dkim_orgs & domains:
+        if any(brands.owns(brand, d) for d in auth.dkim_orgs):
             support.append("dkim")
-        if rp_org and rp_org in domains:
+        if rp_domain and brands.owns(brand, rp_domain, role="sender"):
             support.append("return-path")
-        foreign = sorted(o for o in link_set - domains - own - NEUTRAL_DOMAINS
-                         if not o.startswith("esp:"))
-        if not support and link_set & domains and not foreign:
+        foreign = sorted({lk.org for lk in links if elsewhere(lk, brand)})
+        to_brand = any(brands.owns(brand, lk.host, role="link") for lk in links)
+        if not support and to_brand and not foreign:
             support.append("links")
-        verdicts.append(BrandVerdict(claim, tuple(support), tuple(foreign)))
-    foreign_orgs = sorted(
-        o for o in link_set - own - claimed_domains - NEUTRAL_DOMAINS if not o.startswith("esp:")
-    )
+        verdicts.append(BrandVerdict(claim, tuple(support), tuple(foreign), to_brand))
+    claimed = [v.claim.brand for v in verdicts if v.supported]
+    foreign_orgs = sorted({
+        lk.org for lk in links
+        if elsewhere(lk, None) and not any(brands.owns(b, lk.host, role="link") for b in claimed)
+    })  # fmt: skip
     display = sender.display_name if sender else ""
     return IdentityReport(
         sender_domain=sender.domain if sender else "",
         no_name=not display.strip(),
-        freemail=sender_org in load_wordlist("freemail"),
-        links_to_sender=bool(link_set & own),
+        freemail=bool(sender_org) and (
+            sender_org in load_wordlist("freemail") or brands.is_mailbox_domain(sender_org)
+        ),
+        links_to_sender=any(own(lk) for lk in links),
         no_links=not msg.urls,
         reply_elsewhere=any(
-            organisation_domain(r.domain) not in own for r in msg.reply_to if r.domain
+            organisation_domain(r.domain) != sender_org
+            and not (sender_brand is not None and brands.owns(sender_brand, r.domain))
+            for r in msg.reply_to if r.domain
         ),
         sender_org=sender_org,
         claims=tuple(verdicts),
-        link_orgs=tuple(sorted(link_set)),
+        link_orgs=tuple(sorted({lk.org for lk in links if not lk.tracked})),
         foreign_orgs=tuple(foreign_orgs),
         auth=auth,
         name_is_sender=bool(display and sender_org and name_matches_domain(display, sender_org)),
