@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from mailward.config.settings import BrandsSettings, Settings
 from mailward.data.brands import load_registry, registry_for
+from mailward.detectors.impersonation import DisplayNameAddressDetector
+from mailward.detectors.urls import LinkMismatchDetector
+from mailward.engine.contract import ScanContext
 from mailward.engine.registry import build_detectors
 from mailward.errors import ConfigError
+from mailward.mime import parse_message
 
 ACME = """
 [[brand]]
@@ -126,3 +131,24 @@ def test_brands_setting_is_checked_when_detectors_are_built(tmp_path: Path) -> N
     with pytest.raises(ConfigError, match="category: 'banks'"):
         build_detectors(Settings(brands=BrandsSettings(file=bad)))
 
+
+def test_detectors_read_the_operators_brands(tmp_path: Path) -> None:
+    raw = (
+        b"From: Acme Bank Security <alert@acme-verify.example>\r\nTo: bob@example.com\r\n"
+        b"Subject: Acme Bank: confirm your details\r\nContent-Type: text/html\r\n\r\n"
+        b'<a href="https://login.acme-verify.example/x">Confirm</a>\r\n'
+    )
+    msg = parse_message(raw, Settings().limits)
+    symbols: dict[bool, set[str]] = {}
+    for own in (False, True):
+        settings = Settings(brands=BrandsSettings(file=write(tmp_path, ACME) if own else None))
+        ctx = ScanContext(envelope=None, settings=settings)
+        found: set[str] = set()
+        for detector in (
+            LinkMismatchDetector(LinkMismatchDetector.Settings()),
+            DisplayNameAddressDetector(DisplayNameAddressDetector.Settings()),
+        ):
+            found |= {f.symbol for f in asyncio.run(detector.check(msg, ctx))}
+        symbols[own] = found
+    assert {"URL_BRAND_UNRELATED", "IMP_BRAND_DISPLAY_NAME"} <= symbols[True]
+    assert not {"URL_BRAND_UNRELATED", "IMP_BRAND_DISPLAY_NAME"} & symbols[False]
