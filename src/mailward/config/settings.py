@@ -348,6 +348,15 @@ class JournalSettings(Section):
     watch_config: bool = True
 
 
+class BrandsSettings(Section):
+    """The brand registry (docs/brands.md): the shipped brands.toml and esps.toml, extended
+    and overridden by the operator's file of the same format."""
+
+    #: The operator's brands file: an entry with a shipped id replaces it, `disabled = true`
+    #: removes it, new ids add brands or ESPs. Checked at start-up and reload.
+    file: Path | None = None
+
+
 class StoreSettings(Section):
     #: SQLAlchemy URL; empty means SQLite at <data_dir>/mailward.db.
     url: str = ""
@@ -370,6 +379,7 @@ class Settings(Section):
     lockdown: LockdownSettings = LockdownSettings()
     clawback: ClawbackSettings = ClawbackSettings()
     journal: JournalSettings = JournalSettings()
+    brands: BrandsSettings = BrandsSettings()
     #: Per-detector settings, validated by each detector's own model.
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -2,8 +2,9 @@
 
 Pure functions over a message's links (and HTML); each returns :class:`Hit` items: the
 evidence (the URL, sometimes with both hosts) and a phrase the explanation is built from.
-Shipped lists (``data/shorteners.txt``, ``data/redirectors.txt``, ``data/brand_names.txt``,
-and the lookalike module's ``data/brands.txt``) are read once.
+Shipped lists (``data/shorteners.txt``, ``data/redirectors.txt`` and the lookalike module's
+``data/brands.txt``) are read once; brand names and their domains come from the brand registry
+(:mod:`mailward.data.brands`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from mailward.data import brands as brand_data
 from mailward.detectors._domains import (
     find_domains,
     in_domains,
@@ -66,8 +68,6 @@ _LURE_WORDS = frozenset(
         "updates", "community", "authentication", "signon", "recover", "validate",
     }
 )  # fmt: skip
-#: The non-ASCII letters re.IGNORECASE matches to ASCII ones that lower() does not map there.
-_FOLD = str.maketrans({"\u017f": "s", "\u0131": "i", "\u0130": "i", "\u212a": "k"})
 #: Link-protection services that wrap every link of a message (Microsoft Safe Links, GMX/WEB.DE,
 #: Proofpoint, Mimecast, Barracuda): their redirects are the recipient's, not the sender's.
 LINK_WRAPPERS = (
@@ -100,22 +100,6 @@ class Redirector:
     params: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Brand:
-    """A brand as people name it in text, and the registrable domains that are really its.
-
-    ``keywords``: the first words of its names, lower-cased; text that holds none of them
-    (case-folded with :data:`_FOLD`) cannot match ``pattern``. Empty: always search.
-    """
-
-    pattern: re.Pattern[str]
-    domains: tuple[str, ...]
-    keywords: tuple[str, ...] = ()
-
-    def may_be_named(self, folded: str) -> bool:
-        return not self.keywords or any(word in folded for word in self.keywords)
-
-
 def _wordlist(name: str) -> frozenset[str]:
     try:
         return load_wordlist(name)
@@ -141,27 +125,9 @@ def redirectors() -> tuple[Redirector, ...]:
 
 
 @functools.cache
-def brands() -> tuple[Brand, ...]:
-    out: list[Brand] = []
-    for line in sorted(_wordlist("brand_names")):
-        names, _, domains = line.partition(":")
-        named = [n.strip() for n in names.split("|") if n.strip()]
-        alternatives = "|".join(re.escape(n).replace(r"\ ", r"\s+") for n in named)
-        if alternatives and domains.split():
-            # A whole word, not part of an address or a domain ("x@gmail.com", "paypal.com").
-            pattern = re.compile(rf"(?<![\w@.])(?:{alternatives})(?![\w@]|\.\w)", re.I)
-            words = tuple(sorted({n.split()[0].lower() for n in named}))
-            # Only ASCII words: _FOLD covers the letters re.IGNORECASE matches beyond case.
-            keywords = words if all(w.isascii() for w in words) else ()
-            out.append(Brand(pattern, tuple(domains.split()), keywords))
-    return tuple(out)
-
-
-@functools.cache
 def brand_domains() -> frozenset[str]:
-    """Every registrable domain that belongs to a listed brand."""
-    named = (d for b in brands() for d in b.domains)
-    return _wordlist("brands") | frozenset(named)
+    """The brands' registrable domains look-alikes are compared with (``data/brands.txt``)."""
+    return _wordlist("brands")
 
 
 def web_links(urls: Iterable[Url]) -> Iterator[Url]:
@@ -284,10 +250,20 @@ def _brand_lookalike(host: str, protected: frozenset[str], accepted: tuple[str, 
     return f"{host}, which imitates {match.protected} ({how})"
 
 
-def lookalike_hits(urls: Sequence[Url], accepted: tuple[str, ...], limit: int) -> list[Hit]:
-    """Link hosts imitating an accepted domain or a brand, or wearing a brand's name."""
+def lookalike_hits(
+    urls: Sequence[Url],
+    accepted: tuple[str, ...],
+    limit: int,
+    registry: brand_data.BrandRegistry | None = None,
+) -> list[Hit]:
+    """Link hosts imitating an accepted domain or a brand, or wearing a brand's name.
+
+    A brand's own site in the brand registry is never one (hosts where anyone publishes,
+    sites.google.com, are still looked at).
+    """
+    registry = registry if registry is not None else brand_data.load_registry()
     hosts = list(dict.fromkeys(u.host for u in web_links(urls)))[:limit]
-    found = ((host, _lookalike_detail(host, accepted)) for host in hosts)
+    found = ((host, _lookalike_detail(host, accepted, registry)) for host in hosts)
     return [Hit(host, detail) for host, detail in found if detail is not None]
 
 
@@ -297,10 +273,15 @@ def _protected(accepted: tuple[str, ...]) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _lookalike_detail(host: str, accepted: tuple[str, ...]) -> str | None:
+def _lookalike_detail(
+    host: str, accepted: tuple[str, ...], registry: brand_data.BrandRegistry
+) -> str | None:
     """How ``host`` imitates an accepted domain or a brand, or wears a brand's name; or None."""
     protected = _protected(accepted)
     if organisation_domain(host) in protected or in_domains(host, accepted):
+        return None
+    owner = registry.brand_for_domain(host)
+    if owner is not None and registry.owns(owner, host, role="link"):
         return None
     detail = _brand_lookalike(host, protected, accepted)
     if detail is None:
@@ -364,27 +345,32 @@ def obfuscation_hits(msg: ParsedMessage, own: tuple[str, ...]) -> list[Hit]:
 # --- brand named, brand not linked --------------------------------------------------------
 
 
-def brand_unrelated_hits(msg: ParsedMessage) -> list[Hit]:
+def brand_unrelated_hits(
+    msg: ParsedMessage, registry: brand_data.BrandRegistry | None = None
+) -> list[Hit]:
     """The brand a message names up front while none of its links goes to that brand.
 
     The brand must be named in the subject, the From display name or the opening (first 100
-    characters) of the text; the From domain must not be the brand's; the message must have
-    web links. Link texts are not read: news digests name brands in headline links.
+    characters) of the text, by one of its names in the brand registry (strict names, which are
+    ordinary words, do not count here); the From domain must not be the brand's (a free mailbox
+    of the brand, gmail.com for Google, does not count); the message must have web links, and
+    none may go to the brand's own sites (hosts where anyone publishes, sites.google.com, do not
+    count). Link texts are not read: news digests name brands in headline links.
     """
     links = list(web_links(msg.urls))
     if not links:
         return []
+    registry = registry if registry is not None else brand_data.load_registry()
     shown = " ".join(a.display_name for a in msg.from_)
     head = f"{msg.subject}\n{shown}\n{msg.text.lstrip()[:_BRAND_TEXT_CHARS]}"
-    senders = tuple(organisation_domain(a.domain) for a in msg.from_ if a.domain)
-    folded = head.translate(_FOLD).lower()
-    for brand in brands():
-        named = brand.pattern.search(head) if brand.may_be_named(folded) else None
-        if named is None or any(in_domains(s, brand.domains) for s in senders):
+    senders = [a.domain for a in msg.from_ if a.domain]
+    for claim in registry.find_claims(head):
+        brand = claim.brand
+        if any(registry.owns(brand, s, role="sender") for s in senders):
             continue
-        if any(in_domains(u.host, brand.domains) for u in links):
+        if any(registry.owns(brand, u.host, role="link") for u in links):
             continue
-        name = " ".join(named[0].split())
+        name = claim.name
         detail = f"{name} but none of its links goes to {name}'s own sites ({brand.domains[0]})"
         return [Hit(u.url, detail) for u in links]
     return []

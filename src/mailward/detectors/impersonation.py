@@ -31,22 +31,25 @@ Settings ``[detectors.impersonation]``
   protected_people    [{name = "Jane Doe", addresses = ["jane.doe@example.com"]}, ...]
   protected_domains   partner domains protected like the accepted domains
   organisation_names  names of the organisation a display name may claim ("Example Corp")
-  brands              true: also protect the shipped brand lists (data/brands.txt:
-                      registrable domains; data/brand_names.txt, shared with the urls
-                      detector: "name|other name: domain domain ...")
+  brands              true: also protect the brands: data/brands.txt (registrable domains
+                      for the look-alike check) and the brand registry (names and domains,
+                      mailward.data.brands, with the operator's [brands] file; shared with the
+                      urls detector)
   freemail_domains    free webmail domains; default: the shipped data/freemail.txt
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mailward.data import brands as brand_data
 from mailward.detectors._domains import (
     ShownDomain,
     find_domains,
@@ -139,15 +142,39 @@ class DisplayNameAddressSettings(DetectorSettings):
 ImpersonationSettings = DisplayNameAddressSettings
 
 
-def _brand_names() -> dict[tuple[str, ...], frozenset[str]]:
-    """The shipped display names of brands -> the registrable domains that send as them."""
-    out: dict[tuple[str, ...], frozenset[str]] = {}
-    for line in load_wordlist("brand_names"):  # "name|other name: domain domain ..."
-        names, _, domains = line.partition(":")
-        for name in names.split("|"):
-            if _tokens(name):
-                out[_tokens(name)] = out.get(_tokens(name), frozenset()) | set(domains.split())
-    return out
+class _Phrase(NamedTuple):
+    """A brand name as display-name tokens; ``exact``: the words an exact name needs in case."""
+
+    tokens: tuple[str, ...]
+    exact: frozenset[str] | None
+    brand: brand_data.Brand
+
+
+@functools.lru_cache(maxsize=4)
+def _brand_phrases(registry: brand_data.BrandRegistry) -> dict[str, tuple[_Phrase, ...]]:
+    """The registry's brand names as display-name tokens, by first token, longest first.
+
+    Names and exact names count; strict names (ordinary words and first names: "Chase",
+    "Target", "Delta") are left to checks that weigh them against more evidence.
+    """
+    out: dict[str, list[_Phrase]] = {}
+    for brand in registry.brands.values():
+        named: list[tuple[str, frozenset[str] | None]] = [(n, None) for n in brand.names]
+        named += [(n, frozenset(_case_tokens(n))) for n in brand.exact_names]
+        for name, exact in named:
+            tokens = _tokens(name)
+            if tokens:
+                out.setdefault(tokens[0], []).append(_Phrase(tokens, exact, brand))
+    return {
+        first: tuple(sorted(found, key=lambda p: -len(p.tokens))) for first, found in out.items()
+    }
+
+
+def _case_tokens(text: str) -> tuple[str, ...]:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return tuple(
+        re.findall(r"[^\W_]+", "".join(c for c in decomposed if not unicodedata.combining(c)))
+    )
 
 
 def _symbol(weight: float, description: str) -> SymbolSpec:
@@ -194,7 +221,6 @@ class DisplayNameAddressDetector:
         )
         shipped = settings.brands
         self._brand_domains = load_wordlist("brands") if shipped else frozenset()
-        self._brand_names = _brand_names() if shipped else {}
 
     async def check(self, msg: ParsedMessage, ctx: ScanContext) -> Sequence[Finding]:
         findings: list[Finding] = []
@@ -211,10 +237,12 @@ class DisplayNameAddressDetector:
             sender = single
             own = self._own_domains(ctx)
             external = not in_domains(organisation_domain(sender.domain), own)
+            brands = brand_data.registry_for(ctx.settings.brands.file)
+            registry = brands if self.settings.brands else None
             checks = (
                 self._protected_name(sender) if external else None,
-                self._brand_display_name(sender, ctx),
-                self._reply_to_divert(msg, sender, own),
+                self._brand_display_name(sender, ctx, registry),
+                self._reply_to_divert(msg, sender, own, registry),
                 await self._first_time(sender, ctx) if external else None,
             )
             findings.extend(f for f in checks if f is not None)
@@ -298,22 +326,43 @@ class DisplayNameAddressDetector:
     def _org_names(self) -> dict[tuple[str, ...], frozenset[str]]:
         return {_tokens(n): frozenset() for n in self.settings.organisation_names if _tokens(n)}
 
-    def _claimed_brand(self, display_name: str) -> tuple[tuple[str, ...], frozenset[str]] | None:
+    def _claimed_brand(
+        self, display_name: str, registry: brand_data.BrandRegistry | None
+    ) -> tuple[tuple[str, ...], frozenset[str]] | None:
         """The brand the display name is made of (plus generic words only), with its domains."""
         shown = _tokens(display_name)
         generic = load_wordlist("brand_generic_words")
-        for phrase, owners in (self._org_names | self._brand_names).items():
-            size = len(phrase)
+
+        def only_generic(at: int, size: int) -> bool:
+            rest = shown[:at] + shown[at + size :]
+            return all(t in generic or t.isdigit() for t in rest)
+
+        for org_phrase, owners in self._org_names.items():
+            size = len(org_phrase)
             for at in range(len(shown) - size + 1):
-                if shown[at : at + size] != phrase:
+                if shown[at : at + size] == org_phrase and only_generic(at, size):
+                    return org_phrase, owners
+        if registry is None:
+            return None
+        phrases = _brand_phrases(registry)
+        written: frozenset[str] | None = None
+        for at, token in enumerate(shown):
+            for phrase in phrases.get(token, ()):
+                size = len(phrase.tokens)
+                if shown[at : at + size] != phrase.tokens or not only_generic(at, size):
                     continue
-                rest = shown[:at] + shown[at + size :]
-                if all(t in generic or t.isdigit() for t in rest):
-                    return phrase, owners
+                if phrase.exact is not None:  # "TIM" the operator, not "Tim" the person
+                    written = written or frozenset(_case_tokens(display_name))
+                    if not phrase.exact <= written:
+                        continue
+                return phrase.tokens, registry.owned_domains(phrase.brand)
         return None
 
-    def _brand_display_name(self, sender: Address, ctx: ScanContext) -> Finding | None:
-        claimed = self._claimed_brand(sender.display_name) if sender.display_name else None
+    def _brand_display_name(
+        self, sender: Address, ctx: ScanContext, registry: brand_data.BrandRegistry | None
+    ) -> Finding | None:
+        name = sender.display_name
+        claimed = self._claimed_brand(name, registry) if name else None
         if claimed is None:
             return None
         phrase, owners = claimed
@@ -338,13 +387,16 @@ class DisplayNameAddressDetector:
             (sender.display_name, sender.address),
         )
 
-    def _related(self, one: str, other: str, own: tuple[str, ...]) -> bool:
+    def _related(
+        self, one: str, other: str, own: tuple[str, ...], registry: brand_data.BrandRegistry | None
+    ) -> bool:
         if in_domains(one, own) and in_domains(other, own):
             return True
         a, b = one.split(".", 1)[0], other.split(".", 1)[0]
         if len(a) >= 4 and len(b) >= 4 and (a in b or b in a):
             return True
-        return any(one in owners and other in owners for owners in self._brand_names.values())
+        brand = registry.brand_for_domain(one) if registry is not None else None
+        return brand is not None and registry is not None and registry.owns(brand, other)
 
     def _mailing_list_reply(self, msg: ParsedMessage, reply: Address, sender: Address) -> bool:
         """The message came through a mailing list whose host is the Reply-To's (replies go to
@@ -355,7 +407,11 @@ class DisplayNameAddressDetector:
         return bool(hosts & {organisation_domain(reply.domain), organisation_domain(sender.domain)})
 
     def _reply_to_divert(
-        self, msg: ParsedMessage, sender: Address, own: tuple[str, ...]
+        self,
+        msg: ParsedMessage,
+        sender: Address,
+        own: tuple[str, ...],
+        registry: brand_data.BrandRegistry | None,
     ) -> Finding | None:
         real = organisation_domain(sender.domain)
         for reply in msg.reply_to:
@@ -367,7 +423,7 @@ class DisplayNameAddressDetector:
                 continue
             freemail = target in self._freemail
             same_person = _local(reply.address) == _local(sender.address)
-            if not freemail and (same_person or self._related(real, target, own)):
+            if not freemail and (same_person or self._related(real, target, own, registry)):
                 continue
             kind = "a free webmail address" if freemail else "an unrelated domain"
             return self._finding(

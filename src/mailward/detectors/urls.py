@@ -22,9 +22,10 @@ Detects
   - obfuscated links: zero-width or text-direction characters in the address or its text,
     "known.example@real-host" user-info, IP addresses written as one number, hex or octal,
     a percent-encoded host, a ``<base href>`` that sends relative links to another domain;
-  - a message that names a well-known brand (``data/brand_names.txt``) in its subject, its
-    first 500 characters or a link's text, whose links all go elsewhere and whose From domain
-    is not the brand's.
+  - a message that names a well-known brand (the brand registry, :mod:`mailward.data.brands`,
+    with the operator's ``[brands] file``) in its subject, its From display name or the first
+    100 characters of its text, whose links all go elsewhere and whose From domain is not the
+    brand's.
 
 Symbols (default weight, group "urls")
   URL_TEXT_MISMATCH    4   link text shows another domain than the link goes to (factor 1.0)
@@ -62,6 +63,7 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
+from mailward.data import brands as brand_data
 from mailward.detectors import _linkchecks as checks
 from mailward.detectors._domains import (
     find_domains,
@@ -226,11 +228,14 @@ class LinkMismatchDetector:
         yield self._finding("URL_SHORTENER", checks.shortener_hits(urls, own), _SHORTENER)
         yield self._finding("URL_OPEN_REDIRECT", checks.redirect_hits(urls, own), _REDIRECT)
         yield self._finding("URL_PUNYCODE", checks.punycode_hits(urls), _PUNYCODE)
-        hosts = checks.lookalike_hits(urls, ctx.accepted_domains, self.settings.max_hosts)
+        registry = brand_data.registry_for(ctx.settings.brands.file)
+        limit = self.settings.max_hosts
+        hosts = checks.lookalike_hits(urls, ctx.accepted_domains, limit, registry)
         yield self._finding("URL_LOOKALIKE_HOST", hosts, _LOOKALIKE)
         kept = dataclasses.replace(msg, urls=tuple(urls))
         yield self._finding("URL_OBFUSCATED", checks.obfuscation_hits(kept, own), _OBFUSCATED)
-        yield self._finding("URL_BRAND_UNRELATED", checks.brand_unrelated_hits(kept), _BRAND)
+        brand_hits = checks.brand_unrelated_hits(kept, registry)
+        yield self._finding("URL_BRAND_UNRELATED", brand_hits, _BRAND)
 
     def _finding(self, symbol: str, hits: list[checks.Hit], template: str) -> Finding | None:
         unique = list(dict.fromkeys(hits))

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from mailward.config.loader import describe_validation_error
 from mailward.config.settings import Settings
+from mailward.data.brands import load_registry
 from mailward.detectors.builtin import BUILTIN_DETECTORS
 from mailward.engine.contract import Detector, DetectorFactory, SymbolSpec
 from mailward.errors import ConfigError
@@ -41,6 +42,8 @@ def build_detectors(
             raise ConfigError(
                 f"unknown detector {name!r} (known: {', '.join(sorted(known))})"
             )
+    # The brand registry the detectors read: the shipped data and the operator's [brands] file.
+    load_registry(settings.brands.file)
     detectors: list[Detector] = []
     for factory in factories:
         if factory.name in settings.engine.disabled:
