@@ -12,6 +12,8 @@ from mailward.policy.decide import decide
 SPECS = {
     "CONTENT_PHISH": SymbolSpec(12.0, "content", "model"),
     "LURE_URGENCY": SymbolSpec(1.0, "lures", "urgent"),
+    "LURE_FAINT": SymbolSpec(0.5, "lures", "a faint cue"),
+    "IMP_FIRST_TIME_SENDER": SymbolSpec(1.0, "history", "new sender"),
     "URL_TEXT_MISMATCH": SymbolSpec(4.0, "urls", "mismatch"),
     "ATT_EXECUTABLE": SymbolSpec(10.0, "attachments", "program"),
 }
@@ -31,8 +33,14 @@ def test_content_alone_at_full_strength_only_tags() -> None:
 
 
 def test_a_weak_finding_of_another_group_is_no_second_finding() -> None:
-    # LURE_URGENCY scores 1, below corroborated_at (2): the content model still decides alone
-    assert verdict("CONTENT_PHISH", "LURE_URGENCY")[0] is Action.TAG
+    # 0.5 is below corroborated_at (1): the content model still decides alone
+    assert verdict("CONTENT_PHISH", "LURE_FAINT")[0] is Action.TAG
+
+
+def test_a_first_time_sender_corroborates_nothing() -> None:
+    # most real first mails of a service are new senders: that is no second finding
+    assert verdict("CONTENT_PHISH", "IMP_FIRST_TIME_SENDER")[0] is Action.TAG
+    assert verdict("CONTENT_PHISH", "LURE_URGENCY")[0] is Action.QUARANTINE
 
 
 def test_an_independent_finding_lets_the_score_decide() -> None:
@@ -43,11 +51,11 @@ def test_an_independent_finding_lets_the_score_decide() -> None:
 
 def test_force_rules_still_apply_under_a_ceiling() -> None:
     forced = settings_from_mapping(
-        {"policy": {"force": [{"symbol": "LURE_URGENCY", "action": "quarantine"}]}}
+        {"policy": {"force": [{"symbol": "LURE_FAINT", "action": "quarantine"}]}}
     )
-    action, reason = verdict("CONTENT_PHISH", "LURE_URGENCY", settings=forced)
+    action, reason = verdict("CONTENT_PHISH", "LURE_FAINT", settings=forced)
     assert action is Action.QUARANTINE
-    assert "LURE_URGENCY forces" in reason
+    assert "LURE_FAINT forces" in reason
 
 
 def test_without_the_capped_group_nothing_is_lowered() -> None:

@@ -171,11 +171,20 @@ class GroupSetting(Section):
     #: independent finding). Force rules still apply. None: no ceiling.
     alone_at_most: Action | None = None
     #: The score a finding of another group needs to count as that second finding.
-    corroborated_at: float = Field(2.0, gt=0)
+    corroborated_at: float = Field(1.0, gt=0)
+    #: Whether this group's findings count as that second finding for other groups (off for
+    #: context that says little alone, such as a first-time sender).
+    corroborates: bool = True
 
 
-#: Groups that may not decide alone unless the configuration says otherwise.
-DEFAULT_GROUPS: dict[str, GroupSetting] = {"content": GroupSetting(alone_at_most=Action.TAG)}
+#: Shipped group settings, kept unless the configuration names the group: the content model
+#: may not decide alone; the symbols of one brand claim (display name, subject, links) are
+#: capped together so one claim counts once; a first-time sender corroborates nothing.
+DEFAULT_GROUPS: dict[str, GroupSetting] = {
+    "content": GroupSetting(alone_at_most=Action.TAG),
+    "brand": GroupSetting(max_score=7.0),
+    "history": GroupSetting(corroborates=False),
+}
 
 
 class CompositeSetting(Section):

@@ -20,7 +20,9 @@ shipped ``data/brands.toml`` plus the operator's ``[brands] file``). The analysi
 :mod:`mailward.identity`. Runs in stage 1, after the auth detector, so it can read the DKIM
 and DMARC results (``ScanContext.auth_results``).
 
-Symbols (default weight, group "identity")
+Symbols (default weight, group "identity"; ID_BRAND_IMPERSONATION in group "brand", which it
+shares with the older brand-claim symbols IMP_BRAND_DISPLAY_NAME, IMP_BRAND_NAME_FREEMAIL and
+URL_BRAND_UNRELATED: one claim is counted once, the group's score is capped at 7)
   ID_BRAND_IMPERSONATION  7   a brand is claimed and nothing the message shows supports it;
                               factor: where it is claimed (display name 1, subject 0.6)
                               times 1 with links elsewhere, 0.5 with links elsewhere and
@@ -72,7 +74,7 @@ class IdentityDetector:
     stage: ClassVar[int] = 1
     symbols: ClassVar[Mapping[str, SymbolSpec]] = {
         "ID_BRAND_IMPERSONATION": SymbolSpec(
-            7.0, _GROUP, "The message claims a brand that nothing it shows supports."
+            7.0, "brand", "The message claims a brand that nothing it shows supports."
         ),
         "ID_CONSISTENT": SymbolSpec(
             -3.0, _GROUP, "The sender shows what it claims and its links stay with it."

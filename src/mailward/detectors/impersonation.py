@@ -196,17 +196,19 @@ class DisplayNameAddressDetector:
         "IMP_LOOKALIKE_DOMAIN": _symbol(
             8.0, "A sender domain imitates a protected domain or a well-known brand."
         ),
-        "IMP_BRAND_DISPLAY_NAME": _symbol(
-            4.0, "The display name claims a brand or the organisation; the domain is not theirs."
+        "IMP_BRAND_DISPLAY_NAME": SymbolSpec(
+            4.0, "brand",
+            "The display name claims a brand or the organisation; the domain is not theirs.",
         ),
-        "IMP_BRAND_NAME_FREEMAIL": _symbol(
-            4.0, "The display name claims a brand or the organisation from free webmail."
+        "IMP_BRAND_NAME_FREEMAIL": SymbolSpec(
+            4.0, "brand",
+            "The display name claims a brand or the organisation from free webmail.",
         ),
         "IMP_REPLY_TO_DIVERT": _symbol(
             3.0, "Replies go to free webmail or an unrelated domain, not to the sender."
         ),
-        "IMP_FIRST_TIME_SENDER": _symbol(
-            1.0, "The organisation has never received mail from this sender address."
+        "IMP_FIRST_TIME_SENDER": SymbolSpec(
+            1.0, "history", "The organisation has never received mail from this sender address."
         ),
     }
     timeout: ClassVar[float] = 2.0

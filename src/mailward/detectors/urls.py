@@ -36,7 +36,8 @@ Symbols (default weight, group "urls")
   URL_PUNYCODE         3   link to an internationalised (xn--) host
   URL_LOOKALIKE_HOST   7   link host imitates an accepted domain or a brand
   URL_OBFUSCATED       4   link address or text disguised
-  URL_BRAND_UNRELATED  4   brand named, but no link goes to the brand
+  URL_BRAND_UNRELATED  4   brand named, but no link goes to the brand (group "brand": with
+                           the other brand-claim symbols, capped together)
 
 Each symbol is raised at most once per message; its evidence lists up to ``max_findings`` links.
 At most ``[limits] max_urls`` links are examined, and at most ``max_hosts`` distinct hosts are
@@ -202,7 +203,7 @@ class LinkMismatchDetector:
         ),
         "URL_OBFUSCATED": SymbolSpec(4.0, _GROUP, "A link's address or text is disguised."),
         "URL_BRAND_UNRELATED": SymbolSpec(
-            4.0, _GROUP, "The message names a brand but links elsewhere."
+            4.0, "brand", "The message names a brand but links elsewhere."
         ),
     }
     timeout: ClassVar[float] = 5.0

@@ -44,6 +44,9 @@ class Scorer:
             if group.max_score is not None
         }
         self.composites = _build_composites(settings, self.specs)
+        self.silent_groups = frozenset(
+            name for name, group in settings.groups.items() if not group.corroborates
+        )
         self.alone_limits = {
             name: (group.alone_at_most, group.corroborated_at)
             for name, group in settings.groups.items()
@@ -81,7 +84,10 @@ class Scorer:
         for group, (limit, needed) in self.alone_limits.items():
             if not any(f.score > 0 and self._group(f.symbol) == group for f in findings):
                 continue
-            if any(f.score >= needed and self._group(f.symbol) != group for f in findings):
+            if any(
+                f.score >= needed and self._group(f.symbol) not in (group, *self.silent_groups)
+                for f in findings
+            ):
                 continue
             if ceiling is None or limit.severity < ceiling.severity:
                 ceiling = limit

@@ -101,7 +101,7 @@ _SERVICE_WORDS = frozenset("""
     verification verify club rewards premium member members store shop app
     kundenservice kundendienst sicherheit konto service-client compte sécurité cliente
     atendimento conta segurança soporte cuenta seguridad klantenservice rekening beveiliging
-""".split())  # fmt: skip
+""".split())  # noqa: SIM905  # fmt: skip
 
 
 def looks_like_a_person(display_name: str, said: str) -> bool:

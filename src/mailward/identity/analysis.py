@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from mailward.detectors._domains import organisation_domain
+from mailward.detectors._domains import find_domains, organisation_domain
 from mailward.detectors.lookalike import load_wordlist
 from mailward.identity._brands import Brand, BrandLookup
 from mailward.identity._claims import Claim, brand_claims, name_matches_domain
@@ -120,6 +120,8 @@ class IdentityReport:
     no_links: bool = False
     #: Replies go to another organisation than the sender's.
     reply_elsewhere: bool = False
+    #: The display name shows an address or domain that is not the sender's.
+    name_shows_other: bool = False
 
     @property
     def unsupported(self) -> tuple[BrandVerdict, ...]:
@@ -135,7 +137,7 @@ class IdentityReport:
         """The sender names itself (or no one), every claim is its own, replies go to it, and
         its links (if it has any) go to it and stay with it. Free webmail senders are never
         consistent: the domain is not theirs."""
-        if not self.sender_org or self.freemail or self.reply_elsewhere:
+        if not self.sender_org or self.freemail or self.reply_elsewhere or self.name_shows_other:
             return False
         if not (self.links_to_sender or self.no_links):
             return False
@@ -272,6 +274,8 @@ def analyse(
         if elsewhere(lk, None) and not any(brands.owns(b, lk.host, role="link") for b in claimed)
     })  # fmt: skip
     display = sender.display_name if sender else ""
+    # a display name showing another address or domain ("ceo@example.com") claims someone else
+    shows_other = any(d.domain != sender_org for d in find_domains(display))
     return IdentityReport(
         sender_domain=sender.domain if sender else "",
         no_name=not display.strip(),
@@ -280,6 +284,7 @@ def analyse(
         ),
         links_to_sender=any(own(lk) for lk in links),
         no_links=not msg.urls,
+        name_shows_other=shows_other,
         reply_elsewhere=any(
             organisation_domain(r.domain) != sender_org
             and not (sender_brand is not None and brands.owns(sender_brand, r.domain))
@@ -290,5 +295,6 @@ def analyse(
         link_orgs=tuple(sorted({lk.org for lk in links if not lk.tracked})),
         foreign_orgs=tuple(foreign_orgs),
         auth=auth,
-        name_is_sender=bool(display and sender_org and name_matches_domain(display, sender_org)),
+        name_is_sender=bool(display and sender_org and name_matches_domain(display, sender_org))
+        and not shows_other,
     )
