@@ -201,6 +201,12 @@ class PolicySettings(Section):
         ForceRule(symbol="MIME_UNPARSEABLE", action=Action.QUARANTINE),
         ForceRule(symbol="MIME_TOO_COMPLEX", action=Action.QUARANTINE),
         ForceRule(symbol="ENGINE_SCAN_KILLED", action=Action.QUARANTINE),
+        # the sender domain's DMARC policy, as applied by the auth detector; a reject after
+        # the message was accepted (250) becomes a quarantine
+        ForceRule(symbol="AUTH_DMARC_REJECT", action=Action.REJECT),
+        ForceRule(symbol="AUTH_DMARC_QUARANTINE", action=Action.QUARANTINE),
+        # a From that readers could see as another sender is a claim without evidence
+        ForceRule(symbol="AUTH_FROM_AMBIGUOUS", action=Action.TAG),
     )
     #: Prefix for the Subject of tagged mail; empty for none.
     subject_prefix: str = "[SUSPICIOUS]"
