@@ -23,7 +23,7 @@ from mailward.dns import DnsClient, ResolverDnsClient
 from mailward.engine.contract import ScanContext
 from mailward.engine.pipeline import Engine
 from mailward.mime import parse_message
-from mailward.model import Envelope, Finding, ParsedMessage
+from mailward.model import Action, Envelope, Finding, ParsedMessage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dnsserver"))
 from local_dns import LocalDnsServer
@@ -212,10 +212,17 @@ def test_dmarc_fail_with_p_reject(client: DnsClient) -> None:
     assert "(reject)" in finding.explanation
 
 
-def test_dmarc_fail_with_p_none_weighs_less(client: DnsClient) -> None:
+def test_dmarc_fail_with_p_none_weighs_less_but_still_tags(client: DnsClient) -> None:
     env = envelope("x@nospf.example.com", OTHER_IP)
-    found, _ = scan(raw_message("a@example.info"), env, {"dns": client})
-    assert found["AUTH_DMARC_FAIL"].factor == pytest.approx(0.3)
+    found, results = scan(raw_message("a@example.info"), env, {"dns": client})
+    finding = found["AUTH_DMARC_FAIL"]
+    assert finding.factor == pytest.approx(0.65)
+    # the From domain is not proven: on its own that reaches tag_at, not quarantine_at
+    weight = AuthDetector.symbols["AUTH_DMARC_FAIL"].weight
+    policy = Settings().policy
+    assert policy.tag_at <= weight * finding.factor < policy.quarantine_at
+    assert not {"AUTH_DMARC_REJECT", "AUTH_DMARC_QUARANTINE"} & found.keys()
+    assert result_of(results, "dmarc") == "dmarc=fail (p=none) header.from=example.info"
 
 
 def test_dmarc_falls_back_to_the_organisational_domain(client: DnsClient) -> None:
@@ -401,11 +408,29 @@ def test_auth_is_a_builtin_detector() -> None:
 def test_engine_reports_spoofed_sender_in_findings_and_header(client: DnsClient) -> None:
     engine = auth_engine(client)
     env = envelope("x@nospf.example.com", OTHER_IP)
-    outcome = asyncio.run(engine.scan(raw_message("CEO <ceo@example.net>"), env))
+    outcome = asyncio.run(engine.scan(raw_message("CEO <ceo@example.info>"), env))  # p=none
     assert "AUTH_DMARC_FAIL" in outcome.result.symbols
+    assert outcome.verdict.action is Action.TAG
     headers = dict(outcome.verdict.add_headers)
     assert "dmarc=fail" in headers["Authentication-Results"]
     assert "spf=none" in headers["Authentication-Results"]
+
+
+@pytest.mark.parametrize(
+    ("sender", "action", "symbol"),
+    [
+        ("CEO <ceo@example.net>", Action.REJECT, "AUTH_DMARC_REJECT"),  # p=reject
+        ("CEO <ceo@billing.example.net>", Action.QUARANTINE, "AUTH_DMARC_QUARANTINE"),  # sp=
+        ("CEO <ceo@example.com>", Action.QUARANTINE, "AUTH_DMARC_QUARANTINE"),  # p=quarantine
+    ],
+)
+def test_engine_applies_the_sender_domains_dmarc_policy(
+    client: DnsClient, sender: str, action: Action, symbol: str
+) -> None:
+    env = envelope("x@nospf.example.com", OTHER_IP)
+    outcome = asyncio.run(auth_engine(client).scan(raw_message(sender), env))
+    assert outcome.verdict.action is action
+    assert outcome.verdict.forced_by == symbol
 
 
 def test_engine_passes_authentic_mail(client: DnsClient, key: tuple[bytes, str]) -> None:

@@ -329,6 +329,45 @@ def test_a_bounce_is_never_bounced(make_rig: Any) -> None:
     assert rig.spool.ids() == []
 
 
+# --- inbound verdict headers ---------------------------------------------------------------
+
+FORGED = (
+    b"Authentication-Results: mx.inside.example.net; spf=pass smtp.mailfrom=bob@example.net\r\n"
+    b"Authentication-Results: mailward.local; dmarc=pass\r\n"
+    b"X-Spam-Status: No, score=-10\r\nX-Virus-Scanned: clean\r\nReceived-SPF: pass\r\n"
+    b"X-Quarantine-ID: <r1>\r\nX-Mailward-Verdict: deliver; score=-99.00\r\n"
+)
+
+
+def test_inbound_verdict_headers_are_removed_from_every_delivered_copy(rig: Rig) -> None:
+    scanned = rig.spool.put(envelope(LOCAL, REMOTE), FORGED + clean_raw())
+    released = rig.spool.put(envelope("carol@example.com"), FORGED + clean_raw(1),
+                             flags={"skip_scan": True, "why": "released"})
+    for entry_id in (scanned, released):
+        outcome = rig.process(entry_id)
+        assert outcome is not None and outcome.finished
+    copies = [p.read_bytes() for p in (*rig.maildir(), *rig.maildir("carol@example.com"))]
+    copies.append(rig.relay.calls[0].raw)
+    for copy in copies:
+        head = copy.partition(b"\r\n\r\n")[0]
+        for forged in (b"X-Spam", b"X-Virus", b"Received-SPF", b"X-Quarantine", b"inside",
+                       b"dmarc=pass", b"score=-99"):
+            assert forged not in head, (forged, head)
+        assert copy.endswith(b"\r\n\r\nHello Alice,\r\nsee you.\r\n")
+    assert b"X-Mailward-Verdict: deliver; score=" in copies[0]  # ours, written after
+
+
+def test_authentication_results_of_a_trusted_upstream_are_kept(rig: Rig) -> None:
+    auth = {"auth": {"trust_authentication_results_from": ["MX.Inside.example.net"]}}
+    rig.processor.settings = rig.settings.model_copy(update={"detectors": auth})
+    entry_id = rig.spool.put(envelope(), FORGED + clean_raw(), flags={"skip_scan": True})
+    rig.process(entry_id)
+    [path] = rig.maildir()
+    delivered = path.read_bytes()
+    assert b"Authentication-Results: mx.inside.example.net; spf=pass" in delivered
+    assert b"mailward.local; dmarc=pass" not in delivered and b"X-Spam" not in delivered
+
+
 # --- skip_scan and stored verdicts ---------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ each detector's own settings model when the registry is built.
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import re
 from pathlib import Path
@@ -215,6 +216,38 @@ class ForceRule(Section):
     action: Action
 
 
+#: Incoming headers that look like a verdict or an authentication result (RFC 8601 5): removed
+#: from every delivered copy. Globs, any case.
+STRIP_INBOUND_HEADERS = (
+    "Authentication-Results",
+    "X-Original-Authentication-Results",
+    "Received-SPF",
+    "X-Spam*",
+    "X-Virus*",
+    "X-Mailward-*",
+    "X-Amavis*",
+    "X-Quarantine*",
+    "X-MS-Exchange-Organization-*",
+    "X-Forefront-Antispam-Report*",
+    "X-Microsoft-Antispam*",
+    "X-Proofpoint-*Spam*",
+    "X-Proofpoint-Virus*",
+    "X-Barracuda-*",
+    "X-MailScanner-*",
+    "X-*-MailScanner-*",
+    "X-Rspamd-*",
+    "X-Mimecast-Spam-*",
+    "X-Bogosity",
+    "X-DSPAM-*",
+)
+#: Headers delivery needs: no strip pattern may match them (ARC-* and DKIM-Signature are
+#: never stripped either).
+_NEEDED_HEADERS = ("from", "to", "cc", "subject", "date", "message-id", "mime-version",
+                   "content-type", "content-transfer-encoding", "received", "return-path",
+                   "sender", "reply-to")
+_HEADER_GLOB = re.compile(r"[!-9;-~]+")  # printable ASCII without ":"
+
+
 class PolicySettings(Section):
     tag_at: float = 5.0
     quarantine_at: float = 10.0
@@ -227,11 +260,33 @@ class PolicySettings(Section):
         ForceRule(symbol="MIME_UNPARSEABLE", action=Action.QUARANTINE),
         ForceRule(symbol="MIME_TOO_COMPLEX", action=Action.QUARANTINE),
         ForceRule(symbol="ENGINE_SCAN_KILLED", action=Action.QUARANTINE),
+        # the sender domain's DMARC policy, as applied by the auth detector; a reject after
+        # the message was accepted (250) becomes a quarantine
+        ForceRule(symbol="AUTH_DMARC_REJECT", action=Action.REJECT),
+        ForceRule(symbol="AUTH_DMARC_QUARANTINE", action=Action.QUARANTINE),
+        # a From that readers could see as another sender is a claim without evidence
+        ForceRule(symbol="AUTH_FROM_AMBIGUOUS", action=Action.TAG),
     )
     #: Prefix for the Subject of tagged mail; empty for none.
     subject_prefix: str = "[SUSPICIOUS]"
     #: A detector failure whose detector is fail-closed gives this action.
     fail_closed_action: Literal["tempfail", "quarantine"] = "tempfail"
+    #: Incoming headers removed from every delivered copy (deliver, tag, disarm, release):
+    #: other filters' verdicts and authentication results a sender may have forged. Globs,
+    #: any case; Authentication-Results of [detectors.auth] trust_authentication_results_from
+    #: are kept. The gateway's own headers are added after this.
+    strip_inbound_headers: tuple[str, ...] = STRIP_INBOUND_HEADERS
+
+    @field_validator("strip_inbound_headers")
+    @classmethod
+    def _header_globs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            if not _HEADER_GLOB.fullmatch(pattern):
+                raise ValueError(f"{pattern!r} is not a header name pattern")
+            hit = [n for n in _NEEDED_HEADERS if fnmatch.fnmatchcase(n, pattern.lower())]
+            if hit:
+                raise ValueError(f"{pattern!r} would remove {hit[0]}, which delivery needs")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> PolicySettings:

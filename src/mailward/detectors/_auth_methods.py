@@ -227,9 +227,8 @@ def aligned(domain: str, from_domain: str, mode: str) -> bool:
 
 
 def applied_policy(record: DmarcRecord, from_domain: str) -> str:
-    """p= for the domain the record is published at, sp= for its subdomains; none at pct=0."""
-    if record.pct == 0:
-        return "none"
+    """p= for the domain the record is published at, sp= for its subdomains (``pct`` is
+    applied by :func:`mailward.detectors._dmarc_policy.dispose`)."""
     if normalise_host(from_domain) == record.domain:
         return record.policy
     return record.subdomain_policy

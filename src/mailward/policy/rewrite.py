@@ -2,11 +2,19 @@
 
 Prepends the trace and verdict headers, prefixes the Subject of tagged mail, and removes
 incoming Authentication-Results headers that claim this gateway's authserv-id (RFC 8601 5).
+:func:`strip_inbound_headers` removes, before that, every incoming header that looks like a
+verdict or an authentication result (``[policy] strip_inbound_headers``), so that nothing a
+sender wrote can pass for a finding of this gateway or of one behind it: RFC 8601 5 asks a
+border MTA to remove Authentication-Results it cannot vouch for, and the same holds for the
+spam and virus verdicts of other filters. ARC and DKIM headers are never removed (downstream
+validation needs them); DKIM and ARC signatures do not normally cover the removed headers
+(RFC 6376 5.4 and RFC 8617 leave trace and verdict headers unsigned), so they still verify.
 Only the header block is touched; the body stays byte for byte.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Sequence
 
@@ -85,3 +93,37 @@ def _prefix_subject(fields: list[bytes], prefix: str) -> list[bytes]:
             fields[i] = name + b": " + encoded + b" " + value.lstrip(b" \t")
             return fields
     return [*fields, format_header("Subject", prefix)]
+
+
+def strip_inbound_headers(
+    raw: bytes, patterns: Sequence[str], keep_authserv_ids: Sequence[str] = ()
+) -> tuple[bytes, list[str]]:
+    """``raw`` without the top-level header fields whose name matches one of ``patterns``
+    (globs, any case), and the names removed. Authentication-Results of an authserv-id in
+    ``keep_authserv_ids`` (a trusted upstream checker) are kept."""
+    if not patterns:
+        return raw, []
+    block, rest = split_header_block(raw)
+    kept: list[bytes] = []
+    removed: list[str] = []
+    keep = {k.lower() for k in keep_authserv_ids}
+    for field in header_fields(block):
+        name = field.partition(b":")[0].strip().decode("ascii", "replace")
+        if matches_header(name, patterns) and not _kept_results(field, keep):
+            removed.append(name)
+        else:
+            kept.append(field)
+    if not removed:
+        return raw, []
+    return b"".join(kept) + rest, removed
+
+
+def matches_header(name: str, patterns: Sequence[str]) -> bool:
+    lowered = name.lower()
+    if lowered.startswith("arc-") or lowered == "dkim-signature":
+        return False
+    return any(fnmatch.fnmatchcase(lowered, p.lower()) for p in patterns)
+
+
+def _kept_results(field: bytes, keep: set[str]) -> bool:
+    return bool(keep) and any(_claims_authserv(field, k) for k in keep)

@@ -33,7 +33,7 @@ from mailward.disarm import disarm_message, removed_summary
 from mailward.engine.pipeline import Engine, ScanOutcome
 from mailward.errors import DeliveryError, PermanentDeliveryError
 from mailward.model import Action, Envelope, Verdict, findings_from_json
-from mailward.policy.rewrite import apply_verdict, safe_header_value
+from mailward.policy.rewrite import apply_verdict, safe_header_value, strip_inbound_headers
 from mailward.response.indicators import entry_from_message, maildir_location, relay_location
 from mailward.response.journal import Journal
 from mailward.response.lockdown import Level, must_hold
@@ -190,8 +190,17 @@ class Processor:
         self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, now: float,
         body: bytes | None = None,
     ) -> Outcome:
-        raw = normalise_line_endings(apply_verdict(
+        source, removed = strip_inbound_headers(
             entry.raw if body is None else body,
+            self.settings.policy.strip_inbound_headers,
+            trusted_authserv_ids(self.settings),
+        )
+        if removed:
+            names = safe_header_value(", ".join(sorted(set(removed))))[:300]
+            log.info("removed %d inbound verdict headers from %s: %s", len(removed), entry.id,
+                     names)
+        raw = normalise_line_endings(apply_verdict(
+            source,
             verdict,
             authserv_id=self.settings.organisation.authserv_id,
             trace_headers=[("Received", self.received_header(entry))],
@@ -334,6 +343,13 @@ class Processor:
             f"from {helo} ([{peer}])\r\n\tby {self.settings.smtp.hostname}"
             f" (mailward) with {proto} id {entry.id};\r\n\t{stamp}"
         )
+
+
+def trusted_authserv_ids(settings: Settings) -> tuple[str, ...]:
+    """authserv-ids whose Authentication-Results the auth detector trusts: kept on delivery."""
+    value = settings.detectors.get("auth", {}).get("trust_authentication_results_from", ())
+    values = (value,) if isinstance(value, str) else tuple(value or ())
+    return tuple(str(v).strip().lower() for v in values if str(v).strip())
 
 
 def header_from_address(raw: bytes) -> str:
