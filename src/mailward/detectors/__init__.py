@@ -13,6 +13,10 @@ from typing import Any
 
 
 def __getattr__(name: str) -> Any:
+    # only public names: "from mailward.detectors import _linkchecks" must fall through to
+    # the submodule import, not start importing every detector
+    if name.startswith("_"):
+        raise AttributeError(f"module 'mailward.detectors' has no attribute {name!r}")
     builtin = importlib.import_module("mailward.detectors.builtin")
     if name == "BUILTIN_DETECTORS" or name in builtin.__all__:
         return getattr(builtin, name)
