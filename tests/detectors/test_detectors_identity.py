@@ -230,3 +230,13 @@ def test_a_sending_services_tracked_link_counts_as_its_destination() -> None:
     got = findings(eml("do-not-reply@evri.com", "Evri", html=html, subject="Delivered"))
     assert "ID_CONSISTENT" in got
     assert "evri.com" in got["ID_CONSISTENT"].evidence
+
+
+def test_a_redirect_through_the_brands_own_site_is_no_evidence_for_it() -> None:
+    html = ('<a href="https://www.bing.com/ck/a?u=https%3A%2F%2Fagreement-update.net%2F">'
+            'Update my agreement</a>')
+    raw = eml("privacy@renov-isolation.com", "Microsoft Privacy", html=html,
+              subject="Your latest user agreement")
+    hit = findings(raw)["ID_BRAND_IMPERSONATION"]
+    assert hit.factor == pytest.approx(1.0)
+    assert "its links go to agreement-update.net" in hit.explanation

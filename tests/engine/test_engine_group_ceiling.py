@@ -72,3 +72,17 @@ def test_operators_may_configure_the_ceiling_and_keep_the_default_groups() -> No
     other = settings_from_mapping({"scoring": {"groups": {"urls": {"max_score": 8.0}}}})
     assert other.scoring.groups["content"].alone_at_most is Action.TAG
     assert verdict("CONTENT_PHISH", settings=other)[0] is Action.TAG
+
+
+def test_one_brand_claim_seen_by_several_detectors_counts_once() -> None:
+    specs = {
+        "ID_BRAND_IMPERSONATION": SymbolSpec(7.0, "brand", "claim"),
+        "URL_BRAND_UNRELATED": SymbolSpec(4.0, "brand", "links"),
+        "URL_TEXT_MISMATCH": SymbolSpec(4.0, "urls", "mismatch"),
+    }
+    findings = [Finding("ID_BRAND_IMPERSONATION", "x", factor=0.6), Finding("URL_BRAND_UNRELATED", "y"),
+                Finding("URL_TEXT_MISMATCH", "z")]
+    result = Scorer(specs, Settings().scoring).score(findings, 1.0)
+    scores = {f.symbol: f.score for f in result.findings}
+    assert scores == {"ID_BRAND_IMPERSONATION": 4.2, "URL_BRAND_UNRELATED": 0.0, "URL_TEXT_MISMATCH": 4.0}
+    assert result.score == 8.2

@@ -176,14 +176,17 @@ class GroupSetting(Section):
     #: Whether this group's findings count as that second finding for other groups (off for
     #: context that says little alone, such as a first-time sender).
     corroborates: bool = True
+    #: Only the strongest finding of the group counts: its symbols say the same thing in
+    #: different ways (one brand claim seen by three detectors is one claim).
+    strongest_only: bool = False
 
 
 #: Shipped group settings, kept unless the configuration names the group: the content model
-#: may not decide alone; the symbols of one brand claim (display name, subject, links) are
-#: capped together so one claim counts once; a first-time sender corroborates nothing.
+#: may not decide alone; of the symbols of a brand claim (identity, display name, links) only
+#: the strongest counts, so one claim counts once; a first-time sender corroborates nothing.
 DEFAULT_GROUPS: dict[str, GroupSetting] = {
     "content": GroupSetting(alone_at_most=Action.TAG),
-    "brand": GroupSetting(max_score=7.0),
+    "brand": GroupSetting(strongest_only=True),
     "history": GroupSetting(corroborates=False),
 }
 

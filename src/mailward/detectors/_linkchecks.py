@@ -176,6 +176,17 @@ def _redirect_targets(url: Url) -> Iterator[str]:
     yield from (v for k, v in params if k.lower() in _REDIRECT_PARAMS)
 
 
+def redirect_destination(url: Url) -> str | None:
+    """The host a redirecting link sends the reader on to (a listed redirector's target or an
+    absolute URL in a redirect parameter), or None when it does not redirect."""
+    for raw in _redirect_targets(url):
+        target = _absolute(raw)
+        found = make_url(target, "html") if target else None
+        if found is not None and found.host:
+            return found.host
+    return None
+
+
 def redirect_hits(urls: Sequence[Url], own: tuple[str, ...]) -> list[Hit]:
     """Links whose query (or a listed redirector's path) sends the reader to another site.
 

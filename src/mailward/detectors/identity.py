@@ -22,7 +22,7 @@ and DMARC results (``ScanContext.auth_results``).
 
 Symbols (default weight, group "identity"; ID_BRAND_IMPERSONATION in group "brand", which it
 shares with the older brand-claim symbols IMP_BRAND_DISPLAY_NAME, IMP_BRAND_NAME_FREEMAIL and
-URL_BRAND_UNRELATED: one claim is counted once, the group's score is capped at 7)
+URL_BRAND_UNRELATED: only the strongest of them counts, so one claim counts once)
   ID_BRAND_IMPERSONATION  7   a brand is claimed and nothing the message shows supports it;
                               factor: where it is claimed (display name 1, subject 0.6)
                               times 1 with links elsewhere, 0.5 with links elsewhere and

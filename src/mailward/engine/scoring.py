@@ -5,7 +5,9 @@ Weights, groups and descriptions start from each detector's SymbolSpec and are o
 (rspamd's group limit): the strongest findings count first, the rest are clipped. Composites
 fire when their expression matches the raised symbols and may replace their members' scores.
 
-A group may be barred from deciding alone (``alone_at_most``, by default the content model's:
+A group may count only its strongest finding (``strongest_only``: several symbols saying the
+same thing, such as one brand claim seen by three detectors). A group may be barred from
+deciding alone (``alone_at_most``, by default the content model's:
 it may tag, never quarantine or reject on its own): when such a group scores and no finding of
 another group reaches that group's ``corroborated_at``, the ScanResult carries a ceiling that
 policy applies to the action chosen by score.
@@ -44,6 +46,9 @@ class Scorer:
             if group.max_score is not None
         }
         self.composites = _build_composites(settings, self.specs)
+        self.strongest_only = frozenset(
+            name for name, group in settings.groups.items() if group.strongest_only
+        )
         self.silent_groups = frozenset(
             name for name, group in settings.groups.items() if not group.corroborates
         )
@@ -63,7 +68,7 @@ class Scorer:
             for f in findings
         ]
         weighted.extend(self._composite_findings(weighted))
-        capped = self._apply_group_caps(weighted)
+        capped = self._apply_group_caps(self._keep_strongest(weighted))
         total = round(sum(f.score for f in capped), 4)
         ceiling, why = self._ceiling(capped)
         return ScanResult(
@@ -116,6 +121,24 @@ class Scorer:
                     if f.symbol in members:
                         findings[i] = dataclasses.replace(f, score=0.0)
         return fired
+
+    def _keep_strongest(self, findings: list[Finding]) -> list[Finding]:
+        """In ``strongest_only`` groups, every positive finding but the strongest scores 0."""
+        if not self.strongest_only:
+            return findings
+        best: dict[str, int] = {}
+        for i, f in enumerate(findings):
+            group = self._group(f.symbol)
+            if group not in self.strongest_only or f.score <= 0:
+                continue
+            if group not in best or f.score > findings[best[group]].score:
+                best[group] = i
+        return [
+            dataclasses.replace(f, score=0.0)
+            if f.score > 0 and self._group(f.symbol) in best and best[self._group(f.symbol)] != i
+            else f
+            for i, f in enumerate(findings)
+        ]
 
     def _apply_group_caps(self, findings: list[Finding]) -> list[Finding]:
         if not self.group_caps:

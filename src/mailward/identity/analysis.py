@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from mailward.detectors._domains import find_domains, organisation_domain
+from mailward.detectors._linkchecks import redirect_destination
 from mailward.detectors.lookalike import load_wordlist
 from mailward.identity._brands import Brand, BrandLookup
 from mailward.identity._claims import Claim, brand_claims, name_matches_domain
@@ -191,6 +192,11 @@ def link_destinations(msg: ParsedMessage, brands: BrandLookup) -> list[Link]:
     out: list[Link] = []
     for url in msg.urls[:_MAX_LINKS]:
         if url.scheme in _SKIP_SCHEMES or not url.domain or url.host in NEUTRAL_HOSTS:
+            continue
+        onward = redirect_destination(url)
+        if onward and organisation_domain(onward) != url.domain:
+            # a redirector (google.com/url, bing.com/ck/a) is not where the reader lands
+            out.append(Link(onward, organisation_domain(onward)))
             continue
         if brands.is_esp(url.domain):
             target = brands.esp_destination(url.url)
