@@ -240,3 +240,22 @@ def test_a_redirect_through_the_brands_own_site_is_no_evidence_for_it() -> None:
     hit = findings(raw)["ID_BRAND_IMPERSONATION"]
     assert hit.factor == pytest.approx(1.0)
     assert "its links go to agreement-update.net" in hit.explanation
+
+
+@pytest.mark.parametrize("name", ["Device Safety Alerts", "ETHER GET", "Score 💲 released",
+                                  "Auto Clear 24/7"])
+def test_an_organisations_name_on_a_free_mailbox_is_reported(name: str) -> None:
+    raw = eml("kekkanico89@gmail.com", name, html="<p>Confirm the transaction.</p>",
+              subject="Confirm")
+    hit = findings(raw)["ID_ORG_FROM_FREEMAIL"]
+    assert "gmail.com" in hit.explanation
+
+
+@pytest.mark.parametrize(("name", "sender"), [
+    ("Mary Thomas", "mary.thomas@gmail.com"),          # a person's name
+    ("'Lee Duncan' via open-iscsi", "open-iscsi@googlegroups.com"),  # a list's rewrite
+    ("Device Safety Alerts", "alerts@devicesafety.com"),  # an organisation's own domain
+])
+def test_persons_lists_and_own_domains_are_not_reported(name: str, sender: str) -> None:
+    raw = eml(sender, name, html="<p>Hello.</p>", subject="Hello")
+    assert "ID_ORG_FROM_FREEMAIL" not in findings(raw)

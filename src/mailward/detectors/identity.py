@@ -31,6 +31,10 @@ URL_BRAND_UNRELATED: only the strongest of them counts, so one claim counts once
                               go to it and stay with it; factor 1 when DKIM or DMARC proves
                               the From domain, 0.6 when nothing was checked (no DNS); never
                               after a DMARC failure, never for free webmail
+  ID_ORG_FROM_FREEMAIL  2.5   the display name reads as an organisation's or a service's
+                              ("Device Safety Alerts", "ETHER GET", digits, symbols), but the
+                              address is a free mailbox (webmail, or a brand's mailbox domain
+                              such as gmail.com); a brand name there is ID_BRAND_IMPERSONATION
   ID_LIST_MAIL            0   context: List-Id, List-Post, List-Unsubscribe, Precedence: list
   ID_AUTOMATED            0   context: Auto-Submitted, Precedence: bulk, a no-reply sender
 
@@ -79,6 +83,10 @@ class IdentityDetector:
         "ID_CONSISTENT": SymbolSpec(
             -3.0, _GROUP, "The sender shows what it claims and its links stay with it."
         ),
+        "ID_ORG_FROM_FREEMAIL": SymbolSpec(
+            2.5, _GROUP,
+            "The sender's name is an organisation's, the address a free mailbox anyone can open.",
+        ),
         "ID_LIST_MAIL": SymbolSpec(
             0.0, _GROUP, "The message says it comes through a mailing list (context only)."
         ),
@@ -102,6 +110,8 @@ class IdentityDetector:
             if (f := self._impersonation(v, report, msg)) is not None
         ]  # fmt: skip
         out = _strongest(findings)
+        if not out and report.freemail and report.name_is_organisation:
+            out.append(_org_from_freemail(msg, report))
         if not out and report.consistent:
             out.append(_consistent(report))
         return out + _context(mail_kind(msg))
@@ -147,6 +157,16 @@ def _consistent(report: IdentityReport) -> Finding:
         ),
         evidence=(report.sender_org, *report.link_orgs[:4]),
         factor=1.0 if proven else _UNPROVEN,
+    )
+
+
+def _org_from_freemail(msg: ParsedMessage, report: IdentityReport) -> Finding:
+    name = msg.from_[0].display_name if msg.from_ else ""
+    return Finding(
+        "ID_ORG_FROM_FREEMAIL",
+        f"The sender's name {name!r} reads as an organisation's or a service's, but the mail "
+        f"comes from a free mailbox at {report.sender_domain} that anyone can open.",
+        (name, report.sender_domain),
     )
 
 

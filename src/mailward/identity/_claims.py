@@ -113,6 +113,27 @@ def looks_like_a_person(display_name: str, said: str) -> bool:
     return not _SERVICE_WORDS.intersection(words) and len(words) <= 4
 
 
+_VIA = re.compile(r"\bvia\b", re.IGNORECASE)
+_SYMBOLS = re.compile(r"[0-9$|/!#%*]")
+
+
+def reads_as_an_organisation(display_name: str) -> bool:
+    """True when a display name reads as an organisation's or a service's rather than a
+    person's: a service word ("Support", "Alerts"), digits or symbols, pictographs, five or
+    more words, or shouting in capitals ("ETHER GET"). A list's rewritten "'Jane' via list"
+    is a person's."""
+    name = display_name.strip().strip("\"'")
+    if not name or _VIA.search(name):
+        return False
+    words = _WORD.findall(fold(name))
+    if not words or _SERVICE_WORDS.intersection(words) or len(words) >= 5:
+        return True
+    if _SYMBOLS.search(name) or any(ord(c) > 0x2000 for c in name):
+        return True
+    raw = [w for w in _WORD.findall(name) if len(w) > 1]
+    return len(raw) >= 2 and all(w.isupper() for w in raw)
+
+
 def _link_claims(msg: ParsedMessage, brands: BrandLookup) -> list[Claim]:
     """Brands named by a link's text while that link goes elsewhere (not through a tracker)."""
     out = []

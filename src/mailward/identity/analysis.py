@@ -29,7 +29,12 @@ from mailward.detectors._domains import find_domains, organisation_domain
 from mailward.detectors._linkchecks import redirect_destination
 from mailward.detectors.lookalike import load_wordlist
 from mailward.identity._brands import Brand, BrandLookup
-from mailward.identity._claims import Claim, brand_claims, name_matches_domain
+from mailward.identity._claims import (
+    Claim,
+    brand_claims,
+    name_matches_domain,
+    reads_as_an_organisation,
+)
 from mailward.model import ParsedMessage
 
 #: Link destinations that support no one and accuse no one: social profiles of a footer,
@@ -123,6 +128,8 @@ class IdentityReport:
     reply_elsewhere: bool = False
     #: The display name shows an address or domain that is not the sender's.
     name_shows_other: bool = False
+    #: The display name reads as an organisation's or a service's, not a person's.
+    name_is_organisation: bool = False
 
     @property
     def unsupported(self) -> tuple[BrandVerdict, ...]:
@@ -291,6 +298,7 @@ def analyse(
         links_to_sender=any(own(lk) for lk in links),
         no_links=not msg.urls,
         name_shows_other=shows_other,
+        name_is_organisation=reads_as_an_organisation(display),
         reply_elsewhere=any(
             organisation_domain(r.domain) != sender_org
             and not (sender_brand is not None and brands.owns(sender_brand, r.domain))
