@@ -35,8 +35,12 @@ from mailauth import arc_seal, dkim_sign, new_key
 
 pytestmark = pytest.mark.slow
 
-BANK_KEY, CORP_KEY, LIST_KEY = new_key(), new_key(), new_key()
+BANK_KEY, CORP_KEY, LIST_KEY, BRAND_KEY = new_key(), new_key(), new_key(), new_key()
 ZONE = {
+    # a brand of the brand registry, served by the local zone only
+    "paypal.com": [("TXT", "v=spf1 ip4:127.0.0.1 -all")],
+    "_dmarc.paypal.com": [("TXT", "v=DMARC1; p=reject")],
+    "sel._domainkey.paypal.com": [("TXT", BRAND_KEY[1])],
     "bank.example": [("TXT", "v=spf1 ip4:192.0.2.10 -all")],
     "_dmarc.bank.example": [("TXT", "v=DMARC1; p=reject")],
     "sel._domainkey.bank.example": [("TXT", BANK_KEY[1])],
@@ -347,3 +351,47 @@ def test_gateway_log_names_the_removed_headers(gateway: GatewayProcess) -> None:
                 return
         time.sleep(0.1)
     raise AssertionError(gateway.log.read_text()[-3000:])
+
+
+RECEIPT = (
+    b"MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+    b"<p>Hello Jane,</p><p>You sent a payment of EUR 24.90 to Example Shop.</p>"
+    b'<p><a href="https://www.paypal.com/myaccount/transactions/details/123">'
+    b"View the transaction</a></p>"
+    b'<p><a href="https://www.paypal.com/myaccount/settings">Your settings</a></p>\r\n'
+)
+
+
+def receipt(sender: bytes, rcpt: str, links_to: bytes = b"www.paypal.com") -> bytes:
+    head = (
+        b"From: PayPal <" + sender + b">\r\n" + f"To: {rcpt}\r\n".encode()
+        + b"Subject: Receipt for your payment\r\nDate: Tue, 2 Jan 2024 09:00:00 +0000\r\n"
+        + f"Message-ID: <{rcpt.partition('@')[0]}@brand.test>\r\n".encode()
+    )
+    return head + RECEIPT.replace(b"www.paypal.com", links_to)
+
+
+def test_brand_mail_proven_by_dkim_and_dmarc_is_delivered_as_consistent(
+    gateway: GatewayProcess,
+) -> None:
+    signed = dkim_sign(receipt(b"service@paypal.com", "brand1@example.com"), BRAND_KEY[0],
+                       "paypal.com")
+    landing = send(gateway, signed, "brand1@example.com", mail_from="bounce@paypal.com")
+    assert landing.where == "maildir", landing
+    assert landing.verdict == "deliver", landing.header("X-Mailward-Verdict")
+    assert "ID_CONSISTENT" in landing.header("X-Mailward-Verdict")[0]
+    assert "dmarc=pass (p=reject) header.from=paypal.com" in landing.header(
+        "Authentication-Results")[0]
+
+
+def test_the_same_brand_mail_spoofed_is_refused(gateway: GatewayProcess) -> None:
+    spoof = receipt(b"service@paypal.com", "brand2@example.com",
+                    links_to=b"paypal-resolution.evil.example")
+    assert_blocked(send(gateway, spoof, "brand2@example.com"))
+
+
+def test_the_same_brand_mail_from_a_look_alike_is_caught(gateway: GatewayProcess) -> None:
+    fake = receipt(b"service@paypa1-support.com", "brand3@example.com",
+                   links_to=b"paypa1-support.com")
+    landing = send(gateway, fake, "brand3@example.com")
+    assert_flagged(landing)
