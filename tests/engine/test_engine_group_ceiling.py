@@ -86,3 +86,15 @@ def test_one_brand_claim_seen_by_several_detectors_counts_once() -> None:
     scores = {f.symbol: f.score for f in result.findings}
     assert scores == {"ID_BRAND_IMPERSONATION": 4.2, "URL_BRAND_UNRELATED": 0.0, "URL_TEXT_MISMATCH": 4.0}
     assert result.score == 8.2
+
+
+def test_a_proven_consistent_sender_is_not_tagged_for_its_wording_alone() -> None:
+    specs = {**SPECS, "ID_CONSISTENT_PROVEN": SymbolSpec(-3.0, "identity", "proven")}
+    settings = Settings()
+    for extra, want in (((), Action.DELIVER), (("URL_TEXT_MISMATCH",), Action.QUARANTINE)):
+        result = Scorer(specs, settings.scoring).score(
+            [Finding("CONTENT_PHISH", "x"), Finding("ID_CONSISTENT_PROVEN", "y"),
+             *(Finding(s, s) for s in extra)], 1.0)
+        v = decide(result, settings.policy, authserv_id="mx.test")
+        assert v.action is want, v.reason
+

@@ -176,6 +176,10 @@ class GroupSetting(Section):
     #: Whether this group's findings count as that second finding for other groups (off for
     #: context that says little alone, such as a first-time sender).
     corroborates: bool = True
+    #: Symbols in whose presence the group may not even tag on its own (the action is lowered
+    #: to deliver when nothing else corroborates it): a sender proven by DKIM/DMARC whose
+    #: claims and links are its own is not judged by its wording alone.
+    silenced_by: tuple[str, ...] = ()
     #: Only the strongest finding of the group counts: its symbols say the same thing in
     #: different ways (one brand claim seen by three detectors is one claim).
     strongest_only: bool = False
@@ -185,7 +189,7 @@ class GroupSetting(Section):
 #: may not decide alone; of the symbols of a brand claim (identity, display name, links) only
 #: the strongest counts, so one claim counts once; a first-time sender corroborates nothing.
 DEFAULT_GROUPS: dict[str, GroupSetting] = {
-    "content": GroupSetting(alone_at_most=Action.TAG),
+    "content": GroupSetting(alone_at_most=Action.TAG, silenced_by=("ID_CONSISTENT_PROVEN",)),
     "brand": GroupSetting(strongest_only=True),
     "history": GroupSetting(corroborates=False),
 }

@@ -27,10 +27,13 @@ URL_BRAND_UNRELATED: only the strongest of them counts, so one claim counts once
                               factor: where it is claimed (display name 1, subject 0.6)
                               times 1 with links elsewhere, 0.5 with links elsewhere and
                               to the brand, 0.75 with no links, 0.6 with only neutral links
-  ID_CONSISTENT          -3   the sender names itself, its claims are its own and its links
-                              go to it and stay with it; factor 1 when DKIM or DMARC proves
-                              the From domain, 0.6 when nothing was checked (no DNS); never
-                              after a DMARC failure, never for free webmail
+  ID_CONSISTENT          -3   the sender names itself (or a person, or no one), its claims
+                              are its own, and its links go to it and stay with it (or it has
+                              none); factor 0.6: nothing proves the From domain (no DNS, no
+                              aligned DKIM); never after a DMARC failure, never for webmail
+  ID_CONSISTENT_PROVEN   -3   the same, with the From domain proven by aligned DKIM or DMARC;
+                              the content model may then not even tag on its own
+                              (``[scoring.groups.content] silenced_by``)
   ID_ORG_FROM_FREEMAIL  2.5   the display name reads as an organisation's or a service's
                               ("Device Safety Alerts", "ETHER GET", digits, symbols), but the
                               address is a free mailbox (webmail, or a brand's mailbox domain
@@ -82,6 +85,10 @@ class IdentityDetector:
         ),
         "ID_CONSISTENT": SymbolSpec(
             -3.0, _GROUP, "The sender shows what it claims and its links stay with it."
+        ),
+        "ID_CONSISTENT_PROVEN": SymbolSpec(
+            -3.0, _GROUP,
+            "DKIM or DMARC proves the sender, which shows what it claims; its links stay with it.",
         ),
         "ID_ORG_FROM_FREEMAIL": SymbolSpec(
             2.5, _GROUP,
@@ -148,9 +155,9 @@ class IdentityDetector:
 
 def _consistent(report: IdentityReport) -> Finding:
     proven = report.proven
-    how = "proven by DKIM/DMARC" if proven else "not proven (no authentication checked)"
+    how = "proven by DKIM/DMARC" if proven else "not proven by DKIM/DMARC"
     return Finding(
-        symbol="ID_CONSISTENT",
+        symbol="ID_CONSISTENT_PROVEN" if proven else "ID_CONSISTENT",
         explanation=(
             f"The sender {report.sender_org} ({how}) claims no one else and its links stay "
             f"with it ({', '.join(report.link_orgs[:4])})."

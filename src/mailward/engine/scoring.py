@@ -7,10 +7,11 @@ fire when their expression matches the raised symbols and may replace their memb
 
 A group may count only its strongest finding (``strongest_only``: several symbols saying the
 same thing, such as one brand claim seen by three detectors). A group may be barred from
-deciding alone (``alone_at_most``, by default the content model's:
-it may tag, never quarantine or reject on its own): when such a group scores and no finding of
-another group reaches that group's ``corroborated_at``, the ScanResult carries a ceiling that
-policy applies to the action chosen by score.
+deciding alone (``alone_at_most``, by default the content model's: it may tag, never quarantine
+or reject on its own; after one of its ``silenced_by`` symbols, such as a sender proven by
+DKIM/DMARC whose claims and links are its own, not even tag): when such a group scores and no
+finding of another group reaches that group's ``corroborated_at``, the ScanResult carries a
+ceiling that policy applies to the action chosen by score.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Scorer:
             name for name, group in settings.groups.items() if not group.corroborates
         )
         self.alone_limits = {
-            name: (group.alone_at_most, group.corroborated_at)
+            name: (group.alone_at_most, group.corroborated_at, frozenset(group.silenced_by))
             for name, group in settings.groups.items()
             if group.alone_at_most is not None
         }
@@ -86,7 +87,8 @@ class Scorer:
             return None, ""
         ceiling: Action | None = None
         why = ""
-        for group, (limit, needed) in self.alone_limits.items():
+        raised = {f.symbol for f in findings}
+        for group, (most, needed, silencers) in self.alone_limits.items():
             if not any(f.score > 0 and self._group(f.symbol) == group for f in findings):
                 continue
             if any(
@@ -94,10 +96,13 @@ class Scorer:
                 for f in findings
             ):
                 continue
+            silenced = sorted(silencers & raised)
+            limit = Action.DELIVER if silenced else most
             if ceiling is None or limit.severity < ceiling.severity:
                 ceiling = limit
                 why = (f"group {group} may cause at most {limit} without a finding of another "
-                       f"group scoring {needed:g} or more")
+                       f"group scoring {needed:g} or more"
+                       + (f" ({', '.join(silenced)})" if silenced else ""))
         return ceiling, why
 
     def _composite_findings(self, findings: list[Finding]) -> list[Finding]:

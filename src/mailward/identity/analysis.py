@@ -142,7 +142,8 @@ class IdentityReport:
 
     @property
     def consistent(self) -> bool:
-        """The sender names itself (or no one), every claim is its own, replies go to it, and
+        """The sender names itself, a person or no one (not another organisation), every claim
+        is its own, replies go to it, and
         its links (if it has any) go to it and stay with it. Free webmail senders are never
         consistent: the domain is not theirs."""
         if not self.sender_org or self.freemail or self.reply_elsewhere or self.name_shows_other:
@@ -155,8 +156,9 @@ class IdentityReport:
             "from" in v.support or "dkim" in v.support
             for v in self.claims if v.claim.strength >= STRONG_CLAIM
         )
-        names_itself = self.name_is_sender or self.no_name or any(
-            "from" in v.support and v.claim.place == "display-name" for v in self.claims
+        names_itself = (
+            self.name_is_sender or self.no_name or not self.name_is_organisation
+            or any("from" in v.support and v.claim.place == "display-name" for v in self.claims)
         )
         return own_claims and names_itself
 
