@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from mailward.detectors._domains import find_domains, organisation_domain
+from mailward.detectors._domains import find_domains, registrable_domain
 from mailward.detectors._linkchecks import redirect_destination
 from mailward.detectors.lookalike import load_wordlist
 from mailward.identity._brands import Brand, BrandLookup
@@ -194,6 +194,16 @@ class Link:
     tracked: bool = False
 
 
+def organisation_domain(host: str) -> str:
+    """The registrable domain of ``host``; for a name under no public suffix (RFC 2606 .example
+    and .test, an internal .corp) its last two labels, so www.corp.example is corp.example."""
+    found = registrable_domain(host)
+    if found:
+        return found
+    labels = host.strip().rstrip(".").lower().split(".")
+    return ".".join(labels[-2:])
+
+
 def link_destinations(msg: ParsedMessage, brands: BrandLookup) -> list[Link]:
     """Where the links lead; a sending service's tracked link counts as its destination when
     readable, and as the service (neutral) otherwise. Mail, phone and data links, and the
@@ -202,20 +212,21 @@ def link_destinations(msg: ParsedMessage, brands: BrandLookup) -> list[Link]:
     for url in msg.urls[:_MAX_LINKS]:
         if url.scheme in _SKIP_SCHEMES or not url.domain or url.host in NEUTRAL_HOSTS:
             continue
+        org = organisation_domain(url.host)
         onward = redirect_destination(url)
-        if onward and organisation_domain(onward) != url.domain:
+        if onward and organisation_domain(onward) != org:
             # a redirector (google.com/url, bing.com/ck/a) is not where the reader lands
             out.append(Link(onward, organisation_domain(onward)))
             continue
-        if brands.is_esp(url.domain):
+        if brands.is_esp(org):
             target = brands.esp_destination(url.url)
             host = (urlsplit(target).hostname or "") if target else ""
             if not host:
-                out.append(Link(url.host, url.domain, tracked=True))
+                out.append(Link(url.host, org, tracked=True))
                 continue
             out.append(Link(host, organisation_domain(host)))
         else:
-            out.append(Link(url.host, url.domain))
+            out.append(Link(url.host, org))
     return out
 
 
