@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import sys
-import types
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from mailward.model import Action, Envelope, Finding, ParsedMessage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dnsserver"))
 from local_dns import LocalDnsServer
+from mailauth import AUTHRES_STUB
 
 ALLOWED_IP = "127.0.0.1"
 OTHER_IP = "192.0.2.1"
@@ -262,35 +262,10 @@ def test_strict_alignment_refuses_a_subdomain_signature(
 # --- ARC -----------------------------------------------------------------------------------
 
 
-class _StubResult:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.method, _, rest = text.partition("=")
-        self.result = rest.split()[0] if rest.split() else ""
-
-    def __str__(self) -> str:
-        return self.text
-
-
-class _StubHeader:
-    """Just enough of the ``authres`` package for dkimpy's arc_sign (signing side only)."""
-
-    def __init__(self, authserv_id: str, results: list[_StubResult]) -> None:
-        self.authserv_id, self.results = authserv_id, results
-
-    @classmethod
-    def parse(cls, text: str) -> _StubHeader:
-        parts = [p.strip() for p in text.split(":", 1)[1].split(";")]
-        return cls(parts[0], [_StubResult(p) for p in parts[1:] if p])
-
-
 @pytest.fixture
 def authres_stub(monkeypatch: pytest.MonkeyPatch) -> None:
     """dkimpy needs the (not installed) authres package to *seal*; verification is real."""
-    stub = types.SimpleNamespace(
-        AuthenticationResultsHeader=_StubHeader, core=types.SimpleNamespace(SyntaxError=ValueError)
-    )
-    monkeypatch.setattr(dkim, "authres", stub, raising=False)
+    monkeypatch.setattr(dkim, "authres", AUTHRES_STUB, raising=False)
 
 
 def sealed(raw: bytes, pem: bytes) -> bytes:

@@ -66,7 +66,7 @@ class _Header:
         return cls(parts[0], [_Result(p) for p in parts[1:] if p])
 
 
-_AUTHRES = types.SimpleNamespace(
+AUTHRES_STUB = types.SimpleNamespace(
     AuthenticationResultsHeader=_Header, core=types.SimpleNamespace(SyntaxError=ValueError)
 )
 
@@ -77,7 +77,7 @@ def arc_seal(raw: bytes, pem: bytes, sealer: str, results: str, selector: str = 
     with_ar = f"Authentication-Results: {sealer}; {results}\r\n".encode() + raw
     had = hasattr(dkim, "authres")
     saved = getattr(dkim, "authres", None)
-    dkim.authres = _AUTHRES  # type: ignore[attr-defined]
+    dkim.authres = AUTHRES_STUB  # type: ignore[attr-defined]
     try:
         headers = dkim.arc_sign(with_ar, selector.encode(), sealer.encode(), pem, sealer.encode())
     finally:

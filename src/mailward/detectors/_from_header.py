@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 
 from mailward.detectors._domains import find_domains, organisation_domain
+from mailward.detectors._mail_kind import list_rewritten
 from mailward.mime._headers import decode_header_value
 from mailward.model import Address, ParsedMessage
 
@@ -265,7 +266,7 @@ def _display_tricks(msg: ParsedMessage, values: list[str]) -> list[str]:
 def _shown_in_name(msg: ParsedMessage, sender: Address) -> tuple[list[str], list[str]]:
     """Domains of other organisations the display name shows: in addresses, and bare."""
     name = sender.display_name
-    if not name or _list_rewritten(msg, sender):
+    if not name or list_rewritten(msg, sender):
         return [], []
     real = organisation_domain(clean_domain(sender.domain))
     addresses = [h for h in _name_domains(name, bare=False) if organisation_domain(h) != real]
@@ -286,17 +287,6 @@ def _name_domains(name: str, bare: bool | None = None) -> list[str]:
         )
     hosts = (clean_domain(h) for h in found)
     return list(dict.fromkeys(h for h in hosts if "." in h))
-
-
-def _list_rewritten(msg: ParsedMessage, sender: Address) -> bool:
-    """A mailing list that rewrote From to its own address ("Alice via Team"
-    <team@lists.example.org>) and says so in List-Id: the name then names the real author."""
-    list_id = (msg.header("List-Id") or "").lower()
-    domain = sender.domain.lower()
-    if " via " not in f" {sender.display_name.lower()} " or not domain or not list_id:
-        return False
-    ident = list_id[list_id.rfind("<") + 1 :].rstrip(" >")
-    return ident == domain or ident.endswith("." + domain)
 
 
 def _is_invisible(char: str) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mailward.model import ParsedMessage
+from mailward.model import Address, ParsedMessage
 
 _LIST_HEADERS = ("List-Id", "List-Post", "List-Unsubscribe", "List-Help", "Mailing-List")
 _BULK = re.compile(r"^\s*(bulk|list|junk)\b", re.IGNORECASE)
@@ -60,3 +60,15 @@ def mail_kind(msg: ParsedMessage) -> MailKind:
         if _BOT_LOCAL.match(local):
             machine.append(f"sender {msg.from_[0].address}")
     return MailKind(tuple(lists), tuple(machine))
+
+
+def list_rewritten(msg: ParsedMessage, sender: Address) -> bool:
+    """A mailing list that rewrote From to its own address ("Jane (example.com) via List"
+    <list@lists.example.org>), as lists do for DMARC, and says so in List-Id: the display
+    name then names the real author."""
+    list_id = (msg.header("List-Id") or "").lower()
+    domain = sender.domain.lower()
+    if " via " not in f" {sender.display_name.lower()} " or not domain or not list_id:
+        return False
+    ident = list_id[list_id.rfind("<") + 1 :].rstrip(" >")
+    return ident == domain or ident.endswith("." + domain)

@@ -57,6 +57,7 @@ from mailward.detectors._domains import (
     normalise_host,
     organisation_domain,
 )
+from mailward.detectors._mail_kind import list_rewritten
 from mailward.detectors.lookalike import LookalikeMatch, find_lookalike, load_wordlist
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.model import Address, Finding, ParsedMessage
@@ -230,7 +231,7 @@ class DisplayNameAddressDetector:
         if multiple is not None:
             findings.append(multiple)
         for sender in msg.from_:
-            finding = None if _list_rewritten(msg, sender) else self._display_name(sender)
+            finding = None if list_rewritten(msg, sender) else self._display_name(sender)
             if finding is not None:
                 findings.append(finding)
                 break
@@ -488,12 +489,3 @@ class DisplayNameAddressDetector:
 ImpersonationDetector = DisplayNameAddressDetector
 
 
-def _list_rewritten(msg: ParsedMessage, sender: Address) -> bool:
-    """A mailing list that rewrote From to its own address ("Jane (example.com) via List"
-    <list@lists.example.org>), as lists do for DMARC: the name then names the real author."""
-    list_id = (msg.header("List-Id") or "").lower()
-    domain = sender.domain.lower()
-    if " via " not in f" {sender.display_name.lower()} " or not domain or not list_id:
-        return False
-    ident = list_id[list_id.rfind("<") + 1 :].rstrip(" >")
-    return ident == domain or ident.endswith("." + domain)
