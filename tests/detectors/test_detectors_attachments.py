@@ -241,3 +241,24 @@ def test_settings_reject_unknown_keys() -> None:
 def test_findings_are_deterministic() -> None:
     atts = (attachment("invoice.pdf.exe", pe_bytes()), attachment("b.js", WINDOWS_JS))
     assert findings(*atts) == findings(*atts)
+
+
+@pytest.mark.parametrize(("label", "sample"), [
+    ("WScript.Shell", 'var s = WScript.Shell;'),
+    ("ActiveXObject", 'new ActiveXObject("x")'),
+    ("CreateObject", 'CreateObject("WScript.Shell")'),
+    ("WScript object", "WScript.Sleep(100)"),
+    ("encoded PowerShell", "powershell.exe -nop -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBi"),
+    ("PowerShell policy bypass", "-ExecutionPolicy Bypass"),
+    ("Invoke-Expression", "IEX (New-Object x)"),
+    ("Start-Process", "Start-Process calc"),
+    ("download cradle", "(New-Object Net.WebClient).DownloadString('x')"),
+    ("FromBase64String", "[Convert]::FromBase64String('x')"),
+    ("ADODB.Stream", 'CreateObject("ADODB.Stream")'),
+    ("system tool abuse", "mshta.exe http://x"),
+    ("obfuscated eval", "eval(unescape('%61'))"),
+])
+def test_each_indicator_is_found_behind_its_prefilter_words(label: str, sample: str) -> None:
+    # the substring prefilter must never hide what the pattern finds (mixed case too)
+    assert label in script_indicators(f"padding {sample.swapcase()} padding".encode())
+    assert label in script_indicators(f"padding {sample} padding".encode())

@@ -185,10 +185,35 @@ def _text_of(content: bytes) -> str:
     return head.decode("latin-1")
 
 
+#: Words one of which each indicator's pattern needs (lower case): a pattern runs only when one
+#: is in the text, so a large harmless text costs a few substring searches, not 13 regexes
+#: that each try a word boundary at every position.
+_INDICATOR_WORDS: dict[str, tuple[str, ...]] = {
+    "WScript.Shell": ("wscript.shell",),
+    "ActiveXObject": ("activexobject",),
+    "CreateObject": ("createobject",),
+    "WScript object": ("wscript.",),
+    "encoded PowerShell": ("powershell",),
+    "PowerShell policy bypass": ("bypass",),
+    "Invoke-Expression": ("invoke-expression", "iex"),
+    "Start-Process": ("start-process",),
+    "download cradle": ("webclient", "download", "invoke-webrequest", "start-bitstransfer"),
+    "FromBase64String": ("frombase64string",),
+    "ADODB.Stream": ("adodb.stream",),
+    "system tool abuse": ("mshta", "regsvr32", "rundll32", "certutil", "bitsadmin"),
+    "obfuscated eval": ("eval",),
+}
+
+
 def script_indicators(content: bytes) -> list[str]:
     """Labels of the Windows-script indicators found in ``content``, in a fixed order."""
     text = _text_of(content)
-    return [label for label, pattern in _SCRIPT_INDICATORS if pattern.search(text)]
+    lowered = text.lower()
+    return [
+        label
+        for label, pattern in _SCRIPT_INDICATORS
+        if any(word in lowered for word in _INDICATOR_WORDS[label]) and pattern.search(text)
+    ]
 
 
 def _script_reason(att: Attachment, ext: str) -> tuple[str, float] | None:
