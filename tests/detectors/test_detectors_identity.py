@@ -264,3 +264,14 @@ def test_an_organisations_name_on_a_free_mailbox_is_reported(name: str) -> None:
 def test_persons_lists_and_own_domains_are_not_reported(name: str, sender: str) -> None:
     raw = eml(sender, name, html="<p>Hello.</p>", subject="Hello")
     assert "ID_ORG_FROM_FREEMAIL" not in findings(raw)
+
+
+def test_a_threat_feed_hit_removes_the_consistency_credit() -> None:
+    from mailward.model import Finding as F
+
+    raw = eml("service@paypal.com", "PayPal")
+    ctx = ScanContext(envelope=None, settings=Settings(),
+                      findings=[F("FEED_DOMAIN", "the feed names paypal.com")])
+    found = asyncio.run(Detector(Detector.Settings()).check(parsed(raw), ctx))
+    assert "ID_CONSISTENT" not in {f.symbol for f in found}
+    assert "ID_CONSISTENT" in findings(raw)

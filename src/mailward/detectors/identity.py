@@ -30,7 +30,8 @@ URL_BRAND_UNRELATED: only the strongest of them counts, so one claim counts once
   ID_CONSISTENT          -3   the sender names itself (or a person, or no one), its claims
                               are its own, and its links go to it and stay with it (or it has
                               none); factor 0.6: nothing proves the From domain (no DNS, no
-                              aligned DKIM); never after a DMARC failure, never for webmail
+                              aligned DKIM); never after a DMARC failure or a threat-feed
+                              hit (FEED_*, stage 0), never for webmail
   ID_CONSISTENT_PROVEN   -3   the same, with the From domain proven by aligned DKIM or DMARC;
                               the content model may then not even tag on its own
                               (``[scoring.groups.content] silenced_by``)
@@ -119,7 +120,9 @@ class IdentityDetector:
         out = _strongest(findings)
         if not out and report.freemail and report.name_is_organisation:
             out.append(_org_from_freemail(msg, report))
-        if not out and report.consistent:
+        # a threat feed naming the message outweighs any consistency: no credit then
+        named_by_feed = any(f.symbol.startswith("FEED_") for f in ctx.findings)
+        if not out and report.consistent and not named_by_feed:
             out.append(_consistent(report))
         return out + _context(mail_kind(msg))
 
