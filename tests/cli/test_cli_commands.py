@@ -94,7 +94,9 @@ def test_scan_json_over_the_fixture_folder(
         action = Action(str(got["action"]))
         if want is Action.DELIVER:
             assert action is Action.DELIVER, name
-            assert got["findings"] == [] and got["score"] == 0, name
+            # clean: nothing suspicious; a sender whose links stay with it may earn credit
+            assert all(float(f["score"]) <= 0 for f in got["findings"]), name
+            assert float(got["score"]) <= 0, name
         else:
             assert action.severity >= want.severity, name
             assert float(str(got["score"])) >= 5.0, name
