@@ -314,7 +314,7 @@ async def run_example(plan: Plan, root: Path) -> None:
 
 
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-          derandomize=False)
+          derandomize=False, print_blob=True)
 @given(plans())
 def test_fuzz_smtp_sessions_keep_the_server_sound(plan: Plan) -> None:
     with (tempfile.TemporaryDirectory() as tmp,
