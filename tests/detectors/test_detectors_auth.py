@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -11,8 +10,6 @@ from typing import Any
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mailward.config import Settings
 from mailward.config.settings import LimitSettings
@@ -26,7 +23,7 @@ from mailward.model import Action, Envelope, Finding, ParsedMessage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dnsserver"))
 from local_dns import LocalDnsServer
-from mailauth import AUTHRES_STUB
+from mailauth import AUTHRES_STUB, new_key
 
 ALLOWED_IP = "127.0.0.1"
 OTHER_IP = "192.0.2.1"
@@ -35,16 +32,7 @@ OTHER_IP = "192.0.2.1"
 @pytest.fixture(scope="module")
 def key() -> tuple[bytes, str]:
     """A fresh RSA key: (PEM private key for signing, DKIM TXT record with its public key)."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return pem, "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
+    return new_key()
 
 
 def records(dkim_txt: str) -> dict[str, list[tuple[str, str]]]:
