@@ -149,3 +149,52 @@ def test_half_close_while_the_message_is_stored_still_gets_the_reply() -> None:
     said, stored = asyncio.run(scenario())
     assert said.endswith(b"354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued as 1\r\n")
     assert stored == [b"Subject: x\r\n\r\nhi\r\n"]
+
+
+async def close_then_keep_sending(settings: Any, lines: list[bytes], more: int) -> bytes:
+    """Send ``lines`` in one packet without reading; once the server has closed its side, send
+    ``more`` commands one by one; then read all the server said."""
+    counter = ConnectionCounter()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: GatewaySMTP(NullHandler(), settings, counter, None),  # type: ignore[arg-type]
+        host="127.0.0.1", port=0,
+    )
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    transport: Any = writer.transport
+    transport.pause_reading()  # the replies stay in the kernel's buffer, unread, like a busy client's
+    try:
+        writer.write(b"".join(line + b"\r\n" for line in lines))
+        async with asyncio.timeout(10):  # the server has closed the connection on its side
+            while not counter.total:
+                await asyncio.sleep(0.01)
+            while counter.total:
+                await asyncio.sleep(0.01)
+        for _ in range(more):  # a busy client goes on sending, one segment at a time
+            if transport.is_closing():
+                break
+            writer.write(b"NOOP\r\n")
+            await asyncio.sleep(0)
+        transport.resume_reading()
+        return await asyncio.wait_for(reader.read(), 10)
+    except ConnectionError as exc:  # what the client saw instead of its replies
+        return repr(exc).encode()
+    finally:
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+def test_replies_survive_a_client_that_keeps_sending_after_the_close() -> None:
+    # Regression (found by tests/fuzz/test_fuzz_smtp_session.py): a pipelining client got its
+    # message queued, then hit the error budget and kept sending. The server closed its socket
+    # at once, its kernel answered the next segment with a RST, the client's next send failed
+    # and the client dropped the connection with replies it had not read yet, the 250 among
+    # them: it would send the message again. The lingering close keeps them readable.
+    settings = SmtpSettings(max_errors=2)
+    said = asyncio.run(close_then_keep_sending(
+        settings, [b"EHLO c.example", b"RSET x", b"NOOP", b"RSET x", b"NOOP"], 50,
+    ))
+    codes = [line[:4] for line in said.split(b"\r\n") if line and line[3:4] == b" "]
+    assert codes == [b"220 ", b"250 ", b"501 ", b"250 ", b"501 ", b"421 "]

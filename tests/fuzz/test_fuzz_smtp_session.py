@@ -15,7 +15,9 @@ ending with QUIT, a half-close or an abort. Properties:
   (after an abort it may be stored without the reply having been read: never the other way);
 - a well-behaved control client is then served and its message stored.
 
-Bounded for CI: 100 examples, about 10 s; MAILWARD_FUZZ_EXAMPLES raises it for a long run.
+Bounded for CI: 100 examples, about 10 s, derandomized (CI replays the same examples, so a
+red run is reproducible); MAILWARD_FUZZ_EXAMPLES raises the count for a long run. It found the
+RST that lost a queued message's 250 (now the lingering close in the SMTP server).
 """
 
 from __future__ import annotations
@@ -314,7 +316,7 @@ async def run_example(plan: Plan, root: Path) -> None:
 
 
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-          derandomize=False, print_blob=True)
+          derandomize=True, print_blob=True)
 @given(plans())
 def test_fuzz_smtp_sessions_keep_the_server_sound(plan: Plan) -> None:
     with (tempfile.TemporaryDirectory() as tmp,

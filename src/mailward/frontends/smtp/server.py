@@ -16,6 +16,12 @@ subclass adds what a gateway needs on top:
 - reply lines never carry control characters (aiosmtpd echoes unknown command names);
 - a client that half-closes while its message is being stored still gets the DATA reply
   before the connection is closed; the DATA time limit stops once the data is in;
+- a connection the server ends itself (error budget, pipelining violation) is closed the way
+  Postfix and Apache do it, a "lingering close": the replies go out, then a FIN, and what the
+  client still sends is read and dropped for up to ``LINGER_SECONDS``. Closing the socket at
+  once would answer the client's next segment with a TCP RST, and a RST makes the client's
+  kernel discard replies it has received and not yet read, among them a 250 for a message
+  already queued: the client would send it again;
 - text lines in DATA up to ``MAX_LINE`` octets are accepted (RFC 5321 says 1000, real mail
   breaks it); the MIME limits decide about oversized headers. Longer lines get 500.
 
@@ -41,7 +47,9 @@ import collections
 import functools
 import ipaddress
 import logging
+import os
 import re
+import socket
 import ssl
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -70,6 +78,10 @@ _REPLY_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _REPLY_CONTROL_BYTES = re.compile(b"[\x00-\x1f\x7f]")
 #: Seconds a trusted proxy has to send its PROXY header.
 PROXY_TIMEOUT = 10.0
+#: Seconds a connection the server closes keeps reading (and dropping) what the client sends.
+LINGER_SECONDS = 5.0
+#: Lingering closes in progress (a reference keeps each task alive until it ends).
+_LINGERING: set[asyncio.Task[None]] = set()
 
 SmtpMethod = Callable[[str | None], Awaitable[None]]
 
@@ -312,6 +324,8 @@ class GatewaySMTP(SMTP):
     async def push(self, status: AnyStr) -> None:
         # aiosmtpd echoes an unknown command name, control characters included: a bare CR in
         # a reply can end the line for a lenient client. Every reply line is cleaned here.
+        if self._closing:
+            return  # the closing reply was the last; the sending side may be shut already
         if isinstance(status, str):
             await super().push(_REPLY_CONTROL.sub("?", status))
         else:
@@ -326,10 +340,12 @@ class GatewaySMTP(SMTP):
 
     async def _close_with(self, reply: str) -> None:
         """Say ``reply``, close, and stop the client task so no buffered command runs."""
+        if self._closing:  # already closing: the client task stops at its next await
+            return
         self._closing = True
         await super().push(reply)
         if self.transport is not None:
-            self.transport.close()
+            close_lingering(self.transport)
         if self._handler_coroutine is not None:
             self._handler_coroutine.cancel()
 
@@ -350,6 +366,45 @@ class GatewaySMTP(SMTP):
         await super().smtp_DATA(arg)
         if self._eof_pending and self.transport is not None:
             self.transport.close()  # the client half-closed while its message was stored
+
+
+def close_lingering(transport: asyncio.BaseTransport) -> None:
+    """Close ``transport`` so that what was written reaches a client that is still sending.
+
+    The transport writes what it holds, then shuts the sending side (FIN) and closes; a
+    duplicate of its socket keeps the connection open meanwhile and reads and drops the
+    client's data until the client closes or ``LINGER_SECONDS`` pass. Where that cannot be
+    done (TLS, no socket), the transport is just closed.
+    """
+    sock = transport.get_extra_info("socket")
+    copy: socket.socket | None = None
+    if (sock is not None and isinstance(transport, asyncio.WriteTransport)
+            and transport.can_write_eof() and transport.get_extra_info("sslcontext") is None):
+        try:
+            copy = socket.socket(fileno=os.dup(sock.fileno()))
+            copy.setblocking(False)
+        except OSError:
+            copy = None
+        else:
+            transport.write_eof()
+    transport.close()
+    if copy is not None:
+        task = asyncio.get_running_loop().create_task(_drain_then_close(copy))
+        _LINGERING.add(task)
+        task.add_done_callback(_LINGERING.discard)
+
+
+async def _drain_then_close(sock: socket.socket) -> None:
+    """Read and drop what the peer sends until it closes or ``LINGER_SECONDS`` pass."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(LINGER_SECONDS):
+            while await loop.sock_recv(sock, 65536):
+                pass
+    except (TimeoutError, OSError):
+        pass
+    finally:
+        sock.close()
 
 
 @functools.cache
