@@ -7,7 +7,7 @@ Usage::
 
     require_clamd()
     marker, sample = generated_sample()
-    with Clamd({"Mailward.Test.Sample": marker}) as av:
+    with Clamd({"Mailward.Test.Sample": marker}) as av:   # extra_conf="StreamMaxLength 1M\n"
         ClamdClient(socket_path=str(av.socket_path))      # or host="127.0.0.1", port=av.port
 
 Nothing is downloaded: the database is one ``.ndb`` file the test writes, a body signature per
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -57,6 +58,7 @@ TemporaryDirectory {base}/tmp
 PidFile {base}/clamd.pid
 LogFile {base}/clamd.log
 LogTime yes
+LogClean yes
 LogSyslog no
 Bytecode no
 SelfCheck 3600
@@ -103,11 +105,15 @@ def _free_port() -> int:
 class Clamd:
     """One private clamd; a context manager that starts it and, at exit, stops and removes it."""
 
-    def __init__(self, signatures: Mapping[str, bytes], *, start_timeout: float = 120.0) -> None:
+    def __init__(
+        self, signatures: Mapping[str, bytes], *, extra_conf: str = "",
+        start_timeout: float = 120.0,
+    ) -> None:
         if not signatures:
             raise ValueError("clamd will not start without a signature")
         self.binary = require_clamd()
         self.signatures = dict(signatures)
+        self.extra_conf = extra_conf
         self.start_timeout = start_timeout
         self.base = Path(tempfile.mkdtemp(prefix="mw-clamd-"))
         self.socket_path = self.base / "clamd.sock"
@@ -121,7 +127,8 @@ class Clamd:
         lines = "".join(f"{name}:0:*:{pattern.hex()}\n" for name, pattern in
                         self.signatures.items())  # fmt: skip
         (self.base / "db" / "mailward-test.ndb").write_text(lines)
-        (self.base / "clamd.conf").write_text(_CONF.format(base=self.base, port=self.port))
+        conf = _CONF.format(base=self.base, port=self.port) + self.extra_conf
+        (self.base / "clamd.conf").write_text(conf)
 
     @property
     def log(self) -> str:
@@ -131,6 +138,12 @@ class Clamd:
             if path.exists():
                 parts.append(path.read_text(errors="replace"))
         return "\n".join(parts)
+
+    def scans(self) -> list[str]:
+        """The result of every scan so far, from its log: "OK" or "<name> FOUND"."""
+        path = self.base / "clamd.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return re.findall(r"-> instream\([^)]*\): (.+)", text)
 
     @property
     def running(self) -> bool:

@@ -83,7 +83,7 @@ def test_detector_passes_a_clean_message(clamd: Clamd) -> None:
     assert by_symbol(run(detector, msg)) == {}
 
 
-def test_a_stopped_clamd_is_an_error_not_a_clean_verdict(tmp_path: Path) -> None:
+def test_a_stopped_clamd_is_an_error_not_a_clean_verdict() -> None:
     require_clamd()
     with Clamd({SIGNATURE: MARKER}) as server:
         server.stop()
@@ -94,3 +94,16 @@ def test_a_stopped_clamd_is_an_error_not_a_clean_verdict(tmp_path: Path) -> None
         server.start()
         client = ClamdClient(socket_path=str(server.socket_path))
         assert asyncio.run(client.scan(SAMPLE)) == reported_name(SIGNATURE)
+
+
+def test_a_stream_over_clamds_size_limit_is_an_error_not_a_clean_verdict() -> None:
+    require_clamd()
+    with Clamd({SIGNATURE: MARKER}, extra_conf="StreamMaxLength 64K\n") as server:
+        client = ClamdClient(socket_path=str(server.socket_path))
+        assert asyncio.run(client.scan(SAMPLE)) == reported_name(SIGNATURE)
+        with pytest.raises(ClamdError):
+            asyncio.run(client.scan(secrets.token_bytes(1_000_000)))
+        detector = YaraDetector(YaraDetector.Settings(clamd_socket=str(server.socket_path)))
+        big = make_message(attachments=(attachment("big.dat", secrets.token_bytes(200_000)),))
+        with pytest.raises(ClamdError):  # the engine makes this ENGINE_FAIL_CLOSED
+            run(detector, big)

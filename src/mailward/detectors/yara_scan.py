@@ -72,7 +72,12 @@ class ClamdClient:
         self.socket_path, self.host, self.port, self.timeout = socket_path, host, port, timeout
 
     async def scan(self, data: bytes) -> str | None:
-        return await asyncio.wait_for(self._scan(data), self.timeout)
+        """The signature name clamd found in ``data``, None when clean; ClamdError when clamd
+        cannot say (unreachable, dropped the connection, an error reply, no answer in time)."""
+        try:
+            return await asyncio.wait_for(self._scan(data), self.timeout)
+        except TimeoutError as exc:
+            raise ClamdError(f"clamd did not answer within {self.timeout:g}s") from exc
 
     async def _scan(self, data: bytes) -> str | None:
         try:
@@ -91,6 +96,8 @@ class ClamdClient:
             writer.write(struct.pack(">I", 0))
             await writer.drain()
             reply = (await reader.read(4096)).rstrip(b"\0\r\n").decode("utf-8", "replace")
+        except OSError as exc:  # e.g. clamd closed the stream at its StreamMaxLength
+            raise ClamdError(f"clamd dropped the connection: {exc}") from exc
         finally:
             writer.close()
         return parse_clamd_reply(reply)
