@@ -18,7 +18,7 @@ from helpers_detectors import attachment, by_symbol, make_message, run
 from mailward.detectors.yara_scan import ClamdClient, ClamdError, YaraDetector
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "clamdserver"))
-from clamd import Clamd, generated_sample, reported_name, require_clamd
+from clamd_server import Clamd, generated_sample, reported_name, require_clamd
 
 pytestmark = pytest.mark.slow
 

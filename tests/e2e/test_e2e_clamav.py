@@ -27,7 +27,7 @@ from mailward.store import QuarantineEntry, open_store
 from mailward.store.base import MessageRecord
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "clamdserver"))
-from clamd import Clamd, generated_sample, reported_name, require_clamd
+from clamd_server import Clamd, generated_sample, reported_name, require_clamd
 
 pytestmark = pytest.mark.slow
 
@@ -38,17 +38,17 @@ MakeGateway = Callable[..., GatewayProcess]
 
 
 @pytest.fixture(scope="module")
-def clamd_server() -> Iterator[Clamd]:
+def clamd_daemon() -> Iterator[Clamd]:
     require_clamd()
     with Clamd({SIGNATURE: MARKER}) as server:
         yield server
 
 
 @pytest.fixture
-def clamd(clamd_server: Clamd) -> Clamd:
+def clamd(clamd_daemon: Clamd) -> Clamd:
     """The module's clamd, running (a test before may have stopped it)."""
-    clamd_server.start()
-    return clamd_server
+    clamd_daemon.start()
+    return clamd_daemon
 
 
 def with_attachment(n: int, content: bytes, name: str) -> EmailMessage:

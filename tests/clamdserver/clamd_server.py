@@ -3,7 +3,7 @@
 Usage::
 
     sys.path.insert(0, str(Path(__file__).parents[1] / "clamdserver"))
-    from clamd import Clamd, generated_sample, require_clamd
+    from clamd_server import Clamd, generated_sample, require_clamd
 
     require_clamd()
     marker, sample = generated_sample()
