@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import struct
@@ -148,8 +149,12 @@ def fake_clamd(tmp_path: Path) -> Iterator[tuple[str, list[bytes]]]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield path, received
+    # shutdown() wakes the accept() of the serving thread (close() alone does not, on Linux)
+    with contextlib.suppress(OSError):
+        server.shutdown(socket.SHUT_RDWR)
     server.close()
     thread.join(timeout=5)
+    assert not thread.is_alive()
 
 
 def test_clamd_found_raises_av_virus(fake_clamd: tuple[str, list[bytes]]) -> None:
@@ -236,3 +241,36 @@ def test_rules_match_inside_archives(tmp_path: Path) -> None:
     assert "YARA_MATCH" not in findings(
         yara_detector(tmp_path), attachments=(attachment("files.zip", clean.getvalue()),)
     )
+
+
+def test_a_clamd_that_never_answers_is_an_error_not_a_clean_verdict(tmp_path: Path) -> None:
+    path = str(tmp_path / "silent.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    try:
+        with pytest.raises(ClamdError, match="did not answer"):
+            asyncio.run(ClamdClient(socket_path=path, timeout=0.3).scan(b"hello"))
+    finally:
+        server.close()
+
+
+def test_a_clamd_that_drops_the_connection_is_an_error(tmp_path: Path) -> None:
+    path = str(tmp_path / "rude.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    def drop() -> None:
+        conn, _ = server.accept()
+        conn.recv(10)
+        conn.close()
+
+    thread = threading.Thread(target=drop, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(ClamdError):
+            asyncio.run(ClamdClient(socket_path=path).scan(bytes(2_000_000)))
+    finally:
+        thread.join(timeout=5)
+        server.close()

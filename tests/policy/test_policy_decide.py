@@ -193,3 +193,9 @@ def test_unscanned_mail_with_a_reject_score_is_still_rejected() -> None:
 def test_an_empty_force_list_lets_ordinary_symbols_through() -> None:
     verdict = decide(_result(0.0, "ATT_EXECUTABLE"), _policy(force=[]), authserv_id="gw")
     assert verdict.action is Action.DELIVER
+
+
+def test_a_virus_is_quarantined_by_default_whatever_credit_lowered_its_score() -> None:
+    verdict = decide(_result(8.0, "AV_VIRUS"), _policy(), authserv_id="gw")
+    assert verdict.action is Action.QUARANTINE and verdict.forced_by == "AV_VIRUS"
+    assert decide(_result(20.0, "AV_VIRUS"), _policy(), authserv_id="gw").action is Action.REJECT

@@ -267,6 +267,8 @@ class PolicySettings(Section):
         ForceRule(symbol="MIME_UNPARSEABLE", action=Action.QUARANTINE),
         ForceRule(symbol="MIME_TOO_COMPLEX", action=Action.QUARANTINE),
         ForceRule(symbol="ENGINE_SCAN_KILLED", action=Action.QUARANTINE),
+        # a virus the antivirus scanner named is never delivered, whatever credit the sender has
+        ForceRule(symbol="AV_VIRUS", action=Action.QUARANTINE),
         # the sender domain's DMARC policy, as applied by the auth detector; a reject after
         # the message was accepted (250) becomes a quarantine
         ForceRule(symbol="AUTH_DMARC_REJECT", action=Action.REJECT),

@@ -15,8 +15,17 @@ Symbols (default weight, group "yara")
 
 Settings ``[detectors.yara]``
   rules_dir     folder of YARA rule files ("" = no YARA)
-  clamd_socket  clamd unix socket path ("" = none); or clamd_host + clamd_port (TCP)
-  max_bytes     bytes of each object scanned (default 25 MB)
+  clamd_socket  clamd unix socket path ("" = none); or clamd_host + clamd_port (TCP); the
+                socket wins when both are set
+  max_bytes     bytes of each object scanned (default 25 MB); keep it at or below clamd's
+                StreamMaxLength, whose refusal is an error, not a clean verdict
+
+Fail-closed: when clamd is configured but gives no answer (unreachable, connection dropped, an
+error reply such as the size limit, no answer in time) the check raises :class:`ClamdError`;
+the engine records ENGINE_DETECTOR_ERROR and ENGINE_FAIL_CLOSED, and the policy applies
+``[policy] fail_closed_action`` ("tempfail", the default: 451 while the client waits, a
+deferred re-scan from the spool after 250; or "quarantine"). Nothing is delivered unscanned.
+AV_VIRUS forces quarantine at least (``[policy] force``). See docs/antivirus.md.
 """
 
 from __future__ import annotations
@@ -72,7 +81,12 @@ class ClamdClient:
         self.socket_path, self.host, self.port, self.timeout = socket_path, host, port, timeout
 
     async def scan(self, data: bytes) -> str | None:
-        return await asyncio.wait_for(self._scan(data), self.timeout)
+        """The signature name clamd found in ``data``, None when clean; ClamdError when clamd
+        cannot say (unreachable, dropped the connection, an error reply, no answer in time)."""
+        try:
+            return await asyncio.wait_for(self._scan(data), self.timeout)
+        except TimeoutError as exc:
+            raise ClamdError(f"clamd did not answer within {self.timeout:g}s") from exc
 
     async def _scan(self, data: bytes) -> str | None:
         try:
@@ -91,6 +105,8 @@ class ClamdClient:
             writer.write(struct.pack(">I", 0))
             await writer.drain()
             reply = (await reader.read(4096)).rstrip(b"\0\r\n").decode("utf-8", "replace")
+        except OSError as exc:  # e.g. clamd closed the stream at its StreamMaxLength
+            raise ClamdError(f"clamd dropped the connection: {exc}") from exc
         finally:
             writer.close()
         return parse_clamd_reply(reply)
