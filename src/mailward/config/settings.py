@@ -69,6 +69,11 @@ class SmtpSettings(Section):
     command_timeout: float = Field(300.0, gt=0)
     #: Seconds a client may take to send the whole DATA content.
     data_timeout: float = Field(600.0, gt=0)
+    #: Least bytes per second of DATA content (Postfix's smtpd_min_data_rate); checked once
+    #: ``min_data_rate_grace`` seconds have passed: a client under it gets 421 and is closed, so
+    #: a trickle cannot hold a connection slot until data_timeout. 0 turns the check off.
+    min_data_rate: int = Field(500, ge=0)
+    min_data_rate_grace: float = Field(10.0, gt=0)
     max_connections: int = Field(200, gt=0)
     max_connections_per_ip: int = Field(20, gt=0)
     #: 4xx/5xx replies one connection may get before it is closed with 421.
