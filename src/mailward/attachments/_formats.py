@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from mailward.attachments._windows import disk_image_kind
+from mailward.data.windows_types import extensions_that
+
 _DISPLAY_LIMIT = 120
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _COMPRESSED_FORMATS = ("tar", "cpio", "raw")
@@ -75,8 +78,9 @@ _EXTENSION_TYPES = {
     "z": "application/x-compress",
 }
 _STREAM_SUFFIXES = {"tgz": "tar", "tbz2": "tar", "txz": "tar"}
-#: Disk images Windows mounts with a double-click; files inside lose the Mark-of-the-Web.
-IMAGE_EXTENSIONS = frozenset({"iso", "img", "vhd", "vhdx", "udf"})
+#: Disk images Windows mounts with a double-click; files inside lose the Mark-of-the-Web
+#: (the "mounts" rows of mailward/data/windows_file_types.toml).
+IMAGE_EXTENSIONS = frozenset(extensions_that("mounts"))
 _IMAGE_TYPES = {
     "application/x-iso9660-image": "an ISO 9660 disk image",
     "application/x-virtualbox-vhd": "a VHD virtual disk",
@@ -123,11 +127,20 @@ def read_plan(detected_type: str, name: str | None) -> ReadPlan | None:
     return replace(_BY_TYPE[by_ext], by_content=False) if by_ext else None
 
 
-def disk_image(detected_type: str, description: str, name: str | None) -> str | None:
-    """What kind of disk image this is (by content, then by extension), or None."""
+def disk_image(
+    detected_type: str, description: str, name: str | None, content: bytes = b""
+) -> str | None:
+    """What kind of disk image this is (by content, then by extension), or None.
+
+    ``content``, when given, is read for the images' own signatures (ISO 9660 and UDF volume
+    descriptors, the VHD footer, the VHDX header), which libmagic does not always name.
+    """
     found = _IMAGE_TYPES.get(base_type(detected_type))
     if found is not None:
         return found
+    by_signature = disk_image_kind(content) if content else None
+    if by_signature is not None:
+        return by_signature
     lowered = description.lower()
     for needle, kind in _IMAGE_DESCRIPTIONS:
         if needle in lowered:
