@@ -25,7 +25,7 @@ from mailward.engine.pipeline import Engine
 from mailward.model import Action, Attachment, Envelope, Finding
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "attachments"))
-from helpers_archives import build, zipped  # noqa: E402
+from helpers_archives import build, zipped
 
 EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*").encode()
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
@@ -165,7 +165,7 @@ def test_eicar_is_rejected_by_the_force_rule_whatever_its_weight() -> None:
     settings = Settings.model_validate(
         {"scoring": {"symbols": {"AV_EICAR_TEST": {"weight": 0}}}}
     )
-    action, symbols, reason = scan(Engine(settings), EICAR_CASES["attachment"])
+    action, _, reason = scan(Engine(settings), EICAR_CASES["attachment"])
     assert action is Action.REJECT and reason == "AV_EICAR_TEST forces reject"
 
 

@@ -32,7 +32,7 @@ from mailward.engine.pipeline import Engine
 from mailward.model import Action, Envelope, Finding
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "attachments"))
-from helpers_archives import build, zipped  # noqa: E402
+from helpers_archives import build, zipped
 
 ENV = Envelope(
     mail_from="billing@supplier.example.net", rcpt_tos=("alice@example.com",), helo="mx.test"
@@ -126,11 +126,19 @@ def test_table_loads_and_covers_the_required_types() -> None:
     assert type_for_extension("pdf") is None and type_for_extension("zip") is None
 
 
+def test_the_docs_page_lists_every_row() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "windows-file-types.md").read_text()
+    for row in windows_file_types():
+        assert row.name in page, row.id
+        for ext in row.extensions:
+            assert f".{ext}" in page, ext
+
+
 def test_old_dangerous_extensions_stay_and_the_default_list_is_the_tables() -> None:
     old = {"exe", "scr", "com", "pif", "cpl", "js", "jse", "vbs", "vbe", "wsf", "wsh", "hta",
            "ps1", "bat", "cmd", "msi", "jar", "lnk"}  # fmt: skip
     assert old <= set(DEFAULT_DANGEROUS_EXTENSIONS)
-    assert DEFAULT_DANGEROUS_EXTENSIONS == extensions_that("runs_code")
+    assert extensions_that("runs_code") == DEFAULT_DANGEROUS_EXTENSIONS
     assert not {"url", "iso", "one", "py", "zip", "xz", "pdf"} & set(DEFAULT_DANGEROUS_EXTENSIONS)
 
 

@@ -274,8 +274,8 @@ class ArchiveDetector:
         hits = []
         for chain in result.images:
             reason = (
-                f'"{chain}" is a disk image (ISO/IMG/VHD/VHDX); Windows mounts it with a double-click '
-                "and the files inside lose their Mark-of-the-Web warning"
+                f'"{chain}" is a disk image (ISO/IMG/VHD/VHDX); Windows mounts it with a '
+                "double-click and the files inside lose their Mark-of-the-Web warning"
             )
             hits.append((chain, reason, 1.0))
         return hits
