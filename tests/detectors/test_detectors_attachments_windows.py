@@ -210,6 +210,8 @@ def test_onenote_names_need_an_extension_windows_runs() -> None:
         ("notes.txt", b"Save the page as a shortcut: [InternetShortcut] URL=https://x.example\n"),
         ("photo.png", PNG_BYTES),
         ("links.txt", b"URL=file://server/share\r\nsearch-ms is a protocol\r\n"),
+        ("notes.txt", b"Search: how to map a network drive\r\n"),
+        ("notes.txt", b"search:everything-about-shares\r\n"),
     ],
 )
 def test_benign_files_miss(name: str, content: bytes) -> None:

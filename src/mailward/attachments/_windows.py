@@ -158,12 +158,13 @@ def _shortcut(content: bytes) -> WindowsMatch | None:
     if _PERSISTED_QUERY.search(text[:8192]):
         targets = [m.group(1) for m in _SCOPE_PATH.finditer(text)][:5]
         return _pointing("search-ms", "a saved Windows search (.search-ms)", targets, [])
-    stripped = text.lstrip()
-    if stripped[:10].lower().startswith(("search-ms:", "search:")):
-        uri = _SEARCH_URI.match(stripped)
-        where = _CRUMB_LOCATION.findall(uri.group(0)) if uri else []
-        return _pointing("search-ms", "a Windows search URI (search-ms:)", where or
-                         ([uri.group(0)] if uri else []), [])  # fmt: skip
+    uri = _SEARCH_URI.match(text.lstrip())
+    if uri is not None and (
+        uri.group(0).lower().startswith("search-ms:") or "query=" in uri.group(0).lower()
+        or "crumb=" in uri.group(0).lower()
+    ):  # a bare "search:" must look like the URI ("Search: how to..." is prose)
+        where = _CRUMB_LOCATION.findall(uri.group(0)) or [uri.group(0)]
+        return _pointing("search-ms", "a Windows search URI (search-ms:)", where, [])
     return None
 
 

@@ -73,7 +73,7 @@ def analyse_shortcut(content: bytes) -> list[DocHit]:
         return [DocHit("DOC_SHORTCUT", "is a Windows shortcut (.lnk), which can run any command "
                        "when opened", ("lnk",))]  # fmt: skip
     text = _text(content[:65536])
-    if text.lstrip()[:10].lower().startswith(("search-ms:", "search:")):
+    if text.lstrip()[:10].lower().startswith("search-ms:"):
         return []  # a search-ms file itself: ATT_SHELL_SHORTCUT
     search = _SEARCH_MS.search(text)
     if search is not None:

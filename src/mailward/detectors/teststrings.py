@@ -211,8 +211,10 @@ class StandardTestStringDetector:
             where = _found_in(att.content, budget, parts=result is None)
             if where is not None:
                 places.append(f'The attachment "{name}"{where}')
+            opened = set(result.archives) if result is not None else set()
             for member in result.members if result is not None else ():
-                where = _found_in(member.content, budget, parts=True)
+                # a member the expansion opened itself (a nested archive) is not read again
+                where = _found_in(member.content, budget, parts=member.display not in opened)
                 if where is not None:
                     places.append(f'"{member.display}"{where}')
         if not places and _EICAR_BYTES in msg.raw:

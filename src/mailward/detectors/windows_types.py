@@ -23,7 +23,8 @@ Symbols (default weight, group "attachments")
   ATT_SHELL_SHORTCUT    10  a shortcut-like file pointing at a share, WebDAV folder, search
                             location or handler (or whose target cannot be read); policy
                             quarantines it by default
-  ATT_WEB_SHORTCUT       5  an Internet shortcut (.url) to a web address (evidence: the URL)
+  ATT_WEB_SHORTCUT       3  an Internet shortcut (.url) to a web address (evidence: the URL): a
+                            link in effect, which adds to other suspicion but does not tag alone
   ATT_ONENOTE_EMBEDDED  10  a OneNote notebook embedding a program, shortcut or script; policy
                             quarantines it by default
 
@@ -118,7 +119,7 @@ class WindowsTypeDetector:
             "(a file share, WebDAV folder, search or handler) when double-clicked."
         ),
         "ATT_WEB_SHORTCUT": SymbolSpec(
-            5.0, _GROUP, "An attachment is an Internet shortcut (.url) to a web address."
+            3.0, _GROUP, "An attachment is an Internet shortcut (.url) to a web address."
         ),
         "ATT_ONENOTE_EMBEDDED": SymbolSpec(
             10.0, _GROUP, "A OneNote notebook embeds a program, shortcut or script."
