@@ -177,8 +177,17 @@ def test_shell_shortcut_by_name_alone_hits_when_the_content_cannot_be_read() -> 
     assert "could not be read" in hit.explanation
 
 
-def test_internet_shortcut_to_a_web_page_is_only_a_web_shortcut() -> None:
-    found = findings(attachment("docs.url", WEB_URL))
+@pytest.mark.parametrize(
+    "content",
+    [
+        WEB_URL,
+        # as Internet Explorer saved them: a [DEFAULT] section first
+        b"[DEFAULT]\r\nBASEURL=https://portal.example.net/docs\r\n[InternetShortcut]\r\n"
+        b"URL=https://portal.example.net/docs\r\nModified=E0824ED43364C201DE\r\n",
+    ],
+)
+def test_internet_shortcut_to_a_web_page_is_only_a_web_shortcut(content: bytes) -> None:
+    found = findings(attachment("docs.url", content))
     assert set(found) == {"ATT_WEB_SHORTCUT"}
     assert "https://portal.example.net/docs" in found["ATT_WEB_SHORTCUT"].evidence
 

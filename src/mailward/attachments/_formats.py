@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from mailward.attachments._windows import disk_image_kind
 from mailward.data.windows_types import extensions_that
 
 _DISPLAY_LIMIT = 120
@@ -87,6 +86,11 @@ _IMAGE_TYPES = {
     "application/x-virtualbox-vhdx": "a VHDX virtual disk",
     "application/x-udf-image": "a UDF disk image",
 }
+#: Where disk images keep their volume descriptors: ISO 9660 and UDF at 0x8001 (the descriptors
+#: follow one another, 2 KB apart).
+_IMAGE_OFFSETS = (0x8001, 0x8801, 0x9001)
+_IMAGE_MARKERS = {b"CD001": "an ISO 9660 disk image", b"BEA01": "a UDF disk image",
+                  b"NSR02": "a UDF disk image", b"NSR03": "a UDF disk image"}  # fmt: skip
 _IMAGE_DESCRIPTIONS = (
     ("microsoft disk image extended", "a VHDX virtual disk"),
     ("microsoft disk image", "a VHD virtual disk"),
@@ -125,6 +129,23 @@ def read_plan(detected_type: str, name: str | None) -> ReadPlan | None:
         return None  # the content is something else, whatever the name says
     by_ext = _EXTENSION_TYPES.get(extension(name))
     return replace(_BY_TYPE[by_ext], by_content=False) if by_ext else None
+
+
+def disk_image_kind(content: bytes) -> str | None:
+    """What disk image ``content`` is by its own signatures (ISO 9660 and UDF volume
+    descriptors, the VHD "conectix" cookie at 0 or in the 512-byte footer, VHDX "vhdxfile"), or
+    None."""
+    if content[:8] == b"vhdxfile":
+        return "a VHDX virtual disk"
+    if content[:8] == b"conectix" or (
+        len(content) >= 512 and b"conectix" in (content[-512:-504], content[-511:-503])
+    ):
+        return "a VHD virtual disk"
+    for offset in _IMAGE_OFFSETS:
+        marker = content[offset : offset + 5]
+        if marker in _IMAGE_MARKERS:
+            return _IMAGE_MARKERS[marker]
+    return None
 
 
 def disk_image(

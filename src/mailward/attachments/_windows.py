@@ -19,7 +19,8 @@ recognisers its ``content`` column names, each a few lines over the format's fix
 - ``scf``: a [Shell] section with Command=; the target is IconFile=;
 - ``disk-image``: ISO 9660 "CD001" or UDF "BEA01"/"NSR02"/"NSR03" volume descriptors at
   0x8001 (0x8801, 0x9001: the descriptors follow one another), the VHD "conectix" cookie (at
-  offset 0 and in the 512-byte footer), the VHDX "vhdxfile" signature at offset 0;
+  offset 0 and in the 512-byte footer), the VHDX "vhdxfile" signature at offset 0 (read by
+  :func:`mailward.attachments._formats.disk_image_kind`, which the expansion uses too);
 - ``onenote``: the OneNote revision-store file GUID at offset 0 (see :func:`onenote_files`).
 
 ``script`` types (.js, .vbs, .bat...) are recognised by the attachments detector's script
@@ -36,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from mailward.attachments._formats import disk_image_kind, extension
 from mailward.data.windows_types import WindowsFileType, by_id, type_for_extension
 
 _TEXT_HEAD = 65536
@@ -64,9 +66,6 @@ _APP_INSTALLER = re.compile(r"\A\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<AppIns
                             re.IGNORECASE | re.DOTALL)  # fmt: skip
 _REG_HEADERS = ("windows registry editor version 5.00", "regedit4")
 _APPX_MANIFESTS = ("appxmanifest.xml", "appxmetadata/appxbundlemanifest.xml")
-_IMAGE_OFFSETS = (0x8001, 0x8801, 0x9001)
-_IMAGE_MARKERS = {b"CD001": "an ISO 9660 disk image", b"BEA01": "a UDF disk image",
-                  b"NSR02": "a UDF disk image", b"NSR03": "a UDF disk image"}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,25 +98,12 @@ def pe_kind(content: bytes) -> str | None:
     if content[:2] != b"MZ" or len(content) < 0x40:
         return None
     offset = int.from_bytes(content[0x3C:0x40], "little")
-    if offset <= 0 or content[offset : offset + 4] != b"PE\0\0" or len(content) < offset + 24:
+    if offset <= 0 or content[offset : offset + 4] != b"PE\0\0":
         return None
+    if len(content) < offset + 24:  # the COFF header is cut short: a program all the same
+        return "a Windows program"
     (characteristics,) = struct.unpack_from("<H", content, offset + 22)
     return "a Windows DLL" if characteristics & 0x2000 else "a Windows program"
-
-
-def disk_image_kind(content: bytes) -> str | None:
-    """What disk image ``content`` is by its signatures (ISO 9660, UDF, VHD, VHDX), or None."""
-    if content[:8] == b"vhdxfile":
-        return "a VHDX virtual disk"
-    if content[:8] == b"conectix" or (
-        len(content) >= 512 and b"conectix" in (content[-512:-504], content[-511:-503])
-    ):
-        return "a VHD virtual disk"
-    for offset in _IMAGE_OFFSETS:
-        marker = content[offset : offset + 5]
-        if marker in _IMAGE_MARKERS:
-            return _IMAGE_MARKERS[marker]
-    return None
 
 
 def onenote_files(content: bytes) -> list[bytes]:
@@ -228,7 +214,7 @@ def windows_type(name: str | None, content: bytes) -> WindowsMatch | None:
     "program", the name says which host loads it).
     """
     found = _by_content(content)
-    ext = _last_extension(name)
+    ext = extension(name)
     named = type_for_extension(ext) if ext else None
     if found is not None:
         if named is not None and found.type.content == "pe" and named.content == "pe":
@@ -237,11 +223,3 @@ def windows_type(name: str | None, content: bytes) -> WindowsMatch | None:
     if named is None:
         return None
     return WindowsMatch(named, "name", f'a ".{ext}" file ({named.name})')
-
-
-def _last_extension(name: str | None) -> str:
-    if not name:
-        return ""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = re.sub("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]", "", base).rstrip(" .")
-    return base.rsplit(".", 1)[1].strip().lower() if "." in base else ""

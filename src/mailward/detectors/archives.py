@@ -57,9 +57,9 @@ from mailward.attachments import (
 )
 from mailward.detectors.attachments import (
     DEFAULT_DANGEROUS_EXTENSIONS,
+    code_reason,
     native_program,
     script_indicators,
-    windows_code,
 )
 from mailward.detectors.windows_types import onenote_payloads
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
@@ -135,12 +135,10 @@ def _script_reason(member: Member) -> str | None:
 def _windows_reason(member: Member) -> str | None:
     """A member Windows runs or opens though it is no program: CHM, .reg, MSIX, a shortcut to
     another location, a OneNote notebook with a payload (windows_file_types.toml)."""
-    code = windows_code(member.name, member.content)
-    if code is not None:
-        return code
     found = windows_type(member.name, member.content)
-    if found is None:
-        return None
+    code = code_reason(found)
+    if code is not None or found is None:
+        return code
     if found.type.windows_does == "shell_handler" and not found.web:
         where = ", ".join(found.targets[:2]) or "a location that could not be read"
         return f"is {found.kind} pointing to {where}, which Windows opens on a double-click"

@@ -33,7 +33,7 @@ from typing import ClassVar
 
 from pydantic import field_validator
 
-from mailward.attachments import windows_type
+from mailward.attachments import WindowsMatch, pe_kind, windows_type
 from mailward.data.windows_types import extensions_that
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.model import Attachment, Finding, ParsedMessage
@@ -168,10 +168,8 @@ def _base_type(att: Attachment) -> str:
 
 def native_program(content: bytes) -> str | None:
     """What kind of native program ``content`` is, read from its headers, or None."""
-    if content[:2] == b"MZ" and len(content) >= 0x40:
-        offset = int.from_bytes(content[0x3C:0x40], "little")
-        if offset > 0 and content[offset : offset + 4] == b"PE\0\0":
-            return "a Windows program (PE executable)"
+    if pe_kind(content) is not None:
+        return "a Windows program (PE executable)"
     if content[:4] == b"\x7fELF" and len(content) >= 20 and content[4] in (1, 2):
         return "a Linux/Unix program (ELF executable)"
     if content[:4] in _MACHO_MAGICS:
@@ -186,7 +184,11 @@ def native_program(content: bytes) -> str | None:
 def windows_code(name: str | None, content: bytes) -> str | None:
     """Why ``content`` runs code on Windows though it is no program: a compiled HTML Help file,
     a registry file, an MSIX/APPX package (read by content; see windows_file_types.toml)."""
-    found = windows_type(name, content)
+    return code_reason(windows_type(name, content))
+
+
+def code_reason(found: WindowsMatch | None) -> str | None:
+    """:func:`windows_code` for a type already looked up."""
     if found is None or found.by != "content" or found.type.content not in _CODE_BY_CONTENT:
         return None
     return f"is {found.kind}: {found.type.what}"

@@ -30,9 +30,9 @@ Symbols (default weight, group "attachments")
 
 Each symbol is raised at most once per message; its evidence lists the attachments and targets.
 
-Settings ``[detectors.windows_types]``: none beyond ``enabled``-style engine options; the
-table itself is reviewed data (an operator adds names with ``[detectors.attachments]
-dangerous_extensions``).
+Settings ``[detectors.windows_types]``: none; the table is reviewed data shipped with the package
+(an operator adds names Windows runs with ``[detectors.attachments] dangerous_extensions``, or
+turns this detector off with ``[engine] disabled = ["windows_types"]``).
 """
 
 from __future__ import annotations
