@@ -109,9 +109,11 @@ def pe_kind(content: bytes) -> str | None:
 def onenote_files(content: bytes) -> list[bytes]:
     """The embedded files of a OneNote section: the data after each FileDataStoreObject GUID.
 
-    No maintained OneNote parser is on PyPI (pyOneNote is a script, not a library with a
-    stable API), so this reads the one structure that matters, as [MS-ONESTORE] 2.6.13 lays
-    it out: guidHeader (16 bytes), cbLength (8), unused (4), reserved (8), then the file data.
+    The one library on PyPI that extracts them, one-extract (Volexity, 0.1.x beta), does the
+    same: it scans for this GUID and slices the data after it, and adds the decryption of
+    password-protected sections. A dependency for these few lines is not worth it, so this
+    reads the one structure that matters as [MS-ONESTORE] 2.6.13 lays it out: guidHeader (16
+    bytes), cbLength (8), unused (4), reserved (8), then the file data.
     """
     if content[:16] != ONENOTE_MAGIC:
         return []
