@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from helpers_detectors import PDF_BYTES, PNG_BYTES, attachment, by_symbol, make_message, run
-from test_detectors_documents_samples import docx
+from test_detectors_documents_samples import compound_file, docx
 
 from mailward.config import Settings
 from mailward.detectors import teststrings
@@ -75,6 +75,23 @@ def test_eicar_hits_wherever_it_is(
     hit = findings(*atts, **fields)["AV_EICAR_TEST"]
     assert where in hit.explanation and where in hit.evidence[0]
     assert "anti-virus test file" in hit.explanation
+
+
+def test_ole_streams_are_read_whole() -> None:
+    stream = b"Word text. " + EICAR + bytes(4096)
+    ole = compound_file([("Root Entry", 5, 0xFFFFFFFF, 1, None),
+                         ("WordDocument", 2, 0xFFFFFFFF, 0xFFFFFFFF, stream)])  # fmt: skip
+    budget = teststrings._Budget(1 << 20)
+    assert [data[:80] for data in teststrings._ole_streams(ole, budget)] == [stream[:80]]
+    assert "AV_EICAR_TEST" in findings(attachment("old.doc", ole))
+    assert list(teststrings._ole_streams(b"not OLE", budget)) == []
+
+
+def test_decoding_stops_at_the_budget() -> None:
+    pdf = pdf_with_stream(bytes(4096) + EICAR, True)
+    assert list(teststrings._pdf_streams(pdf, teststrings._Budget(100))) == [bytes(100)]
+    detector = StandardTestStringDetector(StandardTestStringDetector.Settings(max_decoded_bytes=100))
+    assert run(detector, make_message(attachments=(attachment("r.pdf", pdf),))) == []
 
 
 def test_eicar_in_an_archive_member_is_read_from_the_archives_expansion() -> None:
