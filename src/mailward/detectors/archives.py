@@ -7,8 +7,8 @@ recursively and within hard limits; the members are checked like attachments are
 program headers, Windows script code, extensions Windows runs, and the table of Windows file
 types in mailward/data/windows_file_types.toml: CHM, registry and MSIX files by content,
 shortcuts to other locations (.url to a share, .library-ms, .search-ms), OneNote notebooks
-embedding a payload). Encrypted archives are tried
-with the passwords the message itself offers ("Password: 4471").
+embedding a payload). Encrypted archives are tried with the passwords the message itself offers
+("Password: 4471"). The expansions are published in ``ctx.expansions`` for later stages.
 
 Symbols (default weight, group "attachments")
   ATT_ARCHIVE_EXECUTABLE   12  a program, script or other file Windows runs or opens (see
