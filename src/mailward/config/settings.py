@@ -268,6 +268,12 @@ class PolicySettings(Section):
         ForceRule(symbol="ATT_EXECUTABLE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_ARCHIVE_EXECUTABLE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_ARCHIVE_TOO_COMPLEX", action=Action.QUARANTINE),
+        # disk images and shortcut-like files: Windows mounts or follows them on a double-click
+        ForceRule(symbol="ATT_CONTAINER_IMAGE", action=Action.QUARANTINE),
+        ForceRule(symbol="ATT_SHELL_SHORTCUT", action=Action.QUARANTINE),
+        ForceRule(symbol="ATT_ONENOTE_EMBEDDED", action=Action.QUARANTINE),
+        # the EICAR anti-virus test file: treated as a virus, so the path can be tested
+        ForceRule(symbol="AV_EICAR_TEST", action=Action.REJECT),
         ForceRule(symbol="DOC_MACRO", action=Action.DISARM),
         ForceRule(symbol="MIME_UNPARSEABLE", action=Action.QUARANTINE),
         ForceRule(symbol="MIME_TOO_COMPLEX", action=Action.QUARANTINE),

@@ -5,7 +5,10 @@ Detects
     the headers; by libmagic's detected type alone at factor 0.8), a script by content (a "#!"
     first line at factor 0.6, or Windows script code: WScript.Shell, ActiveXObject, encoded
     PowerShell, IEX...; two strong indicators, or one in a file with a script extension), or
-    whose name ends in an extension Windows runs (.exe, .js, .hta, .lnk, ...);
+    whose name ends in an extension Windows runs (.exe, .js, .hta, .lnk, .xll, .chm, .reg,
+    .appx, .msix, ...: the "runs_code" rows of the table in mailward/data/windows_file_types.toml,
+    docs/windows-file-types.md), or whose content is a compiled HTML Help file, a registry file or
+    an MSIX/APPX package, which Windows runs code from though they are no programs;
   - a name claiming a harmless type (.pdf, .docx, .jpg, .txt, ...) over content of another kind;
   - a second, decoy extension ("invoice.pdf.exe") or a right-to-left override in the name.
 
@@ -30,15 +33,17 @@ from typing import ClassVar
 
 from pydantic import field_validator
 
+from mailward.attachments import WindowsMatch, pe_kind, windows_type
+from mailward.data.windows_types import extensions_that
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.model import Attachment, Finding, ParsedMessage
 
 _GROUP = "attachments"
 _SCAN_BYTES = 1_048_576
-DEFAULT_DANGEROUS_EXTENSIONS = (
-    "exe", "scr", "com", "pif", "cpl", "js", "jse", "vbs", "vbe", "wsf", "wsh", "hta",
-    "ps1", "bat", "cmd", "msi", "jar", "lnk",
-)  # fmt: skip
+#: The "runs_code" rows of mailward/data/windows_file_types.toml (docs/windows-file-types.md).
+DEFAULT_DANGEROUS_EXTENSIONS = extensions_that("runs_code")
+#: Types that run code which we read by content besides programs and scripts.
+_CODE_BY_CONTENT = frozenset({"chm", "reg", "appx"})
 #: Extensions whose files are scripts: one script indicator is enough in them.
 _SCRIPT_EXTENSIONS = frozenset(
     {"js", "jse", "vbs", "vbe", "wsf", "wsh", "hta", "ps1", "psm1", "bat", "cmd", "sh"}
@@ -163,10 +168,8 @@ def _base_type(att: Attachment) -> str:
 
 def native_program(content: bytes) -> str | None:
     """What kind of native program ``content`` is, read from its headers, or None."""
-    if content[:2] == b"MZ" and len(content) >= 0x40:
-        offset = int.from_bytes(content[0x3C:0x40], "little")
-        if offset > 0 and content[offset : offset + 4] == b"PE\0\0":
-            return "a Windows program (PE executable)"
+    if pe_kind(content) is not None:
+        return "a Windows program (PE executable)"
     if content[:4] == b"\x7fELF" and len(content) >= 20 and content[4] in (1, 2):
         return "a Linux/Unix program (ELF executable)"
     if content[:4] in _MACHO_MAGICS:
@@ -176,6 +179,19 @@ def native_program(content: bytes) -> str | None:
     if content[:4] in _FAT_MAGICS and 0 < int.from_bytes(content[4:8], "big") < 20:
         return "a macOS program (universal Mach-O executable)"
     return None
+
+
+def windows_code(name: str | None, content: bytes) -> str | None:
+    """Why ``content`` runs code on Windows though it is no program: a compiled HTML Help file,
+    a registry file, an MSIX/APPX package (read by content; see windows_file_types.toml)."""
+    return code_reason(windows_type(name, content))
+
+
+def code_reason(found: WindowsMatch | None) -> str | None:
+    """:func:`windows_code` for a type already looked up."""
+    if found is None or found.by != "content" or found.type.content not in _CODE_BY_CONTENT:
+        return None
+    return f"is {found.kind}: {found.type.what}"
 
 
 def _text_of(content: bytes) -> str:
@@ -292,6 +308,9 @@ class ExecutableAttachmentDetector:
             script = _script_reason(att, ext)
             if script is not None:
                 return _Hit(name, f"{script[0]}; do not open it", script[1])
+        code = windows_code(att.filename, att.content)
+        if code is not None:
+            return _Hit(name, f"{code}; do not open it")
         if ext in self._dangerous:
             return _Hit(name, f'ends in ".{ext}", which Windows runs as a program or script')
         return None
