@@ -234,6 +234,7 @@ def test_a_megabyte_command_line_without_end_gets_500_and_close() -> None:
     said, sent = asyncio.run(long_line(SmtpSettings(), 1024 * 1024))
     assert said.startswith(b"500 5.5.2 Error: command line too long")
     assert said.endswith(b"\r\n")  # then EOF: the server closed
+    assert sent >= 64 * 1024  # the reply came once the limit was crossed
 
 
 def test_a_long_but_ended_command_line_is_answered_and_the_session_goes_on() -> None:
