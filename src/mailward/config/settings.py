@@ -263,6 +263,8 @@ class PolicySettings(Section):
         ForceRule(symbol="ATT_EXECUTABLE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_ARCHIVE_EXECUTABLE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_ARCHIVE_TOO_COMPLEX", action=Action.QUARANTINE),
+        # the operator's policy on attachment names and types ([detectors.attachments])
+        ForceRule(symbol="ATT_BLOCKED_TYPE", action=Action.QUARANTINE),
         ForceRule(symbol="DOC_MACRO", action=Action.DISARM),
         ForceRule(symbol="MIME_UNPARSEABLE", action=Action.QUARANTINE),
         ForceRule(symbol="MIME_TOO_COMPLEX", action=Action.QUARANTINE),

@@ -16,6 +16,7 @@ from mailward.errors import LimitExceeded
 from mailward.mime._headers import decode_bytes, decode_header_value, fix_surrogates
 from mailward.mime._html import HtmlLink, scan_html
 from mailward.mime._magic import detect_type
+from mailward.mime._names import part_names
 from mailward.mime.urls import Source, iter_urls, make_url
 from mailward.model import Attachment, Url
 
@@ -105,7 +106,9 @@ class Walker:
             self.note("missing boundary: multipart body read as text")
             ctype = "text/plain"
         disposition = part.get_content_disposition()
-        filename = _filename(part)
+        names = part_names(part)
+        # a name only a lenient reading finds still makes the part a file to some programs
+        filename = _filename(part) or (names[0] if names else None)
         data = self._payload(part)
         if ctype in _BODY_TYPES and disposition != "attachment" and filename is None:
             text = decode_bytes(data, _charset(part))
@@ -115,7 +118,7 @@ class Walker:
             else:
                 self._add_html(text, want_text=not item.alt_with_plain)
             return
-        self._attachment(part, ctype, filename, data, disposition == "inline")
+        self._attachment(part, ctype, filename, data, disposition == "inline", names)
 
     def _add_text(self, text: str) -> None:
         if text.strip():
@@ -150,7 +153,13 @@ class Walker:
             self.urls[key] = url
 
     def _attachment(
-        self, part: Message, ctype: str, filename: str | None, data: bytes, inline: bool
+        self,
+        part: Message,
+        ctype: str,
+        filename: str | None,
+        data: bytes,
+        inline: bool,
+        names: tuple[str, ...] = (),
     ) -> None:
         detected, description = detect_type(data)
         self.attachments.append(
@@ -163,6 +172,7 @@ class Walker:
                 sha256=hashlib.sha256(data).hexdigest(),
                 content=data,
                 inline=inline,
+                names=names,
             )
         )
         self._attachment_links(part, ctype, detected, filename, data)
@@ -202,6 +212,7 @@ def _container(part: Message) -> Attachment:
         sha256=hashlib.sha256(data).hexdigest(),
         content=data,
         inline=part.get_content_disposition() == "inline",
+        names=part_names(part),
     )
 
 
