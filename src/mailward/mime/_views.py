@@ -8,7 +8,9 @@ is parsed once. Each ambiguity gives one or more *views*, bytes that are one pro
   header, a lone CR not read as a line end; see :mod:`mailward.mime._rewrite`);
 - an entity found inside the first reading: MIME hidden in a preamble or epilogue, the decoded
   body of a multipart that declares an encoding, an attached message declared base64, a base64
-  body decoded another way (stop at the junk, or decode each padded chunk).
+  body decoded another way (stop at the junk, or decode each padded chunk);
+- the lenient reading (:mod:`mailward.mime._salvage`), built for every ambiguous message: every
+  file a forgiving program could dig out of the raw bytes, whatever the declared structure.
 
 Every view is parsed with the same parser and walked with a fresh :class:`Walker` under the same
 hard limits (a limit broken in any view is broken for the message), at most ``MAX_VIEWS`` of
@@ -30,7 +32,7 @@ from email.parser import BytesParser
 
 from mailward.config.settings import LimitSettings
 from mailward.errors import LimitExceeded, MailwardError
-from mailward.mime import _rewrite
+from mailward.mime import _rewrite, _salvage
 from mailward.mime._ambiguity import (
     Ambiguity,
     alternative_boundaries,
@@ -84,6 +86,12 @@ def build_views(
         views.setdefault(hashlib.sha256(view).hexdigest(), view)
         if len(views) > MAX_VIEWS:
             break
+    # the lenient reading comes on top of MAX_VIEWS: it is what catches the tricks no rewrite
+    # above knows; its own views are bounded (at most _salvage.MAX_FILES files, each view no
+    # larger than the message plus a little)
+    files = _salvage.salvage(raw, limits.max_decoded_bytes)
+    for view in _salvage.views_of(files, len(raw) + _SLACK)[:MAX_VIEWS]:
+        views.setdefault(hashlib.sha256(view).hexdigest(), view)
     return list(views.values())[1:]
 
 

@@ -6,7 +6,9 @@ looked at. Body text and HTML, links and attachments are gathered on the way.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import Message
@@ -17,6 +19,7 @@ from mailward.mime._headers import decode_bytes, decode_header_value, fix_surrog
 from mailward.mime._html import HtmlLink, scan_html
 from mailward.mime._magic import detect_type
 from mailward.mime._names import part_names
+from mailward.mime._salvage import qp_decode
 from mailward.mime.urls import Source, iter_urls, make_url
 from mailward.model import Attachment, Url
 
@@ -24,6 +27,7 @@ _BODY_TYPES = frozenset({"text/plain", "text/html"})
 _CONTAINERS = frozenset({"message/rfc822", "message/global"})
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml"})
 _HTML_EXTS = (".html", ".htm", ".shtml", ".xhtml", ".svg")
+_QP_SOFT_SPACE = re.compile(rb"=[ \t]+\r?$", re.MULTILINE)
 
 
 @dataclass(slots=True)
@@ -87,7 +91,7 @@ class Walker:
 
     def _payload(self, part: Message) -> bytes:
         try:
-            data = part.get_payload(decode=True)
+            data = _refolded(part) or part.get_payload(decode=True)
         except (ValueError, TypeError, LookupError, UnicodeError) as exc:
             self.note(f"undecodable part body: {type(exc).__name__}")
             data = None
@@ -214,6 +218,31 @@ def _container(part: Message) -> Attachment:
         inline=part.get_content_disposition() == "inline",
         names=part_names(part),
     )
+
+
+def _refolded(part: Message) -> bytes | None:
+    """The body decoded where the stdlib would not: an encoding folded or padded
+    (``Content-Transfer-Encoding:`` then `` base64`` on the next line, a tab or vertical tab
+    before it), which the stdlib compares raw; quoted-printable soft line breaks followed by
+    whitespace ("= " at the end of a line), which RFC 2045 6.7 says a decoder must delete.
+    None where the stdlib's decoding is right."""
+    raw = part.get("content-transfer-encoding")
+    if raw is None or part.is_multipart():
+        return None
+    cte = " ".join(str(raw).split()).lower()
+    body = part.get_payload()
+    if cte not in {"base64", "quoted-printable"} or not isinstance(body, str):
+        return None
+    data = body.encode("ascii", "surrogateescape")
+    if cte == "quoted-printable" and _QP_SOFT_SPACE.search(data):
+        return qp_decode(data, lower=True, invalid=-1, space_soft=False)
+    if cte == str(raw).lower():
+        return None
+    if cte == "base64":
+        letters = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+        letters = letters[: len(letters) - len(letters) % 4 if len(letters) % 4 == 1 else None]
+        return binascii.a2b_base64(letters + b"=" * (-len(letters) % 4))
+    return binascii.a2b_qp(data)
 
 
 def _charset(part: Message) -> str | None:
