@@ -25,6 +25,12 @@ to 0 for clearly broken):
   not block them (no ATT_BLOCKED_TYPE; other checks may still hold them: their "file.png" is
   text, which ATT_TYPE_MISMATCH reports).
 
+Four hide-content messages (the BinHex ones: ``binhex``, ``binhex40``, ``mac-binhex``,
+``mac-binhex40``) carry no payload at all: the generator wrote a Perl array reference
+("ARRAY(0x...)") where the BinHex of eicar.zip should be, so there is nothing to find. They
+are listed as ``no payload`` and left out of the rate (the script checks this by decoding the
+BinHex; a fixed corpus would be counted normally).
+
 The family of a message is its id without the payload encoding variant (the first two
 dash-separated words of the id: "multipart-hidekey", "multipart-basic-singlepart-b64h", ...),
 so the table shows which trick is caught and which is not. The engine is built as ``mailward
@@ -76,6 +82,16 @@ def family_of(corpus: str, payload_id: str) -> str:
     return "-".join(words[:2])
 
 
+def _no_payload(raw: bytes) -> bool:
+    """The corpus's BinHex messages hold the BinHex of "ARRAY(0x...)", not of eicar.zip."""
+    if b"This file must be converted with BinHex" not in raw:
+        return False
+    from mailward.mime._salvage import _binhex  # the reading the engine itself makes
+
+    tail = raw[raw.find(b"eicar.zip") :]
+    return _binhex(tail).startswith(b"ARRAY(0x")
+
+
 def settings_for(corpus: str) -> Settings:
     if corpus == "hide-filename":
         return Settings.model_validate(
@@ -95,6 +111,11 @@ async def scan_corpus(root: Path, corpus: str) -> dict[str, Row]:
         if match is None:
             continue
         payload_id = match[1].decode("ascii", "replace")
+        if _no_payload(raw):
+            rows.setdefault("(no payload: BinHex of a Perl reference)", Row("(no payload)"))
+            rows["(no payload: BinHex of a Perl reference)"].controls += 1
+            rows["(no payload: BinHex of a Perl reference)"].fails.append(payload_id)
+            continue
         outcome = await engine.scan(raw)
         action = str(outcome.verdict.action)
         symbols = {f.symbol for f in outcome.verdict.findings}
@@ -123,6 +144,9 @@ def print_table(corpus: str, rows: dict[str, Row], fails: bool) -> tuple[int, in
     print(f"\n{corpus}: {passed} of {total} pass ({100 * passed / max(total, 1):.1f}%)")
     print(f"{'family':48} {'msgs':>5} {'blocked':>8} {'found':>6} {'pass':>5} {'rate':>7}")
     for row in sorted(rows.values(), key=lambda r: r.family):
+        if not row.messages:
+            print(f"{row.family:48} {row.controls:5} left out: {', '.join(row.fails)}")
+            continue
         rate = 100 * row.passed / row.messages
         note = f"  ({row.controls} control)" if row.controls else ""
         print(

@@ -56,8 +56,8 @@ _HEADER_AFTER = re.compile(
     rb"(?:[^\r\n]{0,80}\r?\n){0,2}?[ \t\x0b\r]*content-[a-z-]+[ \t]*:", re.IGNORECASE
 )
 _HIDDEN_HEADER = re.compile(
-    rb"(?:^[ \t]+|\r(?!\n)[ \t]*)content-(?:type|transfer-encoding|disposition)[ \t]*:",
-    re.IGNORECASE | re.MULTILINE,
+    r"(?:\n[ \t]+|\r(?!\n)[ \t]*)content-(?:type|transfer-encoding|disposition)[ \t]*:",
+    re.IGNORECASE,
 )
 _EMBEDDED = re.compile(
     r"^(?:begin [0-7]{3,4} \S|=ybegin |\(This file must be converted with BinHex)",
@@ -80,15 +80,15 @@ def _all(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
     for part in parts:
         yield from _part(part)
     yield from _stray(raw, parts)
-    if _HIDDEN_HEADER.search(raw):
+
+
+def _part(part: Message) -> Iterator[tuple[str, str]]:
+    if any(_HIDDEN_HEADER.search(str(value)) for value in part.values()):
         yield (
             "hidden_header",
             "A Content-* header is folded into the header before it or hidden behind a lone "
             "CR; some programs read it as a header of its own.",
         )
-
-
-def _part(part: Message) -> Iterator[tuple[str, str]]:
     for value in part.get_all("content-transfer-encoding") or ():
         cte = _FOLD.sub(" ", str(value)).strip().lower()
         if cte not in _CTES:

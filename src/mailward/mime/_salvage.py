@@ -98,11 +98,15 @@ def views_of(files: list[tuple[str | None, bytes]], max_bytes: int) -> list[byte
 
 def _part(name: str | None, data: bytes) -> bytes:
     safe = (name or "").replace("\\", "").replace('"', "").replace("\r", "").replace("\n", "")
-    disposition = f'attachment; filename="{safe}"' if safe else "attachment"
-    head = (
-        f"Content-Type: application/octet-stream\r\nContent-Disposition: {disposition}\r\n"
-        "Content-Transfer-Encoding: base64\r\n\r\n"
-    )
+    if not safe and detect_type(data)[0] == "text/html":
+        # an unnamed HTML body: read as the body it would be shown as (its text and links)
+        head = "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    else:
+        disposition = f'attachment; filename="{safe}"' if safe else "attachment"
+        head = (
+            f"Content-Type: application/octet-stream\r\nContent-Disposition: {disposition}\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+        )
     return head.encode("utf-8") + base64.encodebytes(data).replace(b"\n", b"\r\n")
 
 

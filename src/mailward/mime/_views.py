@@ -270,6 +270,8 @@ def merge(main: Walker, others: list[Walker], limits: LimitSettings) -> Merged:
                 continue
             seen.add((att.sha256, att.filename))
             attachments.append(att)
+            if att.filename is None and att.detected_type.startswith("image/"):
+                continue  # an unnamed picture another reading shows hides nothing to run
             if att.sha256 not in shown and (att.filename, att.detected_type) not in shown_as:
                 hidden.append(
                     f"hidden_attachment: another reading shows the attachment "
