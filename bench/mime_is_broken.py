@@ -50,6 +50,7 @@ from pathlib import Path
 
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
+from mailward.mime._salvage import _binhex  # the BinHex reading the engine itself makes
 from mailward.runtime.clients import build_clients
 
 TARGET = 0.98
@@ -86,8 +87,6 @@ def _no_payload(raw: bytes) -> bool:
     """The corpus's BinHex messages hold the BinHex of "ARRAY(0x...)", not of eicar.zip."""
     if b"This file must be converted with BinHex" not in raw:
         return False
-    from mailward.mime._salvage import _binhex  # the reading the engine itself makes
-
     tail = raw[raw.find(b"eicar.zip") :]
     return _binhex(tail).startswith(b"ARRAY(0x")
 

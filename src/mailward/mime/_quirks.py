@@ -143,16 +143,18 @@ def _body(part: Message, body: str) -> Iterator[tuple[str, str]]:
         )
     ctype = part.get_content_type()
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
-    if ctype.startswith("text/") and cte not in {"base64", "quoted-printable"}:
-        if _EMBEDDED.search(body[:1_000_000]):
-            yield (
-                "embedded_file",
-                "A text body carries a uuencoded, yEnc or BinHex file, which some programs "
-                "show as an attachment.",
-            )
+    plain = ctype.startswith("text/") and cte not in {"base64", "quoted-printable"}
+    if plain and _EMBEDDED.search(body[:1_000_000]):
+        yield (
+            "embedded_file",
+            "A text body carries a uuencoded, yEnc or BinHex file, which some programs "
+            "show as an attachment.",
+        )
     if cte == "base64":
         letters = len(_B64_BODY.findall(body))
-        if letters % 4 or re.search(r"\S[ \t]*\r?\n[ \t]*\r?\n[ \t]*\S", body.strip()):
+        lines = [line.strip() for line in body.strip().splitlines()]
+        odd_line = any(len(line) % 4 for line in lines[:-1])
+        if letters % 4 or odd_line or re.search(r"\S[ \t]*\r?\n[ \t]*\r?\n[ \t]*\S", body.strip()):
             yield (
                 "base64_length",
                 "A base64 body is not a whole number of 4-character groups, or has a blank "

@@ -46,6 +46,11 @@ _BINHEX_MAP = {c: i for i, c in enumerate(_BINHEX_CHARS)}
 _NOISE = frozenset(
     {"application/octet-stream", "text/plain", "inode/x-empty", "application/x-empty", ""}
 )
+#: (lowercase hex allowed, what an invalid escape drops, "= " is a soft break) per QP reading.
+_QP_CHOICES = (
+    (True, 0, True), (True, 1, True), (True, 2, True),
+    (False, 1, True), (False, 2, True), (True, 0, False),
+)  # fmt: skip
 #: At most this many pieces of a message are read, and this many files kept from it.
 MAX_PIECES = 200
 MAX_FILES = 16
@@ -288,8 +293,7 @@ def _qp_readings(text: bytes) -> Iterator[bytes]:
     # an '=' and one junk character before a hex digit dropped first (strict decoders skip the
     # pair and read on)
     yield binascii.a2b_qp(re.sub(rb"=[^0-9A-F\r\n](?=[0-9A-F])", b"", text))
-    for lower, invalid, space in ((True, 0, True), (True, 1, True), (True, 2, True),
-                                  (False, 1, True), (False, 2, True), (True, 0, False)):  # fmt: skip
+    for lower, invalid, space in _QP_CHOICES:
         yield qp_decode(text, lower, invalid, space)
 
 

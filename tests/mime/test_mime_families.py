@@ -1,0 +1,93 @@
+"""The "MIME is broken" families through the whole scan: every attack variant is blocked or
+its hidden payload is found; every family's benign control is delivered.
+
+The messages come from our own generator (:mod:`mime_families`); the public corpus itself is
+checked by bench/mime_is_broken.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from mime_families import (
+    BAD_ZIP,
+    CONTROLS,
+    EVIL,
+    FAMILIES,
+    NAME_ATTACKS,
+    NAME_CONTROLS,
+)
+
+from mailward.config.settings import LimitSettings, Settings
+from mailward.engine.pipeline import Engine, ScanOutcome
+from mailward.mime import parse_message
+from mailward.model import Action
+
+BLOCKED = {Action.QUARANTINE, Action.REJECT}
+ATTACKS = [(f, v) for f, variants in sorted(FAMILIES.items()) for v in sorted(variants)]
+LIMITS = LimitSettings()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine(Settings())
+
+
+@pytest.fixture(scope="module")
+def zip_policy_engine() -> Engine:
+    return Engine(
+        Settings.model_validate({"detectors": {"attachments": {"blocked_extensions": [".zip"]}}})
+    )
+
+
+def scan(engine: Engine, raw: bytes) -> ScanOutcome:
+    return asyncio.run(engine.scan(raw))
+
+
+def test_every_family_has_attacks_and_a_control() -> None:
+    assert set(FAMILIES) == set(CONTROLS)
+    assert all(len(v) >= 2 for v in FAMILIES.values())
+    assert len(ATTACKS) >= 60
+
+
+@pytest.mark.parametrize(("family", "variant"), ATTACKS)
+def test_attack_is_blocked_and_its_payload_seen(engine: Engine, family: str, variant: str) -> None:
+    raw = FAMILIES[family][variant]
+    outcome = scan(engine, raw)
+    symbols = outcome.result.symbols
+    assert outcome.verdict.action in BLOCKED, (outcome.verdict.action, sorted(symbols))
+    msg = parse_message(raw, LIMITS)
+    seen = any(a.content == BAD_ZIP for a in msg.attachments) or any(
+        u.url == EVIL for u in msg.urls
+    )
+    assert seen, [(a.filename, a.detected_type) for a in msg.attachments]
+
+
+@pytest.mark.parametrize("family", sorted(CONTROLS))
+def test_control_is_delivered(engine: Engine, family: str) -> None:
+    outcome = scan(engine, CONTROLS[family])
+    assert outcome.verdict.action == Action.DELIVER, sorted(
+        (f.symbol, f.explanation) for f in outcome.result.findings
+    )
+    assert "MIME_HIDDEN_CONTENT" not in outcome.result.symbols
+
+
+@pytest.mark.parametrize("variant", sorted(NAME_ATTACKS))
+def test_hidden_zip_name_is_blocked_by_policy(zip_policy_engine: Engine, variant: str) -> None:
+    outcome = scan(zip_policy_engine, NAME_ATTACKS[variant])
+    assert "ATT_BLOCKED_TYPE" in outcome.result.symbols, outcome.result.symbols
+    assert outcome.verdict.action == Action.QUARANTINE
+    assert outcome.verdict.forced_by == "ATT_BLOCKED_TYPE" or outcome.verdict.score >= 10
+
+
+@pytest.mark.parametrize("variant", sorted(NAME_CONTROLS))
+def test_other_names_pass_the_zip_policy(zip_policy_engine: Engine, variant: str) -> None:
+    outcome = scan(zip_policy_engine, NAME_CONTROLS[variant])
+    assert "ATT_BLOCKED_TYPE" not in outcome.result.symbols
+    assert outcome.verdict.action == Action.DELIVER, outcome.result.findings
+
+
+@pytest.mark.parametrize("variant", sorted(NAME_ATTACKS))
+def test_hidden_zip_name_without_policy_is_not_blocked_by_name(engine: Engine, variant: str) -> None:
+    assert "ATT_BLOCKED_TYPE" not in scan(engine, NAME_ATTACKS[variant]).result.symbols
