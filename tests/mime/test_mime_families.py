@@ -91,3 +91,37 @@ def test_other_names_pass_the_zip_policy(zip_policy_engine: Engine, variant: str
 @pytest.mark.parametrize("variant", sorted(NAME_ATTACKS))
 def test_hidden_zip_name_without_policy_is_not_blocked_by_name(engine: Engine, variant: str) -> None:
     assert "ATT_BLOCKED_TYPE" not in scan(engine, NAME_ATTACKS[variant]).result.symbols
+
+
+#: Each quirk code of mailward.mime._quirks, and a generated attack that has it.
+QUIRK_HITS = {
+    "cte_unusual": ("transfer_encoding", "x-base64"),
+    "type_unusual": ("content_type", "escaped"),
+    "stray_delimiter": ("missing_boundaries", "delimiter_suffix"),
+    "header_end": ("header_break", "no_blank_line"),
+    "body_headers": ("header_break", "blank_line_first"),
+    "hidden_header": ("header_break", "folded_cte"),
+    "embedded_file": ("embedded_encodings", "uuencode"),
+    "base64_length": ("base64_body", "suffix_per_line"),
+    "qp_invalid": ("quoted_printable", "double_equals"),
+}
+
+
+@pytest.mark.parametrize("code", sorted(QUIRK_HITS))
+def test_quirk_code_hits(code: str) -> None:
+    family, variant = QUIRK_HITS[code]
+    codes = {a.partition(":")[0] for a in parse_message(FAMILIES[family][variant], LIMITS).ambiguities}
+    assert code in codes
+
+
+@pytest.mark.parametrize("family", sorted(CONTROLS))
+def test_control_has_no_ambiguity(family: str) -> None:
+    assert parse_message(CONTROLS[family], LIMITS).ambiguities == ()
+
+
+def test_quirk_codes_have_a_severity() -> None:
+    from mailward.mime._ambiguity import SEVERITY
+    from mailward.mime._quirks import SEVERITY as QUIRKS
+
+    assert set(QUIRK_HITS) == set(QUIRKS)
+    assert all(code in SEVERITY for code in QUIRKS)

@@ -83,6 +83,9 @@ def _value_readings(text: str) -> list[str]:
         quoted = re.match(r'"((?:[^"\\]|\\.)*)"?', text)
         inner = quoted[1] if quoted else text[1:]
         readings += [re.sub(r"\\(.)", r"\1", inner), inner]
+        if quoted and quoted.end() == len(text.rstrip("; \t")) and text[quoted.end() - 1] == '"':
+            # a plain quoted string: no lenient reading beyond it
+            return [r.strip() for r in dict.fromkeys(readings) if r.strip()]
     token = re.split(r"[;\s]", text, maxsplit=1)[0]
     readings.append(token)
     greedy = text.rstrip("; \t")
