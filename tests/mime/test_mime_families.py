@@ -125,3 +125,35 @@ def test_quirk_codes_have_a_severity() -> None:
 
     assert set(QUIRK_HITS) == set(QUIRKS)
     assert all(code in SEVERITY for code in QUIRKS)
+
+
+def test_readings_that_cannot_all_be_built_hold_the_message(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DESIGN: when the readings cannot all be built, quarantine as ambiguous."""
+    from mailward.mime import _salvage
+
+    raw = FAMILIES["base64_body"]["suffix_per_line"]
+    assert "MIME_READINGS_INCOMPLETE" not in scan(engine, raw).result.symbols
+    monkeypatch.setattr(_salvage, "MAX_FILES", 0)
+    msg = parse_message(raw, LIMITS)
+    assert any(a.startswith("readings_incomplete") for a in msg.ambiguities)
+    outcome = scan(engine, raw)
+    assert outcome.verdict.action == Action.QUARANTINE
+    assert "MIME_READINGS_INCOMPLETE" in outcome.result.symbols
+
+
+def test_unparseable_reading_holds_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailward.mime import _views
+
+    raw = FAMILIES["transfer_encoding"]["x-base64"]
+    real = _views.Walker.walk
+
+    def fails_on_views(self: _views.Walker, root: object) -> None:
+        if b"mailward-salvage" in str(root.get("content-type", "")).encode():  # type: ignore[attr-defined]
+            raise ValueError("unreadable view")
+        real(self, root)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_views.Walker, "walk", fails_on_views)
+    notes = parse_message(raw, LIMITS).ambiguities
+    assert any("could not be parsed" in a for a in notes if a.startswith("readings_incomplete"))

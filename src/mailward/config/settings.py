@@ -268,6 +268,8 @@ class PolicySettings(Section):
         ForceRule(symbol="DOC_MACRO", action=Action.DISARM),
         ForceRule(symbol="MIME_UNPARSEABLE", action=Action.QUARANTINE),
         ForceRule(symbol="MIME_TOO_COMPLEX", action=Action.QUARANTINE),
+        # an ambiguous message whose readings could not all be built and scanned
+        ForceRule(symbol="MIME_READINGS_INCOMPLETE", action=Action.QUARANTINE),
         ForceRule(symbol="ENGINE_SCAN_KILLED", action=Action.QUARANTINE),
         # the sender domain's DMARC policy, as applied by the auth detector; a reject after
         # the message was accepted (250) becomes a quarantine

@@ -14,8 +14,8 @@ wild (a lone CR ends a line, junk or blank lines before the headers, no blank li
 
 A decoded body is kept when libmagic recognises it (a ZIP, a program, a PDF, HTML...): noise
 from a wrong decoder is bytes libmagic calls octet-stream or text, and is dropped. What is kept
-becomes attachments of extra views (well-formed multiparts, each no larger than the message plus
-a little), walked and merged like every other reading; what the first reading did not show is
+becomes attachments of extra views (well-formed multiparts, each no larger than the message in
+base64 plus a little), walked and merged like every other reading; what the first reading did not show is
 reported as hidden content.
 """
 
@@ -56,8 +56,9 @@ MAX_PIECES = 200
 MAX_FILES = 16
 
 
-def salvage(raw: bytes, budget: int) -> list[tuple[str | None, bytes]]:
-    """(name, bytes) of every recognised file the lenient reading finds in ``raw``.
+def salvage(raw: bytes, budget: int) -> tuple[list[tuple[str | None, bytes]], bool]:
+    """(name, bytes) of every recognised file the lenient reading finds in ``raw``, and
+    whether the reading is complete (False when a bound stopped it).
 
     ``budget`` bounds the bytes decoded in all (the message's decoded-bytes limit).
     """
@@ -72,24 +73,26 @@ def salvage(raw: bytes, budget: int) -> list[tuple[str | None, bytes]]:
         for data in _decodings(headers, body):
             spent += len(data)
             if spent > budget:
-                return list(found.values())
+                return list(found.values()), False
             if len(data) < 4 or detect_type(data)[0] in _NOISE:
                 continue
             found.setdefault(hashlib.sha256(data).hexdigest(), (name, data))
-            if len(found) >= MAX_FILES:
-                return list(found.values())
-    return list(found.values())
+            if len(found) > MAX_FILES:
+                return list(found.values())[:MAX_FILES], False
+    return list(found.values()), True
 
 
-def views_of(files: list[tuple[str | None, bytes]], max_bytes: int) -> list[bytes]:
-    """``files`` as well-formed multipart messages, each at most ``max_bytes`` (a file that
-    alone is larger is left out)."""
+def views_of(files: list[tuple[str | None, bytes]], max_bytes: int) -> tuple[list[bytes], int]:
+    """``files`` as well-formed multipart messages, each at most ``max_bytes``, and how many
+    files were left out (one that alone is larger)."""
     views: list[bytes] = []
     parts: list[bytes] = []
     size = 0
+    left_out = 0
     for name, data in files:
         part = _part(name, data)
         if len(part) + 200 > max_bytes:
+            left_out += 1
             continue
         if size + len(part) + 200 > max_bytes and parts:
             views.append(_multipart(parts))
@@ -98,7 +101,7 @@ def views_of(files: list[tuple[str | None, bytes]], max_bytes: int) -> list[byte
         size += len(part)
     if parts:
         views.append(_multipart(parts))
-    return views
+    return views, left_out
 
 
 def _part(name: str | None, data: bytes) -> bytes:
@@ -133,7 +136,7 @@ def _pieces(lines: list[bytes]) -> Iterator[list[bytes]]:
             start = i + 1
             count += 1
             if count >= MAX_PIECES:
-                return
+                break
     yield lines[start:]
 
 

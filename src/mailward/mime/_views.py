@@ -63,6 +63,26 @@ _WHOLE: dict[str, tuple[_rewrite.Rewrite, ...]] = {
 }
 
 
+class Views(list[bytes]):
+    """The alternative readings built, and why any reading could not be (``dropped``)."""
+
+    dropped: list[str]
+
+    def __init__(self, views: list[bytes], dropped: list[str]) -> None:
+        super().__init__(views)
+        self.dropped = dropped
+
+
+class Walkers(list["Walker"]):
+    """The readings walked, and how many could not be read."""
+
+    failed: int
+
+    def __init__(self, walkers: list[Walker], failed: int) -> None:
+        super().__init__(walkers)
+        self.failed = failed
+
+
 @dataclass
 class Merged:
     """The union of every reading, and what the other readings showed that the first did not."""
@@ -76,23 +96,35 @@ class Merged:
 
 def build_views(
     raw: bytes, root: Message, found: list[Ambiguity], limits: LimitSettings
-) -> list[bytes]:
-    """The distinct alternative readings of ``raw`` (at most MAX_VIEWS), as bytes to parse."""
+) -> Views:
+    """The distinct alternative readings of ``raw`` (at most MAX_VIEWS, plus the lenient
+    reading's), as bytes to parse; ``dropped`` says why any reading was not built."""
     codes = {a.code for a in found}
     views: dict[str, bytes] = {hashlib.sha256(raw).hexdigest(): raw}
-    for view in _candidates(raw, root, codes, limits):
+    dropped: list[str] = []
+    candidates = _candidates(raw, root, codes, limits)
+    for view in candidates:
         if len(view) > len(raw) + _SLACK:
+            dropped.append("a reading is larger than the message")
             continue
         views.setdefault(hashlib.sha256(view).hexdigest(), view)
         if len(views) > MAX_VIEWS:
+            if any(hashlib.sha256(v).hexdigest() not in views for v in candidates):
+                dropped.append(f"more than {MAX_VIEWS} readings")
             break
     # the lenient reading comes on top of MAX_VIEWS: it is what catches the tricks no rewrite
-    # above knows; its own views are bounded (at most _salvage.MAX_FILES files, each view no
-    # larger than the message plus a little)
-    files = _salvage.salvage(raw, limits.max_decoded_bytes)
-    for view in _salvage.views_of(files, len(raw) + _SLACK)[:MAX_VIEWS]:
+    # above knows; its own views are bounded (at most _salvage.MAX_FILES files and MAX_VIEWS
+    # views, each no larger than the message in base64 plus a little)
+    files, complete = _salvage.salvage(raw, limits.max_decoded_bytes)
+    # the files come out of the message's own bytes, so in base64 they fit in 4/3 of it
+    lenient, left_out = _salvage.views_of(files, len(raw) * 4 // 3 + 2 * _SLACK)
+    if not complete or left_out:
+        dropped.append("the lenient reading found more files than it could keep")
+    if len(lenient) > MAX_VIEWS:
+        dropped.append(f"the lenient reading needs more than {MAX_VIEWS} views")
+    for view in lenient[:MAX_VIEWS]:
         views.setdefault(hashlib.sha256(view).hexdigest(), view)
-    return list(views.values())[1:]
+    return Views(list(views.values())[1:], dropped)
 
 
 def _candidates(
@@ -226,9 +258,11 @@ def _b64_lenient(text: str) -> bytes:
         return b""
 
 
-def walk_views(views: list[bytes], limits: LimitSettings) -> list[Walker]:
-    """Parse and walk each view under the hard limits; a view that cannot be read is skipped."""
+def walk_views(views: list[bytes], limits: LimitSettings) -> Walkers:
+    """Parse and walk each view under the hard limits; a view that cannot be read is
+    counted in ``failed`` (the message is then held as ambiguous)."""
     walkers: list[Walker] = []
+    failed = 0
     for view in views:
         if not view.strip():
             continue
@@ -241,9 +275,10 @@ def walk_views(views: list[bytes], limits: LimitSettings) -> list[Walker]:
         except LimitExceeded:
             raise
         except (MailwardError, RecursionError, ValueError, TypeError, LookupError, UnicodeError):
+            failed += 1
             continue
         walkers.append(walker)
-    return walkers
+    return Walkers(walkers, failed)
 
 
 def merge(main: Walker, others: list[Walker], limits: LimitSettings) -> Merged:
