@@ -21,6 +21,7 @@ from mime_families import (
 
 from mailward.config.settings import LimitSettings, Settings
 from mailward.engine.pipeline import Engine, ScanOutcome
+from mailward.errors import ParseError
 from mailward.mime import parse_message
 from mailward.model import Action
 
@@ -157,3 +158,22 @@ def test_unparseable_reading_holds_the_message(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(_views.Walker, "walk", fails_on_views)
     notes = parse_message(raw, LIMITS).ambiguities
     assert any("could not be parsed" in a for a in notes if a.startswith("readings_incomplete"))
+
+
+def test_large_pieces_get_only_the_fast_readings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-byte decoders cost seconds on megabytes: only small pieces get them."""
+    from mime_families import multipart, zip_part
+
+    from mailward.mime import _salvage
+
+    def slow(_: str) -> bytes:
+        raise AssertionError("a per-byte decoder ran on a large piece")
+
+    monkeypatch.setattr(_salvage, "_per_quad", slow)
+    monkeypatch.setattr(_salvage, "_groups_of_three", slow)
+    big = bytes(range(256)) * (_salvage.SLOW_LIMIT // 256 + 1)
+    raw = multipart([zip_part(big)], delim=b"b1X")
+    msg = parse_message(raw, LIMITS)
+    assert any(a.startswith("stray_delimiter") for a in msg.ambiguities)
+    with pytest.raises(ParseError, match="per-byte"):  # small pieces do get them
+        parse_message(FAMILIES["base64_body"]["thunderbird_quads"], LIMITS)

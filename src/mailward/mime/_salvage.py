@@ -15,8 +15,9 @@ wild (a lone CR ends a line, junk or blank lines before the headers, no blank li
 A decoded body is kept when libmagic recognises it (a ZIP, a program, a PDF, HTML...): noise
 from a wrong decoder is bytes libmagic calls octet-stream or text, and is dropped. What is kept
 becomes attachments of extra views (well-formed multiparts, each no larger than the message in
-base64 plus a little), walked and merged like every other reading; what the first reading did not show is
-reported as hidden content.
+base64 plus a little), walked and merged like every other reading; what the first reading did
+not show is reported as hidden content. Pieces over ``SLOW_LIMIT`` bytes get the fast readings
+only (whole-body base64 and quoted-printable variants).
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ _QP_CHOICES = (
     (True, 0, True), (True, 1, True), (True, 2, True),
     (False, 1, True), (False, 2, True), (True, 0, False),
 )  # fmt: skip
+#: Pieces larger than this get only the decoders that run at C speed (the per-byte ones would
+#: cost seconds on them; a forgiving decoder is almost always one of the fast readings).
+SLOW_LIMIT = 2_000_000
 #: At most this many pieces of a message are read, and this many files kept from it.
 MAX_PIECES = 200
 MAX_FILES = 16
@@ -196,7 +200,8 @@ def _decodings(headers: list[tuple[str, str]], body: list[bytes]) -> Iterator[by
             yield data
             if "gzip" in cte or data[:2] == b"\x1f\x8b":
                 yield _gunzip(data, 4 * len(text))
-    if "quoted" in cte or "print" in cte or len(_QP_HEX.findall(text)) * 8 >= len(text) > 0:
+    qp_like = "quoted" in cte or "print" in cte or len(_QP_HEX.findall(text)) * 8 >= len(text) > 0
+    if qp_like:
         yield from _qp_readings(text)
     if "uu" in cte or re.search(rb"^begin(?:-base64)? [0-7]{3,4} ", text, re.MULTILINE):
         yield _uudecode(body)
@@ -233,19 +238,25 @@ def _base64_readings(body: list[bytes]) -> Iterator[bytes]:
     lines = [line.decode("latin-1") for line in body]
     whole = "\n".join(lines)
     clean = _NOT_B64.sub("", whole)
-    readers: list[Callable[[], bytes]] = [
+    fast: list[Callable[[], bytes]] = [
         lambda: _b64(clean.replace("=", "")),
+        lambda: _b64(clean.rstrip("=").replace("=", "A")),
+        lambda: _b64(clean.split("=")[0]),
+    ]
+    slow: list[Callable[[], bytes]] = [
         lambda: b"".join(_b64(c) for c in re.split(r"=+", clean)),
         lambda: _per_quad(clean),
-        lambda: _b64(clean.rstrip("=").replace("=", "A")),
         lambda: _b64("".join(_prefix4(_NOT_B64.sub("", line)) for line in lines)),
         lambda: _b64("".join(re.split(r"[^A-Za-z0-9+/=\s]", line)[0].strip() for line in lines)),
         lambda: _b64("".join(line.strip() for line in lines if _B64_TEXT_LINE.match(line.strip()))),
-        lambda: _b64(clean.split("=")[0]),
         lambda: _groups_of_three(clean.replace("=", "")),
     ]
-    for reader in readers:
+    if len(whole) > SLOW_LIMIT and clean.count("=") <= 1000:
+        fast.append(slow[0])
+    for reader in fast if len(whole) > SLOW_LIMIT else fast + slow:
         yield reader()
+    if len(whole) > SLOW_LIMIT:
+        return
     for block in re.split(r"\n[ \t\x0b]*\n", whole)[:8]:
         yield _b64(_NOT_B64.sub("", block).replace("=", ""))
 
@@ -296,6 +307,8 @@ def _qp_readings(text: bytes) -> Iterator[bytes]:
     # an '=' and one junk character before a hex digit dropped first (strict decoders skip the
     # pair and read on)
     yield binascii.a2b_qp(re.sub(rb"=[^0-9A-F\r\n](?=[0-9A-F])", b"", text))
+    if len(text) > SLOW_LIMIT:
+        return
     for lower, invalid, space in _QP_CHOICES:
         yield qp_decode(text, lower, invalid, space)
 
