@@ -64,7 +64,7 @@ _EMBEDDED = re.compile(
     re.MULTILINE,
 )
 _QP_BAD = re.compile(r"=(?![0-9A-F]{2}|[ \t]*\r?$)", re.MULTILINE)
-_B64_BODY = re.compile(r"[A-Za-z0-9+/=]")
+_NOT_B64_BODY = re.compile(r"[^A-Za-z0-9+/=]+")
 
 
 def quirk_codes(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
@@ -151,7 +151,7 @@ def _body(part: Message, body: str) -> Iterator[tuple[str, str]]:
             "show as an attachment.",
         )
     if cte == "base64":
-        letters = len(_B64_BODY.findall(body))
+        letters = len(_NOT_B64_BODY.sub("", body))
         lines = [line.strip() for line in body.strip().splitlines()]
         odd_line = any(len(line) % 4 for line in lines[:-1])
         if letters % 4 or odd_line or re.search(r"\S[ \t]*\r?\n[ \t]*\r?\n[ \t]*\S", body.strip()):

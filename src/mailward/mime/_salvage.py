@@ -40,7 +40,6 @@ _HEADER_NOCOLON = re.compile(rb"^(content-[a-z-]+)[ \t]+(\S.*)$", re.IGNORECASE)
 _B64_LINE = re.compile(rb"^[A-Za-z0-9+/=]+$")
 _NOT_B64 = re.compile(r"[^A-Za-z0-9+/=]")
 _B64_TEXT_LINE = re.compile(r"^[A-Za-z0-9+/=]+$")
-_QP_HEX = re.compile(rb"=[0-9A-Fa-f]{2}")
 _BINHEX = b"(This file must be converted with BinHex"
 _BINHEX_CHARS = b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr"
 _BINHEX_MAP = {c: i for i, c in enumerate(_BINHEX_CHARS)}
@@ -200,7 +199,7 @@ def _decodings(headers: list[tuple[str, str]], body: list[bytes]) -> Iterator[by
             yield data
             if "gzip" in cte or data[:2] == b"\x1f\x8b":
                 yield _gunzip(data, 4 * len(text))
-    qp_like = "quoted" in cte or "print" in cte or len(_QP_HEX.findall(text)) * 8 >= len(text) > 0
+    qp_like = "quoted" in cte or "print" in cte or text.count(b"=") * 8 >= len(text) > 0
     if qp_like:
         yield from _qp_readings(text)
     if "uu" in cte or re.search(rb"^begin(?:-base64)? [0-7]{3,4} ", text, re.MULTILINE):
