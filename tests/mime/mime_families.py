@@ -248,6 +248,8 @@ _BUILDERS: dict[str, dict[str, Callable[[bytes], bytes]]] = {
         "uuencode_cte": lambda z: multipart([TEXT, zip_part(
             z, b"Content-Transfer-Encoding: x-uuencode\r\n",
             b"".join(binascii.b2a_uu(z[i : i + 45]).replace(b"\n", b"\r\n") for i in range(0, len(z), 45)))]),
+        "binhex": lambda z: multipart([TEXT, b"Content-Type: application/mac-binhex40\r\n\r\n"
+            + _binhex(b"documents.zip", z)]),
         "yenc": lambda z: multipart([TEXT, b"Content-Type: text/plain\r\n\r\n=ybegin line=128 size=%d name=documents.zip\r\n" % len(z)
             + _yenc(z) + b"\r\n=yend size=%d\r\n" % len(z)]),
     },
@@ -263,6 +265,23 @@ def _yenc(data: bytes) -> bytes:
         else:
             out.append(e)
     return bytes(out)
+
+
+_BINHEX = b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr"
+
+
+def _binhex(name: bytes, data: bytes) -> bytes:
+    """BinHex 4.0 of ``data`` (CRCs left zero: readers differ on checking them)."""
+    header = bytes([len(name)]) + name + b"\0" + b"????" * 2 + b"\0\0"
+    raw = header + len(data).to_bytes(4, "big") + b"\0" * 4 + b"\0\0" + data + b"\0\0\0\0"
+    raw = raw.replace(b"\x90", b"\x90\x00")  # the run-length marker, escaped
+    raw += b"\0" * (-len(raw) % 3)
+    chars = bytearray()
+    for i in range(0, len(raw), 3):
+        value = int.from_bytes(raw[i : i + 3], "big")
+        chars += bytes(_BINHEX[value >> shift & 63] for shift in (18, 12, 6, 0))
+    lines = b"\r\n".join(bytes(chars[i : i + 64]) for i in range(0, len(chars), 64))
+    return b"(This file must be converted with BinHex 4.0)\r\n\r\n:" + lines + b":\r\n"
 
 
 def _phish_link_families() -> dict[str, bytes]:

@@ -16,7 +16,8 @@ wrong, but it is not the only one, so :mod:`mailward.mime._views` adds the lenie
   body_headers     a part's body starts with MIME header lines the parser did not read
   hidden_header    a Content-* header folded into the header before it (" Content-Type:") or
                    behind a lone CR
-  embedded_file    a text body carries a uuencoded, yEnc or BinHex file
+  embedded_file    a text body (or one declared BinHex or uuencode) carries a uuencoded, yEnc
+                   or BinHex file
   base64_length    a base64 body whose length is no multiple of 4, or with a blank line inside
   qp_invalid       a quoted-printable attachment with escapes that are not "=XX"
 """
@@ -63,6 +64,11 @@ _EMBEDDED = re.compile(
     r"^(?:begin [0-7]{3,4} \S|=ybegin |\(This file must be converted with BinHex)",
     re.MULTILINE,
 )
+#: Types whose body is a file in a text encoding some programs decode (BinHex, uuencode).
+_ENCODED_FILE_TYPES = frozenset(
+    {"application/mac-binhex40", "application/mac-binhex", "application/x-binhex40",
+     "application/x-uuencode", "application/x-uue", "text/x-uuencode"}
+)  # fmt: skip
 _QP_BAD = re.compile(r"=(?![0-9A-F]{2}|[ \t]*\r?$)", re.MULTILINE)
 _NOT_B64_BODY = re.compile(r"[^A-Za-z0-9+/=]+")
 
@@ -143,7 +149,8 @@ def _body(part: Message, body: str) -> Iterator[tuple[str, str]]:
         )
     ctype = part.get_content_type()
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
-    plain = ctype.startswith("text/") and cte not in {"base64", "quoted-printable"}
+    textual = ctype.startswith("text/") or ctype in _ENCODED_FILE_TYPES
+    plain = textual and cte not in {"base64", "quoted-printable"}
     if plain and _EMBEDDED.search(body[:1_000_000]):
         yield (
             "embedded_file",
