@@ -297,6 +297,10 @@ def _phish_link_families() -> dict[str, bytes]:
         "duplicate_cte": multipart([TEXT, html.replace(
             b"Content-Transfer-Encoding: base64", b"Content-Transfer-Encoding: 7bit\r\n"
             b"Content-Transfer-Encoding: base64")]),
+        "unknown_cte": multipart([TEXT, html.replace(b": base64", b": x-base64")]),
+        "base64_junk": multipart([TEXT, html.replace(b"\r\n\r\n", b"\r\n\r\n#!\r\n", 1)]),
+        "no_blank_line": multipart([TEXT, html.replace(b"base64\r\n\r\n", b"base64\r\n")]),
+        "escaped_type": multipart([TEXT, html], ctype=b"Content-Type: multi\\part/alternative; boundary=b1"),
     }  # fmt: skip
 
 
