@@ -274,9 +274,13 @@ class PolicySettings(Section):
         ForceRule(symbol="ATT_ONENOTE_EMBEDDED", action=Action.QUARANTINE),
         # the EICAR anti-virus test file: treated as a virus, so the path can be tested
         ForceRule(symbol="AV_EICAR_TEST", action=Action.REJECT),
+        # the operator's policy on attachment names and types ([detectors.attachments])
+        ForceRule(symbol="ATT_BLOCKED_TYPE", action=Action.QUARANTINE),
         ForceRule(symbol="DOC_MACRO", action=Action.DISARM),
         ForceRule(symbol="MIME_UNPARSEABLE", action=Action.QUARANTINE),
         ForceRule(symbol="MIME_TOO_COMPLEX", action=Action.QUARANTINE),
+        # an ambiguous message whose readings could not all be built and scanned
+        ForceRule(symbol="MIME_READINGS_INCOMPLETE", action=Action.QUARANTINE),
         ForceRule(symbol="ENGINE_SCAN_KILLED", action=Action.QUARANTINE),
         # a virus the antivirus scanner named is never delivered, whatever credit the sender has
         ForceRule(symbol="AV_VIRUS", action=Action.QUARANTINE),
