@@ -47,7 +47,13 @@ def run_crash_round(gw: GatewayProcess, rng: random.Random, start: int) -> list[
     stop = threading.Event()
     thread = threading.Thread(target=sender_loop, args=(gw.port, acked, stop, start))
     thread.start()
-    time.sleep(rng.uniform(0.3, 1.5))
+    # Kill at a random moment once the gateway is really taking mail: after the first 250,
+    # however long a busy machine takes to get there (a fixed delay from the start killed a
+    # gateway still starting its scan processes, with nothing acknowledged yet).
+    deadline = time.monotonic() + 120
+    while not acked and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(rng.uniform(0.1, 1.0))
     gw.kill()
     stop.set()
     thread.join(15)
