@@ -23,16 +23,19 @@ pytestmark = pytest.mark.slow
 
 
 def sender_loop(port: int, acked: list[str], stop: threading.Event, start: int) -> None:
+    """Send until told to stop; a refused or broken session (the gateway still starting, or
+    killed under us) is opened again. What got 250 is in ``acked``."""
     n = start
-    try:
-        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
-            while not stop.is_set():
-                msg = messages.clean(n)
-                smtp.send_message(msg, from_addr="sender@partner.example.net")
-                acked.append(str(msg["Message-ID"]))
-                n += 1
-    except (smtplib.SMTPException, OSError):
-        pass  # the gateway died under us: what got 250 is in `acked`
+    while not stop.is_set():
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+                while not stop.is_set():
+                    msg = messages.clean(n)
+                    smtp.send_message(msg, from_addr="sender@partner.example.net")
+                    acked.append(str(msg["Message-ID"]))
+                    n += 1
+        except (smtplib.SMTPException, OSError):
+            stop.wait(0.05)
 
 
 def delivered_ids(gw: GatewayProcess) -> collections.Counter[str]:
