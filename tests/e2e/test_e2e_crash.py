@@ -31,9 +31,9 @@ def sender_loop(port: int, acked: list[str], stop: threading.Event, start: int) 
             with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
                 while not stop.is_set():
                     msg = messages.clean(n)
+                    n += 1  # a new id for every attempt: one cut off may still be delivered
                     smtp.send_message(msg, from_addr="sender@partner.example.net")
                     acked.append(str(msg["Message-ID"]))
-                    n += 1
         except (smtplib.SMTPException, OSError):
             stop.wait(0.05)
 
