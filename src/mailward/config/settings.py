@@ -268,6 +268,7 @@ class PolicySettings(Section):
         ForceRule(symbol="ATT_EXECUTABLE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_ARCHIVE_EXECUTABLE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_ARCHIVE_TOO_COMPLEX", action=Action.QUARANTINE),
+        ForceRule(symbol="DOC_EMBEDDED_EXECUTABLE", action=Action.QUARANTINE),
         # disk images and shortcut-like files: Windows mounts or follows them on a double-click
         ForceRule(symbol="ATT_CONTAINER_IMAGE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_SHELL_SHORTCUT", action=Action.QUARANTINE),
