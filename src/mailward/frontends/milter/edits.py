@@ -5,13 +5,14 @@ Relay mode rewrites the message bytes (:func:`mailward.policy.rewrite.strip_inbo
 cannot send bytes, only header and body actions. :func:`message_edits` compares the message the
 MTA has with the one relay mode would deliver and says the difference as actions:
 
-- the gateway's new headers (verdict, Authentication-Results) are inserted at the top
-  (SMFIR_INSHEADER at index 0, in reverse order, so they end in relay mode's order);
 - a header whose n-th occurrence changed (the tagged Subject, a disarmed Content-Type) is
   changed in place (SMFIR_CHGHEADER), one that is gone (forged Authentication-Results, other
   filters' verdicts) is deleted (SMFIR_CHGHEADER with an empty value; deletions of one name go
   from the last occurrence to the first, so an index never moves under a later action);
 - a header that is new elsewhere is appended (SMFIR_ADDHEADER);
+- then the gateway's new headers (verdict, Authentication-Results) are inserted at the top
+  (SMFIR_INSHEADER at index 0, in reverse order, so they end in relay mode's order): after the
+  changes, so that no index above counts an inserted header;
 - a changed body (disarm) is replaced (SMFIR_REPLBODY).
 """
 
@@ -67,10 +68,11 @@ def message_edits(
     """Actions that turn (``original``, ``body``) into ``target``, whose first ``prepended``
     headers are the gateway's own (inserted at the top)."""
     wanted, new_body = parse_message(target)
-    out: list[bytes] = []
+    # Changes and deletions first: their indexes count the headers the MTA received, whether
+    # the MTA counts inserted headers or not.
+    out = _header_diff(original, wanted[prepended:], leading_space)
     for h in reversed(wanted[:prepended]):
         out.append(p.insert_header(0, h.name, _wire(h.value, leading_space)))
-    out += _header_diff(original, wanted[prepended:], leading_space)
     if new_body != _crlf(body):
         out += p.replace_body(new_body)
     return out
