@@ -13,6 +13,7 @@ import email
 import email.policy
 import io
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -30,11 +31,25 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "postfixserver"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "detectors"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "mime"))
 
 import messages
-from gateway_harness import GatewayProcess, RecordingHandler, free_port, next_hop, toml_config
+from gateway_harness import (
+    GatewayProcess,
+    RawSMTP,
+    RecordingHandler,
+    free_port,
+    next_hop,
+    toml_config,
+)
+from mime_ambiguity_samples import ATTACKS as MIME_ATTACKS
+from mime_ambiguity_samples import CONTROLS as MIME_CONTROLS
 from postfix import Postfix, available
+from test_auth_espoofer import CONTROLS as FROM_CONTROLS
+from test_auth_espoofer import ESPOOFER_ATTACKS
+from test_auth_espoofer import message as from_message
 from test_detectors_documents_samples import docm
+from test_e2e_attacks_smtp_smuggling import VARIANTS, smuggling_body
 
 from mailward.engine.isolation import TEST_HOOK_ENV
 from mailward.store import MessageRecord, open_store
@@ -299,3 +314,84 @@ def test_stopped_mailward_defers_mail_which_flows_when_it_is_back(stack) -> None
     stack.postfix.flush()  # `postqueue -f`: the waiting message goes through the milter now
     copy = stack.delivered("<clean-7@partner.example.net>", timeout=90)
     assert header(copy, "X-Mailward-Verdict")[0].startswith("deliver")
+
+
+# -- the same attack cases through both front ends ------------------------------------------
+
+#: (sender, recipient, DATA bytes as sent, dot-stuffed or not)
+Case = tuple[str, str, bytes, bool]
+_MIME = ["duplicate_cte", "duplicate_boundary", "boundary_quoting", "name_conflict",
+         "preamble_mime", "base64_junk", "no_close_boundary", "bare_cr", "header_syntax"]
+_FROM = ["two_from_headers", "space_before_colon", "space_before_colon_first_line"]
+CASES: dict[str, Case] = {
+    **{f"mime-{n}": ("billing@supplier.example.net", "alice@example.com",
+                     MIME_ATTACKS[n][0], True) for n in _MIME},
+    **{f"mime-control-{n}": ("billing@supplier.example.net", "alice@example.com",
+                             MIME_CONTROLS[n], True)
+       for n in ("plain_multipart_with_preamble", "lf_line_endings")},
+    **{f"from-{n}": ("a@evil.example", "bob@example.com", from_message(ESPOOFER_ATTACKS[n]),
+                     True) for n in _FROM},
+    "from-control-plain": ("a@evil.example", "bob@example.com",
+                           from_message(FROM_CONTROLS["plain"]), True),
+    **{f"smuggling-{n}": (SENDER, "alice@example.com",
+                          smuggling_body(i, VARIANTS[n], b"alice@example.com"), False)
+       for i, n in enumerate(["lf-dot-lf", "cr-dot-cr", "crlf-nul-dot-crlf", "lf-dot-crlf"])},
+}
+
+
+def session(port: int, sender: str, rcpt: str, data: bytes, stuff: bool) -> int:
+    """One SMTP transaction with ``data`` sent byte for byte; the reply code to the data."""
+    if stuff:
+        data = re.sub(rb"(^|\n)\.", rb"\1..", data)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+    else:
+        data += b"\r\n"
+    with RawSMTP(port, timeout=90) as c:
+        c.ehlo()
+        assert c.cmd(f"MAIL FROM:<{sender}>".encode()) == 250
+        assert c.cmd(f"RCPT TO:<{rcpt}>".encode()) == 250
+        assert c.cmd(b"DATA") == 354
+        c.send(data + b".\r\n")
+        code, _ = c.reply()
+        c.send(b"NOOP\r\n")  # smuggled commands, had they been read, would answer first
+        assert c.reply()[0] == 250
+        c.cmd(b"QUIT")
+        return code
+
+
+def verdicts_of(stack: Stack, port: int, case: Case) -> tuple[int, list[str]]:
+    """The reply code and the actions mailward logged for the messages of one session."""
+    before = {r.id for r in stack.records()}
+    code = session(port, *case)
+    new = wait_for(lambda: [r for r in stack.records() if r.id not in before], 15) or []
+    return code, sorted(r.action for r in new)
+
+
+#: Cases Postfix itself makes harmless before the milter sees them: the verdict may differ,
+#: and the copy Postfix delivers is checked instead.
+POSTFIX_NORMALISES = {
+    # smtpd turns the lone CR into a space: "X-Note: hello Content-Type: multipart/mixed..."
+    # is one header, so the message is a single text part; no reader sees the executable
+    "mime-bare_cr": b"<amb@supplier.example.net>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_attack_gets_the_same_verdict_through_postfix_and_the_milter_as_over_smtp(
+    stack, name: str
+) -> None:
+    case = CASES[name]
+    smtp_code, smtp_actions = verdicts_of(stack, stack.gateway.port, case)
+    milter_code, milter_actions = verdicts_of(stack, stack.postfix.smtp_port, case)
+    assert len(smtp_actions) == 1, smtp_actions  # one message per session, never a smuggled 2nd
+    assert len(milter_actions) == 1, milter_actions
+    if name in POSTFIX_NORMALISES:
+        assert smtp_actions != ["deliver"]
+        copy = stack.delivered(POSTFIX_NORMALISES[name].decode())
+        assert b"\r\r" not in copy and not re.search(rb"\r(?!\n)", copy)
+        parsed = email.message_from_bytes(copy, policy=email.policy.default)
+        assert not parsed.is_multipart() and parsed.get_content_type() == "text/plain"
+        return
+    assert milter_actions == smtp_actions, (name, smtp_code, milter_code)
+    assert smtp_code // 100 == milter_code // 100

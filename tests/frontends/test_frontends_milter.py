@@ -376,3 +376,12 @@ def test_protocol_garbage_closes_the_connection_and_unix_socket_has_its_mode(tmp
             await gw.aclose()
 
     asyncio.run(main())
+
+
+def test_a_bare_cr_inside_a_header_is_not_cut_into_two_headers() -> None:
+    from mailward.frontends.milter.edits import message_edits, parse_message
+
+    raw = b"From: a@b.example\r\nX-Note: hi\rContent-Type: multipart/mixed; boundary=b\r\n\r\nx\r\n"
+    headers, body = parse_message(raw)
+    assert [h.name for h in headers] == [b"From", b"X-Note"]
+    assert message_edits(headers, body, raw, prepended=0, leading_space=True) == []

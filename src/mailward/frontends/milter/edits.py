@@ -18,11 +18,12 @@ MTA has with the one relay mode would deliver and says the difference as actions
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mailward.frontends.milter import protocol as p
-from mailward.policy.rewrite import header_fields, split_header_block
+from mailward.policy.rewrite import split_header_block
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,7 @@ def parse_message(raw: bytes) -> tuple[list[Header], bytes]:
     """``raw`` cut into its headers (value after the colon, CRLF inside) and body (CRLF)."""
     block, rest = split_header_block(raw)
     headers = []
-    for field in header_fields(block):
+    for field in _fields(block):
         name, sep, value = field.partition(b":")
         if not sep:
             continue
@@ -111,6 +112,20 @@ def _header_diff(
         for value in new[j:]:
             out.append(p.add_header(name, _wire(value, leading_space)))
     return out
+
+
+def _fields(block: bytes) -> list[bytes]:
+    """Header fields cut at CRLF or LF only: a bare CR stays inside its field, as the MTA
+    keeps it (``bytes.splitlines`` would cut there and make two headers of one)."""
+    fields: list[bytes] = []
+    for line in re.split(rb"(?<=\n)", block):
+        if not line:
+            continue
+        if fields and line[:1] in (b" ", b"\t"):
+            fields[-1] += line
+        else:
+            fields.append(line)
+    return fields
 
 
 def _crlf(data: bytes) -> bytes:
