@@ -237,6 +237,11 @@ def test_quarantine_verdict_is_kept_by_mailward_and_not_delivered(stack) -> None
     assert "-pf-" in entry[0].id
     assert wait_for(lambda: "milter triggers DISCARD action" in stack.postfix.log(), 15)
     assert stack.find("<zip@partner.example.net>") is None
+    # An analyst's release goes back into Postfix through the reinjection smtpd (no milter).
+    done = stack.gateway.cli("quarantine", "release", entry[0].id, "--reason", "false positive")
+    assert done.returncode == 0 and "delivered" in done.stdout, done.stdout + done.stderr
+    copy = stack.delivered("<zip@partner.example.net>")
+    assert b"by mailward.local (mailward)" in copy  # relayed by mailward to the reinjection port
 
 
 def test_disarmed_message_arrives_without_its_macro_document(stack) -> None:
