@@ -88,6 +88,9 @@ class MilterConnection:
                 self.msg.body += data
             return cont
         if cmd == p.BODYEOB:
+            self.size += len(data)  # the protocol allows a last body chunk here
+            if data and self.size <= self.max_size:
+                self.msg.body += data
             if self.size > self.max_size:
                 return [p.reply_code("552 5.3.4 Message too big")]
             replies = await self.verdicts.end_of_message(self.msg)
@@ -128,6 +131,8 @@ async def serve_connection(
         log.warning("milter: closing the connection: %s", exc)
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
+    except Exception:  # a bug here must not pass mail: closing makes Postfix apply tempfail
+        log.exception("milter: unexpected error; closing the connection")
     finally:
         writer.close()
         with contextlib.suppress(Exception):
