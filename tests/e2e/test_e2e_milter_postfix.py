@@ -321,6 +321,37 @@ def test_stopped_mailward_defers_mail_which_flows_when_it_is_back(stack) -> None
     assert header(copy, "X-Mailward-Verdict")[0].startswith("deliver")
 
 
+def restart(gw: GatewayProcess, **env: str) -> None:
+    """Restart mailward with ``env`` added to its environment (MAILWARD__SECTION__KEY)."""
+    gw.stop()
+    saved = dict(os.environ)
+    os.environ.update({TEST_HOOK_ENV: HOOK, **env})
+    try:
+        gw.start()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_postfix_hold_mode_puts_quarantined_mail_in_postfix_hold_queue(stack) -> None:
+    gw = stack.gateway
+    restart(gw, MAILWARD__MILTER__HOLD="postfix")
+    try:
+        msg = zipped_executable()
+        msg.replace_header("Message-ID", "<held@partner.example.net>")
+        stack.send(msg, ["alice@example.com"])
+        assert wait_for(lambda: '"queue_name": "hold"' in stack.postfix.queue_json(), 15), \
+            stack.postfix.queue_json()
+        assert "milter triggers HOLD action" in stack.postfix.log()
+        assert stack.find("<held@partner.example.net>") is None
+        # the documented release path: Postfix's own, without a re-scan
+        stack.postfix.run("/usr/sbin/postsuper", "-c", str(stack.postfix.dir), "-H", "ALL")
+        copy = stack.delivered("<held@partner.example.net>")
+        assert header(copy, "X-Mailward-Verdict")[0].startswith("quarantine")
+    finally:
+        restart(gw)
+
+
 # -- the same attack cases through both front ends ------------------------------------------
 
 #: (sender, recipient, DATA bytes as sent, dot-stuffed or not)
