@@ -385,3 +385,59 @@ def test_a_bare_cr_inside_a_header_is_not_cut_into_two_headers() -> None:
     headers, body = parse_message(raw)
     assert [h.name for h in headers] == [b"From", b"X-Note"]
     assert message_edits(headers, body, raw, prepended=0, leading_space=True) == []
+
+
+def test_an_mta_without_leading_space_gets_values_without_it(tmp_path) -> None:
+    """Sendmail-style negotiation (no SMFIP_HDR_LEADSPC, a reply to each header)."""
+    settings = settings_for(tmp_path)
+    raw = as_bytes(messages.lookalike_link())
+
+    async def main() -> None:
+        gw = Gateway.build(settings, history=False, offline=True)
+        server = await start_milter_server(MilterVerdicts(settings, gw.engine, gw.processor),
+                                           settings)
+        client = await MilterClient.connect("127.0.0.1", server.sockets[0].getsockname()[1])
+        try:
+            await client.negotiate(steps=0)
+            assert client.options[2] == 0
+            await client.connect_info("mail.partner.example.net", "192.0.2.7")
+            await client.macros(p.MAIL, i="C0FFEE1")
+            await client.command(p.MAIL, b"<ceo.office@mailer.example.org>\0")
+            await client.command(p.RCPT, b"<bob@example.com>\0")
+            head, _, body = raw.partition(b"\r\n\r\n")
+            for line in head.split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                reply = await client.command(p.HEADER, name + b"\0" + value.lstrip() + b"\0")
+                assert reply.code == p.CONTINUE  # a reply to each header
+            await client.command(p.EOH)
+            await client.command(p.BODY, body)
+            reply = await client.command(p.BODYEOB)
+            assert reply.code == p.CONTINUE
+            for action in reply.actions:
+                if action.command in (p.INSHEADER, p.CHGHEADER):
+                    value = p.cstrings(action.data[4:])[1:2]
+                    assert not value or not value[0].startswith(b" "), action
+            [subject] = [a for a in reply.actions if a.command == p.CHGHEADER
+                         and a.data[4:].startswith(b"Subject\0")]
+            assert subject.data.endswith(b"\0[SUSPICIOUS] Quick favour\0")
+        finally:
+            await client.close()
+            server.close()
+            await server.wait_closed()
+            await gw.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_message_over_the_size_limit_gets_552(tmp_path) -> None:
+    settings = settings_for(tmp_path).model_copy(
+        update={"smtp": Settings.model_validate({"smtp": {"max_message_size": 2000}}).smtp})
+    msg = messages.clean(8)
+    msg.set_content("x" * 5000 + "\n")
+
+    async def body(client: MilterClient, gw: Gateway) -> None:
+        reply = await client.message(as_bytes(msg), SENDER, ["alice@example.com"])
+        assert reply.code == p.REPLYCODE and reply.text.startswith("552 5.3.4")
+        assert gw.store.recent_messages() == []
+
+    runner(settings)(body)
