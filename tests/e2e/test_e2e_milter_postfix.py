@@ -90,7 +90,7 @@ class Stack:
         with smtplib.SMTP("127.0.0.1", self.postfix.smtp_port, timeout=90) as smtp:
             smtp.send_message(msg, from_addr=sender, to_addrs=rcpts)  # type: ignore[arg-type]
 
-    def delivered(self, message_id: str, timeout: float = 30.0) -> bytes:
+    def delivered(self, message_id: str, timeout: float = 90.0) -> bytes:
         """The copy the sink got of ``message_id`` (waits for it)."""
         copy = wait_for(lambda: self.find(message_id), timeout)
         if copy is None:
@@ -145,7 +145,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data = tmp / "data"
     cfg = tmp / "mailward.toml"
     smtp_port = free_port()
-    cfg.write_text(toml_config(data, smtp_port, engine='disabled = ["content", "lures"]')
+    # detectors get more time than by default: on a busy machine a timeout finding would make
+    # the two front ends' verdicts differ for a reason that is not theirs
+    engine = 'disabled = ["content", "lures"]\ndetector_timeout = 30.0\nscan_hard_timeout = 60.0'
+    cfg.write_text(toml_config(data, smtp_port, engine=engine)
                    + milter_config(milter_port, postfix.reinject_port))
     gateway = GatewayProcess(cfg, smtp_port, data, tmp / "gateway.log")
     with next_hop(sink_port) as sink:
@@ -230,16 +233,18 @@ def test_quarantine_verdict_is_kept_by_mailward_and_not_delivered(stack) -> None
     store = open_store(f"sqlite:///{stack.gateway.data_dir / 'mailward.db'}")
     try:
         entry = wait_for(lambda: [q for q in store.list_quarantine()
-                                  if q.subject == "Project notes 2"], 15)
+                                  if q.subject == "Project notes 2"], 30)
     finally:
         store.close()
     assert entry, "not in mailward's quarantine"
     assert "-pf-" in entry[0].id
-    assert wait_for(lambda: "milter triggers DISCARD action" in stack.postfix.log(), 15)
+    assert wait_for(lambda: "milter triggers DISCARD action" in stack.postfix.log(), 30)
     assert stack.find("<zip@partner.example.net>") is None
     # An analyst's release goes back into Postfix through the reinjection smtpd (no milter).
     done = stack.gateway.cli("quarantine", "release", entry[0].id, "--reason", "false positive")
-    assert done.returncode == 0 and "delivered" in done.stdout, done.stdout + done.stderr
+    # "delivered", or "queued for delivery" when the first attempt failed (a busy machine):
+    # the running gateway's spool workers retry it
+    assert done.returncode == 0 and "released" in done.stdout, done.stdout + done.stderr
     copy = stack.delivered("<zip@partner.example.net>")
     assert b"by mailward.local (mailward)" in copy  # relayed by mailward to the reinjection port
 
@@ -277,12 +282,12 @@ def test_lockdown_holds_in_mailward_and_release_reinjects_into_postfix(stack) ->
     try:
         msg = messages.clean(5)
         stack.send(msg, ["alice@example.com"])
-        assert wait_for(lambda: gw.spool_count() == 1, 15)  # held in mailward's spool
+        assert wait_for(lambda: gw.spool_count() == 1, 30)  # held in mailward's spool
     finally:
         assert gw.cli("lockdown", "normal", "--reason", "done").returncode == 0
     assert stack.find("<clean-5@partner.example.net>") is None
     done = gw.cli("lockdown", "release")
-    assert "delivered 1" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0 and "held 1:" in done.stdout, done.stdout + done.stderr
     copy = stack.delivered("<clean-5@partner.example.net>")
     assert header(copy, "X-Mailward-Verdict")[0].startswith("deliver")
 
@@ -302,7 +307,7 @@ def test_stopped_mailward_defers_mail_which_flows_when_it_is_back(stack) -> None
         assert sendmail.returncode == 0, sendmail.stderr
         # cleanup got no answer from the milter: 4.7.1, and the message waits in Postfix
         assert wait_for(lambda: "milter-reject: CONNECT from localhost[127.0.0.1]: 4.7.1"
-                        in stack.postfix.log(), 20)
+                        in stack.postfix.log(), 30)
         assert '"recipients": [{"address": "alice@example.com"}]' in stack.postfix.queue_json()
         assert stack.find("<clean-6@partner.example.net>") is None
         assert stack.find("<clean-7@partner.example.net>") is None
@@ -340,7 +345,7 @@ def test_postfix_hold_mode_puts_quarantined_mail_in_postfix_hold_queue(stack) ->
         msg = zipped_executable()
         msg.replace_header("Message-ID", "<held@partner.example.net>")
         stack.send(msg, ["alice@example.com"])
-        assert wait_for(lambda: '"queue_name": "hold"' in stack.postfix.queue_json(), 15), \
+        assert wait_for(lambda: '"queue_name": "hold"' in stack.postfix.queue_json(), 30), \
             stack.postfix.queue_json()
         assert "milter triggers HOLD action" in stack.postfix.log()
         assert stack.find("<held@partner.example.net>") is None
@@ -396,16 +401,18 @@ def session(port: int, sender: str, rcpt: str, data: bytes, stuff: bool) -> int:
         return code
 
 
-def verdicts_of(stack: Stack, port: int, case: Case) -> tuple[int, list[str]]:
-    """The reply code and the actions mailward logged for the messages of one session."""
+def verdicts_of(stack: Stack, port: int, case: Case) -> tuple[int, list[str], list[str]]:
+    """The reply code, the actions mailward logged for the messages of one session, and their
+    symbols (to explain a difference)."""
     before = {r.id for r in stack.records()}
     code = session(port, *case)
-    new = wait_for(lambda: [r for r in stack.records() if r.id not in before], 15) or []
-    return code, sorted(r.action for r in new)
+    new = wait_for(lambda: [r for r in stack.records() if r.id not in before], 30) or []
+    symbols = [f"{r.action}: {sorted(f.symbol for f in r.findings)}" for r in new]
+    return code, sorted(r.action for r in new), symbols
 
 
-#: Cases Postfix itself makes harmless before the milter sees them: the verdict may differ,
-#: and the copy Postfix delivers is checked instead.
+#: Cases Postfix itself makes harmless before the milter sees them: where the verdict differs,
+#: the copy Postfix delivers is checked instead.
 POSTFIX_NORMALISES = {
     # smtpd turns the lone CR into a space: "X-Note: hello Content-Type: multipart/mixed..."
     # is one header, so the message is a single text part; no reader sees the executable
@@ -418,16 +425,16 @@ def test_attack_gets_the_same_verdict_through_postfix_and_the_milter_as_over_smt
     stack, name: str
 ) -> None:
     case = CASES[name]
-    smtp_code, smtp_actions = verdicts_of(stack, stack.gateway.port, case)
-    milter_code, milter_actions = verdicts_of(stack, stack.postfix.smtp_port, case)
+    smtp_code, smtp_actions, smtp_why = verdicts_of(stack, stack.gateway.port, case)
+    milter_code, milter_actions, milter_why = verdicts_of(stack, stack.postfix.smtp_port, case)
     assert len(smtp_actions) == 1, smtp_actions  # one message per session, never a smuggled 2nd
     assert len(milter_actions) == 1, milter_actions
-    if name in POSTFIX_NORMALISES:
+    if name in POSTFIX_NORMALISES and milter_actions != smtp_actions:
         assert smtp_actions != ["deliver"]
         copy = stack.delivered(POSTFIX_NORMALISES[name].decode())
         assert b"\r\r" not in copy and not re.search(rb"\r(?!\n)", copy)
         parsed = email.message_from_bytes(copy, policy=email.policy.default)
         assert not parsed.is_multipart() and parsed.get_content_type() == "text/plain"
         return
-    assert milter_actions == smtp_actions, (name, smtp_code, milter_code)
+    assert milter_actions == smtp_actions, (name, smtp_code, milter_code, smtp_why, milter_why)
     assert smtp_code // 100 == milter_code // 100
