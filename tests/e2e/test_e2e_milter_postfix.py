@@ -163,8 +163,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             gateway.start()
         finally:
             os.environ.pop(TEST_HOOK_ENV, None)
-        postfix.start()
         try:
+            postfix.start()
             yield Stack(postfix, gateway, sink)
         finally:
             postfix.stop()
