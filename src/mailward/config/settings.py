@@ -446,6 +446,39 @@ class BrandsSettings(Section):
     file: Path | None = None
 
 
+class MilterSettings(Section):
+    """The milter front end for Postfix/Sendmail (docs/milter.md); off unless ``listen`` is set."""
+
+    #: Where to listen: "inet:HOST:PORT" or "unix:/path/to/socket"; empty: no milter listener.
+    listen: str = ""
+    #: Permission bits of a Unix socket (Postfix's smtpd must be able to connect to it).
+    socket_mode: int = Field(0o660, ge=0, le=0o777)
+    #: Quarantine and lockdown holds: "mailward" keeps the original in mailward's quarantine or
+    #: spool and tells the MTA to discard it; "postfix" puts it in Postfix's hold queue
+    #: (SMFIR_QUARANTINE; released with `postsuper -H`, see docs/milter.md).
+    hold: Literal["mailward", "postfix"] = "mailward"
+    #: "HOST:PORT" of an MTA listener without milters (a second Postfix smtpd) where mail that
+    #: mailward held or quarantined is delivered when it is released.
+    reinject: str = ""
+    #: Seconds the MTA waits at end of message while mailward scans; a longer scan answers
+    #: tempfail (the MTA's client retries). Keep it below Postfix's milter_content_timeout.
+    scan_timeout: float = Field(60.0, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_form(cls, value: str) -> str:
+        if value and not re.fullmatch(r"inet6?:[^\s]*:\d{1,5}|unix:/[^\s]+", value):
+            raise ValueError('listen must be "inet:HOST:PORT" or "unix:/absolute/path"')
+        return value
+
+    @field_validator("reinject")
+    @classmethod
+    def _reinject_form(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[^\s]+:\d{1,5}", value):
+            raise ValueError('reinject must be "HOST:PORT"')
+        return value
+
+
 class StoreSettings(Section):
     #: SQLAlchemy URL; empty means SQLite at <data_dir>/mailward.db.
     url: str = ""
@@ -469,6 +502,7 @@ class Settings(Section):
     clawback: ClawbackSettings = ClawbackSettings()
     journal: JournalSettings = JournalSettings()
     brands: BrandsSettings = BrandsSettings()
+    milter: MilterSettings = MilterSettings()
     #: Per-detector settings, validated by each detector's own model.
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
