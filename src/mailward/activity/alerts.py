@@ -184,14 +184,15 @@ class AlertStore:
         with self.base.tx("read an alert") as conn:
             return self._current(conn, kind, subject)
 
-    def list(self, state: str | None = None, kind: str | None = None,
+    def list(self, state: str | None = "active", kind: str | None = None,
              limit: int = 100) -> list[Alert]:
-        """Alerts, newest first; ``state`` "active" means open or acknowledged."""
+        """Alerts, newest first; ``state`` "active" means open or acknowledged, "all" or None
+        any state."""
         a = t.alerts
         query = select(a)
         if state == "active":
             query = query.where(a.c.state != "closed")
-        elif state is not None:
+        elif state not in (None, "all"):
             query = query.where(a.c.state == state)
         if kind is not None:
             query = query.where(a.c.kind == kind)

@@ -1,0 +1,137 @@
+"""Alerts: deduplicated per (kind, subject), severity, states, responses and their undoing,
+surviving a restart; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from activity_helpers import PHISH, T0, colleagues, envelope, send
+from conftest import MonitorFactory
+
+from mailward.activity import ActivityMonitor
+from mailward.errors import StoreError
+from mailward.response.lockdown import Level
+
+ALICE = "alice@example.com"
+
+
+def _burst(monitor: ActivityMonitor, account: str = ALICE, start: float = T0) -> None:
+    for i in range(25):
+        send(monitor, account, colleagues(1, i), start + i * 3)
+
+
+def test_one_open_alert_per_account_updated_with_new_evidence(make_monitor: MonitorFactory):
+    monitor = make_monitor()
+    _burst(monitor)
+    send(monitor, ALICE, colleagues(1, 90), T0 + 80, PHISH)
+    alerts = monitor.alerts.list(state="all")
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert.symbols == ("ACT_INTERNAL_PHISH", "ACT_SEND_BURST")
+    assert alert.severity == "high" and alert.score == 14.0  # 6 + 8
+    assert len(alert.evidence) > 2  # every burst message after the 20th adds evidence
+    events = [e for e, _ in monitor.notifier.sent]  # type: ignore[attr-defined]
+    assert events == ["alert.opened", "alert.escalated"]  # not one per message
+
+
+def test_findings_below_alert_at_do_not_alert_until_they_add_up(make_monitor: MonitorFactory):
+    monitor = make_monitor(alert_at=9.0)
+    _burst(monitor)  # 6 alone
+    assert monitor.alerts.list(state="all") == []
+    send(monitor, ALICE, colleagues(1, 90), T0 + 80, PHISH)  # + 8
+    assert [a.symbols for a in monitor.alerts.list()] == [("ACT_INTERNAL_PHISH", "ACT_SEND_BURST")]
+
+
+def test_states_and_a_new_alert_after_close(make_monitor: MonitorFactory):
+    monitor = make_monitor()
+    send(monitor, ALICE, colleagues(1), T0, PHISH)
+    alert = monitor.alerts.list()[0]
+    acked = monitor.acknowledge(alert.id, "soc", "looking")
+    assert (acked.state, acked.acted_by, acked.note) == ("acknowledged", "soc", "looking")
+    send(monitor, ALICE, colleagues(1), T0 + 10, PHISH)  # still the same incident
+    assert len(monitor.alerts.list(state="all")) == 1
+    closed, released = monitor.close_alert(alert.id, "soc", "password reset", lambda m, r: None)
+    assert closed.state == "closed" and released == []
+    with pytest.raises(StoreError):
+        monitor.close_alert(alert.id, "soc", "again", lambda m, r: None)
+    send(monitor, ALICE, colleagues(1), T0 + 20, PHISH)
+    assert [a.state for a in monitor.alerts.list(state="all")] == ["open", "closed"]
+    audit = [a.action for a in monitor.store.audit_log(f"alert-{alert.id}")]
+    assert audit == ["alert closed", "alert acknowledged"]
+
+
+def test_alerts_and_baselines_survive_a_restart(make_monitor: MonitorFactory):
+    first = make_monitor()
+    send(first, ALICE, colleagues(3), T0 - 3600)
+    send(first, ALICE, colleagues(1), T0, PHISH)
+    again = make_monitor()
+    assert [a.symbols for a in again.alerts.list()] == [("ACT_INTERNAL_PHISH",)]
+    hours = again.base.hourly(ALICE)
+    assert [h["messages"] for h in hours] == [1, 1]
+    assert hours[0]["recipients"] == 3 and hours[1]["flagged"] == 1
+    # the same spool id observed again (a re-scan) is not counted twice
+    assert again.observe_message("m-dup", envelope(ALICE, colleagues(1), T0 + 1), PHISH) != []
+    assert again.observe_message("m-dup", envelope(ALICE, colleagues(1), T0 + 1), PHISH) == []
+
+
+def test_hold_outbound_is_off_by_default(make_monitor: MonitorFactory):
+    monitor = make_monitor()
+    send(monitor, ALICE, colleagues(1), T0, PHISH)
+    assert monitor.alerts.list()[0].responses == {}
+    assert monitor.holding(envelope(ALICE, colleagues(1), T0 + 1)) is None
+
+
+def test_hold_outbound_holds_then_close_releases_and_audits(make_monitor: MonitorFactory):
+    monitor = make_monitor(responses={"account": {"hold_outbound": True}})
+    send(monitor, ALICE, colleagues(1), T0, PHISH)
+    alert = monitor.holding(envelope(ALICE, colleagues(1), T0 + 1))
+    assert alert is not None and alert.responses["hold_outbound"]["account"] == ALICE
+    assert monitor.holding(envelope("bob@example.com", colleagues(1), T0 + 1)) is None
+    for n in range(3):
+        monitor.record_hold(f"held-{n}", alert, colleagues(1))
+    monitor.record_hold("held-0", alert, colleagues(1))  # a retry records it once
+    assert monitor.held_messages(alert.id) == ["held-0", "held-1", "held-2"]
+    released: list[tuple[str, str]] = []
+    _, ids = monitor.close_alert(alert.id, "soc", "false alarm",
+                                 lambda m, r: released.append((m, r)))
+    assert ids == ["held-0", "held-1", "held-2"]
+    assert released[0] == ("held-0", "alert 1 closed by soc: false alarm")
+    assert monitor.held_messages(alert.id) == []
+    assert monitor.held_messages(alert.id, released=True) == ids
+    assert monitor.holding(envelope(ALICE, colleagues(1), T0 + 2)) is None
+    assert [a.action for a in monitor.store.audit_log("held-1")] == ["activity hold"]
+    assert [a.action for a in monitor.store.audit_log(f"alert-{alert.id}")] == [
+        "alert closed", "activity hold_outbound"]
+
+
+def test_raise_lockdown_and_restore_on_close(make_monitor: MonitorFactory):
+    monitor = make_monitor(lockdown=True, responses={"account": {"raise_lockdown": "heightened"}})
+    assert monitor.lockdown is not None
+    send(monitor, ALICE, colleagues(1), T0, PHISH)
+    alert = monitor.alerts.list()[0]
+    assert monitor.lockdown.level() is Level.HEIGHTENED
+    assert alert.responses["raise_lockdown"] == {"from": "normal", "to": "heightened"}
+    monitor.close_alert(alert.id, "soc", "contained", lambda m, r: None)
+    assert monitor.lockdown.level() is Level.NORMAL
+    trail = [a.actor for a in monitor.store.audit_log("lockdown")]
+    assert trail == ["soc", "mailward-activity"]
+
+
+def test_raise_lockdown_never_lowers_and_close_keeps_a_later_change(make_monitor: MonitorFactory):
+    monitor = make_monitor(lockdown=True, responses={"account": {"raise_lockdown": "heightened"}})
+    state = monitor.lockdown
+    assert state is not None
+    send(monitor, ALICE, colleagues(1), T0, PHISH)
+    state.set(Level.HOLD_ALL, actor="soc", reason="bigger incident", store=monitor.store)
+    send(monitor, "bob@example.com", colleagues(1), T0, PHISH)  # would raise: already higher
+    bob = monitor.alerts.current("account", "bob@example.com")
+    assert bob is not None and "raise_lockdown" not in bob.responses
+    alice = monitor.alerts.current("account", ALICE)
+    assert alice is not None
+    monitor.close_alert(alice.id, "soc", "done", lambda m, r: None)
+    assert state.level() is Level.HOLD_ALL  # someone changed it since: left alone
