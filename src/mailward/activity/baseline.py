@@ -176,20 +176,22 @@ class Baselines:
     def _touch_network(
         self, conn: Connection, account: str, network: str, at: float
     ) -> tuple[int, bool]:
-        """(networks known before, whether ``network`` is new); "" is no network."""
+        """(networks known before, whether ``network`` is new); "" is no network. The count
+        is only looked up for a new network (0 otherwise: no caller needs it then)."""
         n = t.networks
-        known = conn.execute(
-            select(func.count()).select_from(n).where(n.c.account == account)).scalar_one()
         if not network:
-            return int(known), False
-        row = conn.execute(select(n).where(n.c.account == account, n.c.network == network)).first()
+            return 0, False
+        row = conn.execute(select(n.c.last_seen, n.c.count).where(
+            n.c.account == account, n.c.network == network)).first()
         if row is None:
+            known = conn.execute(
+                select(func.count()).select_from(n).where(n.c.account == account)).scalar_one()
             conn.execute(n.insert().values(account=account, network=network, first_seen=at,
                                            last_seen=at, count=1))
             return int(known), True
         conn.execute(update(n).where(n.c.account == account, n.c.network == network).values(
             last_seen=max(row.last_seen, at), count=row._mapping["count"] + 1))
-        return int(known), False
+        return 0, False
 
     def _count(self, conn: Connection, account: str, at: float, **counts: int) -> None:
         h = t.hourly
@@ -205,13 +207,23 @@ class Baselines:
     # -- reading ---------------------------------------------------------------------------
 
     def window(self, account: str, since: float, kind: str = "message") -> list[WindowEvent]:
-        """The account's events of ``kind`` since ``since``, oldest first."""
+        """The account's events of ``kind`` since ``since``, oldest first (without detail)."""
         e = t.events
-        query = select(e).where(e.c.account == account, e.c.kind == kind, e.c.at >= since)
+        query = select(e.c.ref, e.c.at, e.c.network, e.c.recipients, e.c.new_recipients).where(
+            e.c.account == account, e.c.kind == kind, e.c.at >= since)
         with self.tx("read account activity") as conn:
             rows = conn.execute(query.order_by(e.c.at, e.c.id)).all()
-        return [WindowEvent(r.ref, r.at, r.network, r.recipients, r.new_recipients,
-                            dict(r.detail or {})) for r in rows]
+        return [WindowEvent(r.ref, r.at, r.network, r.recipients, r.new_recipients, {})
+                for r in rows]
+
+    def networks_since(self, account: str, since: float) -> set[str]:
+        """Networks the account sent or logged in from since ``since``."""
+        e = t.events
+        query = select(e.c.network).distinct().where(
+            e.c.account == account, e.c.at >= since, e.c.kind.in_(("message", "auth_ok")),
+            e.c.network != "")
+        with self.tx("read account networks") as conn:
+            return {str(n) for n in conn.execute(query).scalars()}
 
     def peak_hour(self, account: str, since: float, before: float, counter: str) -> int:
         """The account's highest hourly ``counter`` in [since, before) (0 when none)."""

@@ -26,7 +26,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailward.activity.baseline import Baselines, MessageFacts, MessageObservation, refs
+from mailward.activity.baseline import (
+    Baselines,
+    MessageFacts,
+    MessageObservation,
+    WindowEvent,
+    refs,
+)
 from mailward.config.activity import ActivitySettings
 
 
@@ -60,16 +66,17 @@ def message_checks(
     cfg: ActivitySettings, base: Baselines, obs: MessageObservation, facts: MessageFacts
 ) -> list[ActivityFinding]:
     """Every message check, after ``obs`` was counted."""
-    found = [*send_burst(cfg, base, obs), *internal_phish(cfg, obs)]
+    window = base.window(obs.account, obs.at - cfg.window_seconds)
+    found = [*send_burst(cfg, base, obs, window), *internal_phish(cfg, obs)]
     if not _learning(cfg, facts, obs.at):
-        found += mass_new_recipients(cfg, base, obs)
+        found += mass_new_recipients(cfg, obs, window)
     found += login_network(cfg, base, obs.account, obs.network, obs.at, facts)
     return found
 
 
-def send_burst(cfg: ActivitySettings, base: Baselines, obs: MessageObservation
-               ) -> list[ActivityFinding]:
-    window = base.window(obs.account, obs.at - cfg.window_seconds)
+def send_burst(cfg: ActivitySettings, base: Baselines, obs: MessageObservation,
+               window: list[WindowEvent]) -> list[ActivityFinding]:
+    """``window``: the account's messages of the last ``window_seconds``."""
     if len(window) < cfg.burst_min_messages:
         return []
     since = obs.at - cfg.baseline_days * 86400
@@ -85,9 +92,8 @@ def send_burst(cfg: ActivitySettings, base: Baselines, obs: MessageObservation
     )]
 
 
-def mass_new_recipients(cfg: ActivitySettings, base: Baselines, obs: MessageObservation
-                        ) -> list[ActivityFinding]:
-    window = base.window(obs.account, obs.at - cfg.window_seconds)
+def mass_new_recipients(cfg: ActivitySettings, obs: MessageObservation,
+                        window: list[WindowEvent]) -> list[ActivityFinding]:
     new = sum(e.new_recipients for e in window)
     if new < cfg.new_recipients_min:
         return []
@@ -127,9 +133,7 @@ def login_network(cfg: ActivitySettings, base: Baselines, account: str, network:
             f"{account} connected from {network}, a network it never used before.",
             network=network, known_networks=known[-20:],
         )]
-    since = at - cfg.network_window_seconds
-    recent = {e.network for k in ("message", "auth_ok") for e in base.window(account, since, k)}
-    recent.discard("")
+    recent = base.networks_since(account, at - cfg.network_window_seconds)
     if len(recent) < cfg.networks_in_window:
         return []
     return [_finding(
