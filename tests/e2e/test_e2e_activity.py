@@ -97,6 +97,10 @@ def test_compromised_account_burst_is_alerted_held_and_released(make_gateway) ->
         assert len(maildir_files(gw.data_dir)) == 46
         events = [json.loads(b)["event"] for _, b in hook.wait(2)]
         assert events[-1] == "alert.closed"
+        # internal mail is journaled like inbound mail: a hunt finds every delivered copy
+        hunt = gw.cli("hunt", "--sender", ACCOUNT, "--json")
+        assert hunt.returncode == 0, hunt.stderr
+        assert len(hunt.stdout.splitlines()) == 45
 
     store = open_store(f"sqlite:///{gw.data_dir / 'mailward.db'}")
     try:
