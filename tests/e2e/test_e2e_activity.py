@@ -110,3 +110,45 @@ def test_compromised_account_burst_is_alerted_held_and_released(make_gateway) ->
         assert store.audit_log(f"alert-{alert['id']}")[0].action == "alert closed"
     finally:
         store.close()
+
+
+def test_password_spraying_over_smtp_auth_is_alerted(make_gateway, tmp_path) -> None:
+    """Failed AUTH for six logins from one client: an ACT_AUTH_SPRAY alert on its network;
+    the real user's successful login is counted on its own account."""
+    import ssl
+
+    from tls_certs import make_self_signed
+
+    from mailward.frontends.smtp.auth import hash_password
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    cert, key = make_self_signed(tmp_path)
+    pw_hash = hash_password("s3cret", iterations=1000)
+    with webhook_receiver() as (url, hook):
+        gw = make_gateway(
+            extra=f'\n[activity.webhook]\nurl = "{url}"\nsecret = "{SECRET}"\n',
+            smtp=f'tls_cert = "{cert}"\ntls_key = "{key}"\n'
+                 f'[smtp.auth_users]\nalice = "{pw_hash}"\n',
+        )
+        started = time.time()
+        for pair in (("ann", "bob"), ("carol", "dave"), ("erin", "frank")):
+            with smtplib.SMTP("127.0.0.1", gw.port, timeout=30) as smtp:
+                smtp.starttls(context=ctx)
+                for login in pair:
+                    with pytest.raises(smtplib.SMTPAuthenticationError):
+                        smtp.login(login, "Winter2026!")
+        headers, body = hook.wait(1)[0]
+        assert verify(body, SECRET, headers["X-Mailward-Signature"])
+        alert = json.loads(body)["alert"]
+        assert (alert["kind"], alert["subject"]) == ("auth", "127.0.0.0/24")
+        assert alert["symbols"] == ["ACT_AUTH_SPRAY"]
+        assert alert["evidence"][0]["evidence"]["logins"] >= 5
+        print(f"\ndetection delay (first failed AUTH -> alert): {alert['created_at'] - started:.2f} s")
+        with smtplib.SMTP("127.0.0.1", gw.port, timeout=30) as smtp:
+            smtp.starttls(context=ctx)
+            smtp.login("alice", "s3cret")
+    listed = gw.cli("alerts", "list", "--kind", "auth", "--json")
+    assert [json.loads(line)["subject"] for line in listed.stdout.splitlines()] == [
+        "127.0.0.0/24"]
+    assert gw.cli("alerts", "list", "--kind", "account", "--json").stdout == ""
