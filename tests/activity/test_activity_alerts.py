@@ -135,3 +135,18 @@ def test_raise_lockdown_never_lowers_and_close_keeps_a_later_change(make_monitor
     assert alice is not None
     monitor.close_alert(alice.id, "soc", "done", lambda m, r: None)
     assert state.level() is Level.HOLD_ALL  # someone changed it since: left alone
+
+
+def test_a_campaign_alert_fits_the_same_record(make_monitor: MonitorFactory):
+    """The campaign clustering to come files kind="campaign" findings on a campaign id."""
+    from mailward.activity import ActivityFinding
+
+    monitor = make_monitor(responses={"campaign": {"hold_outbound": True}})
+    finding = ActivityFinding("ACT_SEND_BURST", "campaign", "cmp-42", 6.0,
+                              "30 near-identical messages", T0, {"members": ["a", "b"]})
+    [change] = monitor.raise_alerts([finding], now=T0)
+    alert = change.alert
+    assert (alert.kind, alert.subject, alert.state) == ("campaign", "cmp-42", "open")
+    assert alert.responses == {}  # hold_outbound holds accounts only
+    assert monitor.alerts.current("campaign", "cmp-42") == alert
+    assert monitor.alerts.list(kind="campaign") == [alert]

@@ -60,7 +60,8 @@ class MessageFacts:
     new_recipients: tuple[str, ...]
     new_domains: tuple[str, ...]
     new_network: bool
-    known_networks: int  # before this message
+    known_networks: int  # before this message (counted only for a new network)
+    network_last_seen: float | None = None  # before this message; None for a new network
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +116,8 @@ class Baselines:
         return None
 
     def _record(self, conn: Connection, obs: MessageObservation) -> MessageFacts | None:
-        exists = conn.execute(select(t.events.c.id).where(t.events.c.ref == obs.ref)).first()
-        if exists is not None:
-            return None
+        # a message seen before: the unique ``ref`` of its event makes this transaction fail
+        # (IntegrityError: nothing of it is kept) and record_message answer None
         first_seen = self._touch_account(conn, obs.account, obs.at, messages=1)
         rcpts = sorted({r.strip().lower() for r in obs.recipients if r.strip()})
         domains = sorted({"@" + r.rpartition("@")[2] for r in rcpts})
@@ -132,7 +132,7 @@ class Baselines:
         for value in (*new_rcpts, *new_domains):
             conn.execute(t.correspondents.insert().values(
                 account=obs.account, recipient=value, first_seen=obs.at))
-        known_nets, new_net = self._touch_network(conn, obs.account, obs.network, obs.at)
+        known_nets, last_seen = self._touch_network(conn, obs.account, obs.network, obs.at)
         conn.execute(t.events.insert().values(
             ref=obs.ref, account=obs.account, kind="message", at=obs.at, network=obs.network,
             recipients=len(rcpts), new_recipients=len(new_rcpts), flagged=int(obs.flagged),
@@ -141,7 +141,8 @@ class Baselines:
         self._count(conn, obs.account, obs.at, messages=1, recipients=len(rcpts),
                     external_recipients=obs.external, new_recipients=len(new_rcpts),
                     new_domains=len(new_domains), flagged=int(obs.flagged))
-        return MessageFacts(first_seen, new_rcpts, new_domains, new_net, known_nets)
+        return MessageFacts(first_seen, new_rcpts, new_domains, bool(obs.network) and
+                            last_seen is None, known_nets, last_seen)
 
     def record_auth(
         self, ref: str, login: str, network: str, at: float, ok: bool
@@ -157,9 +158,10 @@ class Baselines:
                 self._count(conn, login, at, auth_failed=1)
                 return None
             first_seen = self._touch_account(conn, login, at, messages=0)
-            known_nets, new_net = self._touch_network(conn, login, network, at)
+            known_nets, last_seen = self._touch_network(conn, login, network, at)
             self._count(conn, login, at, auth_ok=1)
-            return MessageFacts(first_seen, (), (), new_net, known_nets)
+            return MessageFacts(first_seen, (), (), bool(network) and last_seen is None,
+                                known_nets, last_seen)
 
     def _touch_account(self, conn: Connection, account: str, at: float, messages: int) -> float:
         a = t.accounts
@@ -175,12 +177,12 @@ class Baselines:
 
     def _touch_network(
         self, conn: Connection, account: str, network: str, at: float
-    ) -> tuple[int, bool]:
-        """(networks known before, whether ``network`` is new); "" is no network. The count
-        is only looked up for a new network (0 otherwise: no caller needs it then)."""
+    ) -> tuple[int, float | None]:
+        """(networks known before, when ``network`` was last seen: None if new); "" is no
+        network. The count is only looked up for a new network (0 otherwise)."""
         n = t.networks
         if not network:
-            return 0, False
+            return 0, None
         row = conn.execute(select(n.c.last_seen, n.c.count).where(
             n.c.account == account, n.c.network == network)).first()
         if row is None:
@@ -188,10 +190,10 @@ class Baselines:
                 select(func.count()).select_from(n).where(n.c.account == account)).scalar_one()
             conn.execute(n.insert().values(account=account, network=network, first_seen=at,
                                            last_seen=at, count=1))
-            return int(known), True
+            return int(known), None
         conn.execute(update(n).where(n.c.account == account, n.c.network == network).values(
             last_seen=max(row.last_seen, at), count=row._mapping["count"] + 1))
-        return 0, False
+        return 0, float(row.last_seen)
 
     def _count(self, conn: Connection, account: str, at: float, **counts: int) -> None:
         h = t.hourly

@@ -133,7 +133,10 @@ def login_network(cfg: ActivitySettings, base: Baselines, account: str, network:
             f"{account} connected from {network}, a network it never used before.",
             network=network, known_networks=known[-20:],
         )]
-    recent = base.networks_since(account, at - cfg.network_window_seconds)
+    since = at - cfg.network_window_seconds
+    if facts.network_last_seen is not None and facts.network_last_seen >= since:
+        return []  # a network already in the window: the window's networks did not grow
+    recent = base.networks_since(account, since)
     if len(recent) < cfg.networks_in_window:
         return []
     return [_finding(
