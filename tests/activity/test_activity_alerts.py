@@ -55,10 +55,10 @@ def test_states_and_a_new_alert_after_close(make_monitor: MonitorFactory):
     assert (acked.state, acked.acted_by, acked.note) == ("acknowledged", "soc", "looking")
     send(monitor, ALICE, colleagues(1), T0 + 10, PHISH)  # still the same incident
     assert len(monitor.alerts.list(state="all")) == 1
-    closed, released = monitor.close_alert(alert.id, "soc", "password reset", lambda m, r: None)
+    closed, released = monitor.close_alert(alert.id, "soc", "password reset", lambda m, r, s: None)
     assert closed.state == "closed" and released == []
     with pytest.raises(StoreError):
-        monitor.close_alert(alert.id, "soc", "again", lambda m, r: None)
+        monitor.close_alert(alert.id, "soc", "again", lambda m, r, s: None)
     send(monitor, ALICE, colleagues(1), T0 + 20, PHISH)
     assert [a.state for a in monitor.alerts.list(state="all")] == ["open", "closed"]
     audit = [a.action for a in monitor.store.audit_log(f"alert-{alert.id}")]
@@ -97,10 +97,13 @@ def test_hold_outbound_holds_then_close_releases_and_audits(make_monitor: Monito
     monitor.record_hold("held-0", alert, colleagues(1))  # a retry records it once
     assert monitor.held_messages(alert.id) == ["held-0", "held-1", "held-2"]
     released: list[tuple[str, str]] = []
+    monitor.record_hold("held-3", alert, colleagues(1), "disarm")
+    rescans: list[bool] = []
     _, ids = monitor.close_alert(alert.id, "soc", "false alarm",
-                                 lambda m, r: released.append((m, r)))
-    assert ids == ["held-0", "held-1", "held-2"]
+                                 lambda m, r, s: (released.append((m, r)), rescans.append(s)))
+    assert ids == ["held-0", "held-1", "held-2", "held-3"]
     assert released[0] == ("held-0", "alert 1 closed by soc: false alarm")
+    assert rescans == [False, False, False, True]  # a disarmed message is scanned again
     assert monitor.held_messages(alert.id) == []
     assert monitor.held_messages(alert.id, released=True) == ids
     assert monitor.holding(envelope(ALICE, colleagues(1), T0 + 2)) is None
@@ -116,7 +119,7 @@ def test_raise_lockdown_and_restore_on_close(make_monitor: MonitorFactory):
     alert = monitor.alerts.list()[0]
     assert monitor.lockdown.level() is Level.HEIGHTENED
     assert alert.responses["raise_lockdown"] == {"from": "normal", "to": "heightened"}
-    monitor.close_alert(alert.id, "soc", "contained", lambda m, r: None)
+    monitor.close_alert(alert.id, "soc", "contained", lambda m, r, s: None)
     assert monitor.lockdown.level() is Level.NORMAL
     trail = [a.actor for a in monitor.store.audit_log("lockdown")]
     assert trail == ["soc", "mailward-activity"]
@@ -133,7 +136,7 @@ def test_raise_lockdown_never_lowers_and_close_keeps_a_later_change(make_monitor
     assert bob is not None and "raise_lockdown" not in bob.responses
     alice = monitor.alerts.current("account", ALICE)
     assert alice is not None
-    monitor.close_alert(alice.id, "soc", "done", lambda m, r: None)
+    monitor.close_alert(alice.id, "soc", "done", lambda m, r, s: None)
     assert state.level() is Level.HOLD_ALL  # someone changed it since: left alone
 
 

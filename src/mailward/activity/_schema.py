@@ -125,6 +125,7 @@ holds = Table(
     Column("message_id", String(128), primary_key=True),
     Column("alert_id", Integer, nullable=False),
     Column("account", String(320), nullable=False),
+    Column("action", String(32), nullable=False),  # the verdict the hold replaced
     Column("held_at", Float, nullable=False),
     Column("released_at", Float, nullable=True),
     Index("ix_activity_holds_alert", "alert_id"),

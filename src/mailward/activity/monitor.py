@@ -158,25 +158,31 @@ class ActivityMonitor:
             return None
         return alert
 
-    def record_hold(self, entry_id: str, alert: Alert, rcpts: tuple[str, ...]) -> None:
-        """Remember (and audit) that ``alert`` held this message in the quarantine."""
+    def record_hold(self, entry_id: str, alert: Alert, rcpts: tuple[str, ...],
+                    action: str = "deliver") -> None:
+        """Remember (and audit) that ``alert`` held this message in the quarantine instead of
+        ``action`` (deliver, tag or disarm)."""
         with self.base.tx("record a hold", write=True) as conn:
             exists = conn.execute(select(t.holds.c.message_id)
                                   .where(t.holds.c.message_id == entry_id)).first()
             if exists is None:
                 conn.execute(t.holds.insert().values(
                     message_id=entry_id, alert_id=alert.id, account=alert.subject,
-                    held_at=time.time(), released_at=None))
+                    action=action, held_at=time.time(), released_at=None))
         self.store.audit(ACTOR, "activity hold", entry_id, rcpts,
                          f"hold_outbound of alert {alert.id} ({alert.subject})")
 
     def held_messages(self, alert_id: int, *, released: bool = False) -> list[str]:
+        return list(self._holds(alert_id, released=released))
+
+    def _holds(self, alert_id: int, *, released: bool = False) -> dict[str, str]:
+        """Held (or released) message ids of the alert -> the action the hold replaced."""
         h = t.holds
-        query = select(h.c.message_id).where(h.c.alert_id == alert_id)
+        query = select(h.c.message_id, h.c.action).where(h.c.alert_id == alert_id)
         query = query.where(h.c.released_at.is_not(None) if released
                             else h.c.released_at.is_(None))
         with self.base.tx("read holds") as conn:
-            return [str(m) for m in conn.execute(query.order_by(h.c.held_at)).scalars()]
+            return {str(m): str(a) for m, a in conn.execute(query.order_by(h.c.held_at))}
 
     # -- analyst actions -------------------------------------------------------------------
 
@@ -187,16 +193,18 @@ class ActivityMonitor:
         return alert
 
     def close_alert(
-        self, alert_id: int, actor: str, note: str, release: Callable[[str, str], None],
+        self, alert_id: int, actor: str, note: str, release: Callable[[str, str, bool], None],
     ) -> tuple[Alert, list[str]]:
-        """Close the alert and undo its responses: ``release(message_id, reason)`` each held
-        message, restore the lockdown level. Returns the alert and the released ids."""
+        """Close the alert and undo its responses: ``release(message_id, reason, rescan)``
+        each held message (``rescan`` for one the engine had judged disarm: it is scanned
+        again and disarmed, never delivered whole), restore the lockdown level. Returns the
+        alert and the released ids."""
         alert = self.alerts.transition(alert_id, "closed", actor, note)
         self.store.audit(actor, "alert closed", f"alert-{alert_id}", (), note)
         released = []
         reason = f"alert {alert_id} closed by {actor}: {note}"
-        for message_id in self.held_messages(alert_id):
-            release(message_id, reason)
+        for message_id, action in self._holds(alert_id).items():
+            release(message_id, reason, action == "disarm")
             with self.base.tx("record a release", write=True) as conn:
                 conn.execute(update(t.holds).where(t.holds.c.message_id == message_id)
                              .values(released_at=time.time()))

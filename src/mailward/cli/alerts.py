@@ -79,8 +79,8 @@ def _close(args: argparse.Namespace, settings: Settings) -> int:
     monitor = gw.activity or ActivityMonitor(settings, gw.store, gw.lockdown)
     actor = args.actor or getpass.getuser()
 
-    def release(message_id: str, reason: str) -> None:
-        done = requeue(settings, gw.store, message_id, None, actor, reason)
+    def release(message_id: str, reason: str, rescan: bool) -> None:
+        done = requeue(settings, gw.store, message_id, None, actor, reason, rescan=rescan)
         asyncio.run(gw.processor.process(done.spool_id))
 
     try:

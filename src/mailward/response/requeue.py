@@ -36,10 +36,11 @@ def held_entry(store: Store, entry_id: str) -> QuarantineEntry:
 
 def requeue(
     settings: Settings, store: Store, entry_id: str, rcpts: Sequence[str] | None,
-    actor: str, reason: str,
+    actor: str, reason: str, *, rescan: bool = False,
 ) -> Requeued:
     """Spool a quarantined message for its held recipients (all when ``rcpts`` is None) and
-    mark them released (audited). StoreError when nothing asked for is held."""
+    mark them released (audited). StoreError when nothing asked for is held. ``rescan``: the
+    message is scanned and decided again instead of delivered as it is."""
     entry = held_entry(store, entry_id)
     held = [r for r, s in entry.recipients.items() if s == "held"]
     wanted = list(rcpts or held)
@@ -55,7 +56,8 @@ def requeue(
     spool = Spool(settings.spool_dir)
     envelope = Envelope(mail_from=entry.mail_from, rcpt_tos=tuple(wanted),
                         received_at=entry.received_at, internal=True)
-    spool_id = spool.put(envelope, raw, entry_id=f"rel-{entry_id}-{tag}",
-                         flags={"skip_scan": True, "why": f"released by {actor}: {reason}"})
+    flags = {"why": f"released by {actor}: {reason}"} if rescan else {
+        "skip_scan": True, "why": f"released by {actor}: {reason}"}
+    spool_id = spool.put(envelope, raw, entry_id=f"rel-{entry_id}-{tag}", flags=flags)
     released = store.release(entry_id, wanted, actor, reason)
     return Requeued(spool_id, released, raw)

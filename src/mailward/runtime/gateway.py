@@ -120,7 +120,8 @@ class Gateway:
         """Close every part, from inside the event loop."""
         await close_engine(self.engine.current)
         self.lockdown.close()
-        if self.activity is not None:
+        if self.activity is not None:  # alert webhooks under way get a few seconds to finish
+            await asyncio.to_thread(self.activity.notifier.join, 5.0)
             self.activity.close()
         if self.journal is not None:
             self.journal.close()

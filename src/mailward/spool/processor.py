@@ -192,7 +192,7 @@ class Processor:
         alert = self.activity.holding(entry.envelope)
         if alert is None:
             return verdict
-        self.activity.record_hold(entry.id, alert, entry.envelope.rcpt_tos)
+        self.activity.record_hold(entry.id, alert, entry.envelope.rcpt_tos, str(verdict.action))
         why = f"held: account {alert.subject} is under alert {alert.id} (hold_outbound)"
         return Verdict(Action.HOLD, verdict.score, why, verdict.findings)
 
