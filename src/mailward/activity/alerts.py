@@ -100,10 +100,12 @@ class AlertStore:
     def add_findings(
         self, found: Sequence[ActivityFinding], now: float | None = None
     ) -> list[AlertChange]:
-        """Record findings; open or update the alerts they make."""
+        """Record findings; open or update the alerts they make. The incident window is
+        anchored on the findings' own times; ``now`` (default: the clock) stamps the alerts."""
         if not found:
             return []
         now = time.time() if now is None else now
+        latest = max(f.at for f in found)
         changes = []
         subjects = sorted({(f.kind, f.subject) for f in found})
         with self.base.tx("record activity findings", write=True) as conn:
@@ -113,17 +115,17 @@ class AlertStore:
                     explanation=f.explanation, evidence=f.evidence))
             for kind, subject in subjects:
                 mine = [f for f in found if (f.kind, f.subject) == (kind, subject)]
-                change = self._incident(conn, kind, subject, mine, now)
+                change = self._incident(conn, kind, subject, mine, latest, now)
                 if change is not None:
                     changes.append(change)
         return changes
 
     def _incident(self, conn: Connection, kind: str, subject: str,
-                  new: list[ActivityFinding], now: float) -> AlertChange | None:
+                  new: list[ActivityFinding], latest: float, now: float) -> AlertChange | None:
         f = t.findings
         rows = conn.execute(select(f.c.symbol, f.c.weight).where(
             f.c.kind == kind, f.c.subject == subject,
-            f.c.at >= now - self.cfg.incident_seconds)).all()
+            f.c.at >= latest - self.cfg.incident_seconds, f.c.at <= latest)).all()
         weights: dict[str, float] = {}
         for symbol, weight in rows:
             weights[symbol] = max(weights.get(symbol, 0.0), float(weight))
