@@ -152,3 +152,55 @@ def test_password_spraying_over_smtp_auth_is_alerted(make_gateway, tmp_path) -> 
     assert [json.loads(line)["subject"] for line in listed.stdout.splitlines()] == [
         "127.0.0.0/24"]
     assert gw.cli("alerts", "list", "--kind", "account", "--json").stdout == ""
+
+
+def strong_lure() -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "Alice Martin <alice@example.com>"
+    msg["To"] = "user1@example.com"
+    msg["Subject"] = "Action required: your Microsoft 365 password expires today"
+    msg["Message-ID"] = "<strong-lure@example.com>"
+    msg.set_content("Your password expires today. Verify your account now to keep access.")
+    msg.add_alternative(
+        "<html><body><p>Your Microsoft 365 password expires today.</p>"
+        "<p>To keep access to your mailbox, verify your account now:</p>"
+        '<p><a href="http://microsoft-365-login.account-verify.example.net/owa/?u=user">'
+        "https://login.microsoftonline.com/</a></p>"
+        '<form action="http://microsoft-365-login.account-verify.example.net/post" '
+        'method="post"><input type="password" name="pw"></form>'
+        "<p>IT Service Desk</p></body></html>", subtype="html")
+    return msg
+
+
+def test_lateral_phishing_is_alerted_at_the_first_flagged_message(make_gateway) -> None:
+    """An internal account's lure the engine rejects: ACT_INTERNAL_PHISH opens the alert at
+    once, and with hold_outbound the account's next messages are held, then released."""
+    with webhook_receiver() as (url, hook):
+        gw = make_gateway(
+            org='internal_networks = ["127.0.0.0/8"]',
+            extra=(f'\n[activity.webhook]\nurl = "{url}"\nsecret = "{SECRET}"\n'
+                   "[activity.responses.account]\nhold_outbound = true\n"),
+        )
+        with smtplib.SMTP("127.0.0.1", gw.port, timeout=30) as smtp:
+            sent = time.time()
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                smtp.send_message(strong_lure(), from_addr=ACCOUNT)
+            assert refused.value.smtp_code == 550
+            headers, body = hook.wait(1)[0]
+            for n in range(3):
+                smtp.send_message(messages.clean(700 + n, to=f"user{n}@example.com"),
+                                  from_addr=ACCOUNT)
+        assert verify(body, SECRET, headers["X-Mailward-Signature"])
+        alert = json.loads(body)["alert"]
+        assert alert["symbols"] == ["ACT_INTERNAL_PHISH"] and alert["severity"] == "medium"
+        phish = alert["evidence"][0]["evidence"]
+        assert phish["action"] == "reject" and "strong-lure@example.com" in phish["message_id"]
+        print(f"\ndetection delay (flagged lure -> alert): {alert['created_at'] - sent:.2f} s")
+        gw.wait_spool_empty()
+        assert maildir_files(gw.data_dir) == []
+        closed = gw.cli("alerts", "close", str(alert["id"]), "--reason", "contained",
+                        "--actor", "soc", "--json")
+        assert closed.returncode == 0, closed.stderr
+        assert len(json.loads(closed.stdout)["released"]) == 3
+        gw.wait_spool_empty()
+        assert len(maildir_files(gw.data_dir)) == 3
