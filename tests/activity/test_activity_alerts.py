@@ -14,6 +14,7 @@ from activity_helpers import PHISH, T0, colleagues, envelope, send
 from conftest import MonitorFactory
 
 from mailward.activity import ActivityMonitor
+from mailward.config.settings import Settings
 from mailward.errors import StoreError
 from mailward.response.lockdown import Level
 
@@ -153,3 +154,30 @@ def test_a_campaign_alert_fits_the_same_record(make_monitor: MonitorFactory):
     assert alert.responses == {}  # hold_outbound holds accounts only
     assert monitor.alerts.current("campaign", "cmp-42") == alert
     assert monitor.alerts.list(kind="campaign") == [alert]
+
+
+def test_purge_drops_old_events_and_counters_but_keeps_alerts(make_monitor: MonitorFactory):
+    from activity_helpers import DAY
+
+    monitor = make_monitor()
+    send(monitor, ALICE, colleagues(1), T0 - 20 * DAY, PHISH)  # past baseline_days (14)
+    send(monitor, ALICE, colleagues(1), T0 - 3 * DAY)
+    monitor.purge(T0)
+    assert [h["messages"] for h in monitor.base.hourly(ALICE)] == [1]
+    assert monitor.base.window(ALICE, 0.0) == []  # raw events past 48 hours are gone
+    assert len(monitor.alerts.list(state="all")) == 1
+
+
+def test_the_gateway_builds_a_monitor_unless_activity_is_off(tmp_path: Path):
+    from mailward.runtime.gateway import Gateway
+
+    for enabled in (True, False):
+        settings = Settings.model_validate({
+            "data_dir": str(tmp_path / str(enabled)), "dns": {"enabled": False},
+            "activity": {"enabled": enabled}})
+        gw = Gateway.build(settings, history=False, offline=True)
+        try:
+            assert (gw.activity is not None) is enabled
+            assert gw.processor.activity is gw.activity
+        finally:
+            gw.close()
