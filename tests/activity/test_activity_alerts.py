@@ -181,3 +181,20 @@ def test_the_gateway_builds_a_monitor_unless_activity_is_off(tmp_path: Path):
             assert gw.processor.activity is gw.activity
         finally:
             gw.close()
+
+
+def test_failed_logins_alone_never_hold_the_accounts_mail(make_monitor: MonitorFactory):
+    """Guessing alice's password is an attack on her, not by her: no hold until the account
+    itself sends badly (then the escalated alert holds)."""
+    monitor = make_monitor(responses={"account": {"hold_outbound": True}})
+    for n in range(10):
+        monitor.observe_auth(ALICE, "198.51.100.9", False, now=T0 + n)
+    alert = monitor.alerts.current("account", ALICE)
+    assert alert is not None and alert.symbols == ("ACT_AUTH_FAILURES",)
+    assert alert.responses == {}
+    assert monitor.holding(envelope(ALICE, colleagues(1), T0 + 20)) is None
+    send(monitor, ALICE, colleagues(1), T0 + 30, PHISH)
+    held = monitor.holding(envelope(ALICE, colleagues(1), T0 + 40))
+    assert held is not None and held.id == alert.id
+    assert [a.action for a in monitor.store.audit_log(f"alert-{alert.id}")] == [
+        "activity hold_outbound"]

@@ -171,3 +171,15 @@ def test_auth_spray_miss_logins_from_different_networks(make_monitor: MonitorFac
     for n in range(5):
         monitor.observe_auth(f"user{n}", f"198.51.{100 + n}.1", False, now=T0 + n)
     assert monitor.alerts.list(state="all") == []
+
+
+def test_a_tempfail_is_not_counted_so_the_later_verdict_is(make_monitor: MonitorFactory):
+    from activity_helpers import envelope
+
+    from mailward.model import Action, Verdict
+
+    monitor = make_monitor()
+    env = envelope(ALICE, colleagues(1), T0)
+    assert monitor.observe_message("s1", env, Verdict(Action.TEMPFAIL, 0.0, "busy")) == []
+    assert monitor.base.hourly(ALICE) == []
+    assert monitor.observe_message("s1", env, PHISH) != []  # the re-scan's verdict counts

@@ -27,13 +27,16 @@ from mailward.activity.baseline import Baselines, MessageObservation, network_of
 from mailward.activity.checks import auth_failure_checks, login_network, message_checks
 from mailward.activity.notify import Notifier
 from mailward.config.settings import Settings
-from mailward.model import Envelope, Verdict
+from mailward.model import Action, Envelope, Verdict
 from mailward.response.lockdown import Level, LockdownState
 from mailward.store import Store
 
 log = logging.getLogger(__name__)
 ACTOR = "mailward-activity"
 _LEVELS = list(Level)
+#: Symbols showing the account itself sending badly: only these start hold_outbound (failed
+#: logins against an account are an attack on it, and must not let an outsider stop its mail).
+SENDING_SYMBOLS = frozenset({"ACT_SEND_BURST", "ACT_MASS_NEW_RECIPIENTS", "ACT_INTERNAL_PHISH"})
 
 
 def account_of(envelope: Envelope) -> str | None:
@@ -79,7 +82,7 @@ class ActivityMonitor:
     ) -> list[AlertChange]:
         """Count one scanned message from inside and check the account (once per spool id)."""
         account = account_of(envelope)
-        if account is None:
+        if account is None or verdict.action is Action.TEMPFAIL:  # not judged yet: later
             return []
         accepted = self.settings.organisation.accepted_domains
         external = sum(1 for r in envelope.rcpt_tos
@@ -116,28 +119,28 @@ class ActivityMonitor:
         changes = self.alerts.add_findings(found, now)
         for change in changes:
             alert = change.alert
-            if change.created:
-                log.warning("alert %d opened: %s", alert.id, alert.summary)
+            if change.created or change.escalated:
+                what = "opened" if change.created else "escalated"
+                log.warning("alert %d %s: %s", alert.id, what, alert.summary)
                 alert = self.respond(alert)
-                self.notifier.send("alert.opened", alert)
-            elif change.escalated:
-                log.warning("alert %d escalated: %s", alert.id, alert.summary)
-                self.notifier.send("alert.escalated", alert)
+                self.notifier.send(f"alert.{what}", alert)
         return changes
 
     # -- responses -------------------------------------------------------------------------
 
     def respond(self, alert: Alert) -> Alert:
-        """The automatic responses configured for the alert's kind (audited)."""
+        """The automatic responses configured for the alert's kind that it has not had yet
+        (when it opens, and again when it escalates); each one audited."""
         wanted = getattr(self.cfg.responses, alert.kind, None)
-        if wanted is None:
+        if wanted is None or alert.state == "closed":
             return alert
         done: dict[str, Any] = dict(alert.responses)
         why = f"alert {alert.id}: {alert.summary}"
-        if wanted.hold_outbound and alert.kind == "account":
+        if (wanted.hold_outbound and alert.kind == "account" and "hold_outbound" not in done
+                and SENDING_SYMBOLS & set(alert.symbols)):
             done["hold_outbound"] = {"since": time.time(), "account": alert.subject}
             self.store.audit(ACTOR, "activity hold_outbound", f"alert-{alert.id}", (), why)
-        if wanted.raise_lockdown and self.lockdown is not None:
+        if wanted.raise_lockdown and self.lockdown is not None and "raise_lockdown" not in done:
             before = self.lockdown.level()
             target = Level(wanted.raise_lockdown)
             if _LEVELS.index(target) > _LEVELS.index(before):
