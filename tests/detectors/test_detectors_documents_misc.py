@@ -60,16 +60,10 @@ def test_lnk_by_magic_hits_under_any_name() -> None:
     assert "DOC_SHORTCUT" in findings(attachment("photo.jpg", LNK_HEADER))
 
 
-def test_internet_shortcut_to_a_share_is_stronger_than_to_the_web() -> None:
+def test_shortcut_files_are_left_to_windows_types_and_search_links_in_html_hit() -> None:
+    # .url / .library-ms files are ATT_SHELL_SHORTCUT / ATT_WEB_SHORTCUT now
+    # (tests/detectors/test_detectors_windows_types.py): one fact, one symbol.
     share = b"[InternetShortcut]\r\nURL=file://198.51.100.7/share/run.exe\r\n"
-    web = b"[InternetShortcut]\r\nURL=https://portal.example.net/\r\n"
-    strong = findings(attachment("doc.url", share))["DOC_SHORTCUT"]
-    weak = findings(attachment("doc.url", web))["DOC_SHORTCUT"]
-    assert strong.factor == 1.0 and weak.factor < 1.0
-    assert strong.evidence == ("file://198.51.100.7/share/run.exe",)
-
-
-def test_library_ms_and_search_ms_hit() -> None:
     library = (
         b'<?xml version="1.0" encoding="UTF-8"?>\r\n<libraryDescription '
         b'xmlns="http://schemas.microsoft.com/windows/2009/library"><name>Docs</name>'
@@ -78,8 +72,10 @@ def test_library_ms_and_search_ms_hit() -> None:
     search = (
         b'<html><a href="search-ms:query=invoice&crumb=location:\\\\198.51.100.7\\s">x</a></html>'
     )
-    assert "DOC_SHORTCUT" in findings(attachment("Docs.library-ms", library))
-    assert "DOC_SHORTCUT" in findings(attachment("open.html", search))
+    assert "DOC_SHORTCUT" not in findings(attachment("doc.url", share))
+    assert "DOC_SHORTCUT" not in findings(attachment("Docs.library-ms", library))
+    hit = findings(attachment("open.html", search))["DOC_SHORTCUT"]
+    assert "198.51.100.7" in hit.evidence[0]
 
 
 def test_text_mentioning_shortcuts_misses() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mailward.config.settings import SmtpSettings
-from mailward.frontends.smtp.server import ConnectionCounter, GatewaySMTP
+from mailward.frontends.smtp.server import COMMAND_BUFFER_LIMIT, ConnectionCounter, GatewaySMTP
 
 
 class NullHandler:
@@ -198,3 +198,98 @@ def test_replies_survive_a_client_that_keeps_sending_after_the_close() -> None:
     ))
     codes = [line[:4] for line in said.split(b"\r\n") if line and line[3:4] == b" "]
     assert codes == [b"220 ", b"250 ", b"501 ", b"250 ", b"501 ", b"421 "]
+
+
+async def long_line(settings: Any, size: int) -> tuple[bytes, int]:
+    """Send a command line of ``size`` octets with no line end, in 16 kB writes, stopping when
+    the server closes; what it said, and how much was sent."""
+    counter = ConnectionCounter()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: GatewaySMTP(NullHandler(), settings, counter, None),  # type: ignore[arg-type]
+        host="127.0.0.1", port=0,
+    )
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    sent = 0
+    try:
+        assert (await reader.readline()).startswith(b"220")
+        writer.write(b"NOOP ")
+        while sent < size and not reader.at_eof():
+            writer.write(b"x" * 16384)
+            sent += 16384
+            try:
+                await writer.drain()
+            except ConnectionError:
+                break
+            await asyncio.sleep(0)
+        return await asyncio.wait_for(reader.read(), 10), sent
+    finally:
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+def test_a_megabyte_command_line_without_end_gets_500_and_close() -> None:
+    said, sent = asyncio.run(long_line(SmtpSettings(), 1024 * 1024))
+    assert said.startswith(b"500 5.5.2 Error: command line too long")
+    assert said.endswith(b"\r\n")  # then EOF: the server closed
+    assert sent >= COMMAND_BUFFER_LIMIT  # the reply came once the limit was crossed
+
+
+def test_a_long_but_ended_command_line_is_answered_and_the_session_goes_on() -> None:
+    got, closed = run(SmtpSettings(), [b"NOOP " + b"x" * 300_000], 2)
+    assert got[0].startswith(b"500") and got[1].startswith(b"221")  # line too long, then QUIT
+    assert closed
+
+
+async def trickle(settings: Any, content: bytes, pause: float) -> tuple[bytes, float]:
+    """A transaction whose DATA content comes one octet every ``pause`` seconds; what the
+    server said after the 354, and after how many seconds it closed."""
+    counter = ConnectionCounter()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: GatewaySMTP(NullHandler(), settings, counter, None),  # type: ignore[arg-type]
+        host="127.0.0.1", port=0,
+    )
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        await reader.readline()
+        for line in (b"HELO c.example", b"MAIL FROM:<a@example.net>", b"RCPT TO:<b@example.com>"):
+            writer.write(line + b"\r\n")
+            await reader.readline()
+        writer.write(b"DATA\r\n")
+        assert (await reader.readline()).startswith(b"354")
+        started = loop.time()
+        said = b""
+        for octet in content:
+            writer.write(bytes([octet]))
+            try:
+                said = await asyncio.wait_for(reader.read(1000), pause)
+                break  # the server spoke: a 421, or the reply to the whole message
+            except TimeoutError:
+                pass
+        if said.startswith(b"250"):
+            writer.write(b"QUIT\r\n")
+        said += await asyncio.wait_for(reader.read(), 10)
+        return said, loop.time() - started
+    finally:
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+def test_a_trickling_client_gets_421_after_the_grace() -> None:
+    settings = SmtpSettings(min_data_rate=100, min_data_rate_grace=0.5)
+    content = b"Subject: slow\r\n\r\n" + b"x" * 400 + b"\r\n.\r\n"
+    said, seconds = asyncio.run(trickle(settings, content, 0.05))  # about 20 octets/s
+    assert b"421 4.4.2" in said
+    assert seconds < 10  # not data_timeout (600 s)
+
+
+def test_a_client_above_the_data_rate_is_not_cut() -> None:
+    settings = SmtpSettings(min_data_rate=1, min_data_rate_grace=0.5)
+    content = b"Subject: fine\r\n\r\nhello\r\n.\r\n"
+    said, _ = asyncio.run(trickle(settings, content, 0.05))  # about 20 octets/s, over 1
+    assert said.startswith(b"250") and b"421" not in said

@@ -258,7 +258,7 @@ class _Expander:
             chain, size, digest, mime, description, depth, content, truncated=len(content) < size
         )
         self.members.append(member)
-        if disk_image(mime, description, chain[-1]) is not None:
+        if disk_image(mime, description, chain[-1], content) is not None:
             self.images.append(member.display)
         plan = read_plan(mime, chain[-1])
         if plan is not None:
@@ -309,7 +309,7 @@ def expand(
     root = display_name(name)
     mime, description = detect_type(content)
     expander = _Expander(limits, len(content), passwords)
-    if disk_image(mime, description, name) is not None:
+    if disk_image(mime, description, name, content) is not None:
         expander.images.append(root)
     plan = read_plan(mime, name)
     limit_hit: str | None = None

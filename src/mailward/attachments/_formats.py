@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from mailward.data.windows_types import extensions_that
+
 _DISPLAY_LIMIT = 120
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _COMPRESSED_FORMATS = ("tar", "cpio", "raw")
@@ -75,14 +77,20 @@ _EXTENSION_TYPES = {
     "z": "application/x-compress",
 }
 _STREAM_SUFFIXES = {"tgz": "tar", "tbz2": "tar", "txz": "tar"}
-#: Disk images Windows mounts with a double-click; files inside lose the Mark-of-the-Web.
-IMAGE_EXTENSIONS = frozenset({"iso", "img", "vhd", "vhdx", "udf"})
+#: Disk images Windows mounts with a double-click; files inside lose the Mark-of-the-Web
+#: (the "mounts" rows of mailward/data/windows_file_types.toml).
+IMAGE_EXTENSIONS = frozenset(extensions_that("mounts"))
 _IMAGE_TYPES = {
     "application/x-iso9660-image": "an ISO 9660 disk image",
     "application/x-virtualbox-vhd": "a VHD virtual disk",
     "application/x-virtualbox-vhdx": "a VHDX virtual disk",
     "application/x-udf-image": "a UDF disk image",
 }
+#: Where disk images keep their volume descriptors: ISO 9660 and UDF at 0x8001 (the descriptors
+#: follow one another, 2 KB apart).
+_IMAGE_OFFSETS = (0x8001, 0x8801, 0x9001)
+_IMAGE_MARKERS = {b"CD001": "an ISO 9660 disk image", b"BEA01": "a UDF disk image",
+                  b"NSR02": "a UDF disk image", b"NSR03": "a UDF disk image"}  # fmt: skip
 _IMAGE_DESCRIPTIONS = (
     ("microsoft disk image extended", "a VHDX virtual disk"),
     ("microsoft disk image", "a VHD virtual disk"),
@@ -123,11 +131,37 @@ def read_plan(detected_type: str, name: str | None) -> ReadPlan | None:
     return replace(_BY_TYPE[by_ext], by_content=False) if by_ext else None
 
 
-def disk_image(detected_type: str, description: str, name: str | None) -> str | None:
-    """What kind of disk image this is (by content, then by extension), or None."""
+def disk_image_kind(content: bytes) -> str | None:
+    """What disk image ``content`` is by its own signatures (ISO 9660 and UDF volume
+    descriptors, the VHD "conectix" cookie at 0 or in the 512-byte footer, VHDX "vhdxfile"), or
+    None."""
+    if content[:8] == b"vhdxfile":
+        return "a VHDX virtual disk"
+    if content[:8] == b"conectix" or (
+        len(content) >= 512 and b"conectix" in (content[-512:-504], content[-511:-503])
+    ):
+        return "a VHD virtual disk"
+    for offset in _IMAGE_OFFSETS:
+        marker = content[offset : offset + 5]
+        if marker in _IMAGE_MARKERS:
+            return _IMAGE_MARKERS[marker]
+    return None
+
+
+def disk_image(
+    detected_type: str, description: str, name: str | None, content: bytes = b""
+) -> str | None:
+    """What kind of disk image this is (by content, then by extension), or None.
+
+    ``content``, when given, is read for the images' own signatures (ISO 9660 and UDF volume
+    descriptors, the VHD footer, the VHDX header), which libmagic does not always name.
+    """
     found = _IMAGE_TYPES.get(base_type(detected_type))
     if found is not None:
         return found
+    by_signature = disk_image_kind(content) if content else None
+    if by_signature is not None:
+        return by_signature
     lowered = description.lower()
     for needle, kind in _IMAGE_DESCRIPTIONS:
         if needle in lowered:

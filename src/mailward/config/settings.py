@@ -70,6 +70,11 @@ class SmtpSettings(Section):
     command_timeout: float = Field(300.0, gt=0)
     #: Seconds a client may take to send the whole DATA content.
     data_timeout: float = Field(600.0, gt=0)
+    #: Least bytes per second of DATA content (Postfix's smtpd_min_data_rate); checked once
+    #: ``min_data_rate_grace`` seconds have passed: a client under it gets 421 and is closed, so
+    #: a trickle cannot hold a connection slot until data_timeout. 0 turns the check off.
+    min_data_rate: int = Field(500, ge=0)
+    min_data_rate_grace: float = Field(10.0, gt=0)
     max_connections: int = Field(200, gt=0)
     max_connections_per_ip: int = Field(20, gt=0)
     #: 4xx/5xx replies one connection may get before it is closed with 421.
@@ -274,9 +279,19 @@ class PolicySettings(Section):
         ForceRule(symbol="ATT_EXECUTABLE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_ARCHIVE_EXECUTABLE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_ARCHIVE_TOO_COMPLEX", action=Action.QUARANTINE),
+        # disk images and shortcut-like files: Windows mounts or follows them on a double-click
+        ForceRule(symbol="ATT_CONTAINER_IMAGE", action=Action.QUARANTINE),
+        ForceRule(symbol="ATT_SHELL_SHORTCUT", action=Action.QUARANTINE),
+        ForceRule(symbol="ATT_ONENOTE_EMBEDDED", action=Action.QUARANTINE),
+        # the EICAR anti-virus test file: treated as a virus, so the path can be tested
+        ForceRule(symbol="AV_EICAR_TEST", action=Action.REJECT),
+        # the operator's policy on attachment names and types ([detectors.attachments])
+        ForceRule(symbol="ATT_BLOCKED_TYPE", action=Action.QUARANTINE),
         ForceRule(symbol="DOC_MACRO", action=Action.DISARM),
         ForceRule(symbol="MIME_UNPARSEABLE", action=Action.QUARANTINE),
         ForceRule(symbol="MIME_TOO_COMPLEX", action=Action.QUARANTINE),
+        # an ambiguous message whose readings could not all be built and scanned
+        ForceRule(symbol="MIME_READINGS_INCOMPLETE", action=Action.QUARANTINE),
         ForceRule(symbol="ENGINE_SCAN_KILLED", action=Action.QUARANTINE),
         # a virus the antivirus scanner named is never delivered, whatever credit the sender has
         ForceRule(symbol="AV_VIRUS", action=Action.QUARANTINE),

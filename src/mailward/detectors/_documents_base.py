@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailward.attachments import LNK_MAGIC
 from mailward.detectors.attachments import native_program, script_indicators
 
 #: A neutral label for libraries that want a file name; never the attachment's own name.
 LIBRARY_LABEL = "attachment"
-LNK_MAGIC = b"\x4c\x00\x00\x00\x01\x14\x02\x00\x00\x00\x00\x00\xc0\x00\x00\x00\x00\x00\x00\x46"
+
+
+__all__ = ["LIBRARY_LABEL", "LNK_MAGIC", "DocHit", "runnable_kind", "shorten"]
 
 
 @dataclass(frozen=True, slots=True)

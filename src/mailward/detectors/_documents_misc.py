@@ -1,4 +1,4 @@
-"""OneNote notebooks, scripted SVG images, Windows shortcuts and Excel add-ins (.xll)."""
+"""OneNote notebooks, scripted SVG images, .lnk shortcuts and Excel add-ins (.xll)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,11 @@ import re
 
 import pefile
 
+from mailward.attachments import ONENOTE_MAGIC, onenote_files
 from mailward.detectors._documents_base import LNK_MAGIC, DocHit, runnable_kind, shorten
 
 log = logging.getLogger(__name__)
 
-ONENOTE_MAGIC = bytes.fromhex("e4525c7b8cd8a74daeb15378d02996d3")
-#: FileDataStoreObject header GUID {BDE316E7-2665-4511-A4C4-8D4D0B7A9EAC}: an embedded file.
-ONENOTE_FILE_GUID = bytes.fromhex("e716e3bd65261145a4c48d4d0b7a9eac")
-_ONENOTE_HEADER = 36  # GUID 16 + cbLength 8 + unused 4 + reserved 8
-_MAX_EMBEDDED = 50
 _TEXT_HEAD = 2 * 1024 * 1024
 _XLL_EXPORTS = frozenset({"xlautoopen", "xlautoclose", "xladdinmanagerinfo"})
 _SVG_ROOT = re.compile(r"\A\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<svg\b",
@@ -28,9 +24,6 @@ _SVG_ACTIVE: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"<foreignObject\b.*?<(?:\w+:)?(?:html|body|iframe|form|input|embed|object)\b",
         re.IGNORECASE | re.DOTALL)),
 )  # fmt: skip
-_INTERNET_SHORTCUT = re.compile(r"\A\s*\[InternetShortcut\]", re.IGNORECASE)
-_SHORTCUT_URL = re.compile(r"^\s*URL\s*=\s*(\S.*)$", re.IGNORECASE | re.MULTILINE)
-_LIBRARY = re.compile(r"<(?:libraryDescription|searchConnectorDescription)\b", re.IGNORECASE)
 _SEARCH_MS = re.compile(r"""search-ms:[^"'<>\s]{0,200}""", re.IGNORECASE)
 
 
@@ -45,7 +38,7 @@ def analyse_onenote(content: bytes) -> list[DocHit]:
     """DOC_ONENOTE for a OneNote section; stronger when it carries programs or scripts."""
     if content[:16] != ONENOTE_MAGIC:
         return []
-    embedded = list(_onenote_files(content))
+    embedded = onenote_files(content)
     for data in embedded:
         kind = runnable_kind(data)
         if kind is not None:
@@ -56,17 +49,6 @@ def analyse_onenote(content: bytes) -> list[DocHit]:
                        "file(s), a common malware lure", (), 0.7)]  # fmt: skip
     return [DocHit("DOC_ONENOTE", "is a OneNote notebook, rarely sent by mail and often "
                    "used as a malware lure", (), 0.4)]  # fmt: skip
-
-
-def _onenote_files(content: bytes) -> list[bytes]:
-    out: list[bytes] = []
-    start = content.find(ONENOTE_FILE_GUID)
-    while start >= 0 and len(out) < _MAX_EMBEDDED:
-        size = int.from_bytes(content[start + 16 : start + 24], "little")
-        begin = start + _ONENOTE_HEADER
-        out.append(content[begin : begin + min(size, len(content) - begin)])
-        start = content.find(ONENOTE_FILE_GUID, begin)
-    return out
 
 
 def analyse_svg(content: bytes, detected_type: str) -> list[DocHit]:
@@ -82,27 +64,17 @@ def analyse_svg(content: bytes, detected_type: str) -> list[DocHit]:
 
 
 def analyse_shortcut(content: bytes) -> list[DocHit]:
-    """DOC_SHORTCUT for .lnk, .url, .library-ms and .search-ms files, by content."""
+    """DOC_SHORTCUT for a .lnk (by its header) and for a document that opens a search-ms: URI.
+
+    Files that are themselves shortcuts to another location (.url, .library-ms, .search-ms,
+    .scf) are the windows_types detector's ATT_SHELL_SHORTCUT / ATT_WEB_SHORTCUT.
+    """
     if content[:20] == LNK_MAGIC:
         return [DocHit("DOC_SHORTCUT", "is a Windows shortcut (.lnk), which can run any command "
                        "when opened", ("lnk",))]  # fmt: skip
     text = _text(content[:65536])
-    if _INTERNET_SHORTCUT.match(text):
-        match = _SHORTCUT_URL.search(text)
-        url = match.group(1).strip() if match else ""
-        local = url.lower().startswith(("file:", "\\\\", "smb:", "search-ms:"))
-        reason = "opens a file or network share" if local else "opens a web address"
-        return [
-            DocHit(
-                "DOC_SHORTCUT",
-                f"is an Internet shortcut (.url) that {reason} ({shorten(url) or 'no URL'})",
-                (shorten(url),),
-                1.0 if local else 0.6,
-            )
-        ]
-    if _LIBRARY.search(text[:4096]):
-        return [DocHit("DOC_SHORTCUT", "is a Windows library or search-connector file that "
-                       "points Explorer at another location", ("library-ms",))]  # fmt: skip
+    if text.lstrip()[:10].lower().startswith("search-ms:"):
+        return []  # a search-ms file itself: ATT_SHELL_SHORTCUT
     search = _SEARCH_MS.search(text)
     if search is not None:
         return [

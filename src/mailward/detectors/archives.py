@@ -1,18 +1,24 @@
 """Programs hidden in archives and disk images, encrypted archives, and archive bombs.
 
-Each attachment that is an archive, a compressed stream or a disk image (by content, or by
-name when libmagic cannot tell) is expanded in memory by :func:`mailward.attachments.expand`,
+Each attachment that is an archive, a compressed stream or a disk image (by content: libmagic,
+or the images' own signatures, ISO 9660/UDF volume descriptors, VHD footer, VHDX header; or by
+name when neither can tell) is expanded in memory by :func:`mailward.attachments.expand`,
 recursively and within hard limits; the members are checked like attachments are (native
-program headers, Windows script code, extensions Windows runs). Encrypted archives are tried
-with the passwords the message itself offers ("Password: 4471").
+program headers, Windows script code, extensions Windows runs, and the table of Windows file
+types in mailward/data/windows_file_types.toml: CHM, registry and MSIX files by content,
+shortcuts to other locations (.url to a share, .library-ms, .search-ms), OneNote notebooks
+embedding a payload). Encrypted archives are tried with the passwords the message itself offers
+("Password: 4471"). The expansions are published in ``ctx.expansions`` for later stages.
 
 Symbols (default weight, group "attachments")
-  ATT_ARCHIVE_EXECUTABLE   12  a program or script inside an archive or image, at any depth;
+  ATT_ARCHIVE_EXECUTABLE   12  a program, script or other file Windows runs or opens (see
+                               above) inside an archive or image, at any depth;
                                evidence is the member chain ("invoice.zip > inner.iso > run.lnk")
   ATT_ARCHIVE_ENCRYPTED     4  a password-protected archive; factor 1.0 when no password opened
                                it, ``unlocked_factor`` when one from the message did (and then
                                its contents were scanned too)
-  ATT_CONTAINER_IMAGE       5  an ISO/IMG/VHD/VHDX disk image (files in it lose Mark-of-the-Web)
+  ATT_CONTAINER_IMAGE       5  an ISO/IMG/VHD/VHDX disk image (files in it lose Mark-of-the-Web);
+                               policy quarantines it by default
   ATT_ARCHIVE_TOO_COMPLEX   0  an archive crossed a hard limit or could not be read, so it was
                                not fully scanned; policy should force quarantine on it
   ATT_ARCHIVE_NESTED        2  archives nested ``nested_levels`` deep or more (zip in a zip)
@@ -47,12 +53,15 @@ from mailward.attachments import (
     extension,
     find_passwords,
     read_plan,
+    windows_type,
 )
 from mailward.detectors.attachments import (
     DEFAULT_DANGEROUS_EXTENSIONS,
+    code_reason,
     native_program,
     script_indicators,
 )
+from mailward.detectors.windows_types import onenote_payloads
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.model import Attachment, Finding, ParsedMessage
 
@@ -123,19 +132,38 @@ def _script_reason(member: Member) -> str | None:
     return None
 
 
+def _windows_reason(member: Member) -> str | None:
+    """A member Windows runs or opens though it is no program: CHM, .reg, MSIX, a shortcut to
+    another location, a OneNote notebook with a payload (windows_file_types.toml)."""
+    found = windows_type(member.name, member.content)
+    code = code_reason(found)
+    if code is not None or found is None:
+        return code
+    if found.type.windows_does == "shell_handler" and not found.web:
+        where = ", ".join(found.targets[:2]) or "a location that could not be read"
+        return f"is {found.kind} pointing to {where}, which Windows opens on a double-click"
+    if found.type.id == "onenote":
+        payloads = onenote_payloads(member.content)
+        if payloads:
+            return f"is a OneNote notebook embedding {payloads[0]}"
+    return None
+
+
 class ArchiveDetector:
     """Expands archives and disk images and reports programs, encryption and bombs in them."""
 
     name: ClassVar[str] = "archives"
     symbols: ClassVar[Mapping[str, SymbolSpec]] = {
         "ATT_ARCHIVE_EXECUTABLE": SymbolSpec(
-            12.0, _GROUP, "An archive or disk image holds a program or script."
+            12.0, _GROUP, "An archive or disk image holds a program, script or another file "
+            "Windows runs or opens on a double-click (shortcut, CHM, .reg, OneNote payload)."
         ),
         "ATT_ARCHIVE_ENCRYPTED": SymbolSpec(
             4.0, _GROUP, "An attached archive is password-protected, hiding it from scanners."
         ),
         "ATT_CONTAINER_IMAGE": SymbolSpec(
-            5.0, _GROUP, "A disk image (ISO/IMG/VHD) is attached; it bypasses Mark-of-the-Web."
+            5.0, _GROUP, "A disk image (ISO/IMG/VHD/VHDX) is attached; it bypasses "
+            "Mark-of-the-Web. Policy quarantines it by default."
         ),
         "ATT_ARCHIVE_TOO_COMPLEX": SymbolSpec(
             0.0, _GROUP, "An archive crossed a hard limit or could not be read; not fully scanned."
@@ -168,6 +196,7 @@ class ArchiveDetector:
             budget = dataclasses.replace(limits, max_seconds=remaining)
             result = await asyncio.to_thread(expand, att.content, att.filename, budget, passwords)
             results.append((att, result))
+            ctx.expansions[att.sha256] = result  # for later stages (test strings)
         return self._findings(results)
 
     def _findings(self, results: list[tuple[Attachment, ExpansionResult]]) -> list[Finding]:
@@ -214,6 +243,9 @@ class ArchiveDetector:
             script = _script_reason(member)
             if script is not None:
                 return script
+            windows = _windows_reason(member)
+            if windows is not None:
+                return windows
         ext = extension(member.name)
         if ext in self._dangerous:
             return f'ends in ".{ext}", which Windows runs as a program or script'
@@ -240,8 +272,8 @@ class ArchiveDetector:
         hits = []
         for chain in result.images:
             reason = (
-                f'"{chain}" is a disk image (ISO/IMG/VHD); Windows mounts it with a double-click '
-                "and the files inside lose their Mark-of-the-Web warning"
+                f'"{chain}" is a disk image (ISO/IMG/VHD/VHDX); Windows mounts it with a '
+                "double-click and the files inside lose their Mark-of-the-Web warning"
             )
             hits.append((chain, reason, 1.0))
         return hits
@@ -275,7 +307,8 @@ class ArchiveDetector:
 def _worth_expanding(att: Attachment) -> bool:
     return (
         read_plan(att.detected_type, att.filename) is not None
-        or disk_image(att.detected_type, att.detected_description, att.filename) is not None
+        or disk_image(att.detected_type, att.detected_description, att.filename, att.content)
+        is not None
     )
 
 

@@ -5,7 +5,10 @@ Detects
     the headers; by libmagic's detected type alone at factor 0.8), a script by content (a "#!"
     first line at factor 0.6, or Windows script code: WScript.Shell, ActiveXObject, encoded
     PowerShell, IEX...; two strong indicators, or one in a file with a script extension), or
-    whose name ends in an extension Windows runs (.exe, .js, .hta, .lnk, ...);
+    whose name ends in an extension Windows runs (.exe, .js, .hta, .lnk, .xll, .chm, .reg,
+    .appx, .msix, ...: the "runs_code" rows of the table in mailward/data/windows_file_types.toml,
+    docs/windows-file-types.md), or whose content is a compiled HTML Help file, a registry file or
+    an MSIX/APPX package, which Windows runs code from though they are no programs;
   - a name claiming a harmless type (.pdf, .docx, .jpg, .txt, ...) over content of another kind;
   - a second, decoy extension ("invoice.pdf.exe") or a right-to-left override in the name.
 
@@ -13,12 +16,21 @@ Symbols (default weight, group "attachments")
   ATT_EXECUTABLE        12  the attachment is a program or script, by content or by extension
   ATT_TYPE_MISMATCH      4  the extension claims a harmless type; the content is something else
   ATT_DOUBLE_EXTENSION   3  a decoy extension before a dangerous one, or a right-to-left override
+  ATT_BLOCKED_TYPE       0  the operator's policy blocks the attachment by name or true type
+                            (forced to quarantine by ``[policy] force``); see
+                            :mod:`mailward.detectors._attachment_policy`
 
 Each symbol is raised at most once per message; its evidence lists the attachments.
 
 Settings ``[detectors.attachments]``
   dangerous_extensions  extensions (no dot) treated as programs whatever the content
   check_scripts         look for script code in text attachments (default true)
+  blocked_extensions    extensions blocked by policy, e.g. [".zip", ".iso"] (default none); any
+                        name a mail program could show for the part, or an archive member's
+                        name, ending in one raises ATT_BLOCKED_TYPE
+  blocked_types         true types (libmagic MIME types, shell patterns such as
+                        "application/x-ms*") blocked by policy, for parts and archive members
+                        (default none)
 """
 
 from __future__ import annotations
@@ -30,15 +42,22 @@ from typing import ClassVar
 
 from pydantic import field_validator
 
+from mailward.attachments import ArchiveLimits, WindowsMatch, pe_kind, windows_type
+from mailward.data.windows_types import extensions_that
+from mailward.detectors._attachment_policy import (
+    AttachmentPolicy,
+    normalise_extensions,
+    normalise_types,
+)
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.model import Attachment, Finding, ParsedMessage
 
 _GROUP = "attachments"
 _SCAN_BYTES = 1_048_576
-DEFAULT_DANGEROUS_EXTENSIONS = (
-    "exe", "scr", "com", "pif", "cpl", "js", "jse", "vbs", "vbe", "wsf", "wsh", "hta",
-    "ps1", "bat", "cmd", "msi", "jar", "lnk",
-)  # fmt: skip
+#: The "runs_code" rows of mailward/data/windows_file_types.toml (docs/windows-file-types.md).
+DEFAULT_DANGEROUS_EXTENSIONS = extensions_that("runs_code")
+#: Types that run code which we read by content besides programs and scripts.
+_CODE_BY_CONTENT = frozenset({"chm", "reg", "appx"})
 #: Extensions whose files are scripts: one script indicator is enough in them.
 _SCRIPT_EXTENSIONS = frozenset(
     {"js", "jse", "vbs", "vbe", "wsf", "wsh", "hta", "ps1", "psm1", "bat", "cmd", "sh"}
@@ -128,11 +147,23 @@ class ExecutableAttachmentSettings(DetectorSettings):
 
     dangerous_extensions: tuple[str, ...] = DEFAULT_DANGEROUS_EXTENSIONS
     check_scripts: bool = True
+    blocked_extensions: tuple[str, ...] = ()
+    blocked_types: tuple[str, ...] = ()
 
     @field_validator("dangerous_extensions")
     @classmethod
     def _normalise(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(e.strip().lstrip(".").lower() for e in value if e.strip().lstrip("."))
+
+    @field_validator("blocked_extensions")
+    @classmethod
+    def _blocked_extensions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return normalise_extensions(value)
+
+    @field_validator("blocked_types")
+    @classmethod
+    def _blocked_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return normalise_types(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +194,8 @@ def _base_type(att: Attachment) -> str:
 
 def native_program(content: bytes) -> str | None:
     """What kind of native program ``content`` is, read from its headers, or None."""
-    if content[:2] == b"MZ" and len(content) >= 0x40:
-        offset = int.from_bytes(content[0x3C:0x40], "little")
-        if offset > 0 and content[offset : offset + 4] == b"PE\0\0":
-            return "a Windows program (PE executable)"
+    if pe_kind(content) is not None:
+        return "a Windows program (PE executable)"
     if content[:4] == b"\x7fELF" and len(content) >= 20 and content[4] in (1, 2):
         return "a Linux/Unix program (ELF executable)"
     if content[:4] in _MACHO_MAGICS:
@@ -176,6 +205,19 @@ def native_program(content: bytes) -> str | None:
     if content[:4] in _FAT_MAGICS and 0 < int.from_bytes(content[4:8], "big") < 20:
         return "a macOS program (universal Mach-O executable)"
     return None
+
+
+def windows_code(name: str | None, content: bytes) -> str | None:
+    """Why ``content`` runs code on Windows though it is no program: a compiled HTML Help file,
+    a registry file, an MSIX/APPX package (read by content; see windows_file_types.toml)."""
+    return code_reason(windows_type(name, content))
+
+
+def code_reason(found: WindowsMatch | None) -> str | None:
+    """:func:`windows_code` for a type already looked up."""
+    if found is None or found.by != "content" or found.type.content not in _CODE_BY_CONTENT:
+        return None
+    return f"is {found.kind}: {found.type.what}"
 
 
 def _text_of(content: bytes) -> str:
@@ -244,6 +286,9 @@ class ExecutableAttachmentDetector:
         "ATT_DOUBLE_EXTENSION": SymbolSpec(
             3.0, _GROUP, "An attachment name hides its real extension (decoy extension, RLO)."
         ),
+        "ATT_BLOCKED_TYPE": SymbolSpec(
+            0.0, _GROUP, "The operator's policy blocks an attachment's name or type."
+        ),
     }
     timeout: ClassVar[float] = 10.0
     #: Missing an executable is worse than holding mail while this detector is broken.
@@ -253,6 +298,9 @@ class ExecutableAttachmentDetector:
     def __init__(self, settings: ExecutableAttachmentSettings) -> None:
         self.settings = settings
         self._dangerous = frozenset(settings.dangerous_extensions)
+        self._policy = AttachmentPolicy(
+            settings.blocked_extensions, settings.blocked_types, ArchiveLimits()
+        )
 
     async def check(self, msg: ParsedMessage, ctx: ScanContext) -> Sequence[Finding]:
         hits: dict[str, list[_Hit]] = {symbol: [] for symbol in self.symbols}
@@ -265,7 +313,8 @@ class ExecutableAttachmentDetector:
                 hit = probe(att)
                 if hit is not None:
                     hits[symbol].append(hit)
-        return [self._finding(symbol, found) for symbol, found in hits.items() if found]
+        findings = [self._finding(symbol, found) for symbol, found in hits.items() if found]
+        return findings + await self._policy.check(msg, self.name)
 
     def _finding(self, symbol: str, hits: list[_Hit]) -> Finding:
         first = hits[0]
@@ -292,6 +341,9 @@ class ExecutableAttachmentDetector:
             script = _script_reason(att, ext)
             if script is not None:
                 return _Hit(name, f"{script[0]}; do not open it", script[1])
+        code = windows_code(att.filename, att.content)
+        if code is not None:
+            return _Hit(name, f"{code}; do not open it")
         if ext in self._dangerous:
             return _Hit(name, f'ends in ".{ext}", which Windows runs as a program or script')
         return None

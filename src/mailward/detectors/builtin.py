@@ -18,13 +18,16 @@ from mailward.detectors.impersonation import DisplayNameAddressDetector
 from mailward.detectors.lures import LureDetector
 from mailward.detectors.mime_ambiguity import MimeAmbiguityDetector
 from mailward.detectors.smuggling import HtmlSmugglingDetector
+from mailward.detectors.teststrings import StandardTestStringDetector
 from mailward.detectors.urls import LinkMismatchDetector
+from mailward.detectors.windows_types import WindowsTypeDetector
 from mailward.detectors.yara_scan import YaraDetector
 from mailward.engine.contract import DetectorFactory
 
 BUILTIN_DETECTORS: tuple[DetectorFactory, ...] = (
     ExecutableAttachmentDetector,
     ArchiveDetector,
+    WindowsTypeDetector,
     DocumentDetector,
     HtmlSmugglingDetector,
     MimeAmbiguityDetector,
@@ -37,6 +40,7 @@ BUILTIN_DETECTORS: tuple[DetectorFactory, ...] = (
     LureDetector,
     ContentClassifierDetector,
     IdentityDetector,
+    StandardTestStringDetector,
 )
 
 __all__ = [
@@ -52,6 +56,8 @@ __all__ = [
     "LinkMismatchDetector",
     "LureDetector",
     "MimeAmbiguityDetector",
+    "StandardTestStringDetector",
     "ThreatFeedDetector",
+    "WindowsTypeDetector",
     "YaraDetector",
 ]

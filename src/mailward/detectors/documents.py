@@ -11,7 +11,8 @@ Each attachment is recognised by its bytes (and libmagic's detected type), never
     when the file is too malformed to parse;
   - OneNote sections (by their header GUID) and the files embedded in them;
   - SVG images with script, event handlers, javascript: links or HTML in <foreignObject>;
-  - Windows shortcuts: .lnk by magic, .url / .library-ms / .search-ms by content;
+  - Windows shortcuts: .lnk by magic, and documents that open a search-ms: URI (files that are
+    themselves .url / .library-ms / .search-ms shortcuts are the windows_types detector's);
   - Excel add-ins (.xll): a DLL exporting xlAutoOpen (pefile).
 
 Everything is parsed in memory; nothing an attachment contains is written to disk.
@@ -30,7 +31,7 @@ Symbols (default weight, group "documents")
   PDF_LINK_LURE          4  a one-page PDF with little text and an external link (evidence: URL)
   DOC_ONENOTE            6  a OneNote notebook (factor 1 when it embeds a program or script)
   DOC_SVG_SCRIPT         7  an SVG image with script or HTML
-  DOC_SHORTCUT           9  a Windows shortcut (.lnk, .url, .library-ms, .search-ms)
+  DOC_SHORTCUT           9  a Windows shortcut (.lnk), or a document opening a search-ms: URI
   DOC_XLL               10  an Excel add-in DLL
 
 Each symbol is raised at most once per message; its evidence lists what showed it.

@@ -5,21 +5,25 @@ the ``symbols`` it may raise with their default weight, group and description, a
 a pydantic ``Settings`` model for its options, and ``async check(msg, ctx)`` that returns
 Findings. A detector that weighs what others found (the identity detector reads the DKIM and
 DMARC results) declares ``stage: ClassVar[int] = 1``: detectors of one stage run concurrently,
-stage by stage, and a later stage sees ``ctx.findings`` and ``ctx.auth_results`` of earlier
-ones. A detector never decides what happens to a message, and does I/O only through clients in
-the ScanContext.
+stage by stage, and a later stage sees ``ctx.findings``, ``ctx.auth_results`` and
+``ctx.expansions`` (the archives detector's expansions of the attachments) of earlier ones.
+A detector never decides what happens to a message, and does I/O only through clients in the
+ScanContext.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from mailward.config.settings import Settings
 from mailward.model import Envelope, Finding, ParsedMessage
+
+if TYPE_CHECKING:
+    from mailward.attachments import ExpansionResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,9 @@ class ScanContext:
     auth_results: list[str] = field(default_factory=list)
     #: Findings of the earlier stages, for a detector of a later stage (``stage`` > 0).
     findings: list[Finding] = field(default_factory=list)
+    #: Archive expansions of this message's attachments, by the attachment's sha256: the
+    #: archives detector publishes them so a later stage reads members without expanding again.
+    expansions: dict[str, ExpansionResult] = field(default_factory=dict)
 
     @property
     def accepted_domains(self) -> tuple[str, ...]:

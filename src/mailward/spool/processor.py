@@ -260,9 +260,19 @@ class Processor:
         self, send: RelayFn, where: Any, done_as: str, entry: SpoolEntry, state: SpoolState,
         raw: bytes, rcpts: list[str], temp: dict[str, str], perm: dict[str, str],
     ) -> None:
-        """Relay or LMTP: record who was accepted; the rest are retried or bounced."""
+        """Relay or LMTP: record who was accepted; the rest are retried or bounced.
+
+        The accepted recipients are marked done in the spool state (fsynced) the moment the
+        next hop says so, before QUIT: a crash after that delivers nothing twice, a crash
+        before it re-delivers only this message (Postfix does the same)."""
+
+        async def mark_done(accepted: tuple[str, ...]) -> None:
+            state.done.update({r: done_as for r in accepted})
+            await asyncio.to_thread(self.spool.save_state, entry.id, state)
+
         result = await send(
-            where, entry.envelope.mail_from, rcpts, raw, helo=self.settings.smtp.hostname
+            where, entry.envelope.mail_from, rcpts, raw, helo=self.settings.smtp.hostname,
+            on_accepted=mark_done,
         )
         state.done.update({r: done_as for r in result.accepted})
         temp.update(result.temp_failed)

@@ -5,7 +5,12 @@ discarded, AUTH, CRLF.CRLF-only end of data, 500 for a command line over 512 oct
 subclass adds what a gateway needs on top:
 
 - a total and a per-address connection limit (421 when exceeded);
-- a separate time limit for the whole DATA transfer;
+- a separate time limit for the whole DATA transfer, and a least data rate
+  (``smtp.min_data_rate``, Postfix's smtpd_min_data_rate): a client trickling its message gets
+  421 and is closed once ``smtp.min_data_rate_grace`` seconds have passed;
+- a command line longer than ``COMMAND_BUFFER_LIMIT`` octets without a line end gets 500 and
+  the connection is closed as soon as that much has arrived (aiosmtpd would read on, dropping
+  it, until a line end that may never come, answering nothing);
 - an error budget: after ``smtp.max_errors`` 4xx/5xx replies the connection gets 421 and is
   closed (Postfix's smtpd_hard_error_limit);
 - command arguments with control characters (NUL, bare CR/LF...) or bytes that are not UTF-8
@@ -71,6 +76,12 @@ log = logging.getLogger(__name__)
 MAX_LINE = 256 * 1024
 #: RFC 5321 4.5.3.1.4: a command line, CRLF included (MAIL gets room for its ESMTP parameters).
 COMMAND_LIMIT = 512
+#: Octets of a command line (no line end yet) after which the client gets 500 and is closed.
+#: A longer line that does end below it gets 500 and the session goes on (aiosmtpd reads the
+#: excess over MAX_LINE and drops it, so neither is ever buffered whole).
+COMMAND_BUFFER_LIMIT = 2 * MAX_LINE
+#: Seconds between two checks of the data rate while DATA content arrives.
+DATA_RATE_CHECK = 1.0
 #: C0 controls except TAB, DEL, and the surrogates that stand for bytes that are not UTF-8.
 _BAD_ARG = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _NON_ASCII = re.compile("[^\x00-\x7f]")
@@ -129,6 +140,12 @@ class GatewaySMTP(SMTP):
         self._handle_hooks["PROXY"] = self._accept_proxy
         self._in_data_hook = False
         self._eof_pending = False
+        #: DATA content is arriving: since when (loop time), how many octets so far.
+        self._data_started: float | None = None
+        self._data_octets = 0
+        self._rate_check: asyncio.TimerHandle | None = None
+        #: Octets received since the last line end, outside DATA content.
+        self._line_octets = 0
         self._handler_data = self._handle_hooks.get("DATA")
         if self._handler_data is not None:
             self._handle_hooks["DATA"] = self._data_hook
@@ -314,8 +331,10 @@ class GatewaySMTP(SMTP):
 
     async def _data_hook(self, server: Any, session: Any, envelope: Any) -> Any:
         assert self._handler_data is not None
-        # The transfer is complete: data_timeout no longer applies (the inline scan has its own)
+        # The transfer is complete: data_timeout and the data rate no longer apply (the
+        # inline scan has its own time limit)
         self._reset_timeout()
+        self._stop_rate_check()
         self._in_data_hook = True
         try:
             return await self._handler_data(server, session, envelope)
@@ -353,6 +372,58 @@ class GatewaySMTP(SMTP):
     def _input_pending(self) -> bool:
         return bool(getattr(self._reader, "_buffer", b""))
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._closing:
+            return
+        if self._data_started is not None:
+            self._data_octets += len(data)
+            self._line_octets = 0
+            return
+        end = data.rfind(b"\n")
+        self._line_octets = len(data) - end - 1 if end >= 0 else self._line_octets + len(data)
+        if self._line_octets > COMMAND_BUFFER_LIMIT:
+            log.warning("%s sent a command line over %d octets without a line end; closing",
+                        self._counted_ip, COMMAND_BUFFER_LIMIT)
+            buffered = getattr(self._reader, "_buffer", None)
+            if isinstance(buffered, bytearray):
+                buffered.clear()  # not kept: the line is refused whole
+            self._spawn_close("500 5.5.2 Error: command line too long, closing connection")
+
+    def _spawn_close(self, reply: str) -> None:
+        """:meth:`_close_with` from a callback (not the client task)."""
+        task = self.loop.create_task(self._close_with(reply))
+        _LINGERING.add(task)
+        task.add_done_callback(_LINGERING.discard)
+
+    def _start_rate_check(self) -> None:
+        self._data_started = self.loop.time()
+        self._data_octets = len(getattr(self._reader, "_buffer", b""))
+        if self._settings.min_data_rate:
+            self._rate_check = self.loop.call_later(DATA_RATE_CHECK, self._check_rate)
+
+    def _stop_rate_check(self) -> None:
+        self._data_started = None
+        if self._rate_check is not None:
+            self._rate_check.cancel()
+            self._rate_check = None
+
+    def _check_rate(self) -> None:
+        """421 and close when DATA content comes slower than ``smtp.min_data_rate``."""
+        self._rate_check = None
+        if self._data_started is None or self._closing or self.transport is None:
+            return
+        s = self._settings
+        late = self.loop.time() - self._data_started - s.min_data_rate_grace
+        if late > 0 and self._data_octets < s.min_data_rate * late:
+            log.warning("%s sends DATA slower than %d octets/s (%d octets in %.0fs); closing",
+                        self._counted_ip, s.min_data_rate, self._data_octets,
+                        late + s.min_data_rate_grace)
+            self._stop_rate_check()
+            self._spawn_close("421 4.4.2 Error: data arrives too slowly, closing connection")
+            return
+        self._rate_check = self.loop.call_later(DATA_RATE_CHECK, self._check_rate)
+
     async def smtp_EHLO(self, hostname: str) -> None:
         self.command_size_limits["MAIL"] = COMMAND_LIMIT
         await super().smtp_EHLO(hostname)
@@ -364,7 +435,11 @@ class GatewaySMTP(SMTP):
             await self._close_with("554 5.5.0 Error: SMTP protocol synchronization")
             return
         self._reset_timeout(self._settings.data_timeout)
-        await super().smtp_DATA(arg)
+        self._start_rate_check()
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._stop_rate_check()
         if self._eof_pending and self.transport is not None:
             self.transport.close()  # the client half-closed while its message was stored
 
