@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from mailward.activity import ActivityMonitor, AlertChange
+from mailward.activity import ActivityMonitor, AlertChange, Notifier
+from mailward.config.settings import Settings
 from mailward.model import Action, Envelope, Finding, Verdict
+
+MonitorFactory = Callable[..., ActivityMonitor]
+
+
+class RecordingNotifier(Notifier):
+    """Keeps the events instead of sending them."""
+
+    def __init__(self) -> None:
+        super().__init__(Settings().activity.webhook, Settings().activity.syslog)
+        self.sent: list[tuple[str, int]] = []
+
+    def send(self, event: str, alert: Any) -> None:
+        self.sent.append((event, alert.id))
+
 
 T0 = 1_800_000_000.0  # a Tuesday, 15:20 UTC
 DAY = 86400.0

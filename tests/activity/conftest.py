@@ -4,6 +4,7 @@ PostgreSQL too when MAILWARD_TEST_PG_URL is set (its tables are dropped before e
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,11 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from mailward.activity import ActivityMonitor, Notifier
+sys.path.insert(0, str(Path(__file__).parent))
+
+from activity_helpers import MonitorFactory, RecordingNotifier
+
+from mailward.activity import ActivityMonitor
 from mailward.activity._schema import ACTIVITY_METADATA
 from mailward.config.settings import Settings
 from mailward.response.lockdown import LOCKDOWN_METADATA, LockdownState
@@ -21,19 +26,6 @@ from mailward.store._schema import METADATA
 
 PG_ENV = "MAILWARD_TEST_PG_URL"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
-
-MonitorFactory = Callable[..., ActivityMonitor]
-
-
-class RecordingNotifier(Notifier):
-    """Keeps the events instead of sending them."""
-
-    def __init__(self) -> None:
-        super().__init__(Settings().activity.webhook, Settings().activity.syslog)
-        self.sent: list[tuple[str, int]] = []
-
-    def send(self, event: str, alert: Any) -> None:
-        self.sent.append((event, alert.id))
 
 
 @pytest.fixture(params=BACKENDS)

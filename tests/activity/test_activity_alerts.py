@@ -10,8 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from activity_helpers import PHISH, T0, colleagues, envelope, send
-from conftest import MonitorFactory
+from activity_helpers import PHISH, T0, MonitorFactory, colleagues, envelope, send
 
 from mailward.activity import ActivityMonitor
 from mailward.config.settings import Settings

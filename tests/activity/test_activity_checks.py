@@ -7,8 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from activity_helpers import DAY, PHISH, T0, colleagues, send, symbols
-from conftest import MonitorFactory
+from activity_helpers import DAY, PHISH, T0, MonitorFactory, colleagues, send, symbols
 
 ALICE = "alice@example.com"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest import RecordingNotifier
+from activity_helpers import RecordingNotifier
 from week_generator import DAY, normal_mail
 
 from mailward.activity import ActivityMonitor
