@@ -24,7 +24,12 @@ from sqlalchemy import select, update
 from mailward.activity import _schema as t
 from mailward.activity.alerts import Alert, AlertChange, AlertStore
 from mailward.activity.baseline import Baselines, MessageObservation, network_of
-from mailward.activity.checks import auth_failure_checks, login_network, message_checks
+from mailward.activity.checks import (
+    ActivityFinding,
+    auth_failure_checks,
+    login_network,
+    message_checks,
+)
 from mailward.activity.notify import Notifier
 from mailward.config.settings import Settings
 from mailward.model import Action, Envelope, Verdict
@@ -115,7 +120,10 @@ class ActivityMonitor:
             found = auth_failure_checks(self.cfg, self.base, login, net, at)
         return self.raise_alerts(found, now)
 
-    def raise_alerts(self, found: list[Any], now: float | None = None) -> list[AlertChange]:
+    def raise_alerts(
+        self, found: list[ActivityFinding], now: float | None = None
+    ) -> list[AlertChange]:
+        """File findings (from these checks or others: campaigns) as alerts; respond, tell."""
         changes = self.alerts.add_findings(found, now)
         for change in changes:
             alert = change.alert
