@@ -98,3 +98,19 @@ def test_authenticator_with_no_users_refuses() -> None:
     assert not PasswordAuthenticator({})(
         None, None, None, "LOGIN", LoginPassword(b"a", b"b")
     ).success
+
+
+class _Session:
+    peer = ("203.0.113.9", 40000)
+
+
+def test_observer_is_told_of_every_attempt() -> None:
+    seen: list[tuple[str, str, bool]] = []
+    auth = PasswordAuthenticator({"alice": hash_password("pw", iterations=FAST)},
+                                 lambda login, ip, ok: seen.append((login, ip, ok)))
+    good = auth(None, _Session(), None, "PLAIN", LoginPassword(b"alice", b"pw"))
+    bad = auth(None, _Session(), None, "LOGIN", LoginPassword(b"alice", b"nope"))
+    unknown = auth(None, _Session(), None, "PLAIN", LoginPassword(b"mallory", b"pw"))
+    assert good.success and not bad.success and not unknown.success
+    assert seen == [("alice", "203.0.113.9", True), ("alice", "203.0.113.9", False),
+                    ("mallory", "203.0.113.9", False)]

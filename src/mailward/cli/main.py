@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mailward import __version__
 from mailward.cli import (
+    alerts,
     clawback,
     hunt,
     lockdown,
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (
         serve, scan, eval_cmd, quarantine, lockdown, hunt, clawback, train, passwd, reload,
+        alerts,
     ):
         module.add_parser(sub)
     return parser

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from mailward.config.activity import ActivitySettings
 from mailward.model import Action
 
 _SAFE_SETTING = re.compile(r"[\x20-\x7e]*")
@@ -260,6 +261,16 @@ _NEEDED_HEADERS = ("from", "to", "cc", "subject", "date", "message-id", "mime-ve
 _HEADER_GLOB = re.compile(r"[!-9;-~]+")  # printable ASCII without ":"
 
 
+class OutboundPolicySettings(Section):
+    """``[policy.outbound]``: mail from authenticated users and internal networks. Each
+    threshold left unset is the inbound one; ``force`` rules are added to the inbound ones."""
+
+    tag_at: float | None = None
+    quarantine_at: float | None = None
+    reject_at: float | None = None
+    force: tuple[ForceRule, ...] = ()
+
+
 class PolicySettings(Section):
     tag_at: float = 5.0
     quarantine_at: float = 10.0
@@ -301,6 +312,18 @@ class PolicySettings(Section):
     #: any case; Authentication-Results of [detectors.auth] trust_authentication_results_from
     #: are kept. The gateway's own headers are added after this.
     strip_inbound_headers: tuple[str, ...] = STRIP_INBOUND_HEADERS
+    #: Thresholds and extra force rules for outbound and internal mail.
+    outbound: OutboundPolicySettings = OutboundPolicySettings()
+
+    def for_outbound(self) -> PolicySettings:
+        """This policy as it applies to mail from inside (authenticated or internal)."""
+        o = self.outbound
+        return self.model_copy(update={
+            "tag_at": self.tag_at if o.tag_at is None else o.tag_at,
+            "quarantine_at": self.quarantine_at if o.quarantine_at is None else o.quarantine_at,
+            "reject_at": self.reject_at if o.reject_at is None else o.reject_at,
+            "force": (*self.force, *o.force),
+        })
 
     @field_validator("strip_inbound_headers")
     @classmethod
@@ -317,6 +340,10 @@ class PolicySettings(Section):
     def _ordered(self) -> PolicySettings:
         if not self.tag_at <= self.quarantine_at <= self.reject_at:
             raise ValueError("thresholds must satisfy tag_at <= quarantine_at <= reject_at")
+        out = self.for_outbound() if self.outbound != OutboundPolicySettings() else self
+        if not out.tag_at <= out.quarantine_at <= out.reject_at:
+            raise ValueError("[policy.outbound] thresholds must satisfy "
+                             "tag_at <= quarantine_at <= reject_at")
         return self
 
 
@@ -503,6 +530,7 @@ class Settings(Section):
     journal: JournalSettings = JournalSettings()
     brands: BrandsSettings = BrandsSettings()
     milter: MilterSettings = MilterSettings()
+    activity: ActivitySettings = ActivitySettings()
     #: Per-detector settings, validated by each detector's own model.
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -74,9 +74,12 @@ class Engine:
         result = self.scorer.score(findings, elapsed)
         level = self.lockdown() if self.lockdown is not None else Level.NORMAL
         accepted = self.settings.organisation.accepted_domains
+        policy = self.settings.policy
+        if envelope is not None and (envelope.internal or envelope.authenticated_as):
+            policy = policy.for_outbound()  # [policy.outbound]: mail from inside
         verdict = decide(
             result,
-            self.settings.policy,
+            policy,
             authserv_id=self.settings.organisation.authserv_id,
             auth_results=ctx.auth_results,
             heightened=self.settings.lockdown if level.tightened else None,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailward.activity.monitor import ActivityMonitor
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
 from mailward.frontends.milter.server import listen_address, start_milter_server
@@ -66,6 +67,7 @@ class Gateway:
     processor: Processor
     lockdown: LockdownState
     journal: Journal | None
+    activity: ActivityMonitor | None = None
     history: bool = True
     offline: bool = False
     isolated: bool = False
@@ -84,11 +86,14 @@ class Gateway:
         engine = make_engine(settings, clients, lockdown.level, isolated=isolated)
         journal = Journal(settings.store_url) if settings.journal.enabled else None
         slot = EngineSlot(engine)
+        activity = ActivityMonitor(settings, store, lockdown) if settings.activity.enabled else None
         processor = Processor(
-            settings, slot, spool, store, lockdown=lockdown.level, journal=journal
+            settings, slot, spool, store, lockdown=lockdown.level, journal=journal,
+            activity=activity,
         )
         return cls(
-            settings, store, spool, slot, processor, lockdown, journal, history, offline, isolated
+            settings, store, spool, slot, processor, lockdown, journal, activity, history,
+            offline, isolated,
         )
 
     def build_engine(self, settings: Settings) -> Engine:
@@ -99,7 +104,10 @@ class Gateway:
         )
 
     def purge_journal(self, now: float) -> None:
-        """Drop raw bytes and entries past their retention (run now and then)."""
+        """Drop raw bytes and entries past their retention (run now and then), and the
+        activity events and counters past theirs."""
+        if self.activity is not None:
+            self.activity.purge(now)
         if self.journal is None:
             return
         days = self.settings.journal
@@ -114,6 +122,9 @@ class Gateway:
         """Close every part, from inside the event loop."""
         await close_engine(self.engine.current)
         self.lockdown.close()
+        if self.activity is not None:  # alert webhooks under way get a few seconds to finish
+            await asyncio.to_thread(self.activity.notifier.join, 5.0)
+            self.activity.close()
         if self.journal is not None:
             self.journal.close()
         self.store.close()
@@ -132,7 +143,8 @@ async def serve(
     environment it started from); ``config_path`` is the file watched for changes."""
     gw = Gateway.build(settings, isolated=True)  # scans in watchdog-guarded processes
     workers = SpoolWorkers(gw.processor, gw.spool, settings.engine.workers)
-    handler = GatewayHandler(settings, gw.spool, gw.engine, gw.processor, workers.nudge)
+    handler = GatewayHandler(settings, gw.spool, gw.engine, gw.processor, workers.nudge,
+                             activity=gw.activity)
     server = await start_smtp_server(handler, settings.smtp)
     milter = None
     if settings.milter.listen:  # the milter front end beside SMTP, on the same parts

@@ -23,6 +23,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mailward.activity.monitor import ActivityMonitor
 from mailward.config.settings import RelaySettings, Settings
 from mailward.delivery.dsn import build_bounce
 from mailward.delivery.lmtp import lmtp_message
@@ -84,6 +85,7 @@ class Processor:
         lockdown: Callable[[], Level] | None = None,
         journal: Journal | None = None,
         lmtp: RelayFn = lmtp_message,
+        activity: ActivityMonitor | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -94,6 +96,7 @@ class Processor:
         self.lmtp = lmtp
         self.lockdown = lockdown
         self.journal = journal
+        self.activity = activity
 
     async def process(
         self,
@@ -130,6 +133,8 @@ class Processor:
             state.verdict = verdict_to_state(verdict)
             await asyncio.to_thread(self.spool.save_state, entry.id, state)
         verdict = verdict_from_state(state.verdict)
+        if verdict.action in (*DELIVERED_ACTIONS, Action.DISARM):
+            verdict = await asyncio.to_thread(self._activity_hold, entry, verdict)
         if verdict.action is Action.DISARM:
             # The original waits in quarantine; the recipients get the harmless rest.
             await self._quarantine(entry, verdict)
@@ -172,7 +177,24 @@ class Processor:
     ) -> MessageRecord:
         rec = message_record(entry_id, envelope, raw, outcome)
         self.store.record_message(rec)
+        if self.activity is not None:
+            try:  # behaviour across messages is advisory: never hold up mail for it
+                self.activity.observe_message(entry_id, envelope, outcome.verdict,
+                                              rec.message_id)
+            except Exception:
+                log.exception("activity checks failed for %s", entry_id)
         return rec
+
+    def _activity_hold(self, entry: SpoolEntry, verdict: Verdict) -> Verdict:
+        """A hold verdict when an alert's hold_outbound holds the sender's account."""
+        if self.activity is None or entry.flags.get("skip_scan"):
+            return verdict
+        alert = self.activity.holding(entry.envelope)
+        if alert is None:
+            return verdict
+        self.activity.record_hold(entry.id, alert, entry.envelope.rcpt_tos, str(verdict.action))
+        why = f"held: account {alert.subject} is under alert {alert.id} (hold_outbound)"
+        return Verdict(Action.HOLD, verdict.score, why, verdict.findings)
 
     async def _quarantine(self, entry: SpoolEntry, verdict: Verdict) -> None:
         rec = self.store.get_message(entry.id)

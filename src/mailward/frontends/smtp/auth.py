@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -35,11 +35,17 @@ def verify_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(digest.hex().encode(), hash_hex.encode())
 
 
-class PasswordAuthenticator:
-    """aiosmtpd authenticator: PLAIN and LOGIN against the configured users."""
+#: Told of each AUTH attempt: (login, client address, succeeded).
+AuthObserver = Callable[[str, str, bool], None]
 
-    def __init__(self, users: Mapping[str, str]) -> None:
+
+class PasswordAuthenticator:
+    """aiosmtpd authenticator: PLAIN and LOGIN against the configured users; ``observer`` is
+    told of every attempt (the activity checks count logins and failures)."""
+
+    def __init__(self, users: Mapping[str, str], observer: AuthObserver | None = None) -> None:
         self.users = dict(users)
+        self.observer = observer
 
     def __call__(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
@@ -49,6 +55,11 @@ class PasswordAuthenticator:
         user = auth_data.login.decode("utf-8", "replace")
         encoded = self.users.get(user)
         password = auth_data.password.decode("utf-8", "replace")
-        if encoded is None or not verify_password(password, encoded):
+        ok = encoded is not None and verify_password(password, encoded)
+        if self.observer is not None:
+            peer = getattr(session, "peer", None)
+            ip = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
+            self.observer(user, ip, ok)
+        if not ok:
             return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=user)

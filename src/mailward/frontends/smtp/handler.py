@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mailward.activity.monitor import ActivityMonitor
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
 from mailward.errors import MailwardError
@@ -42,6 +43,7 @@ class GatewayHandler:
         engine: Engine,
         processor: Processor,
         on_queued: Callable[[str], None] = lambda _id: None,
+        activity: ActivityMonitor | None = None,
     ) -> None:
         self.settings = settings
         self.spool = spool
@@ -51,6 +53,24 @@ class GatewayHandler:
             settings.organisation.accepted_domains, settings.organisation.internal_networks
         )
         self.on_queued = on_queued
+        self.activity = activity
+        self._auth_tasks: set[asyncio.Future[None]] = set()
+
+    def auth_observer(self, login: str, peer_ip: str, ok: bool) -> None:
+        """Count an AUTH attempt in the activity baselines, off the event loop."""
+        if self.activity is None:
+            return
+        future = asyncio.get_running_loop().run_in_executor(
+            None, self._observe_auth, login, peer_ip, ok)
+        self._auth_tasks.add(future)
+        future.add_done_callback(self._auth_tasks.discard)
+
+    def _observe_auth(self, login: str, peer_ip: str, ok: bool) -> None:
+        assert self.activity is not None
+        try:
+            self.activity.observe_auth(login, peer_ip, ok)
+        except Exception:
+            log.exception("activity checks failed for an AUTH attempt from %s", peer_ip)
 
     def trusted(self, session: Any) -> bool:
         return bool(session.authenticated) or self.policy.is_internal(_peer_ip(session))

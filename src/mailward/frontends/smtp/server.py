@@ -126,7 +126,8 @@ class GatewaySMTP(SMTP):
             require_starttls=settings.require_tls,
             timeout=settings.command_timeout,
             auth_require_tls=True,
-            authenticator=PasswordAuthenticator(settings.auth_users),
+            authenticator=PasswordAuthenticator(
+                settings.auth_users, getattr(handler, "auth_observer", None)),
             enable_SMTPUTF8=True,
         )
         self._settings = settings
