@@ -18,6 +18,7 @@ from mailward.cli import (
     scan,
     serve,
     train,
+    user,
 )
 from mailward.cli import eval as eval_cmd
 from mailward.config import load_settings
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (
-        serve, scan, eval_cmd, quarantine, lockdown, hunt, clawback, train, passwd, reload,
+        serve, scan, eval_cmd, quarantine, lockdown, hunt, clawback, train, passwd, reload, user,
     ):
         module.add_parser(sub)
     return parser

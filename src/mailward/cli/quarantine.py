@@ -11,18 +11,14 @@ import argparse
 import asyncio
 import datetime
 import getpass
-import hashlib
 
 from rich.console import Console
 from rich.table import Table
 
 from mailward.config.settings import Settings
-from mailward.errors import StoreError
-from mailward.model import Envelope
+from mailward.response.quarantine_release import held_entry, release_quarantined
 from mailward.runtime.gateway import Gateway
-from mailward.spool.queue import Spool
-from mailward.store import QuarantineEntry, Store, open_store
-from mailward.store.feedback import record_release_feedback
+from mailward.store import Store, open_store
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,7 +71,7 @@ def _list(store: Store, args: argparse.Namespace) -> int:
 
 
 def _show(store: Store, entry_id: str, raw: bool) -> int:
-    entry = _get(store, entry_id)
+    entry = held_entry(store, entry_id)
     console = Console()
     if raw:
         console.out((store.quarantine_raw(entry_id) or b"").decode("utf-8", "replace"))
@@ -93,44 +89,19 @@ def _show(store: Store, entry_id: str, raw: bool) -> int:
     return 0
 
 
-def _get(store: Store, entry_id: str) -> QuarantineEntry:
-    entry = store.get_quarantine(entry_id)
-    if entry is None:
-        raise StoreError(f"no quarantined message with id {entry_id!r}")
-    return entry
-
-
 def release(
     settings: Settings, store: Store, entry_id: str, rcpts: list[str] | None,
     actor: str, reason: str,
 ) -> int:
-    entry = _get(store, entry_id)
-    held = [r for r, s in entry.recipients.items() if s == "held"]
-    wanted = rcpts or held
-    if not wanted:
-        raise StoreError(f"{entry_id}: not held for any recipient (status {entry.status})")
-    not_held = [r for r in wanted if r not in held]
-    if not_held:
-        raise StoreError(f"{entry_id}: not held for {', '.join(not_held)}")
-    raw = store.quarantine_raw(entry_id)
-    if not raw:
-        raise StoreError(f"{entry_id}: the message bytes are gone")
-    # Spool first under an id derived from the release, so a repeat after a crash is idempotent.
-    tag = hashlib.sha1("\n".join(sorted(wanted)).encode(), usedforsecurity=False).hexdigest()[:8]
-    spool = Spool(settings.spool_dir)
-    envelope = Envelope(mail_from=entry.mail_from, rcpt_tos=tuple(wanted),
-                        received_at=entry.received_at, internal=True)
-    spool_id = spool.put(envelope, raw, entry_id=f"rel-{entry_id}-{tag}",
-                         flags={"skip_scan": True, "why": f"released by {actor}: {reason}"})
-    released = store.release(entry_id, wanted, actor, reason)
-    # A release is an analyst saying "this was not bad": the content model learns from it.
-    record_release_feedback(settings, raw, actor, reason)
+    done = release_quarantined(settings, store, entry_id, rcpts, actor, reason)
     # The gateway's own processor, so the release is journaled (hunts and claw-back see it).
     gw = Gateway.build(settings, history=False, offline=True)
     try:
-        outcome = asyncio.run(gw.processor.process(spool_id))
+        outcome = asyncio.run(gw.processor.process(done.spool_id))
     finally:
         gw.close()
     state = "delivered" if outcome and outcome.finished else "queued for delivery"
-    Console().print(f"released {entry_id} for {', '.join(released)}: {state} ({spool_id})")
+    Console().print(
+        f"released {entry_id} for {', '.join(done.released)}: {state} ({done.spool_id})"
+    )
     return 0

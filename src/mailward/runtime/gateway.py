@@ -32,6 +32,7 @@ from mailward.runtime.workers import SpoolWorkers
 from mailward.spool.processor import Processor
 from mailward.spool.queue import Spool
 from mailward.store import Store, open_store
+from mailward.web.server import ConsoleServer
 
 log = logging.getLogger(__name__)
 PID_FILE = "mailward.pid"
@@ -133,6 +134,7 @@ async def serve(
     handler = GatewayHandler(settings, gw.spool, gw.engine, gw.processor, workers.nudge)
     server = await start_smtp_server(handler, settings.smtp)
     await workers.start()
+    console = await _start_console(gw, workers)
     reloader = Reloader(gw, load or _no_source, gw.build_engine,
                         RulesWatcher(config_path, settings), handler)
     wake = asyncio.Event()
@@ -149,6 +151,8 @@ async def serve(
     finally:
         server.close()
         await server.wait_closed()
+        if console is not None:
+            await console.stop()
         housekeeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await housekeeping
@@ -157,6 +161,24 @@ async def serve(
         await gw.aclose()
         _remove_pid(pid_file)
         log.info("mailward stopped")
+
+
+async def _start_console(gw: Gateway, workers: SpoolWorkers) -> ConsoleServer | None:
+    """The analyst console when ``console.listen_port`` is set; a release is delivered at once
+    by this gateway's processor (the workers retry it if that does not finish)."""
+    if not gw.settings.console.listen_port:
+        return None
+
+    async def deliver(spool_id: str) -> bool:
+        outcome = await gw.processor.process(spool_id)
+        if outcome is None or not outcome.finished:
+            workers.nudge(spool_id)
+            return False
+        return True
+
+    console = ConsoleServer(gw.settings, deliver)
+    await console.start()
+    return console
 
 
 def _no_source() -> Settings:
