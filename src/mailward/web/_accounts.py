@@ -210,7 +210,7 @@ class Accounts:
         if now - row.last_seen > self.idle or now - row.created_at > self.absolute:
             self.close_session(token)
             return None
-        if now - row.last_seen >= _TOUCH_EVERY_S:
+        if now - row.last_seen >= min(_TOUCH_EVERY_S, self.idle / 10):
             with self._tx("refresh a console session", write=True) as conn:
                 conn.execute(update(s).where(s.c.token_hash == key).values(last_seen=now))
         return Session(User(row.name, row.role), row.csrf, row.created_at)

@@ -1,7 +1,9 @@
 """A quarantined message as the console shows it: parsed from the held bytes, nothing active.
 
-The body is shown as text only: the text/plain part, or the visible text of the HTML body as the
-gateway's own HTML reader gets it; the HTML itself is never sent to the browser. Links are
+The body is shown as text only: the text/plain part (or the HTML body's visible text when there
+is no plain part), and the visible text of the HTML body as the gateway's own HTML reader gets
+it (a plain part may say something else than the HTML a mail program shows); the HTML itself
+is never sent to the browser. Links are
 listed with their real target, defanged (``hxxps://example[.]com/...``) so that no click or
 copy opens them; attachments with the type found from their bytes and their SHA-256. Templates
 autoescape everything, so a subject, name or header full of markup shows as the text it is.
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from mailward.config.settings import LimitSettings
 from mailward.errors import MailwardError
 from mailward.mime import parse_message
+from mailward.mime._html import scan_html
 
 #: Shown at most, so a huge message cannot make a huge page.
 MAX_TEXT_CHARS = 200_000
@@ -60,10 +63,21 @@ class MessageView:
     text: str = ""
     text_truncated: bool = False
     from_html: bool = False
+    html_text: str = ""  # the HTML body's visible text, when there is an HTML body
     links: list[LinkView] = field(default_factory=list)
     attachments: list[AttachmentView] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     error: str = ""
+
+
+def _html_text(html: str) -> str:
+    """What a reader of the HTML body sees, as text (the plain part may say something else)."""
+    if not html:
+        return ""
+    try:
+        return scan_html(html[:MAX_TEXT_CHARS], want_text=True).text[:MAX_TEXT_CHARS]
+    except (MailwardError, ValueError, RecursionError) as exc:
+        return f"(the HTML body could not be read as text: {type(exc).__name__})"
 
 
 def message_view(raw: bytes, limits: LimitSettings) -> MessageView:
@@ -96,6 +110,7 @@ def message_view(raw: bytes, limits: LimitSettings) -> MessageView:
         text=msg.text[:MAX_TEXT_CHARS],
         text_truncated=len(msg.text) > MAX_TEXT_CHARS,
         from_html=bool(msg.html),
+        html_text=_html_text(msg.html),
         links=links,
         attachments=attachments,
         defects=list(msg.defects),

@@ -4,7 +4,8 @@ quarantine pages and API (:mod:`mailward.web._quarantine`).
 Only ``/login``, ``/static/...`` and ``/health`` answer without a session. Every response
 carries a strict Content-Security-Policy (scripts and styles from this origin only, images from
 this origin or ``data:``, nothing framed, no framing), ``X-Frame-Options: DENY``, ``nosniff``,
-``no-referrer``; everything but the static files is ``Cache-Control: no-store``.
+``Referrer-Policy: same-origin`` (so a form POST carries its Origin, checked at login);
+everything but the static files is ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ _HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 
