@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-from conftest import RecordFactory
+from collections.abc import Callable
 
-from mailward.store import Store
+import pytest
+
+from mailward.store import MessageRecord, Store
 from mailward.store.browse import QuarantineBrowser, QuarantineFilter, decode_cursor
+
+RecordFactory = Callable[..., MessageRecord]
 
 
 def test_paging_and_filters(store: Store, store_url: str, make_record: RecordFactory) -> None:
@@ -32,6 +35,8 @@ def test_paging_and_filters(store: Store, store_url: str, make_record: RecordFac
         assert [e.id for e in browser.page(QuarantineFilter(status="partial")).entries] == ["m000"]
         assert [e.id for e in browser.page(QuarantineFilter(status="deleted")).entries] == ["m001"]
         assert len(browser.page(QuarantineFilter(recipient="B@EXAMPLE", status=None)).entries) == 5
+        whole = QuarantineFilter(recipient="B@example.com", status=None)  # index path
+        assert len(browser.page(whole).entries) == 5
         with pytest.raises(ValueError):
             browser.page(QuarantineFilter(status="bogus"))
         with pytest.raises(ValueError):

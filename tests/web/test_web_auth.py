@@ -4,9 +4,9 @@ session expiry, security headers, and the audit trail of logins."""
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, Clock, Quarantine, csrf_of, login
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from web_helpers import PASSWORD, Clock, Quarantine, csrf_of, login
 
 from mailward.store import Store
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import html
 import re
 
-from conftest import Quarantine, csrf_of, login, phish_message
 from starlette.testclient import TestClient
+from web_helpers import Quarantine, csrf_of, login, phish_message
 
 from mailward.config.settings import Settings
 from mailward.spool.queue import Spool

@@ -4,8 +4,10 @@
 and reads the quarantine tables of :mod:`mailward.store._schema`. A page is the entries older
 than a cursor (``received_at``, ``id``) in newest-first order, so page 1000 costs what page 1
 costs; the derived status is tested per entry with ``NOT EXISTS`` on the recipients' primary
-key instead of grouping every recipient row. On first use it adds the index the paging walks,
-``ix_quarantine_received_id`` (received_at, id), where it is missing (SQLite and PostgreSQL).
+key instead of grouping every recipient row. On first use it adds, where missing (SQLite and
+PostgreSQL), the index the paging walks, ``ix_quarantine_received_id`` (received_at, id), and
+``ix_quarantine_recipients_recipient``, used when the recipient filter is a whole address (a
+part of an address is matched as a substring, which reads every entry up to a page's worth).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ _Q = s.quarantine
 _QR = s.quarantine_recipients
 _COLUMNS = [c for c in _Q.c if c.name not in ("raw", "quarantined_at")]
 PAGING_INDEX = Index("ix_quarantine_received_id", _Q.c.received_at, _Q.c.id)
+RECIPIENT_INDEX = Index("ix_quarantine_recipients_recipient", _QR.c.recipient)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,11 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     return float(at), entry_id
 
 
+def _is_address(text: str) -> bool:
+    local, at, domain = text.partition("@")
+    return bool(local and at and "." in domain and not domain.endswith("."))
+
+
 def _like(text: str) -> str:
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -119,7 +127,13 @@ def filter_clauses(f: QuarantineFilter) -> list[ColumnElement[bool]]:
         where.append(func.lower(_Q.c.mail_from).like(_like(f.sender), escape="\\"))
     if f.subject:
         where.append(func.lower(_Q.c.subject).like(_like(f.subject), escape="\\"))
-    if f.recipient:
+    if _is_address(f.recipient):  # a whole address: the recipient index, not a scan
+        where.append(_Q.c.id.in_(
+            select(_QR.c.quarantine_id).where(
+                _QR.c.recipient.in_(sorted({f.recipient, f.recipient.lower()}))
+            )
+        ))
+    elif f.recipient:
         where.append(exists().where(and_(
             _QR.c.quarantine_id == _Q.c.id,
             func.lower(_QR.c.recipient).like(_like(f.recipient), escape="\\"),
@@ -157,6 +171,7 @@ class QuarantineBrowser:
                 with conn.begin():
                     s.METADATA.create_all(conn, checkfirst=True)
                     PAGING_INDEX.create(conn, checkfirst=True)
+                    RECIPIENT_INDEX.create(conn, checkfirst=True)
         except SQLAlchemyError as exc:
             raise StoreError(f"store failed to index the quarantine: {exc}") from exc
         self._indexed = True
