@@ -83,6 +83,7 @@ class Browser:
     base: str = ""
     remote_requests: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
 
     def page(self) -> Any:
         context = self.browser.new_context(viewport={"width": 1360, "height": 900})
@@ -98,6 +99,8 @@ class Browser:
         context.route("**/*", guard)
         page = context.new_page()
         page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        page.on("console", lambda m: self.csp_violations.append(m.text)
+                if "Content Security Policy" in m.text else None)
         page.on("request", lambda r: None if (urlsplit(r.url).hostname or "") in LOCAL_HOSTS
                 or r.url.startswith("data:") else self.remote_requests.append(r.url))
         return page

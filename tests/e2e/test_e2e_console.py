@@ -52,6 +52,7 @@ def browser(chromium: Any, gateway: tuple[GatewayProcess, int]) -> Browser:
     yield b  # type: ignore[misc]
     assert b.remote_requests == [], "the console made the browser reach another host"
     assert b.dialogs == [], "a script ran in the console"
+    assert b.csp_violations == [], "the console's own pages broke its CSP"
 
 
 def evil_message() -> EmailMessage:
@@ -90,12 +91,10 @@ def test_an_analyst_finds_opens_and_releases_a_message_and_it_is_delivered(
     page.click("form.filters button[type=submit]")
     row = page.locator("#quarantine tbody tr", has_text="carol@example.com")
     assert row.count() == 1
-    screenshot(page, "quarantine-list.png")
     row.locator("a.subject").click()
     page.wait_for_url(f"**/quarantine/{entry}")
     assert page.locator("table.findings").inner_text().strip() != ""
     assert page.locator("#attachments").inner_text().count("invoice.pdf") == 1
-    screenshot(page, "message-view.png")
     assert not [p for p in maildir_files(gw.data_dir) if "carol" in str(p)]
     page.fill("#release-form input[name=reason]", "checked: the supplier's real invoice tool")
     page.click("#release")
@@ -207,3 +206,48 @@ def test_a_session_expires(chromium: Any, tmp_path: Path) -> None:
         assert browser.remote_requests == []
     finally:
         gw.stop()
+
+
+def phish_lure(to: str, n: int) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = '"Microsoft 365 Security" <no-reply@rnicrosoft-support.example.net>'
+    msg["To"] = to
+    msg["Subject"] = f"Action required: your password expires today (case {n})"
+    msg["Message-ID"] = f"<lure-{n}@rnicrosoft-support.example.net>"
+    msg.set_content("Your password expires today. Keep it at https://login.rnicrosoft-support."
+                    "example.net/keep?u=" + to)
+    msg.add_alternative(
+        f'<p>Your password expires today.</p><p><a href="https://login.rnicrosoft-support.'
+        f'example.net/keep?u={to}">https://login.microsoftonline.com/</a></p>', subtype="html")
+    pe = b"MZ" + b"\x90" * 58 + (64).to_bytes(4, "little") + b"PE\x00\x00\x4c\x01" + b"\0" * 200
+    msg.add_attachment(pe, maintype="application", subtype="pdf", filename="Password-Policy.pdf")
+    return msg
+
+
+def test_overview_charts_draw_and_the_pages_are_photographed(
+    gateway: tuple[GatewayProcess, int], browser: Browser
+) -> None:
+    gw, _ = gateway
+    people = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
+    before = len(held_ids(gw))
+    for n, who in enumerate(people):
+        send(gw.port, messages.clean(n, to=f"{who}@example.com"))
+        if n % 2 == 0:
+            send(gw.port, phish_lure(f"{who}@example.com", n),
+                 sender="bounce@rnicrosoft-support.example.net")
+        if n % 3 == 0:
+            send(gw.port, messages.lookalike_link(to=f"{who}@example.com"))
+    wait_for("the lures to be held", lambda: len(held_ids(gw)) >= before + 4)
+    gw.wait_spool_empty()
+    page = browser.login("analyst")
+    page.goto(f"{browser.base}/overview")
+    drawn = page.wait_for_function("() => window.Chart && Object.keys(Chart.instances).length")
+    assert drawn.json_value() == 4
+    assert "rnicrosoft-support.example.net" in page.locator("section.chart").nth(3).inner_text()
+    screenshot(page, "overview.png")
+    page.goto(f"{browser.base}/quarantine")
+    screenshot(page, "quarantine-list.png")
+    page.locator("#quarantine a.subject", has_text="case 0").click()
+    page.wait_for_url("**/quarantine/*")
+    assert "hxxps://login[.]rnicrosoft-support" in page.locator("#links").inner_text()
+    screenshot(page, "message-view.png")

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mailward.config.settings import Settings
 from mailward.store import Store, open_store
 from mailward.store.browse import QuarantineBrowser
-from mailward.web import _quarantine
+from mailward.web import _overview, _quarantine
 from mailward.web._accounts import Accounts, Session
 from mailward.web._guard import (
     COOKIE,
@@ -180,7 +180,7 @@ async def session_info(request: Request, session: Session) -> Response:
 
 @page()
 async def home(request: Request, session: Session) -> Response:
-    return RedirectResponse("/quarantine", status_code=303)
+    return RedirectResponse("/overview", status_code=303)
 
 
 async def health(request: Request) -> Response:
@@ -216,6 +216,7 @@ def build_app(
         Route("/api/logout", logout, methods=["POST"]),
         Route("/api/session", session_info, methods=["GET"]),
         *_quarantine.routes(),
+        *_overview.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
 
