@@ -251,3 +251,59 @@ def test_overview_charts_draw_and_the_pages_are_photographed(
     page.wait_for_url("**/quarantine/*")
     assert "hxxps://login[.]rnicrosoft-support" in page.locator("#links").inner_text()
     screenshot(page, "message-view.png")
+
+
+def test_hunt_finds_delivered_mail_and_claws_it_back_after_confirmation(
+    gateway: tuple[GatewayProcess, int], browser: Browser
+) -> None:
+    gw, _ = gateway
+    msg = messages.clean(77, to="judy@example.com")
+    send(gw.port, msg, sender="newsletter@hunted.example.org")
+    inbox = wait_for("delivery to judy",
+                     lambda: [p for p in maildir_files(gw.data_dir) if "/judy/" in str(p)])
+    page = browser.login("analyst")
+    page.goto(f"{browser.base}/hunt")
+    page.fill("input[name=sender]", "newsletter@hunted.example.org")
+    page.click("form.filters button[type=submit]")
+    hit = page.locator("section.hit")
+    assert hit.count() == 1 and "Project notes 77" in hit.inner_text()
+    assert "judy@example.com" in hit.inner_text()
+    hit.locator("input[name=reason]").fill("newsletter turned out to be a lure")
+    hit.locator("button.danger").click()  # the confirmation box is not ticked: the form refuses
+    assert page.url.startswith(f"{browser.base}/hunt?")  # still the search page
+    assert inbox[0].exists()
+    hit.locator("input[name=confirm]").check()
+    hit.locator("button.danger").click()
+    page.wait_for_url("**/hunt?done=*")
+    assert "judy@example.com" in page.locator("p.done").inner_text()
+    wait_for("the copy to leave judy's inbox", lambda: not inbox[0].exists())
+
+
+def test_lockdown_holds_mail_and_the_backlog_release_shows_progress_live(
+    gateway: tuple[GatewayProcess, int], browser: Browser
+) -> None:
+    gw, _ = gateway
+    page = browser.login("admin")
+    page.goto(f"{browser.base}/lockdown")
+    page.select_option("select[name=level]", "hold-all")
+    page.fill("#level-form input[name=reason]", "upgrading the rules")
+    page.click("#set-level")
+    page.wait_for_url("**/lockdown?done=*")
+    assert page.locator("#level").inner_text() == "hold-all"
+    send(gw.port, messages.clean(88, to="ivan@example.com"))
+    # the page polls /api/lockdown: the held count rises without a reload
+    page.wait_for_function("() => document.getElementById('held').textContent === '1'",
+                           timeout=30_000)
+    assert not [p for p in maildir_files(gw.data_dir) if "/ivan/" in str(p)]
+    page.select_option("select[name=level]", "normal")
+    page.fill("#level-form input[name=reason]", "upgrade done")
+    page.click("#set-level")
+    page.wait_for_url("**/lockdown?done=*")
+    page.fill("#release-backlog-form input[name=reason]", "upgrade done")
+    page.click("#release-backlog")
+    page.wait_for_url("**/lockdown?done=*")
+    page.wait_for_function(
+        "() => document.getElementById('release-progress').textContent.includes('delivered 1')",
+        timeout=30_000)
+    wait_for("delivery to ivan", lambda: [p for p in maildir_files(gw.data_dir)
+                                          if "/ivan/" in str(p)])

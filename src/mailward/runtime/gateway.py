@@ -23,6 +23,7 @@ from mailward.frontends.smtp.handler import GatewayHandler
 from mailward.frontends.smtp.server import start_smtp_server
 from mailward.response.journal import Journal
 from mailward.response.lockdown import Level, LockdownState
+from mailward.response.release import ReleaseReport, release_held
 from mailward.response.zero_hour import FeedWatcher, RulesWatcher, zero_hour_purge
 from mailward.runtime.clients import build_clients
 from mailward.runtime.engine_slot import EngineSlot, close_clients, close_engine
@@ -176,7 +177,11 @@ async def _start_console(gw: Gateway, workers: SpoolWorkers) -> ConsoleServer | 
             return False
         return True
 
-    console = ConsoleServer(gw.settings, deliver)
+    async def release_backlog(progress: Callable[[int, int], None]) -> ReleaseReport:
+        return await release_held(gw.spool, gw.processor, gw.settings.lockdown,
+                                  progress=progress)
+
+    console = ConsoleServer(gw.settings, deliver, release_backlog)
     await console.start()
     return console
 

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from mailward.config.settings import Settings
+from mailward.response.release import ReleaseReport
 from mailward.store import Store
 from mailward.store.browse import QuarantineBrowser
 from mailward.web._accounts import Accounts, Session, has_role
@@ -37,6 +38,22 @@ T = TypeVar("T")
 #: Called with a spool id after a release: delivers it now (the running gateway's processor);
 #: None leaves it to the spool workers.
 Deliver = Callable[[str], Awaitable[bool]]
+#: Releases the lockdown's held backlog (response.release.release_held on the running gateway's
+#: spool and processor), reporting (done, total) as it goes; None outside a running gateway.
+ReleaseBacklog = Callable[[Callable[[int, int], None]], Awaitable[ReleaseReport]]
+
+
+@dataclass
+class BacklogRelease:
+    """Progress of the one backlog release a console runs at a time."""
+
+    actor: str = ""
+    started_at: float = 0.0
+    done: int = 0
+    total: int = 0
+    running: bool = False
+    result: str = ""
+    task: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -49,6 +66,8 @@ class Console:
     browser: QuarantineBrowser
     limiter: LoginLimiter
     deliver: Deliver | None = None
+    release_backlog: ReleaseBacklog | None = None
+    backlog: BacklogRelease = field(default_factory=BacklogRelease)
     jinja: Environment = field(
         default_factory=lambda: Environment(
             loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),

@@ -26,12 +26,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mailward.config.settings import Settings
 from mailward.store import Store, open_store
 from mailward.store.browse import QuarantineBrowser
-from mailward.web import _overview, _quarantine
+from mailward.web import _overview, _quarantine, _response
 from mailward.web._accounts import Accounts, Session
 from mailward.web._guard import (
     COOKIE,
     Console,
     Deliver,
+    ReleaseBacklog,
     action,
     console_of,
     is_api,
@@ -189,11 +190,11 @@ async def health(request: Request) -> Response:
 
 def build_app(
     settings: Settings, *, store: Store | None = None, deliver: Deliver | None = None,
-    clock: Callable[[], float] = time.time,
+    release_backlog: ReleaseBacklog | None = None, clock: Callable[[], float] = time.time,
 ) -> Starlette:
     """The console for ``settings`` (its store, accounts and limits); ``deliver`` is called
-    with the spool id of each release (the running gateway's processor), ``clock`` times the
-    sessions."""
+    with the spool id of each release and ``release_backlog`` releases a lockdown's held mail
+    (both on the running gateway's processor), ``clock`` times the sessions."""
     cfg = settings.console
     own_store = store is None
     the_store = store if store is not None else open_store(settings.store_url)
@@ -205,6 +206,7 @@ def build_app(
         limiter=LoginLimiter(cfg.login_failures_per_address, cfg.login_failures_per_user,
                              cfg.login_window_seconds),
         deliver=deliver,
+        release_backlog=release_backlog,
     )
     routes = [
         Route("/", home, methods=["GET"]),
@@ -217,6 +219,7 @@ def build_app(
         Route("/api/session", session_info, methods=["GET"]),
         *_quarantine.routes(),
         *_overview.routes(),
+        *_response.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
 

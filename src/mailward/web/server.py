@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from mailward.config.settings import Settings
-from mailward.web._guard import Deliver
+from mailward.web._guard import Deliver, ReleaseBacklog
 from mailward.web.app import build_app
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,12 @@ class _Server(uvicorn.Server):
 class ConsoleServer:
     """The console on ``console.listen_host:listen_port`` (HTTPS when TLS is configured)."""
 
-    def __init__(self, settings: Settings, deliver: Deliver | None = None) -> None:
+    def __init__(
+        self, settings: Settings, deliver: Deliver | None = None,
+        release_backlog: ReleaseBacklog | None = None,
+    ) -> None:
         cfg = settings.console
-        self._app = build_app(settings, deliver=deliver)
+        self._app = build_app(settings, deliver=deliver, release_backlog=release_backlog)
         config = uvicorn.Config(
             self._app, host=cfg.listen_host, port=cfg.listen_port, lifespan="off",
             access_log=False, log_level="warning", server_header=False, proxy_headers=False,
