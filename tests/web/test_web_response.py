@@ -84,3 +84,43 @@ def test_hunt_needs_an_indicator_and_clawback_a_confirmation(client: TestClient)
     r = client.post("/api/hunt/clawback", json={**body, "confirm": "yes"},
                     headers={"x-csrf-token": csrf})
     assert r.status_code == 403
+
+
+def test_admins_manage_users_in_the_console(client: TestClient, store: Store) -> None:
+    csrf = login(client, "analyst")
+    assert client.get("/users").status_code == 403
+    assert client.post("/api/users", json={"op": "remove", "name": "viewer"},
+                       headers={"x-csrf-token": csrf}).status_code == 403
+    csrf = login(client, "admin")
+    h = {"x-csrf-token": csrf}
+    assert client.post("/api/users", json={"op": "add", "name": "zoe", "role": "analyst",
+                                           "password": "short"}, headers=h).status_code == 400
+    r = client.post("/api/users", json={"op": "add", "name": "zoe", "role": "analyst",
+                                        "password": "long enough pw"}, headers=h)
+    assert r.json() == {"done": "added zoe (analyst)"}
+    assert client.post("/api/users", json={"op": "role", "name": "zoe", "role": "viewer"},
+                       headers=h).status_code == 200
+    assert {"name": "zoe", "role": "viewer"} in client.get("/api/users").json()["users"]
+    assert client.post("/api/users", json={"op": "remove", "name": "admin"},
+                       headers=h).status_code == 400  # not yourself
+    assert client.post("/api/users", json={"op": "remove", "name": "zoe"},
+                       headers=h).status_code == 200
+    assert [a.action for a in store.audit_log("user:zoe")] == ["user-remove", "user-role",
+                                                               "user-add"]
+    assert store.audit_log("user:zoe")[0].actor == "admin"
+    page = client.get("/users").text
+    assert 'id="add-user"' in page and "Reload the configuration" not in page
+    assert client.post("/api/reload", json={}, headers=h).status_code == 503
+
+
+def test_reload_from_the_console_asks_the_gateway(
+    settings: Settings, store: Store, users: None
+) -> None:
+    asked: list[bool] = []
+    app = build_app(settings, store=store, reload=lambda: asked.append(True))
+    with TestClient(app, follow_redirects=False) as c:
+        csrf = login(c, "admin")
+        r = c.post("/api/reload", json={"reason": "new rules"}, headers={"x-csrf-token": csrf})
+        assert r.status_code == 200 and asked == [True]
+    app.state.close()
+    assert store.audit_log("configuration")[0].reason == "new rules"

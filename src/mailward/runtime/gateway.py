@@ -135,10 +135,10 @@ async def serve(
     handler = GatewayHandler(settings, gw.spool, gw.engine, gw.processor, workers.nudge)
     server = await start_smtp_server(handler, settings.smtp)
     await workers.start()
-    console = await _start_console(gw, workers)
     reloader = Reloader(gw, load or _no_source, gw.build_engine,
                         RulesWatcher(config_path, settings), handler)
     wake = asyncio.Event()
+    console = await _start_console(gw, workers, wake.set)
     housekeeping = asyncio.create_task(_housekeeping(gw, reloader, wake), name="housekeeping")
     stop = asyncio.Event()
     _signals(stop, wake)
@@ -164,9 +164,12 @@ async def serve(
         log.info("mailward stopped")
 
 
-async def _start_console(gw: Gateway, workers: SpoolWorkers) -> ConsoleServer | None:
+async def _start_console(
+    gw: Gateway, workers: SpoolWorkers, reload: Callable[[], None]
+) -> ConsoleServer | None:
     """The analyst console when ``console.listen_port`` is set; a release is delivered at once
-    by this gateway's processor (the workers retry it if that does not finish)."""
+    by this gateway's processor (the workers retry it if that does not finish); ``reload``
+    wakes housekeeping to reload the configuration, as SIGHUP does."""
     if not gw.settings.console.listen_port:
         return None
 
@@ -181,7 +184,7 @@ async def _start_console(gw: Gateway, workers: SpoolWorkers) -> ConsoleServer | 
         return await release_held(gw.spool, gw.processor, gw.settings.lockdown,
                                   progress=progress)
 
-    console = ConsoleServer(gw.settings, deliver, release_backlog)
+    console = ConsoleServer(gw.settings, deliver, release_backlog, reload)
     await console.start()
     return console
 

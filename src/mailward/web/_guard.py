@@ -67,6 +67,7 @@ class Console:
     limiter: LoginLimiter
     deliver: Deliver | None = None
     release_backlog: ReleaseBacklog | None = None
+    reload: Callable[[], None] | None = None  # asks the running gateway to reload
     backlog: BacklogRelease = field(default_factory=BacklogRelease)
     jinja: Environment = field(
         default_factory=lambda: Environment(

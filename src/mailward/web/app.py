@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mailward.config.settings import Settings
 from mailward.store import Store, open_store
 from mailward.store.browse import QuarantineBrowser
-from mailward.web import _overview, _quarantine, _response
+from mailward.web import _admin, _overview, _quarantine, _response
 from mailward.web._accounts import Accounts, Session
 from mailward.web._guard import (
     COOKIE,
@@ -190,11 +190,13 @@ async def health(request: Request) -> Response:
 
 def build_app(
     settings: Settings, *, store: Store | None = None, deliver: Deliver | None = None,
-    release_backlog: ReleaseBacklog | None = None, clock: Callable[[], float] = time.time,
+    release_backlog: ReleaseBacklog | None = None, reload: Callable[[], None] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Starlette:
     """The console for ``settings`` (its store, accounts and limits); ``deliver`` is called
     with the spool id of each release and ``release_backlog`` releases a lockdown's held mail
-    (both on the running gateway's processor), ``clock`` times the sessions."""
+    (both on the running gateway's processor), ``reload`` asks the gateway to reload its
+    configuration, ``clock`` times the sessions."""
     cfg = settings.console
     own_store = store is None
     the_store = store if store is not None else open_store(settings.store_url)
@@ -207,6 +209,7 @@ def build_app(
                              cfg.login_window_seconds),
         deliver=deliver,
         release_backlog=release_backlog,
+        reload=reload,
     )
     routes = [
         Route("/", home, methods=["GET"]),
@@ -220,6 +223,7 @@ def build_app(
         *_quarantine.routes(),
         *_overview.routes(),
         *_response.routes(),
+        *_admin.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import uvicorn
 
@@ -31,10 +31,11 @@ class ConsoleServer:
 
     def __init__(
         self, settings: Settings, deliver: Deliver | None = None,
-        release_backlog: ReleaseBacklog | None = None,
+        release_backlog: ReleaseBacklog | None = None, reload: Callable[[], None] | None = None,
     ) -> None:
         cfg = settings.console
-        self._app = build_app(settings, deliver=deliver, release_backlog=release_backlog)
+        self._app = build_app(settings, deliver=deliver, release_backlog=release_backlog,
+                              reload=reload)
         config = uvicorn.Config(
             self._app, host=cfg.listen_host, port=cfg.listen_port, lifespan="off",
             access_log=False, log_level="warning", server_header=False, proxy_headers=False,
