@@ -461,6 +461,8 @@ class ConsoleSettings(Section):
     login_window_seconds: float = Field(300.0, gt=0)
     #: Entries on one quarantine list page.
     page_size: int = Field(50, gt=0, le=500)
+    #: A bearer token that opens /metrics to a scraper without a session ("" = sessions only).
+    metrics_token: SecretStr = SecretStr("")
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ConsoleSettings:

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Index,
     String,
     and_,
@@ -160,6 +161,10 @@ class QuarantineBrowser:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def connect(self) -> Connection:
+        """A connection for other read-only aggregates over the same tables (close it)."""
+        return self._engine.connect()
 
     def ensure_indexes(self) -> None:
         """Create the paging index where missing (the quarantine tables must exist)."""

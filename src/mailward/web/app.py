@@ -1,7 +1,8 @@
 """The console application: login, logout, health, static files, security headers, and the
 quarantine pages and API (:mod:`mailward.web._quarantine`).
 
-Only ``/login``, ``/static/...`` and ``/health`` answer without a session. Every response
+Only ``/login``, ``/static/...`` and ``/health`` answer without a session (and ``/metrics``
+to the bearer token ``console.metrics_token`` when set). Every response
 carries a strict Content-Security-Policy (scripts and styles from this origin only, images from
 this origin or ``data:``, nothing framed, no framing), ``X-Frame-Options: DENY``, ``nosniff``,
 ``Referrer-Policy: same-origin`` (so a form POST carries its Origin, checked at login);
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mailward.config.settings import Settings
 from mailward.store import Store, open_store
 from mailward.store.browse import QuarantineBrowser
-from mailward.web import _admin, _overview, _quarantine, _response
+from mailward.web import _admin, _metrics, _overview, _quarantine, _response
 from mailward.web._accounts import Accounts, Session
 from mailward.web._guard import (
     COOKIE,
@@ -224,6 +225,7 @@ def build_app(
         *_overview.routes(),
         *_response.routes(),
         *_admin.routes(),
+        *_metrics.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
 
