@@ -182,3 +182,11 @@ def test_changing_a_role_ends_the_users_sessions(client: TestClient, settings: o
     assert client.get("/api/session").status_code == 401
     assert login(client, "analyst")
     assert client.get("/api/session").json()["role"] == "viewer"
+
+
+def test_an_oversized_body_is_refused(client: TestClient, quarantine: Quarantine) -> None:
+    entry = quarantine()
+    csrf = login(client, "analyst")
+    r = client.post(f"/api/quarantine/{entry}/delete", content=b"{" + b" " * 70_000 + b"}",
+                    headers={"x-csrf-token": csrf, "content-type": "application/json"})
+    assert r.status_code == 400 and "over" in r.json()["error"]

@@ -143,9 +143,22 @@ def page(role: str = "viewer") -> Callable[[Handler], Callable[[Request], Awaita
     return wrap
 
 
+#: A console request body is a few fields; anything larger is refused before it is read.
+MAX_BODY_BYTES = 64 * 1024
+
+
 async def submitted(request: Request) -> tuple[dict[str, Any], str]:
-    """The submitted fields (JSON body under /api/, else the form) and the CSRF token sent."""
+    """The submitted fields (JSON body under /api/, else the form) and the CSRF token sent;
+    ValueError for a body that is too large or not a JSON object."""
     header = request.headers.get("x-csrf-token", "")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ValueError(f"the request body is over {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    request._body = b"".join(chunks)  # what request.json() / form() read from now on
     if is_api(request):
         try:
             body = await request.json() if await request.body() else {}
