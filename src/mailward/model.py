@@ -94,6 +94,15 @@ class Attachment:
     sha256: str
     content: bytes = field(repr=False)
     inline: bool = False
+    #: Every name a mail program could show for the part (``filename`` among them): see
+    #: :mod:`mailward.mime._names`. Empty for attachments not built by the parser.
+    names: tuple[str, ...] = ()
+
+    @property
+    def all_names(self) -> tuple[str, ...]:
+        """``filename`` and ``names``, once each."""
+        first = (self.filename,) if self.filename else ()
+        return tuple(dict.fromkeys((*first, *self.names)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ import email
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mailward.config.settings import DeliverySettings, EngineSettings, LmtpSettings, Settings
 from mailward.delivery.lmtp import lmtp_message
@@ -158,7 +159,7 @@ class ScriptedLmtp:
     calls: list[tuple[str, ...]] = field(default_factory=list)
 
     async def __call__(self, settings: LmtpSettings, mail_from: str, recipients: list[str],
-                       raw: bytes, *, helo: str) -> RelayResult:
+                       raw: bytes, *, helo: str, on_accepted: Any = None) -> RelayResult:
         self.calls.append(tuple(recipients))
         script = self.scripts.pop(0) if self.scripts else {}
         return RelayResult(

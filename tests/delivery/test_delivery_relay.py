@@ -290,3 +290,79 @@ def test_login_refused_is_temp_not_bounce(serve: Any) -> None:
     assert set(result.temp_failed) == {"b@example.com"}
     assert "535" in result.temp_failed["b@example.com"]
     assert server.handler.envelopes == []
+
+
+class QuitWatcher(Recorder):
+    """Records, at the next hop's QUIT, what ``look`` returns (the sender's durable state)."""
+
+    def __init__(self, look: Any) -> None:
+        super().__init__(rcpt={"c@example.com": "550 no such user"})
+        self.look = look
+        self.at_quit: list[Any] = []
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        self.at_quit.append(self.look())
+        return "221 Bye"
+
+
+def test_on_accepted_runs_after_data_and_before_quit(serve: Any) -> None:
+    told: list[tuple[str, ...]] = []
+    server = serve(QuitWatcher(lambda: list(told)))
+
+    async def on_accepted(accepted: tuple[str, ...]) -> None:
+        told.append(accepted)
+
+    result = asyncio.run(relay_message(
+        server.settings(), "a@example.org", ["b@example.com", "c@example.com"], RAW,
+        helo="mailward.test", on_accepted=on_accepted,
+    ))
+    assert result.accepted == ("b@example.com",)
+    assert told == [("b@example.com",)]
+    assert server.handler.at_quit == [[("b@example.com",)]]  # told before the QUIT
+
+
+def test_on_accepted_is_not_called_when_data_is_refused(serve: Any) -> None:
+    told: list[tuple[str, ...]] = []
+    server = serve(Recorder(data="554 no thanks"))
+
+    async def on_accepted(accepted: tuple[str, ...]) -> None:
+        told.append(accepted)
+
+    asyncio.run(relay_message(server.settings(), "a@example.org", ["b@example.com"], RAW,
+                              helo="mailward.test", on_accepted=on_accepted))
+    assert told == []
+
+
+def test_processor_marks_relayed_recipients_done_on_disk_before_quit(
+    serve: Any, tmp_path: Any
+) -> None:
+    # The duplicate window of a crash: from the next hop's 250 to the durable done mark. The
+    # mark is on disk when the next hop sees QUIT, so a kill after the 250 re-delivers nothing
+    # once QUIT is on its way (issue #16's chaos run: 36 duplicates of 2,000).
+    from mailward.config.settings import DeliverySettings, EngineSettings, Settings
+    from mailward.engine.pipeline import Engine
+    from mailward.model import Envelope
+    from mailward.spool.processor import Outcome, Processor
+    from mailward.spool.queue import Spool
+    from mailward.store import open_store
+
+    spool_box: list[Spool] = []
+    ids: list[str] = []
+    watcher = QuitWatcher(lambda: dict(spool_box[0].state(ids[0]).done))
+    watcher.rcpt = {}
+    server = serve(watcher)
+    settings = Settings(
+        data_dir=tmp_path, engine=EngineSettings(disabled=("content",)),
+        delivery=DeliverySettings(relay=server.settings()),
+    )
+    store = open_store(f"sqlite:///{tmp_path}/db.sqlite")
+    try:
+        spool = Spool(settings.spool_dir)
+        spool_box.append(spool)
+        env = Envelope(mail_from="a@example.org", rcpt_tos=("b@remote.example.net",))
+        ids.append(spool.put(env, RAW))
+        outcome = asyncio.run(Processor(settings, Engine(settings), spool, store).process(ids[0]))
+        assert outcome == Outcome(ids[0], True, "deliver")
+        assert server.handler.at_quit == [{"b@remote.example.net": "relayed"}]
+    finally:
+        store.close()

@@ -23,16 +23,19 @@ pytestmark = pytest.mark.slow
 
 
 def sender_loop(port: int, acked: list[str], stop: threading.Event, start: int) -> None:
+    """Send until told to stop; a refused or broken session (the gateway still starting, or
+    killed under us) is opened again. What got 250 is in ``acked``."""
     n = start
-    try:
-        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
-            while not stop.is_set():
-                msg = messages.clean(n)
-                smtp.send_message(msg, from_addr="sender@partner.example.net")
-                acked.append(str(msg["Message-ID"]))
-                n += 1
-    except (smtplib.SMTPException, OSError):
-        pass  # the gateway died under us: what got 250 is in `acked`
+    while not stop.is_set():
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+                while not stop.is_set():
+                    msg = messages.clean(n)
+                    n += 1  # a new id for every attempt: one cut off may still be delivered
+                    smtp.send_message(msg, from_addr="sender@partner.example.net")
+                    acked.append(str(msg["Message-ID"]))
+        except (smtplib.SMTPException, OSError):
+            stop.wait(0.05)
 
 
 def delivered_ids(gw: GatewayProcess) -> collections.Counter[str]:
@@ -47,7 +50,13 @@ def run_crash_round(gw: GatewayProcess, rng: random.Random, start: int) -> list[
     stop = threading.Event()
     thread = threading.Thread(target=sender_loop, args=(gw.port, acked, stop, start))
     thread.start()
-    time.sleep(rng.uniform(0.3, 1.5))
+    # Kill at a random moment once the gateway is really taking mail: after the first 250,
+    # however long a busy machine takes to get there (a fixed delay from the start killed a
+    # gateway still starting its scan processes, with nothing acknowledged yet).
+    deadline = time.monotonic() + 120
+    while not acked and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(rng.uniform(0.1, 1.0))
     gw.kill()
     stop.set()
     thread.join(15)

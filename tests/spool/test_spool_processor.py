@@ -74,7 +74,7 @@ class FakeRelay:
 
     async def __call__(
         self, settings: RelaySettings, mail_from: str, recipients: Sequence[str], raw: bytes,
-        *, helo: str,
+        *, helo: str, on_accepted: Any = None,
     ) -> RelayResult:
         self.calls.append(RelayCall(mail_from, tuple(recipients), raw, helo))
         accepted = tuple(r for r in recipients if r not in self.temp and r not in self.perm)

@@ -268,15 +268,20 @@ class PolicySettings(Section):
         ForceRule(symbol="ATT_EXECUTABLE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_ARCHIVE_EXECUTABLE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_ARCHIVE_TOO_COMPLEX", action=Action.QUARANTINE),
+        ForceRule(symbol="DOC_EMBEDDED_EXECUTABLE", action=Action.QUARANTINE),
         # disk images and shortcut-like files: Windows mounts or follows them on a double-click
         ForceRule(symbol="ATT_CONTAINER_IMAGE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_SHELL_SHORTCUT", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_ONENOTE_EMBEDDED", action=Action.QUARANTINE),
         # the EICAR anti-virus test file: treated as a virus, so the path can be tested
         ForceRule(symbol="AV_EICAR_TEST", action=Action.REJECT),
+        # the operator's policy on attachment names and types ([detectors.attachments])
+        ForceRule(symbol="ATT_BLOCKED_TYPE", action=Action.QUARANTINE),
         ForceRule(symbol="DOC_MACRO", action=Action.DISARM),
         ForceRule(symbol="MIME_UNPARSEABLE", action=Action.QUARANTINE),
         ForceRule(symbol="MIME_TOO_COMPLEX", action=Action.QUARANTINE),
+        # an ambiguous message whose readings could not all be built and scanned
+        ForceRule(symbol="MIME_READINGS_INCOMPLETE", action=Action.QUARANTINE),
         ForceRule(symbol="ENGINE_SCAN_KILLED", action=Action.QUARANTINE),
         # a virus the antivirus scanner named is never delivered, whatever credit the sender has
         ForceRule(symbol="AV_VIRUS", action=Action.QUARANTINE),
@@ -471,6 +476,39 @@ class ConsoleSettings(Section):
         return self
 
 
+class MilterSettings(Section):
+    """The milter front end for Postfix/Sendmail (docs/milter.md); off unless ``listen`` is set."""
+
+    #: Where to listen: "inet:HOST:PORT" or "unix:/path/to/socket"; empty: no milter listener.
+    listen: str = ""
+    #: Permission bits of a Unix socket (Postfix's smtpd must be able to connect to it).
+    socket_mode: int = Field(0o660, ge=0, le=0o777)
+    #: Quarantine and lockdown holds: "mailward" keeps the original in mailward's quarantine or
+    #: spool and tells the MTA to discard it; "postfix" puts it in Postfix's hold queue
+    #: (SMFIR_QUARANTINE; released with `postsuper -H`, see docs/milter.md).
+    hold: Literal["mailward", "postfix"] = "mailward"
+    #: "HOST:PORT" of an MTA listener without milters (a second Postfix smtpd) where mail that
+    #: mailward held or quarantined is delivered when it is released.
+    reinject: str = ""
+    #: Seconds the MTA waits at end of message while mailward scans; a longer scan answers
+    #: tempfail (the MTA's client retries). Keep it below Postfix's milter_content_timeout.
+    scan_timeout: float = Field(60.0, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_form(cls, value: str) -> str:
+        if value and not re.fullmatch(r"inet6?:[^\s]*:\d{1,5}|unix:/[^\s]+", value):
+            raise ValueError('listen must be "inet:HOST:PORT" or "unix:/absolute/path"')
+        return value
+
+    @field_validator("reinject")
+    @classmethod
+    def _reinject_form(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[^\s]+:\d{1,5}", value):
+            raise ValueError('reinject must be "HOST:PORT"')
+        return value
+
+
 class StoreSettings(Section):
     #: SQLAlchemy URL; empty means SQLite at <data_dir>/mailward.db.
     url: str = ""
@@ -495,6 +533,9 @@ class Settings(Section):
     journal: JournalSettings = JournalSettings()
     brands: BrandsSettings = BrandsSettings()
     console: ConsoleSettings = ConsoleSettings()
+
+
+    milter: MilterSettings = MilterSettings()
     #: Per-detector settings, validated by each detector's own model.
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mailward.config.settings import LmtpSettings
-from mailward.delivery.relay import RelayResult, normalise_line_endings
+from mailward.delivery.relay import AcceptedFn, RelayResult, normalise_line_endings
 
 __all__ = ["LmtpError", "lmtp_message"]
 
@@ -171,8 +171,13 @@ async def lmtp_message(
     raw: bytes,
     *,
     helo: str,
+    on_accepted: AcceptedFn | None = None,
 ) -> RelayResult:
-    """Deliver ``raw`` to ``recipients`` over LMTP; see the module docstring for the rules."""
+    """Deliver ``raw`` to ``recipients`` over LMTP; see the module docstring for the rules.
+
+    ``on_accepted`` is awaited with the recipients the server accepted once it has answered
+    for each, before the connection is closed (see :func:`~mailward.delivery.relay.relay_message`).
+    """
     rcpts = tuple(dict.fromkeys(recipients))
     out = _Outcome()
     if not rcpts:
@@ -196,6 +201,8 @@ async def lmtp_message(
         conn = await _open(settings, where)
         await _transaction(conn, helo, mail_from, rcpts, raw, out)
         finished = True
+        if on_accepted is not None:
+            await on_accepted(tuple(r for r in rcpts if r in out.accepted))
     except LmtpError as exc:
         out.fail_rest(rcpts, exc.code >= 500, str(exc))
     except (OSError, TimeoutError, EOFError, asyncio.IncompleteReadError,

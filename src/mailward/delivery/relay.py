@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiosmtplib
@@ -31,7 +31,9 @@ from aiosmtplib import (
 
 from mailward.config.settings import RelaySettings
 
-__all__ = ["NO_RELAY_HOST", "RelayResult", "normalise_line_endings", "relay_message"]
+__all__ = [
+    "NO_RELAY_HOST", "AcceptedFn", "RelayResult", "normalise_line_endings", "relay_message",
+]
 
 NO_RELAY_HOST = "no relay host configured"
 _LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
@@ -57,6 +59,8 @@ class RelayResult:
 
 #: recipient -> (permanent, reason) for recipients refused at RCPT.
 _Refusals = dict[str, tuple[bool, str]]
+#: Told the recipients a next hop accepted, the moment it said so (see :func:`relay_message`).
+AcceptedFn = Callable[[tuple[str, ...]], Awaitable[None]]
 
 
 def _said(where: str, exc: SMTPResponseException) -> str:
@@ -160,10 +164,14 @@ async def relay_message(
     raw: bytes,
     *,
     helo: str,
+    on_accepted: AcceptedFn | None = None,
 ) -> RelayResult:
     """Relay ``raw`` from ``mail_from`` to ``recipients`` via ``settings``' next hop.
 
     Never raises for connection or SMTP problems; see the module docstring for the rules.
+    ``on_accepted`` is awaited with the accepted recipients as soon as the next hop has
+    answered DATA with 2xx, before QUIT: the caller makes that durable at once, so a crash
+    after the next hop took the message delivers it again only in that instant.
     """
     rcpts = tuple(dict.fromkeys(recipients))
     if not rcpts:
@@ -188,6 +196,8 @@ async def relay_message(
             where=where,
         ):
             await client.data(payload)
+            if on_accepted is not None:
+                await on_accepted(tuple(r for r in rcpts if r not in refused))
         completed = True
     except SMTPResponseException as exc:
         permanent = exc.code >= 500 and isinstance(exc, SMTPSenderRefused | SMTPDataError)

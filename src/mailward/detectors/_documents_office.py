@@ -15,12 +15,13 @@ import zipfile
 
 import msoffcrypto
 
+from mailward.attachments import windows_type
 from mailward.detectors._documents_base import LIBRARY_LABEL, DocHit, shorten
 
 with warnings.catch_warnings():
     # oletools calls pyparsing APIs that newer pyparsing marks deprecated, at import time.
     warnings.simplefilter("ignore", DeprecationWarning)
-    from oletools import msodde, olevba
+    from oletools import msodde, oleobj, olevba
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,48 @@ def analyse_office(content: bytes) -> list[DocHit]:
         if remote:
             hits.append(_remote_hit("RTF template", remote))
     hits.extend(_dde(content, kind))
+    if kind in ("ole", "ooxml"):
+        hits.extend(_embedded_programs(content))
     return hits
+
+
+_MAX_EMBEDDED = 50  # OLE objects looked at in one document
+
+
+def embedded_packages(content: bytes) -> list[tuple[str, bytes]]:
+    """(file name, bytes) of the files embedded as OLE Packages ("Ole10Native" streams) in an
+    OLE2 or OOXML document, found by oletools' oleobj (``find_ole`` opens the document and the
+    OLE objects in an OOXML one's parts; ``OleNativeStream`` reads the package)."""
+    out: list[tuple[str, bytes]] = []
+    try:
+        for count, ole in enumerate(oleobj.find_ole("document", content)):
+            if ole is None or count >= _MAX_EMBEDDED:
+                continue
+            try:
+                for path in ole.listdir():
+                    if path and path[-1] == "\x01Ole10Native":
+                        native = oleobj.OleNativeStream(ole.openstream(path).read())
+                        name = native.filename or native.src_path or native.temp_path or ""
+                        out.append((str(name), bytes(native.data or b"")))
+            finally:
+                ole.close()
+    except Exception as exc:  # a broken object is no finding; log what the library said
+        log.debug("embedded objects unreadable: %s", exc)
+    return out
+
+
+def _embedded_programs(content: bytes) -> list[DocHit]:
+    """DOC_EMBEDDED_EXECUTABLE for packages that Windows runs or opens as code on a double
+    click: a program, script, shortcut... by content or by name (the Windows file-type table)."""
+    found = []
+    for name, data in embedded_packages(content):
+        match = windows_type(name, data[:1_048_576])
+        if match is not None and match.type.windows_does in ("runs_code", "shell_handler"):
+            found.append(f"{shorten(name or '(unnamed)')}: {match.kind}")
+    if not found:
+        return []
+    return [DocHit("DOC_EMBEDDED_EXECUTABLE", "embeds a file Windows runs when it is "
+                   f"double-clicked in the document ({found[0]})", tuple(found[:10]))]  # fmt: skip
 
 
 def _is_encrypted(content: bytes) -> bool:

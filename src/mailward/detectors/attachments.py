@@ -16,12 +16,21 @@ Symbols (default weight, group "attachments")
   ATT_EXECUTABLE        12  the attachment is a program or script, by content or by extension
   ATT_TYPE_MISMATCH      4  the extension claims a harmless type; the content is something else
   ATT_DOUBLE_EXTENSION   3  a decoy extension before a dangerous one, or a right-to-left override
+  ATT_BLOCKED_TYPE       0  the operator's policy blocks the attachment by name or true type
+                            (forced to quarantine by ``[policy] force``); see
+                            :mod:`mailward.detectors._attachment_policy`
 
 Each symbol is raised at most once per message; its evidence lists the attachments.
 
 Settings ``[detectors.attachments]``
   dangerous_extensions  extensions (no dot) treated as programs whatever the content
   check_scripts         look for script code in text attachments (default true)
+  blocked_extensions    extensions blocked by policy, e.g. [".zip", ".iso"] (default none); any
+                        name a mail program could show for the part, or an archive member's
+                        name, ending in one raises ATT_BLOCKED_TYPE
+  blocked_types         true types (libmagic MIME types, shell patterns such as
+                        "application/x-ms*") blocked by policy, for parts and archive members
+                        (default none)
 """
 
 from __future__ import annotations
@@ -33,8 +42,13 @@ from typing import ClassVar
 
 from pydantic import field_validator
 
-from mailward.attachments import WindowsMatch, pe_kind, windows_type
+from mailward.attachments import ArchiveLimits, WindowsMatch, pe_kind, windows_type
 from mailward.data.windows_types import extensions_that
+from mailward.detectors._attachment_policy import (
+    AttachmentPolicy,
+    normalise_extensions,
+    normalise_types,
+)
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.model import Attachment, Finding, ParsedMessage
 
@@ -133,11 +147,23 @@ class ExecutableAttachmentSettings(DetectorSettings):
 
     dangerous_extensions: tuple[str, ...] = DEFAULT_DANGEROUS_EXTENSIONS
     check_scripts: bool = True
+    blocked_extensions: tuple[str, ...] = ()
+    blocked_types: tuple[str, ...] = ()
 
     @field_validator("dangerous_extensions")
     @classmethod
     def _normalise(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(e.strip().lstrip(".").lower() for e in value if e.strip().lstrip("."))
+
+    @field_validator("blocked_extensions")
+    @classmethod
+    def _blocked_extensions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return normalise_extensions(value)
+
+    @field_validator("blocked_types")
+    @classmethod
+    def _blocked_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return normalise_types(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +286,9 @@ class ExecutableAttachmentDetector:
         "ATT_DOUBLE_EXTENSION": SymbolSpec(
             3.0, _GROUP, "An attachment name hides its real extension (decoy extension, RLO)."
         ),
+        "ATT_BLOCKED_TYPE": SymbolSpec(
+            0.0, _GROUP, "The operator's policy blocks an attachment's name or type."
+        ),
     }
     timeout: ClassVar[float] = 10.0
     #: Missing an executable is worse than holding mail while this detector is broken.
@@ -269,6 +298,9 @@ class ExecutableAttachmentDetector:
     def __init__(self, settings: ExecutableAttachmentSettings) -> None:
         self.settings = settings
         self._dangerous = frozenset(settings.dangerous_extensions)
+        self._policy = AttachmentPolicy(
+            settings.blocked_extensions, settings.blocked_types, ArchiveLimits()
+        )
 
     async def check(self, msg: ParsedMessage, ctx: ScanContext) -> Sequence[Finding]:
         hits: dict[str, list[_Hit]] = {symbol: [] for symbol in self.symbols}
@@ -281,7 +313,8 @@ class ExecutableAttachmentDetector:
                 hit = probe(att)
                 if hit is not None:
                     hits[symbol].append(hit)
-        return [self._finding(symbol, found) for symbol, found in hits.items() if found]
+        findings = [self._finding(symbol, found) for symbol, found in hits.items() if found]
+        return findings + await self._policy.check(msg, self.name)
 
     def _finding(self, symbol: str, hits: list[_Hit]) -> Finding:
         first = hits[0]

@@ -24,6 +24,8 @@ Symbols (default weight, group "documents")
   DOC_XLM_MACRO          8  Excel 4.0 (XLM) macros
   DOC_REMOTE_TEMPLATE    9  a remote template / external OLE object or frame (evidence: the URL)
   DOC_DDE                8  a DDE field that can run a command
+  DOC_EMBEDDED_EXECUTABLE 12 an OLE Package in the document holds a program, script or shortcut
+                            (a double click in the document runs it); forced to quarantine
   DOC_ENCRYPTED          4  a password-protected Office document
   PDF_JAVASCRIPT         8  JavaScript that runs when the PDF opens or is used
   PDF_LAUNCH            10  a Launch action that starts a program
@@ -76,6 +78,8 @@ _SYMBOLS: dict[str, tuple[float, str]] = {
     "DOC_XLM_MACRO": (8.0, "A workbook contains Excel 4.0 (XLM) macros."),
     "DOC_REMOTE_TEMPLATE": (9.0, "A document loads a remote template or object when opened."),
     "DOC_DDE": (8.0, "A document has a DDE field that can run a command."),
+    "DOC_EMBEDDED_EXECUTABLE": (
+        12.0, "A document embeds a program, script or shortcut that a double click runs."),
     "DOC_ENCRYPTED": (4.0, "A password-protected Office document hides its content."),
     "PDF_JAVASCRIPT": (8.0, "A PDF runs JavaScript."),
     "PDF_LAUNCH": (10.0, "A PDF has a Launch action that starts a program."),

@@ -24,6 +24,10 @@ header values and reports each such place as an :class:`Ambiguity` with a stable
   bare_cr             a carriage return alone ends a header or delimiter line
   header_syntax       a header line that is not header syntax ("Content-Type :", a NUL)
 
+and the quirks only a lenient program repairs (:mod:`mailward.mime._quirks`: cte_unusual,
+type_unusual, stray_delimiter, header_end, body_headers, hidden_header, embedded_file,
+base64_length, qp_invalid).
+
 Benign quirks are not reported: identical duplicate headers, a text-only preamble such as
 "This is a multi-part message in MIME format.", a forwarded message/rfc822 in 7bit.
 """
@@ -38,6 +42,8 @@ from email.message import Message
 from email.utils import collapse_rfc2231_value
 
 from mailward.mime._headers import decode_header_value, fix_surrogates
+from mailward.mime._quirks import SEVERITY as QUIRK_SEVERITY
+from mailward.mime._quirks import quirk_codes
 
 _IDENTITY_CTE = frozenset({"", "7bit", "8bit", "binary"})
 _ENCODED_CTE = frozenset({"base64", "quoted-printable"})
@@ -71,6 +77,7 @@ SEVERITY: dict[str, float] = {
     "no_close_boundary": 0.3,
     "bare_cr": 0.7,
     "header_syntax": 1.0,
+    **QUIRK_SEVERITY,
 }
 
 
@@ -108,6 +115,8 @@ def find_ambiguities(raw: bytes, root: Message) -> list[Ambiguity]:
             boundaries.append(boundary)
     for amb in (*_raw_ambiguities(raw, root), *_prefix(boundaries)):
         found.setdefault(amb.code, amb)
+    for code, text in quirk_codes(raw, list(iter_parts(root))):
+        found.setdefault(code, Ambiguity(code, text))
     return list(found.values())
 
 

@@ -64,9 +64,19 @@ def _parse(raw: bytes, limits: LimitSettings) -> ParsedMessage:
     found = find_ambiguities(raw, msg)
     if not found:
         return _build(raw, msg, walker, limits)
-    others = walk_views(build_views(raw, msg, found, limits), limits)
+    views = build_views(raw, msg, found, limits)
+    others = walk_views(views, limits)
     merged = merge(walker, others, limits)
     notes = tuple(str(a) for a in found) + tuple(dict.fromkeys(merged.hidden))
+    lost = list(getattr(views, "dropped", ()))
+    failed = getattr(others, "failed", 0)
+    if failed:
+        lost.append(f"{failed} readings could not be parsed")
+    if lost:
+        notes += (
+            f"readings_incomplete: not every reading of the message could be built "
+            f"({'; '.join(dict.fromkeys(lost))}), so content may be hidden from the scan.",
+        )
     return dataclasses.replace(
         _build(raw, msg, walker, limits),
         text="\n".join(merged.texts)[: limits.max_text_chars],

@@ -8,7 +8,9 @@ is parsed once. Each ambiguity gives one or more *views*, bytes that are one pro
   header, a lone CR not read as a line end; see :mod:`mailward.mime._rewrite`);
 - an entity found inside the first reading: MIME hidden in a preamble or epilogue, the decoded
   body of a multipart that declares an encoding, an attached message declared base64, a base64
-  body decoded another way (stop at the junk, or decode each padded chunk).
+  body decoded another way (stop at the junk, or decode each padded chunk);
+- the lenient reading (:mod:`mailward.mime._salvage`), built for every ambiguous message: every
+  file a forgiving program could dig out of the raw bytes, whatever the declared structure.
 
 Every view is parsed with the same parser and walked with a fresh :class:`Walker` under the same
 hard limits (a limit broken in any view is broken for the message), at most ``MAX_VIEWS`` of
@@ -30,7 +32,7 @@ from email.parser import BytesParser
 
 from mailward.config.settings import LimitSettings
 from mailward.errors import LimitExceeded, MailwardError
-from mailward.mime import _rewrite
+from mailward.mime import _rewrite, _salvage
 from mailward.mime._ambiguity import (
     Ambiguity,
     alternative_boundaries,
@@ -61,6 +63,26 @@ _WHOLE: dict[str, tuple[_rewrite.Rewrite, ...]] = {
 }
 
 
+class Views(list[bytes]):
+    """The alternative readings built, and why any reading could not be (``dropped``)."""
+
+    dropped: list[str]
+
+    def __init__(self, views: list[bytes], dropped: list[str]) -> None:
+        super().__init__(views)
+        self.dropped = dropped
+
+
+class Walkers(list["Walker"]):
+    """The readings walked, and how many could not be read."""
+
+    failed: int
+
+    def __init__(self, walkers: list[Walker], failed: int) -> None:
+        super().__init__(walkers)
+        self.failed = failed
+
+
 @dataclass
 class Merged:
     """The union of every reading, and what the other readings showed that the first did not."""
@@ -74,17 +96,35 @@ class Merged:
 
 def build_views(
     raw: bytes, root: Message, found: list[Ambiguity], limits: LimitSettings
-) -> list[bytes]:
-    """The distinct alternative readings of ``raw`` (at most MAX_VIEWS), as bytes to parse."""
+) -> Views:
+    """The distinct alternative readings of ``raw`` (at most MAX_VIEWS, plus the lenient
+    reading's), as bytes to parse; ``dropped`` says why any reading was not built."""
     codes = {a.code for a in found}
     views: dict[str, bytes] = {hashlib.sha256(raw).hexdigest(): raw}
-    for view in _candidates(raw, root, codes, limits):
+    dropped: list[str] = []
+    candidates = _candidates(raw, root, codes, limits)
+    for view in candidates:
         if len(view) > len(raw) + _SLACK:
+            dropped.append("a reading is larger than the message")
             continue
         views.setdefault(hashlib.sha256(view).hexdigest(), view)
         if len(views) > MAX_VIEWS:
+            if any(hashlib.sha256(v).hexdigest() not in views for v in candidates):
+                dropped.append(f"more than {MAX_VIEWS} readings")
             break
-    return list(views.values())[1:]
+    # the lenient reading comes on top of MAX_VIEWS: it is what catches the tricks no rewrite
+    # above knows; its own views are bounded (at most _salvage.MAX_FILES files and MAX_VIEWS
+    # views, each no larger than the message in base64 plus a little)
+    files, complete = _salvage.salvage(raw, limits.max_decoded_bytes)
+    # the files come out of the message's own bytes, so in base64 they fit in 4/3 of it
+    lenient, left_out = _salvage.views_of(files, len(raw) * 4 // 3 + 2 * _SLACK)
+    if not complete or left_out:
+        dropped.append("the lenient reading found more files than it could keep")
+    if len(lenient) > MAX_VIEWS:
+        dropped.append(f"the lenient reading needs more than {MAX_VIEWS} views")
+    for view in lenient[:MAX_VIEWS]:
+        views.setdefault(hashlib.sha256(view).hexdigest(), view)
+    return Views(list(views.values())[1:], dropped)
 
 
 def _candidates(
@@ -218,9 +258,11 @@ def _b64_lenient(text: str) -> bytes:
         return b""
 
 
-def walk_views(views: list[bytes], limits: LimitSettings) -> list[Walker]:
-    """Parse and walk each view under the hard limits; a view that cannot be read is skipped."""
+def walk_views(views: list[bytes], limits: LimitSettings) -> Walkers:
+    """Parse and walk each view under the hard limits; a view that cannot be read is
+    counted in ``failed`` (the message is then held as ambiguous)."""
     walkers: list[Walker] = []
+    failed = 0
     for view in views:
         if not view.strip():
             continue
@@ -233,9 +275,10 @@ def walk_views(views: list[bytes], limits: LimitSettings) -> list[Walker]:
         except LimitExceeded:
             raise
         except (MailwardError, RecursionError, ValueError, TypeError, LookupError, UnicodeError):
+            failed += 1
             continue
         walkers.append(walker)
-    return walkers
+    return Walkers(walkers, failed)
 
 
 def merge(main: Walker, others: list[Walker], limits: LimitSettings) -> Merged:
@@ -262,6 +305,8 @@ def merge(main: Walker, others: list[Walker], limits: LimitSettings) -> Merged:
                 continue
             seen.add((att.sha256, att.filename))
             attachments.append(att)
+            if att.filename is None and att.detected_type.startswith("image/"):
+                continue  # an unnamed picture another reading shows hides nothing to run
             if att.sha256 not in shown and (att.filename, att.detected_type) not in shown_as:
                 hidden.append(
                     f"hidden_attachment: another reading shows the attachment "

@@ -6,7 +6,9 @@ looked at. Body text and HTML, links and attachments are gathered on the way.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import Message
@@ -16,6 +18,8 @@ from mailward.errors import LimitExceeded
 from mailward.mime._headers import decode_bytes, decode_header_value, fix_surrogates
 from mailward.mime._html import HtmlLink, scan_html
 from mailward.mime._magic import detect_type
+from mailward.mime._names import part_names
+from mailward.mime._salvage import qp_decode
 from mailward.mime.urls import Source, iter_urls, make_url
 from mailward.model import Attachment, Url
 
@@ -23,6 +27,7 @@ _BODY_TYPES = frozenset({"text/plain", "text/html"})
 _CONTAINERS = frozenset({"message/rfc822", "message/global"})
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml"})
 _HTML_EXTS = (".html", ".htm", ".shtml", ".xhtml", ".svg")
+_QP_SOFT_SPACE = re.compile(rb"=[ \t]+\r?$", re.MULTILINE)
 
 
 @dataclass(slots=True)
@@ -86,7 +91,7 @@ class Walker:
 
     def _payload(self, part: Message) -> bytes:
         try:
-            data = part.get_payload(decode=True)
+            data = _refolded(part) or part.get_payload(decode=True)
         except (ValueError, TypeError, LookupError, UnicodeError) as exc:
             self.note(f"undecodable part body: {type(exc).__name__}")
             data = None
@@ -105,7 +110,9 @@ class Walker:
             self.note("missing boundary: multipart body read as text")
             ctype = "text/plain"
         disposition = part.get_content_disposition()
-        filename = _filename(part)
+        names = part_names(part)
+        # a name only a lenient reading finds still makes the part a file to some programs
+        filename = _filename(part) or (names[0] if names else None)
         data = self._payload(part)
         if ctype in _BODY_TYPES and disposition != "attachment" and filename is None:
             text = decode_bytes(data, _charset(part))
@@ -115,7 +122,7 @@ class Walker:
             else:
                 self._add_html(text, want_text=not item.alt_with_plain)
             return
-        self._attachment(part, ctype, filename, data, disposition == "inline")
+        self._attachment(part, ctype, filename, data, disposition == "inline", names)
 
     def _add_text(self, text: str) -> None:
         if text.strip():
@@ -150,7 +157,13 @@ class Walker:
             self.urls[key] = url
 
     def _attachment(
-        self, part: Message, ctype: str, filename: str | None, data: bytes, inline: bool
+        self,
+        part: Message,
+        ctype: str,
+        filename: str | None,
+        data: bytes,
+        inline: bool,
+        names: tuple[str, ...] = (),
     ) -> None:
         detected, description = detect_type(data)
         self.attachments.append(
@@ -163,6 +176,7 @@ class Walker:
                 sha256=hashlib.sha256(data).hexdigest(),
                 content=data,
                 inline=inline,
+                names=names,
             )
         )
         self._attachment_links(part, ctype, detected, filename, data)
@@ -202,7 +216,33 @@ def _container(part: Message) -> Attachment:
         sha256=hashlib.sha256(data).hexdigest(),
         content=data,
         inline=part.get_content_disposition() == "inline",
+        names=part_names(part),
     )
+
+
+def _refolded(part: Message) -> bytes | None:
+    """The body decoded where the stdlib would not: an encoding folded or padded
+    (``Content-Transfer-Encoding:`` then `` base64`` on the next line, a tab or vertical tab
+    before it), which the stdlib compares raw; quoted-printable soft line breaks followed by
+    whitespace ("= " at the end of a line), which RFC 2045 6.7 says a decoder must delete.
+    None where the stdlib's decoding is right."""
+    raw = part.get("content-transfer-encoding")
+    if raw is None or part.is_multipart():
+        return None
+    cte = " ".join(str(raw).split()).lower()
+    body = part.get_payload()
+    if cte not in {"base64", "quoted-printable"} or not isinstance(body, str):
+        return None
+    data = body.encode("ascii", "surrogateescape")
+    if cte == "quoted-printable" and _QP_SOFT_SPACE.search(data):
+        return qp_decode(data, lower=True, invalid=-1, space_soft=False)
+    if cte == str(raw).lower():
+        return None
+    if cte == "base64":
+        letters = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+        letters = letters[: len(letters) - len(letters) % 4 if len(letters) % 4 == 1 else None]
+        return binascii.a2b_base64(letters + b"=" * (-len(letters) % 4))
+    return binascii.a2b_qp(data)
 
 
 def _charset(part: Message) -> str | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from mailward.config.settings import Settings
 from mailward.errors import StoreError
+from mailward.frontends.milter.verdicts import is_milter_id
 from mailward.model import Envelope
 from mailward.spool.queue import Spool
 from mailward.store import QuarantineEntry, Store
@@ -57,8 +58,10 @@ def release_quarantined(
     spool = Spool(settings.spool_dir)
     envelope = Envelope(mail_from=entry.mail_from, rcpt_tos=tuple(wanted),
                         received_at=entry.received_at, internal=True)
-    spool_id = spool.put(envelope, raw, entry_id=f"rel-{entry_id}-{tag}",
-                         flags={"skip_scan": True, "why": f"released by {actor}: {reason}"})
+    flags: dict[str, object] = {"skip_scan": True, "why": f"released by {actor}: {reason}"}
+    if is_milter_id(entry_id):  # it came through the milter: back into the MTA
+        flags["reinject"] = True
+    spool_id = spool.put(envelope, raw, entry_id=f"rel-{entry_id}-{tag}", flags=flags)
     released = store.release(entry_id, wanted, actor, reason)
     # A release is an analyst saying "this was not bad": the content model learns from it.
     record_release_feedback(settings, raw, actor, reason)

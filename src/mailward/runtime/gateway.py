@@ -19,6 +19,8 @@ from pathlib import Path
 
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
+from mailward.frontends.milter.server import listen_address, start_milter_server
+from mailward.frontends.milter.verdicts import MilterVerdicts
 from mailward.frontends.smtp.handler import GatewayHandler
 from mailward.frontends.smtp.server import start_smtp_server
 from mailward.response.journal import Journal
@@ -134,6 +136,12 @@ async def serve(
     workers = SpoolWorkers(gw.processor, gw.spool, settings.engine.workers)
     handler = GatewayHandler(settings, gw.spool, gw.engine, gw.processor, workers.nudge)
     server = await start_smtp_server(handler, settings.smtp)
+    milter = None
+    if settings.milter.listen:  # the milter front end beside SMTP, on the same parts
+        milter = await start_milter_server(
+            MilterVerdicts(settings, gw.engine, gw.processor), settings
+        )
+        log.info("mailward milter listening on %s", listen_address(milter))
     await workers.start()
     reloader = Reloader(gw, load or _no_source, gw.build_engine,
                         RulesWatcher(config_path, settings), handler)
@@ -154,6 +162,9 @@ async def serve(
         await server.wait_closed()
         if console is not None:
             await console.stop()
+        if milter is not None:
+            milter.close()
+            await milter.wait_closed()
         housekeeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await housekeeping

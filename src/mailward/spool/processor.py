@@ -23,7 +23,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mailward.config.settings import Settings
+from mailward.config.settings import RelaySettings, Settings
 from mailward.delivery.dsn import build_bounce
 from mailward.delivery.lmtp import lmtp_message
 from mailward.delivery.maildir import MaildirDelivery, maildir_for, message_name
@@ -206,11 +206,14 @@ class Processor:
             trace_headers=[("Received", self.received_header(entry))],
         ))
         pending = [r for r in entry.envelope.rcpt_tos if r not in state.done]
+        temp: dict[str, str] = {}
+        perm: dict[str, str] = {}
+        if entry.flags.get("reinject"):  # came through the milter: back into the MTA
+            await self._reinject(entry, state, raw, pending, temp, perm)
+            return await self._settle(entry, state, verdict, temp, perm, now)
         inbound = self.settings.delivery.inbound
         local = [r for r in pending if self._is_inbound(r)]
         remote = [r for r in pending if not self._is_inbound(r)]
-        temp: dict[str, str] = {}
-        perm: dict[str, str] = {}
         if inbound == "maildir":
             await self._to_maildir(entry, state, raw, local, temp, perm)
         elif local:  # "lmtp": the mail store answers for each recipient
@@ -220,6 +223,32 @@ class Processor:
             await self._hand_off(self.relay, self.settings.delivery.relay, "relayed", entry,
                                  state, raw, remote, temp, perm)
         return await self._settle(entry, state, verdict, temp, perm, now)
+
+    async def _reinject(
+        self, entry: SpoolEntry, state: SpoolState, raw: bytes, rcpts: list[str],
+        temp: dict[str, str], perm: dict[str, str],
+    ) -> None:
+        """Mail the milter took over (hold, quarantine release) goes to ``milter.reinject``."""
+        host, _, port = self.settings.milter.reinject.rpartition(":")
+        if not host:
+            temp.update({r: "no [milter] reinject address is configured" for r in rcpts})
+            return
+        where = RelaySettings(host=host.strip("[]"), port=int(port))
+        await self._hand_off(self.relay, where, "relayed", entry, state, raw, rcpts, temp, perm)
+
+    async def delivered_elsewhere(
+        self, entry: SpoolEntry, verdict: Verdict, copies: Sequence[tuple[str, str]]
+    ) -> None:
+        """After another MTA delivers a scanned message (milter mode): the sender history and
+        the journal are kept as after a delivery here."""
+        await self._remember_sender(entry)
+        if self.journal is None or not copies:
+            return
+        record = entry_from_message(entry.id, entry.raw, entry.envelope, verdict, copies)
+        try:
+            await asyncio.to_thread(self.journal.record, record)
+        except Exception:  # the journal serves hunts; it never holds up delivery
+            log.exception("could not journal %s", entry.id)
 
     async def _to_maildir(
         self, entry: SpoolEntry, state: SpoolState, raw: bytes, rcpts: list[str],
@@ -238,9 +267,19 @@ class Processor:
         self, send: RelayFn, where: Any, done_as: str, entry: SpoolEntry, state: SpoolState,
         raw: bytes, rcpts: list[str], temp: dict[str, str], perm: dict[str, str],
     ) -> None:
-        """Relay or LMTP: record who was accepted; the rest are retried or bounced."""
+        """Relay or LMTP: record who was accepted; the rest are retried or bounced.
+
+        The accepted recipients are marked done in the spool state (fsynced) the moment the
+        next hop says so, before QUIT: a crash after that delivers nothing twice, a crash
+        before it re-delivers only this message (Postfix does the same)."""
+
+        async def mark_done(accepted: tuple[str, ...]) -> None:
+            state.done.update({r: done_as for r in accepted})
+            await asyncio.to_thread(self.spool.save_state, entry.id, state)
+
         result = await send(
-            where, entry.envelope.mail_from, rcpts, raw, helo=self.settings.smtp.hostname
+            where, entry.envelope.mail_from, rcpts, raw, helo=self.settings.smtp.hostname,
+            on_accepted=mark_done,
         )
         state.done.update({r: done_as for r in result.accepted})
         temp.update(result.temp_failed)

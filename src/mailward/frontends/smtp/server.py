@@ -9,8 +9,8 @@ subclass adds what a gateway needs on top:
   (``smtp.min_data_rate``, Postfix's smtpd_min_data_rate): a client trickling its message gets
   421 and is closed once ``smtp.min_data_rate_grace`` seconds have passed;
 - a command line longer than ``COMMAND_BUFFER_LIMIT`` octets without a line end gets 500 and
-  the connection is closed as soon as that much has arrived (aiosmtpd would read on until a
-  line end that may never come, answering nothing);
+  the connection is closed as soon as that much has arrived (aiosmtpd would read on, dropping
+  it, until a line end that may never come, answering nothing);
 - an error budget: after ``smtp.max_errors`` 4xx/5xx replies the connection gets 421 and is
   closed (Postfix's smtpd_hard_error_limit);
 - command arguments with control characters (NUL, bare CR/LF...) or bytes that are not UTF-8
@@ -77,8 +77,9 @@ MAX_LINE = 256 * 1024
 #: RFC 5321 4.5.3.1.4: a command line, CRLF included (MAIL gets room for its ESMTP parameters).
 COMMAND_LIMIT = 512
 #: Octets of a command line (no line end yet) after which the client gets 500 and is closed.
-#: Far above COMMAND_LIMIT, so an AUTH PLAIN response or a long XCLIENT still gets its reply.
-COMMAND_BUFFER_LIMIT = 64 * 1024
+#: A longer line that does end below it gets 500 and the session goes on (aiosmtpd reads the
+#: excess over MAX_LINE and drops it, so neither is ever buffered whole).
+COMMAND_BUFFER_LIMIT = 2 * MAX_LINE
 #: Seconds between two checks of the data rate while DATA content arrives.
 DATA_RATE_CHECK = 1.0
 #: C0 controls except TAB, DEL, and the surrogates that stand for bytes that are not UTF-8.
@@ -142,6 +143,8 @@ class GatewaySMTP(SMTP):
         self._data_started: float | None = None
         self._data_octets = 0
         self._rate_check: asyncio.TimerHandle | None = None
+        #: Octets received since the last line end, outside DATA content.
+        self._line_octets = 0
         self._handler_data = self._handle_hooks.get("DATA")
         if self._handler_data is not None:
             self._handle_hooks["DATA"] = self._data_hook
@@ -374,13 +377,16 @@ class GatewaySMTP(SMTP):
             return
         if self._data_started is not None:
             self._data_octets += len(data)
+            self._line_octets = 0
             return
-        buffered = getattr(self._reader, "_buffer", None)
-        if (isinstance(buffered, bytearray) and len(buffered) > COMMAND_BUFFER_LIMIT
-                and b"\n" not in buffered):
+        end = data.rfind(b"\n")
+        self._line_octets = len(data) - end - 1 if end >= 0 else self._line_octets + len(data)
+        if self._line_octets > COMMAND_BUFFER_LIMIT:
             log.warning("%s sent a command line over %d octets without a line end; closing",
                         self._counted_ip, COMMAND_BUFFER_LIMIT)
-            buffered.clear()  # not kept: the line is refused whole
+            buffered = getattr(self._reader, "_buffer", None)
+            if isinstance(buffered, bytearray):
+                buffered.clear()  # not kept: the line is refused whole
             self._spawn_close("500 5.5.2 Error: command line too long, closing connection")
 
     def _spawn_close(self, reply: str) -> None:

@@ -1,0 +1,1 @@
+"""The milter front end: Postfix/Sendmail hand each message to the same engine and policy."""

@@ -1,0 +1,201 @@
+"""Structural quirks only a lenient mail program repairs: more ambiguity codes.
+
+Each is a place where the stdlib parser reads the message one way and a forgiving program
+(Thunderbird, Outlook, webmail, an old MIME library) another. The parser's reading is not
+wrong, but it is not the only one, so :mod:`mailward.mime._views` adds the lenient reading of
+:mod:`mailward.mime._salvage`. Codes (see :data:`SEVERITY`):
+
+  cte_unusual      a Content-Transfer-Encoding none of the standard ones ("x-base64",
+                   "base64 (x)", "=?UTF-8?B?YmFzZTY0?=", "uuencode", "binhex", "gzip64"...)
+  type_unusual     a Content-Type that is not type/subtype syntax, or a multipart with no
+                   usable boundary ("multi\\part/mixed", "()multipart", "boundary()=")
+  stray_delimiter  a "--something" line followed by MIME headers, which no boundary of the
+                   parsed tree delimits: some program splits there and finds a part
+  header_end       a part's header block does not end with a blank line (junk, a line without
+                   a colon, a whitespace-only line) or its first line is a continuation
+  body_headers     a part's body starts with MIME header lines the parser did not read
+  hidden_header    a Content-* header folded into the header before it (" Content-Type:") or
+                   behind a lone CR
+  embedded_file    a text body (or one declared BinHex or uuencode) carries a uuencoded, yEnc
+                   or BinHex file
+  base64_length    a base64 body whose length is no multiple of 4, or with a blank line inside
+  qp_invalid       a quoted-printable attachment with escapes that are not "=XX"
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from email import errors as email_errors
+from email.message import Message
+
+SEVERITY: dict[str, float] = {
+    "cte_unusual": 0.7,
+    "type_unusual": 0.7,
+    "stray_delimiter": 1.0,
+    "header_end": 0.7,
+    "body_headers": 0.7,
+    "hidden_header": 1.0,
+    "embedded_file": 0.3,
+    "base64_length": 0.5,
+    "qp_invalid": 0.3,
+}
+_CTES = frozenset({"", "7bit", "8bit", "binary", "base64", "quoted-printable"})
+_TOP_TYPES = frozenset(
+    {"text", "image", "audio", "video", "application", "multipart", "message", "model", "font"}
+)
+_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")
+_FOLD = re.compile(r"\r?\n[ \t]*")
+_MIME_HEADER = re.compile(
+    r"^[^\w\r\n]{0,3}content-(?:type|transfer-encoding|disposition)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+#: Types whose body is headers by design (a bounce quoting the original message's headers).
+_HEADER_BODIES = frozenset({"text/rfc822-headers", "message/delivery-status"})
+_DELIM_LINE = re.compile(rb"^--([^\r\n]+?)\r?$", re.MULTILINE)
+_HEADER_AFTER = re.compile(
+    rb"(?:[^\r\n]{0,80}\r?\n){0,2}?[ \t\x0b\r]*content-[a-z-]+[ \t]*:", re.IGNORECASE
+)
+_HIDDEN_HEADER = re.compile(
+    r"(?:\n[ \t]+|\r(?!\n)[ \t]*)content-(?:type|transfer-encoding|disposition)[ \t]*:",
+    re.IGNORECASE,
+)
+_EMBEDDED = re.compile(
+    r"^(?:begin [0-7]{3,4} \S|=ybegin |\(This file must be converted with BinHex)",
+    re.MULTILINE,
+)
+#: Types whose body is a file in a text encoding some programs decode (BinHex, uuencode).
+_ENCODED_FILE_TYPES = frozenset(
+    {"application/mac-binhex40", "application/mac-binhex", "application/x-binhex40",
+     "application/x-uuencode", "application/x-uue", "text/x-uuencode"}
+)  # fmt: skip
+_QP_BAD = re.compile(r"=(?![0-9A-F]{2}|[ \t]*\r?$)", re.MULTILINE)
+_NOT_B64_BODY = re.compile(r"[^A-Za-z0-9+/=]+")
+
+
+def quirk_codes(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
+    """(code, explanation) of every quirk of the message, a code at most once."""
+    seen: set[str] = set()
+    for code, text in _all(raw, parts):
+        if code not in seen:
+            seen.add(code)
+            yield code, text
+
+
+def _all(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
+    for part in parts:
+        yield from _part(part)
+    yield from _stray(raw, parts)
+
+
+def _part(part: Message) -> Iterator[tuple[str, str]]:
+    if any(_HIDDEN_HEADER.search(str(value)) for value in part.values()):
+        yield (
+            "hidden_header",
+            "A Content-* header is folded into the header before it or hidden behind a lone "
+            "CR; some programs read it as a header of its own.",
+        )
+    for value in part.get_all("content-transfer-encoding") or ():
+        cte = _FOLD.sub(" ", str(value)).strip().lower()
+        if cte not in _CTES:
+            yield (
+                "cte_unusual",
+                f"A part declares the transfer encoding {cte[:40]!r}, none of the standard "
+                "ones; programs guess differently how to decode it.",
+            )
+    yield from _content_type(part)
+    for defect in part.defects:
+        if isinstance(
+            defect,
+            email_errors.MissingHeaderBodySeparatorDefect
+            | email_errors.FirstHeaderLineIsContinuationDefect,
+        ):
+            yield (
+                "header_end",
+                "A part's headers do not end with a blank line; programs disagree on where "
+                "its body starts.",
+            )
+    payload = part.get_payload()
+    if isinstance(payload, str):
+        yield from _body(part, payload)
+
+
+def _content_type(part: Message) -> Iterator[tuple[str, str]]:
+    for value in part.get_all("content-type") or ():
+        text = _FOLD.sub(" ", str(value)).strip()
+        head = text.split(";", 1)[0].strip()
+        main = head.partition("/")[0].lower()
+        odd = not _TYPE.match(head) or main not in _TOP_TYPES
+        if not odd and main == "multipart":
+            params = text[len(head) :]
+            odd = bool(re.search(r"[()\\]|boundary\*|=\?", params, re.IGNORECASE)) or (
+                not part.get_boundary()
+            )
+        if odd:
+            yield (
+                "type_unusual",
+                f"A part's Content-Type {text[:60]!r} is not plain type/subtype syntax, or a "
+                "multipart has no clear boundary; programs read it differently.",
+            )
+
+
+def _body(part: Message, body: str) -> Iterator[tuple[str, str]]:
+    head = "\n".join([line for line in body[:2000].splitlines() if line.strip()][:3])
+    if _MIME_HEADER.search(head) and part.get_content_type() not in _HEADER_BODIES:
+        yield (
+            "body_headers",
+            "A part's body starts with MIME header lines; some programs read them as its "
+            "headers.",
+        )
+    ctype = part.get_content_type()
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    textual = ctype.startswith("text/") or ctype in _ENCODED_FILE_TYPES
+    plain = textual and cte not in {"base64", "quoted-printable"}
+    if plain and _EMBEDDED.search(body[:1_000_000]):
+        yield (
+            "embedded_file",
+            "A text body carries a uuencoded, yEnc or BinHex file, which some programs "
+            "show as an attachment.",
+        )
+    if cte == "base64":
+        letters = len(_NOT_B64_BODY.sub("", body))
+        lines = [line.strip() for line in body.strip().splitlines()]
+        odd_line = any(len(line) % 4 for line in lines[:-1])
+        if letters % 4 or odd_line or re.search(r"\S[ \t]*\r?\n[ \t]*\r?\n[ \t]*\S", body.strip()):
+            yield (
+                "base64_length",
+                "A base64 body is not a whole number of 4-character groups, or has a blank "
+                "line inside; decoders drop or keep different characters.",
+            )
+    elif cte == "quoted-printable" and _is_file(part) and _QP_BAD.search(body):
+        yield (
+            "qp_invalid",
+            "A quoted-printable attachment has escapes that are not '=' and two hex digits; "
+            "decoders read them differently.",
+        )
+
+
+def _is_file(part: Message) -> bool:
+    return part.get_content_maintype() != "text" or part.get_param("name") is not None or (
+        part.get_param("filename", header="content-disposition") is not None
+    )
+
+
+def _stray(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
+    boundaries = {
+        b.encode("utf-8", "surrogateescape")
+        for p in parts
+        if p.get_content_maintype() == "multipart" and (b := p.get_boundary())
+    }
+    for match in _DELIM_LINE.finditer(raw):
+        token = match[1].rstrip(b" \t")
+        if token in boundaries or token.removesuffix(b"--") in boundaries:
+            continue
+        if _HEADER_AFTER.match(raw, match.end() + 1):
+            yield (
+                "stray_delimiter",
+                f"The line {('--' + token.decode('latin-1'))[:60]!r} is followed by MIME "
+                "headers but is no delimiter of the parsed structure; some programs split "
+                "there.",
+            )
+            return
