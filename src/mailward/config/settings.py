@@ -280,6 +280,11 @@ class PolicySettings(Section):
         ForceRule(symbol="ATT_ARCHIVE_EXECUTABLE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_ARCHIVE_TOO_COMPLEX", action=Action.QUARANTINE),
         ForceRule(symbol="DOC_EMBEDDED_EXECUTABLE", action=Action.QUARANTINE),
+        # documents that run or fetch code when opened without a macro prompt to disarm:
+        # DDE fields, Excel 4.0 macro sheets, remote templates and external OLE objects
+        ForceRule(symbol="DOC_DDE", action=Action.QUARANTINE),
+        ForceRule(symbol="DOC_XLM_MACRO", action=Action.QUARANTINE),
+        ForceRule(symbol="DOC_REMOTE_TEMPLATE", action=Action.QUARANTINE),
         # disk images and shortcut-like files: Windows mounts or follows them on a double-click
         ForceRule(symbol="ATT_CONTAINER_IMAGE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_SHELL_SHORTCUT", action=Action.QUARANTINE),
