@@ -23,6 +23,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mailward.activity.campaigns import Campaigns
 from mailward.activity.monitor import ActivityMonitor
 from mailward.config.settings import RelaySettings, Settings
 from mailward.delivery.dsn import build_bounce
@@ -86,6 +87,7 @@ class Processor:
         journal: Journal | None = None,
         lmtp: RelayFn = lmtp_message,
         activity: ActivityMonitor | None = None,
+        campaigns: Campaigns | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -97,6 +99,7 @@ class Processor:
         self.lockdown = lockdown
         self.journal = journal
         self.activity = activity
+        self.campaigns = campaigns
 
     async def process(
         self,
@@ -183,6 +186,11 @@ class Processor:
                                               rec.message_id)
             except Exception:
                 log.exception("activity checks failed for %s", entry_id)
+        if self.campaigns is not None:
+            try:  # campaigns too: a failure here never holds up mail
+                self.campaigns.observe(entry_id, envelope, outcome.parsed, outcome.verdict)
+            except Exception:
+                log.exception("campaign clustering failed for %s", entry_id)
         return rec
 
     def _activity_hold(self, entry: SpoolEntry, verdict: Verdict) -> Verdict:
