@@ -3,8 +3,9 @@ times as Float epoch seconds, so the same tables work on SQLite and PostgreSQL).
 
 campaign_messages  every scanned message of the last ``[campaigns] window_hours`` (and every
                    member of a campaign until ``retention_days``): spool id, time, cluster
-                   (campaign) id, senders, recipients, subject, verdict, its indicators and
-                   its MinHash signature (the in-memory LSH index is rebuilt from these rows)
+                   (campaign) id, senders, recipients, subject, verdict, how it joined and
+                   the CPU ms that took, its indicators and its MinHash signature (the
+                   in-memory LSH index is rebuilt from these rows)
 campaigns          one row per cluster that reached ``min_members``: id, first and last seen,
                    member count, state (active | bad), why and when it was found bad, and the
                    indicators its members share
@@ -40,6 +41,7 @@ messages = Table(
     Column("action", String(16), nullable=False),
     Column("score", Float, nullable=False),
     Column("joined_by", String(32), nullable=False),  # content | link | attachment | infra | new
+    Column("cluster_ms", Float, nullable=False),  # CPU time it took to cluster the message
     Column("indicators", JSON, nullable=False),
     Column("signature", LargeBinary, nullable=False),
     Index("ix_campaign_messages_campaign", "campaign_id", "at"),
