@@ -307,3 +307,19 @@ def test_expand_without_clawback_claws_back_nothing_more(
         journal.close()
 
 
+
+
+def test_a_new_member_of_a_bad_campaign_is_known_as_such(
+        make_campaigns: Callable[..., Campaigns]) -> None:
+    c = make_campaigns()
+    for i in range(3):
+        observe(c, i, lure(i), T0 + i)
+    cid = c.recent()[0].id
+    assert c.bad_campaign_of("s1") is None  # active: nothing to stop yet
+    c.found_bad(cid, "reported", source="analyst")
+    observe(c, 5, lure(5), T0 + 5)
+    assert c.bad_campaign_of("s5") == cid
+    observe(c, 6, ham(6), T0 + 6)
+    assert c.bad_campaign_of("s6") is None  # not a member
+    assert c.bad_campaign_of("never-seen") is None
+    assert make_campaigns().bad_campaign_of("s5") == cid  # known again after a restart

@@ -14,12 +14,14 @@ from email.message import EmailMessage
 import pytest
 from gateway_harness import maildir_files
 
+from mailward.store import open_store
+
 pytestmark = pytest.mark.slow
 
 NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
          "ken", "laura", "mallory", "nina", "oscar", "peggy", "quentin", "rupert", "sybil",
          "trent", "ursula", "victor", "wendy", "xavier", "yvonne", "zach", "amber", "boris",
-         "chloe", "dmitri"]
+         "chloe", "dmitri", "edith"]
 SIZE = 30
 
 
@@ -92,6 +94,18 @@ def test_campaign_is_clustered_and_clawed_back_when_a_feed_names_one_link(
               gw.cli("alerts", "list", "--kind", "campaign", "--json").stdout.splitlines()]
     assert [(a["subject"], a["symbols"]) for a in alerts] == [
         (campaign["id"], ["ACT_CAMPAIGN_BAD"])]
+
+    # a late member of the campaign, now known bad, is quarantined instead of delivered
+    with smtplib.SMTP("127.0.0.1", gw.port, timeout=30) as smtp:
+        smtp.send_message(member(SIZE), from_addr="bounce@late.example.net")
+    gw.wait_spool_empty(60)
+    assert [p.parts[-3] for p in maildir_files(gw.data_dir)] == ["bob"]
+    store = open_store(f"sqlite:///{gw.data_dir / 'mailward.db'}")
+    try:
+        held = store.list_quarantine()
+    finally:
+        store.close()
+    assert [e.reason for e in held] == [f"member of campaign {campaign['id']}, found bad"]
 
 
 def _ham() -> EmailMessage:

@@ -232,6 +232,7 @@ class Campaigns:
         self._lock = threading.Lock()
         self.index = CampaignIndex(self.cfg.similarity, self.cfg.infra_similarity,
                                    self.cfg.num_perm)
+        self._bad: set[str] = set()  # campaigns found bad (their new members are quarantined)
         self.rebuild(time.time() if now is None else now)
 
     def close(self) -> None:
@@ -260,9 +261,20 @@ class Campaigns:
                                  tuple(row.indicators.get("infra", ())))
                 index.add(row.spool_id, _Member(row.at, ct.from_bytes(row.signature),
                                                 row.campaign_id, ind))
+        c = t.campaigns
+        with self.tx("load the bad campaigns") as conn:
+            bad = set(conn.execute(select(c.c.id).where(c.c.state == "bad",
+                                                        c.c.last_seen >= since)).scalars())
         with self._lock:
             self.index = index
+            self._bad = bad
         return len(index)
+
+    def bad_campaign_of(self, spool_id: str) -> str | None:
+        """The campaign found bad that this (clustered) message belongs to, if any."""
+        with self._lock:
+            member = self.index.members.get(spool_id)
+            return member.cluster if member is not None and member.cluster in self._bad else None
 
     # -- observing -------------------------------------------------------------------------
 
@@ -401,6 +413,8 @@ class Campaigns:
             if row.state != "bad":
                 conn.execute(update(c).where(c.c.id == campaign_id).values(
                     state="bad", bad_at=now, bad_why=why[:1000]))
+        with self._lock:
+            self._bad.add(campaign_id)
         self.store.audit(actor, "campaign bad", campaign_id, (), why)
         delivered = [m["spool_id"] for m in self.members(campaign_id)
                      if m["action"] in DELIVERED]

@@ -137,6 +137,8 @@ class Processor:
             await asyncio.to_thread(self.spool.save_state, entry.id, state)
         verdict = verdict_from_state(state.verdict)
         if verdict.action in (*DELIVERED_ACTIONS, Action.DISARM):
+            verdict = self._bad_campaign(entry, state, verdict)
+        if verdict.action in (*DELIVERED_ACTIONS, Action.DISARM):
             verdict = await asyncio.to_thread(self._activity_hold, entry, verdict)
         if verdict.action is Action.DISARM:
             # The original waits in quarantine; the recipients get the harmless rest.
@@ -192,6 +194,17 @@ class Processor:
             except Exception:
                 log.exception("campaign clustering failed for %s", entry_id)
         return rec
+
+    def _bad_campaign(self, entry: SpoolEntry, state: SpoolState, verdict: Verdict) -> Verdict:
+        """Quarantine instead of delivering a member of a campaign already found bad (a
+        release from the quarantine is delivered as asked)."""
+        if self.campaigns is None or state.released or entry.flags.get("skip_scan"):
+            return verdict
+        campaign = self.campaigns.bad_campaign_of(entry.id)
+        if campaign is None:
+            return verdict
+        why = f"member of campaign {campaign}, found bad"
+        return Verdict(Action.QUARANTINE, verdict.score, why, verdict.findings)
 
     def _activity_hold(self, entry: SpoolEntry, verdict: Verdict) -> Verdict:
         """A hold verdict when an alert's hold_outbound holds the sender's account."""
