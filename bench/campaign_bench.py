@@ -60,7 +60,7 @@ def _message(rng: random.Random, words: list[str], n: int) -> tuple[bytes, Envel
         body = " ".join(lure.choice(words) for _ in range(60))
         name = rcpt.partition("@")[0].partition(".")[0]
         text = (f"Dear {name}, {body} ref {rng.randint(1000, 99999)} "
-                f"https://x{n}.d{n}.example.org/{n} {lure.choice(words)}")
+                f"https://x{n}.parcel{n}.org/{n} {lure.choice(words)}")
         sender = f"info@s{n}.example.net"
         subject = f"{lure.choice(words)} {rng.randint(1, 999)}"
     else:

@@ -323,3 +323,15 @@ def test_a_new_member_of_a_bad_campaign_is_known_as_such(
     assert c.bad_campaign_of("s6") is None  # not a member
     assert c.bad_campaign_of("never-seen") is None
     assert make_campaigns().bad_campaign_of("s5") == cid  # known again after a restart
+
+
+def test_an_indicator_many_messages_share_is_read_from_its_newest(
+        make_campaigns: Callable[..., Campaigns]) -> None:
+    from mailward.activity.campaigns import INDICATOR_CANDIDATES
+    c = make_campaigns(min_members=1000)
+    for i in range(INDICATOR_CANDIDATES + 20):
+        c.observe(f"p{i}", env(i, T0 + i), parse(ham(i, f"{HAM[i % 8]} https://popular.com/{i}")),
+                  CLEAN)
+    assert c.index._newest("link:popular.com") == [
+        f"p{i}" for i in range(INDICATOR_CANDIDATES + 19, 19, -1)]
+    assert c.index._newest("link:unknown.com") == []

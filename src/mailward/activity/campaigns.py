@@ -31,6 +31,7 @@ from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from datasketch import LeanMinHash, MinHashLSH
@@ -55,8 +56,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 ACTOR = "mailward-campaigns"
 DELIVERED = frozenset({"deliver", "tag", "disarm"})
-#: Members of one infrastructure key compared by content (the newest).
-INFRA_CANDIDATES = 50
+#: Messages per indicator considered (the newest): bounds the work for an indicator that very
+#: many messages share (a popular link domain, a big provider's sender domain).
+INDICATOR_CANDIDATES = 50
 MAX_INDICATORS = 200
 
 
@@ -161,6 +163,10 @@ class CampaignIndex:
     def __len__(self) -> int:
         return len(self.members)
 
+    def _newest(self, value: str) -> list[str]:
+        """The newest ``INDICATOR_CANDIDATES`` messages showing an indicator."""
+        return list(islice(reversed(self.by_indicator.get(value, {})), INDICATOR_CANDIDATES))
+
     def match(self, sig: LeanMinHash, ind: Indicators) -> tuple[str | None, str]:
         """The cluster a message with ``sig`` and ``ind`` joins, and how (None, "new")."""
         found: dict[str, str] = {}
@@ -169,20 +175,23 @@ class CampaignIndex:
                 if ct.similarity(sig, self.members[key].sig) >= self.similarity:
                     found[key] = "content"
         for value in ind.strong:
-            for key in self.by_indicator.get(value, {}):
-                found.setdefault(key, value.partition(":")[0].replace("sha256", "attachment"))
+            kind = "attachment" if value.startswith("sha256:") else "link"
+            for key in self._newest(value):
+                found.setdefault(key, kind)
         if not sig.is_empty():
             for value in ind.infra:
-                keys = list(self.by_indicator.get(value, {}))[-INFRA_CANDIDATES:]
-                for key in keys:
+                for key in self._newest(value):
                     if key not in found and ct.similarity(
                             sig, self.members[key].sig) >= self.infra_similarity:
                         found[key] = "infra"
         if not found:
             return None, "new"
-        votes: Counter[str] = Counter(self.members[k].cluster for k in found)
-        first = {c: min(self.members[k].at for k in found if self.members[k].cluster == c)
-                 for c in votes}
+        votes: Counter[str] = Counter()
+        first: dict[str, float] = {}
+        for key in found:
+            member = self.members[key]
+            votes[member.cluster] += 1
+            first[member.cluster] = min(first.get(member.cluster, member.at), member.at)
         cluster = min(votes, key=lambda c: (-votes[c], first[c]))
         how = Counter(v for k, v in found.items() if self.members[k].cluster == cluster)
         return cluster, how.most_common(1)[0][0]
