@@ -327,7 +327,7 @@ def test_a_new_member_of_a_bad_campaign_is_known_as_such(
 
 def test_an_indicator_many_messages_share_is_read_from_its_newest(
         make_campaigns: Callable[..., Campaigns]) -> None:
-    from mailward.activity.campaigns import INDICATOR_CANDIDATES
+    from mailward.activity.campaign_index import INDICATOR_CANDIDATES
     c = make_campaigns(min_members=1000)
     for i in range(INDICATOR_CANDIDATES + 20):
         c.observe(f"p{i}", env(i, T0 + i), parse(ham(i, f"{HAM[i % 8]} https://popular.com/{i}")),

@@ -27,20 +27,24 @@ import logging
 import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from datasketch import LeanMinHash, MinHashLSH
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from mailward.activity import _campaign_schema as t
 from mailward.activity import campaign_text as ct
-from mailward.activity.baseline import network_of
+from mailward.activity.campaign_index import (
+    CampaignIndex,
+    IndexedMessage,
+    Indicators,
+    message_indicators,
+    message_signature,
+)
 from mailward.activity.checks import ActivityFinding
 from mailward.config.settings import Settings
 from mailward.errors import StoreError
@@ -56,30 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 ACTOR = "mailward-campaigns"
 DELIVERED = frozenset({"deliver", "tag", "disarm"})
-#: Messages per indicator considered (the newest): bounds the work for an indicator that very
-#: many messages share (a popular link domain, a big provider's sender domain).
-INDICATOR_CANDIDATES = 50
 MAX_INDICATORS = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Indicators:
-    """What a message shares with others: strong (joins alone) and infrastructure keys."""
-
-    strong: tuple[str, ...]  # link:<registrable domain>, sha256:<hex>
-    infra: tuple[str, ...]  # env:<domain>, from:<domain>, net:<network>
-
-    @property
-    def all(self) -> list[str]:
-        return [*self.strong, *self.infra]
-
-
-@dataclass(slots=True)
-class _Member:
-    at: float
-    sig: LeanMinHash
-    cluster: str
-    indicators: Indicators
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,117 +95,6 @@ class Campaign:
 def _campaign(row: Any) -> Campaign:
     return Campaign(row.id, row.first_seen, row.last_seen, int(row.members), row.state,
                     row.bad_at, row.bad_why, tuple(row.indicators))
-
-
-def message_indicators(settings: Settings, envelope: Envelope,
-                       parsed: ParsedMessage | None) -> Indicators:
-    cfg = settings.campaigns
-    skip = set(cfg.ignore_link_domains) | set(settings.organisation.accepted_domains)
-    strong: list[str] = []
-    infra: list[str] = []
-    if parsed is not None:
-        strong += [f"link:{u.domain.lower()}" for u in parsed.urls
-                   if u.domain and u.domain.lower() not in skip]
-        strong += [f"sha256:{a.sha256.lower()}" for a in parsed.attachments if a.sha256]
-        if parsed.from_ and parsed.from_[0].domain:
-            infra.append(f"from:{parsed.from_[0].domain.lower()}")
-    env_domain = envelope.mail_from.rpartition("@")[2].lower()
-    if env_domain:
-        infra.append(f"env:{env_domain}")
-    net = network_of(envelope.peer_ip, settings.activity.ipv4_prefix,
-                     settings.activity.ipv6_prefix)
-    if net and not envelope.internal:
-        infra.append(f"net:{net}")
-    return Indicators(tuple(dict.fromkeys(strong)), tuple(dict.fromkeys(infra)))
-
-
-def message_signature(settings: Settings, envelope: Envelope,
-                      parsed: ParsedMessage | None) -> LeanMinHash:
-    cfg = settings.campaigns
-    if parsed is None:
-        return ct.signature("", cfg.num_perm, cfg.shingle_words)
-    names = ct.name_tokens(envelope.rcpt_tos, (a.display_name for a in (*parsed.to, *parsed.cc)))
-    text = ct.normalise(f"{parsed.subject}\n{parsed.text}", names)
-    return ct.signature(text, cfg.num_perm, cfg.shingle_words)
-
-
-class CampaignIndex:
-    """The in-memory clustering state of the window: LSH, indicator indexes, cluster sizes."""
-
-    def __init__(self, similarity: float, infra_similarity: float, num_perm: int) -> None:
-        self.similarity = similarity
-        self.infra_similarity = infra_similarity
-        self.lsh = MinHashLSH(threshold=similarity, num_perm=num_perm)
-        self.members: dict[str, _Member] = {}
-        self.order: deque[tuple[float, str]] = deque()
-        self.by_indicator: dict[str, dict[str, None]] = {}
-        self.sizes: Counter[str] = Counter()
-
-    def __len__(self) -> int:
-        return len(self.members)
-
-    def _newest(self, value: str) -> list[str]:
-        """The newest ``INDICATOR_CANDIDATES`` messages showing an indicator."""
-        return list(islice(reversed(self.by_indicator.get(value, {})), INDICATOR_CANDIDATES))
-
-    def match(self, sig: LeanMinHash, ind: Indicators) -> tuple[str | None, str]:
-        """The cluster a message with ``sig`` and ``ind`` joins, and how (None, "new")."""
-        found: dict[str, str] = {}
-        if not sig.is_empty():
-            for key in self.lsh.query(sig):
-                if ct.similarity(sig, self.members[key].sig) >= self.similarity:
-                    found[key] = "content"
-        for value in ind.strong:
-            kind = "attachment" if value.startswith("sha256:") else "link"
-            for key in self._newest(value):
-                found.setdefault(key, kind)
-        if not sig.is_empty():
-            for value in ind.infra:
-                for key in self._newest(value):
-                    if key not in found and ct.similarity(
-                            sig, self.members[key].sig) >= self.infra_similarity:
-                        found[key] = "infra"
-        if not found:
-            return None, "new"
-        votes: Counter[str] = Counter()
-        first: dict[str, float] = {}
-        for key in found:
-            member = self.members[key]
-            votes[member.cluster] += 1
-            first[member.cluster] = min(first.get(member.cluster, member.at), member.at)
-        cluster = min(votes, key=lambda c: (-votes[c], first[c]))
-        how = Counter(v for k, v in found.items() if self.members[k].cluster == cluster)
-        return cluster, how.most_common(1)[0][0]
-
-    def add(self, key: str, member: _Member) -> None:
-        if key in self.members:
-            return
-        self.members[key] = member
-        self.order.append((member.at, key))
-        if not member.sig.is_empty():
-            self.lsh.insert(key, member.sig)
-        for value in member.indicators.all:
-            self.by_indicator.setdefault(value, {})[key] = None
-        self.sizes[member.cluster] += 1
-
-    def expire(self, before: float) -> None:
-        """Forget messages older than ``before`` (the window moves on)."""
-        while self.order and self.order[0][0] < before:
-            _, key = self.order.popleft()
-            member = self.members.pop(key, None)
-            if member is None:
-                continue
-            if not member.sig.is_empty():
-                self.lsh.remove(key)
-            for value in member.indicators.all:
-                keys = self.by_indicator.get(value)
-                if keys is not None:
-                    keys.pop(key, None)
-                    if not keys:
-                        del self.by_indicator[value]
-            self.sizes[member.cluster] -= 1
-            if self.sizes[member.cluster] <= 0:
-                del self.sizes[member.cluster]
 
 
 class Campaigns:
@@ -268,7 +138,7 @@ class Campaigns:
             for row in conn.execute(query.where(m.c.at >= since).order_by(m.c.at)):
                 ind = Indicators(tuple(row.indicators.get("strong", ())),
                                  tuple(row.indicators.get("infra", ())))
-                index.add(row.spool_id, _Member(row.at, ct.from_bytes(row.signature),
+                index.add(row.spool_id, IndexedMessage(row.at, ct.from_bytes(row.signature),
                                                 row.campaign_id, ind))
         c = t.campaigns
         with self.tx("load the bad campaigns") as conn:
@@ -301,7 +171,7 @@ class Campaigns:
             self.index.expire(at - self.cfg.window_hours * 3600)
             cluster, how = self.index.match(sig, ind)
             cluster = cluster or f"c-{uuid.uuid4().hex[:12]}"
-            self.index.add(spool_id, _Member(at, sig, cluster, ind))
+            self.index.add(spool_id, IndexedMessage(at, sig, cluster, ind))
             size = self.index.sizes[cluster]
         seconds = time.thread_time() - started
         sender = parsed.from_[0].address if parsed is not None and parsed.from_ else ""
