@@ -126,6 +126,7 @@ def main() -> None:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
         found = Campaigns(settings, store, now=NOW)
+        found.ready()
         rebuilt = time.perf_counter() - started
         grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) / 1024
         print(f"start: index rebuilt from the store in {rebuilt:.1f} s ({len(found.index)} "

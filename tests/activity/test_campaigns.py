@@ -175,6 +175,8 @@ def test_the_index_is_rebuilt_from_the_store(make_campaigns: Callable[..., Campa
         observe(first, i, lure(i), T0 + i)
     (campaign,) = first.recent()
     again = make_campaigns()
+    assert len(again.index) == 0  # loaded on first use, not when built
+    again.ready()
     assert len(again.index) == 3
     assert observe(again, 9, lure(9), T0 + 10).campaign_id == campaign.id
     assert again.get(campaign.id) is not None

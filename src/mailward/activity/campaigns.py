@@ -112,7 +112,9 @@ class Campaigns:
         self.index = CampaignIndex(self.cfg.similarity, self.cfg.infra_similarity,
                                    self.cfg.num_perm)
         self._bad: set[str] = set()  # campaigns found bad (their new members are quarantined)
-        self.rebuild(time.time() if now is None else now)
+        self._start = time.time() if now is None else now
+        self._loaded = False
+        self._load_lock = threading.Lock()
 
     def close(self) -> None:
         self._engine.dispose()
@@ -127,6 +129,19 @@ class Campaigns:
             raise
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot {what}: {exc}") from exc
+
+    def ready(self) -> None:
+        """Rebuild the index from the store once, on first use (the gateway warms it up in the
+        background at start; commands that only read the tables never pay for it)."""
+        if self._loaded:
+            return
+        with self._load_lock:
+            if not self._loaded:
+                started = time.monotonic()
+                count = self.rebuild(self._start)
+                self._loaded = True
+                log.info("campaign index: %d messages of the window loaded in %.1f s", count,
+                         time.monotonic() - started)
 
     def rebuild(self, now: float) -> int:
         """Load the window's messages from the store into a fresh index; how many."""
@@ -151,6 +166,7 @@ class Campaigns:
 
     def bad_campaign_of(self, spool_id: str) -> str | None:
         """The campaign found bad that this (clustered) message belongs to, if any."""
+        self.ready()
         with self._lock:
             member = self.index.members.get(spool_id)
             return member.cluster if member is not None and member.cluster in self._bad else None
@@ -161,6 +177,7 @@ class Campaigns:
                 verdict: Verdict, now: float | None = None) -> Placement | None:
         """Cluster one scanned message and store it (once per spool id); a member whose
         verdict is one of ``bad_actions`` makes its campaign bad (the response follows)."""
+        self.ready()
         started = time.thread_time()
         at = envelope.received_at or (time.time() if now is None else now)
         sig = message_signature(self.settings, envelope, parsed)

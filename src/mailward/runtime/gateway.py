@@ -161,6 +161,9 @@ async def serve(
         )
         log.info("mailward milter listening on %s", listen_address(milter))
     await workers.start()
+    warm = None  # the campaign index is rebuilt from the store beside the running gateway
+    if gw.campaigns is not None:
+        warm = asyncio.create_task(asyncio.to_thread(gw.campaigns.ready), name="campaign-index")
     reloader = Reloader(gw, load or _no_source, gw.build_engine,
                         RulesWatcher(config_path, settings), handler)
     wake = asyncio.Event()
@@ -184,6 +187,9 @@ async def serve(
         with contextlib.suppress(asyncio.CancelledError):
             await housekeeping
         await workers.stop()
+        if warm is not None:
+            with contextlib.suppress(Exception):
+                await warm
         await reloader.close()
         await gw.aclose()
         _remove_pid(pid_file)
