@@ -198,6 +198,14 @@ def test_observing_twice_counts_once(make_campaigns: Callable[..., Campaigns]) -
     assert observe(c, 1, lure(1), T0) is None
 
 
+def test_a_message_not_judged_yet_waits_for_its_verdict(
+        make_campaigns: Callable[..., Campaigns]) -> None:
+    c = make_campaigns()
+    assert observe(c, 1, lure(1), T0, Verdict(Action.TEMPFAIL, 0.0, "dns down")) is None
+    later = observe(c, 1, lure(1), T0)
+    assert later is not None and later.joined_by == "new"
+
+
 def test_message_indicators(make_campaigns: Callable[..., Campaigns]) -> None:
     c = make_campaigns()
     ind = message_indicators(c.settings, env(4, T0), parse(lure(4, attachment=b"x")))

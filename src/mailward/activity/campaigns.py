@@ -48,7 +48,7 @@ from mailward.activity.campaign_index import (
 from mailward.activity.checks import ActivityFinding
 from mailward.config.settings import Settings
 from mailward.errors import StoreError
-from mailward.model import Envelope, ParsedMessage, Verdict
+from mailward.model import Action, Envelope, ParsedMessage, Verdict
 from mailward.response.journal import Journal, JournalHit
 from mailward.response.zero_hour import claw_back_hits
 from mailward.store import Store
@@ -177,6 +177,8 @@ class Campaigns:
                 verdict: Verdict, now: float | None = None) -> Placement | None:
         """Cluster one scanned message and store it (once per spool id); a member whose
         verdict is one of ``bad_actions`` makes its campaign bad (the response follows)."""
+        if verdict.action is Action.TEMPFAIL:  # not judged yet: clustered when it is
+            return None
         self.ready()
         started = time.thread_time()
         at = envelope.received_at or (time.time() if now is None else now)
