@@ -141,17 +141,42 @@ def test_a_different_attachment_does_not_join(make_campaigns: Callable[..., Camp
     assert second.campaign_id != first.campaign_id
 
 
-def test_a_shared_link_domain_joins_but_an_ignored_one_does_not(
+STATEMENT = "please review the attached statement and confirm the payment details today"
+MORE = " otherwise your access will be limited for security reasons"
+
+
+def test_a_shared_link_domain_joins_with_similar_content(
         make_campaigns: Callable[..., Campaigns]) -> None:
-    c = make_campaigns()
-    a = c.observe("l1", env(1, T0), parse(ham(1, "look https://evil-login.com/a")), CLEAN)
-    b = c.observe("l2", env(2, T0 + 1), parse(ham(2, "garden party https://x.evil-login.com/q")),
-                  CLEAN)
+    c = make_campaigns(similarity=0.95, infra_similarity=0.3)
+    a = c.observe("l1", env(1, T0), parse(ham(1, f"{STATEMENT} https://evil-login.com/a")), CLEAN)
+    b = c.observe("l2", env(2, T0 + 1),
+                  parse(ham(2, f"{STATEMENT}{MORE} https://x.evil-login.com/q")), CLEAN)
     assert a is not None and b is not None and b.campaign_id == a.campaign_id
     assert b.joined_by == "link"
-    d = c.observe("l3", env(3, T0 + 2), parse(ham(3, "see https://google.com/a")), CLEAN)
-    e = c.observe("l4", env(4, T0 + 3), parse(ham(4, "photos https://google.com/b")), CLEAN)
+
+
+def test_a_shared_link_domain_alone_or_an_ignored_one_does_not_join(
+        make_campaigns: Callable[..., Campaigns]) -> None:
+    c = make_campaigns(similarity=0.95, infra_similarity=0.3)
+    a = c.observe("l1", env(1, T0), parse(ham(1, "look https://evil-login.com/a")), CLEAN)
+    b = c.observe("l2", env(2, T0 + 1),
+                  parse(ham(2, "garden party next month https://x.evil-login.com/q")), CLEAN)
+    assert a is not None and b is not None and b.campaign_id != a.campaign_id
+    d = c.observe("l3", env(3, T0 + 2), parse(ham(3, f"{STATEMENT} https://google.com/a")),
+                  CLEAN)
+    e = c.observe("l4", env(4, T0 + 3), parse(ham(4, f"{STATEMENT}{MORE} https://google.com/b")),
+                  CLEAN)
     assert d is not None and e is not None and e.campaign_id != d.campaign_id
+
+
+def test_an_inline_image_is_no_strong_indicator(make_campaigns: Callable[..., Campaigns]) -> None:
+    import base64
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+                           "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+    c = make_campaigns()
+    a = c.observe("g1", env(1, T0), parse(lure(1, attachment=png)), CLEAN)
+    ind = message_indicators(c.settings, env(1, T0), parse(lure(1, attachment=png)))
+    assert ind.strong == () and a is not None
 
 
 def test_shared_infrastructure_joins_at_the_lower_similarity(
@@ -209,11 +234,11 @@ def test_a_message_not_judged_yet_waits_for_its_verdict(
 def test_message_indicators(make_campaigns: Callable[..., Campaigns]) -> None:
     c = make_campaigns()
     ind = message_indicators(c.settings, env(4, T0), parse(lure(4, attachment=b"x")))
-    assert "link:secure-4.pay4.test" in ind.strong  # .test: no public suffix
-    assert any(s.startswith("sha256:") for s in ind.strong)
-    assert ind.infra == ("from:vendor4.test", "env:mx4.test", "net:198.51.4.0/24")
+    assert [s[:7] for s in ind.strong] == ["sha256:"]
+    assert ind.infra == ("link:secure-4.pay4.test",  # .test: no public suffix
+                         "from:vendor4.test", "env:mx4.test", "net:198.51.4.0/24")
     plain = message_indicators(c.settings, env(4, T0), parse(ham(4, "no links here")))
-    assert plain.strong == ()
+    assert plain.strong == () and not any(i.startswith("link:") for i in plain.infra)
 
 
 def test_purge_keeps_campaigns_and_drops_loose_messages(

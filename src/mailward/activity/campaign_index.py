@@ -26,10 +26,11 @@ INDICATOR_CANDIDATES = 50
 
 @dataclass(frozen=True, slots=True)
 class Indicators:
-    """What a message shares with others: strong (joins alone) and infrastructure keys."""
+    """What a message shares with others: strong keys (join alone) and assisted keys (join
+    together with a content similarity of ``infra_similarity``)."""
 
-    strong: tuple[str, ...]  # link:<registrable domain>, sha256:<hex>
-    infra: tuple[str, ...]  # env:<domain>, from:<domain>, net:<network>
+    strong: tuple[str, ...]  # sha256:<hex> of a file attachment (not an inline image)
+    infra: tuple[str, ...]  # link:<registrable domain>, env:<domain>, from:<domain>, net:<net>
 
     @property
     def all(self) -> list[str]:
@@ -51,9 +52,13 @@ def message_indicators(settings: Settings, envelope: Envelope,
     strong: list[str] = []
     infra: list[str] = []
     if parsed is not None:
-        strong += [f"link:{u.domain.lower()}" for u in parsed.urls
-                   if u.domain and u.domain.lower() not in skip]
-        strong += [f"sha256:{a.sha256.lower()}" for a in parsed.attachments if a.sha256]
+        # a link domain is shared by unrelated mail too (a mailing platform's tracking
+        # links): it joins only with similar content, never alone
+        infra += [f"link:{u.domain.lower()}" for u in parsed.urls
+                  if u.domain and u.domain.lower() not in skip]
+        # the same file is strong evidence, but not a logo or signature image
+        strong += [f"sha256:{a.sha256.lower()}" for a in parsed.attachments
+                   if a.sha256 and not (a.inline or a.detected_type.startswith("image/"))]
         if parsed.from_ and parsed.from_[0].domain:
             infra.append(f"from:{parsed.from_[0].domain.lower()}")
     env_domain = envelope.mail_from.rpartition("@")[2].lower()
@@ -103,15 +108,14 @@ class CampaignIndex:
                 if ct.similarity(sig, self.members[key].sig) >= self.similarity:
                     found[key] = "content"
         for value in ind.strong:
-            kind = "attachment" if value.startswith("sha256:") else "link"
             for key in self._newest(value):
-                found.setdefault(key, kind)
+                found.setdefault(key, "attachment")
         if not sig.is_empty():
             for value in ind.infra:
                 for key in self._newest(value):
                     if key not in found and ct.similarity(
                             sig, self.members[key].sig) >= self.infra_similarity:
-                        found[key] = "infra"
+                        found[key] = "link" if value.startswith("link:") else "infra"
         if not found:
             return None, "new"
         votes: Counter[str] = Counter()

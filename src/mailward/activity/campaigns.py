@@ -5,9 +5,9 @@ Each scanned message is clustered against the mail of the last ``[campaigns] win
 - by near-duplicate content: a MinHash signature of its normalised text
   (:mod:`mailward.activity.campaign_text`) looked up in a :class:`datasketch.MinHashLSH`
   index, each candidate checked at ``similarity`` (estimated Jaccard);
-- by shared strong indicators: a link's registrable domain (not one of
-  ``ignore_link_domains`` nor an accepted domain) or an attachment's SHA-256;
-- by shared sender infrastructure (envelope or From domain, client network) together with a
+- by the same file: an attachment's SHA-256 (not an inline part, not an image);
+- by a shared link registrable domain (not one of ``ignore_link_domains`` nor an accepted
+  domain) or sender infrastructure (envelope or From domain, client network) together with a
   lower content similarity, ``infra_similarity``.
 
 The message joins the cluster with the most matching members (the oldest on a tie), or

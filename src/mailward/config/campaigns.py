@@ -15,8 +15,8 @@ class CampaignSettings(BaseModel):
     #: Estimated Jaccard similarity (MinHash over word shingles of the normalised text) at
     #: which two messages are near-duplicates (0..1); also the MinHashLSH threshold.
     similarity: float = Field(0.6, ge=0.1, le=0.95)
-    #: Lower similarity that still joins when the messages also share sender infrastructure
-    #: (envelope or From domain, client network).
+    #: Lower similarity that still joins when the messages also share a link domain or
+    #: sender infrastructure (envelope or From domain, client network).
     infra_similarity: float = Field(0.35, gt=0, le=0.95)
     #: MinHash permutations (more: a finer estimate, more CPU per message).
     num_perm: int = Field(64, ge=16, le=512)
@@ -26,8 +26,9 @@ class CampaignSettings(BaseModel):
     min_members: int = Field(3, ge=2)
     #: Hours of mail a new message is clustered against (the in-memory window).
     window_hours: float = Field(24.0, gt=0)
-    #: Link registrable domains that never join messages by themselves (shared by much
-    #: unrelated mail); the organisation's accepted domains are never used either.
+    #: Link registrable domains never used to join messages (shared by much unrelated mail);
+    #: the organisation's accepted domains are never used either. Other link domains join
+    #: only together with a content similarity of infra_similarity.
     ignore_link_domains: tuple[str, ...] = (
         "google.com", "microsoft.com", "office.com", "apple.com", "facebook.com",
         "linkedin.com", "twitter.com", "x.com", "youtube.com", "w3.org",
