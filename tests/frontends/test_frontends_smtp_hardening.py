@@ -15,18 +15,22 @@ class NullHandler:
     """No hooks: aiosmtpd's defaults answer."""
 
 
+async def listen(settings: Any) -> tuple[asyncio.Server, int, ConnectionCounter]:
+    """A GatewaySMTP server on a free loopback port: the server, its port, its counter."""
+    counter = ConnectionCounter()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: GatewaySMTP(NullHandler(), settings, counter, None),  # type: ignore[arg-type]
+        host="127.0.0.1", port=0,
+    )
+    return server, server.sockets[0].getsockname()[1], counter
+
+
 async def session(
     settings: Any, lines: list[bytes], replies: int, then: bytes = b""
 ) -> tuple[list[bytes], bytes]:
     """Send ``lines`` in one packet; read ``replies`` reply lines, send ``then``; return them
     and all the server says until it closes."""
-    counter = ConnectionCounter()
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: GatewaySMTP(NullHandler(), settings, counter, None),  # type: ignore[arg-type]
-        host="127.0.0.1", port=0,
-    )
-    port = server.sockets[0].getsockname()[1]
+    server, port, _counter = await listen(settings)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         assert (await reader.readline()).startswith(b"220")
@@ -154,13 +158,7 @@ def test_half_close_while_the_message_is_stored_still_gets_the_reply() -> None:
 async def close_then_keep_sending(settings: Any, lines: list[bytes], more: int) -> bytes:
     """Send ``lines`` in one packet without reading; once the server has closed its side, send
     ``more`` commands one by one; then read all the server said."""
-    counter = ConnectionCounter()
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: GatewaySMTP(NullHandler(), settings, counter, None),  # type: ignore[arg-type]
-        host="127.0.0.1", port=0,
-    )
-    port = server.sockets[0].getsockname()[1]
+    server, port, counter = await listen(settings)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     transport: Any = writer.transport
     transport.pause_reading()  # the replies stay in the kernel's buffer, unread, like a busy client's
@@ -203,13 +201,7 @@ def test_replies_survive_a_client_that_keeps_sending_after_the_close() -> None:
 async def long_line(settings: Any, size: int) -> tuple[bytes, int]:
     """Send a command line of ``size`` octets with no line end, in 16 kB writes, stopping when
     the server closes; what it said, and how much was sent."""
-    counter = ConnectionCounter()
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: GatewaySMTP(NullHandler(), settings, counter, None),  # type: ignore[arg-type]
-        host="127.0.0.1", port=0,
-    )
-    port = server.sockets[0].getsockname()[1]
+    server, port, _counter = await listen(settings)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     sent = 0
     try:
@@ -246,13 +238,7 @@ def test_a_long_but_ended_command_line_is_answered_and_the_session_goes_on() -> 
 async def trickle(settings: Any, content: bytes, pause: float) -> tuple[bytes, float]:
     """A transaction whose DATA content comes one octet every ``pause`` seconds; what the
     server said after the 354, and after how many seconds it closed."""
-    counter = ConnectionCounter()
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: GatewaySMTP(NullHandler(), settings, counter, None),  # type: ignore[arg-type]
-        host="127.0.0.1", port=0,
-    )
-    port = server.sockets[0].getsockname()[1]
+    server, port, _counter = await listen(settings)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         await reader.readline()
@@ -261,7 +247,7 @@ async def trickle(settings: Any, content: bytes, pause: float) -> tuple[bytes, f
             await reader.readline()
         writer.write(b"DATA\r\n")
         assert (await reader.readline()).startswith(b"354")
-        started = loop.time()
+        started = asyncio.get_running_loop().time()
         said = b""
         for octet in content:
             writer.write(bytes([octet]))
@@ -273,7 +259,7 @@ async def trickle(settings: Any, content: bytes, pause: float) -> tuple[bytes, f
         if said.startswith(b"250"):
             writer.write(b"QUIT\r\n")
         said += await asyncio.wait_for(reader.read(), 10)
-        return said, loop.time() - started
+        return said, asyncio.get_running_loop().time() - started
     finally:
         writer.close()
         server.close()

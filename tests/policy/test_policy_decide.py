@@ -199,3 +199,15 @@ def test_a_virus_is_quarantined_by_default_whatever_credit_lowered_its_score() -
     verdict = decide(_result(8.0, "AV_VIRUS"), _policy(), authserv_id="gw")
     assert verdict.action is Action.QUARANTINE and verdict.forced_by == "AV_VIRUS"
     assert decide(_result(20.0, "AV_VIRUS"), _policy(), authserv_id="gw").action is Action.REJECT
+
+
+@pytest.mark.parametrize(
+    "symbol", ["DOC_EMBEDDED_EXECUTABLE", "DOC_DDE", "DOC_XLM_MACRO", "DOC_REMOTE_TEMPLATE"]
+)
+def test_documents_that_run_or_fetch_code_on_open_are_quarantined_by_default(symbol: str) -> None:
+    verdict = decide(_result(6.2, symbol), _policy(), authserv_id="gw")
+    assert verdict.action is Action.QUARANTINE and verdict.forced_by == symbol
+
+
+def test_a_plain_macro_is_still_disarmed_not_quarantined() -> None:
+    assert decide(_result(5.0, "DOC_MACRO"), _policy(), authserv_id="gw").action is Action.DISARM

@@ -20,6 +20,7 @@ from mailward.cli import (
     scan,
     serve,
     train,
+    user,
 )
 from mailward.cli import eval as eval_cmd
 from mailward.config import load_settings
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (
-        serve, scan, eval_cmd, quarantine, lockdown, hunt, clawback, train, passwd, reload,
+        serve, scan, eval_cmd, quarantine, lockdown, hunt, clawback, train, passwd, reload, user,
         alerts, campaigns,
     ):
         module.add_parser(sub)

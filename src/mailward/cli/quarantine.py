@@ -16,10 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from mailward.config.settings import Settings
-from mailward.response.requeue import held_entry, requeue
+from mailward.response.quarantine_release import held_entry, release_quarantined
 from mailward.runtime.gateway import Gateway
-from mailward.store import QuarantineEntry, Store, open_store
-from mailward.store.feedback import record_release_feedback
+from mailward.store import Store, open_store
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,7 +71,7 @@ def _list(store: Store, args: argparse.Namespace) -> int:
 
 
 def _show(store: Store, entry_id: str, raw: bool) -> int:
-    entry = _get(store, entry_id)
+    entry = held_entry(store, entry_id)
     console = Console()
     if raw:
         console.out((store.quarantine_raw(entry_id) or b"").decode("utf-8", "replace"))
@@ -90,17 +89,11 @@ def _show(store: Store, entry_id: str, raw: bool) -> int:
     return 0
 
 
-def _get(store: Store, entry_id: str) -> QuarantineEntry:
-    return held_entry(store, entry_id)
-
-
 def release(
     settings: Settings, store: Store, entry_id: str, rcpts: list[str] | None,
     actor: str, reason: str,
 ) -> int:
-    done = requeue(settings, store, entry_id, rcpts, actor, reason)
-    # A release is an analyst saying "this was not bad": the content model learns from it.
-    record_release_feedback(settings, done.raw, actor, reason)
+    done = release_quarantined(settings, store, entry_id, rcpts, actor, reason)
     # The gateway's own processor, so the release is journaled (hunts and claw-back see it).
     gw = Gateway.build(settings, history=False, offline=True)
     try:
@@ -108,6 +101,7 @@ def release(
     finally:
         gw.close()
     state = "delivered" if outcome and outcome.finished else "queued for delivery"
-    Console().print(f"released {entry_id} for {', '.join(done.released)}: {state} "
-                    f"({done.spool_id})")
+    Console().print(
+        f"released {entry_id} for {', '.join(done.released)}: {state} ({done.spool_id})"
+    )
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 import sys
 import time
 from collections.abc import Mapping
@@ -30,10 +31,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(run=run)
 
 
+DEMO_CONSOLE_PORT = 8025
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.demo:
+        settings = _demo_console(settings)
     asyncio.run(_serve(settings, args.demo, args.config))
     return 0
 
@@ -49,6 +55,24 @@ async def _serve(settings: Settings, demo: bool, config: Path | None = None) -> 
     if demo:
         await asyncio.to_thread(_run_demo, settings)
     await task
+
+
+def _demo_console(settings: Settings) -> Settings:
+    """The demo shows the console on 127.0.0.1:8025 (when free and not configured otherwise).
+
+    Safe as it is: loopback only, and nobody can log in until an operator creates an account
+    with `mailward user add NAME --role admin`."""
+    console = settings.console
+    if console.listen_port:
+        return settings
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", DEMO_CONSOLE_PORT))
+        except OSError:
+            return settings  # taken: the demo runs without the console
+    demo = console.model_copy(update={"listen_host": "127.0.0.1",
+                                      "listen_port": DEMO_CONSOLE_PORT})
+    return settings.model_copy(update={"console": demo})
 
 
 def _run_demo(settings: Settings) -> None:
@@ -77,6 +101,11 @@ def _run_demo(settings: Settings) -> None:
     console.print(table)
     console.print(f"Maildirs under {settings.maildir_root}; "
                   "see `mailward quarantine list`. Ctrl-C stops the gateway.")
+    if settings.console.listen_port:
+        console.print(
+            f"Web console: http://{settings.console.listen_host}:{settings.console.listen_port}/"
+            " (log in after `mailward user add NAME --role admin`)"
+        )
 
 
 def _where(settings: Settings, rcpts: tuple[str, ...], held: Mapping[str, object], mid: str) -> str:

@@ -281,6 +281,11 @@ class PolicySettings(Section):
         ForceRule(symbol="ATT_ARCHIVE_EXECUTABLE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_ARCHIVE_TOO_COMPLEX", action=Action.QUARANTINE),
         ForceRule(symbol="DOC_EMBEDDED_EXECUTABLE", action=Action.QUARANTINE),
+        # documents that run or fetch code when opened without a macro prompt to disarm:
+        # DDE fields, Excel 4.0 macro sheets, remote templates and external OLE objects
+        ForceRule(symbol="DOC_DDE", action=Action.QUARANTINE),
+        ForceRule(symbol="DOC_XLM_MACRO", action=Action.QUARANTINE),
+        ForceRule(symbol="DOC_REMOTE_TEMPLATE", action=Action.QUARANTINE),
         # disk images and shortcut-like files: Windows mounts or follows them on a double-click
         ForceRule(symbol="ATT_CONTAINER_IMAGE", action=Action.QUARANTINE),
         ForceRule(symbol="ATT_SHELL_SHORTCUT", action=Action.QUARANTINE),
@@ -474,6 +479,36 @@ class BrandsSettings(Section):
     file: Path | None = None
 
 
+class ConsoleSettings(Section):
+    """The analyst web console and its JSON API (:mod:`mailward.web`), off unless a port is set."""
+
+    #: Address to bind; keep 127.0.0.1 unless TLS is set and the port is firewalled.
+    listen_host: str = "127.0.0.1"
+    #: TCP port; 0 (the default) turns the console off.
+    listen_port: int = Field(0, ge=0, le=65535)
+    #: PEM certificate and key: HTTPS when both are set (and the session cookie is Secure).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: A session ends after this many seconds without a request...
+    session_idle_seconds: float = Field(1800.0, gt=0)
+    #: ...and this many seconds after login, whatever happens.
+    session_max_seconds: float = Field(12 * 3600.0, gt=0)
+    #: Failed logins allowed per client address, and per user name, in ``login_window_seconds``.
+    login_failures_per_address: int = Field(10, gt=0)
+    login_failures_per_user: int = Field(5, gt=0)
+    login_window_seconds: float = Field(300.0, gt=0)
+    #: Entries on one quarantine list page.
+    page_size: int = Field(50, gt=0, le=500)
+    #: A bearer token that opens /metrics to a scraper without a session ("" = sessions only).
+    metrics_token: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ConsoleSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("console.tls_cert and console.tls_key must be set together")
+        return self
+
+
 class MilterSettings(Section):
     """The milter front end for Postfix/Sendmail (docs/milter.md); off unless ``listen`` is set."""
 
@@ -530,6 +565,9 @@ class Settings(Section):
     clawback: ClawbackSettings = ClawbackSettings()
     journal: JournalSettings = JournalSettings()
     brands: BrandsSettings = BrandsSettings()
+    console: ConsoleSettings = ConsoleSettings()
+
+
     milter: MilterSettings = MilterSettings()
     activity: ActivitySettings = ActivitySettings()
     campaigns: CampaignSettings = CampaignSettings()

@@ -27,6 +27,7 @@ from mailward.frontends.smtp.handler import GatewayHandler
 from mailward.frontends.smtp.server import start_smtp_server
 from mailward.response.journal import Journal
 from mailward.response.lockdown import Level, LockdownState
+from mailward.response.release import ReleaseReport, release_held
 from mailward.response.zero_hour import FeedWatcher, RulesWatcher, zero_hour_purge
 from mailward.runtime.clients import build_clients
 from mailward.runtime.engine_slot import EngineSlot, close_clients, close_engine
@@ -36,6 +37,7 @@ from mailward.runtime.workers import SpoolWorkers
 from mailward.spool.processor import Processor
 from mailward.spool.queue import Spool
 from mailward.store import Store, open_store
+from mailward.web.server import ConsoleServer
 
 log = logging.getLogger(__name__)
 PID_FILE = "mailward.pid"
@@ -167,6 +169,7 @@ async def serve(
     reloader = Reloader(gw, load or _no_source, gw.build_engine,
                         RulesWatcher(config_path, settings), handler)
     wake = asyncio.Event()
+    console = await _start_console(gw, workers, wake.set)
     housekeeping = asyncio.create_task(_housekeeping(gw, reloader, wake), name="housekeeping")
     stop = asyncio.Event()
     _signals(stop, wake)
@@ -180,6 +183,8 @@ async def serve(
     finally:
         server.close()
         await server.wait_closed()
+        if console is not None:
+            await console.stop()
         if milter is not None:
             milter.close()
             await milter.wait_closed()
@@ -194,6 +199,31 @@ async def serve(
         await gw.aclose()
         _remove_pid(pid_file)
         log.info("mailward stopped")
+
+
+async def _start_console(
+    gw: Gateway, workers: SpoolWorkers, reload: Callable[[], None]
+) -> ConsoleServer | None:
+    """The analyst console when ``console.listen_port`` is set; a release is delivered at once
+    by this gateway's processor (the workers retry it if that does not finish); ``reload``
+    wakes housekeeping to reload the configuration, as SIGHUP does."""
+    if not gw.settings.console.listen_port:
+        return None
+
+    async def deliver(spool_id: str) -> bool:
+        outcome = await gw.processor.process(spool_id)
+        if outcome is None or not outcome.finished:
+            workers.nudge(spool_id)
+            return False
+        return True
+
+    async def release_backlog(progress: Callable[[int, int], None]) -> ReleaseReport:
+        return await release_held(gw.spool, gw.processor, gw.settings.lockdown,
+                                  progress=progress)
+
+    console = ConsoleServer(gw.settings, deliver, release_backlog, reload)
+    await console.start()
+    return console
 
 
 def _no_source() -> Settings:
