@@ -20,6 +20,8 @@ def test_example_config_is_valid_and_matches_defaults() -> None:
     assert settings.delivery == defaults.delivery
     assert settings.limits == defaults.limits
     assert settings.lockdown == defaults.lockdown
+    assert settings.campaigns == defaults.campaigns
+    assert settings.activity.weights == defaults.activity.weights
 
 
 def test_example_config_names_every_section() -> None:

@@ -18,8 +18,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from activity_helpers import MonitorFactory, RecordingNotifier
 
 from mailward.activity import ActivityMonitor
+from mailward.activity._campaign_schema import CAMPAIGN_METADATA
 from mailward.activity._schema import ACTIVITY_METADATA
 from mailward.config.settings import Settings
+from mailward.response.journal import JOURNAL_METADATA
 from mailward.response.lockdown import LOCKDOWN_METADATA, LockdownState
 from mailward.store import open_store
 from mailward.store._schema import METADATA
@@ -36,7 +38,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     pytest.importorskip(make_url(url).get_driver_name())
     engine = create_engine(url)
     try:
-        for metadata in (ACTIVITY_METADATA, METADATA, LOCKDOWN_METADATA):
+        for metadata in (ACTIVITY_METADATA, METADATA, LOCKDOWN_METADATA, CAMPAIGN_METADATA,
+                         JOURNAL_METADATA):
             metadata.drop_all(engine)
     finally:
         engine.dispose()

@@ -343,3 +343,11 @@ def test_patterns_the_index_cannot_take() -> None:
     assert indexed_like("Pay*roll") == "%Pay%roll%"
     assert indexed_like("100% off") is None  # a literal % needs ESCAPE, which FTS5 ignores
     assert indexed_like("a*b") is None
+
+
+def test_by_spool_ids(journal: Journal) -> None:
+    journal.record(make_entry("sp-1", T0))
+    journal.record(make_entry("sp-2", T0 + 5))
+    assert [h.spool_id for h in journal.by_spool_ids(["sp-1", "sp-2"])] == ["sp-2", "sp-1"]
+    assert journal.by_spool_ids(["sp-9"]) == []
+    assert journal.by_spool_ids([]) == []

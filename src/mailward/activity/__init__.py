@@ -5,6 +5,8 @@ baseline.py   hourly counters, correspondents, networks and recent events per ac
 checks.py     the ACT_ checks, each returning findings with evidence
 alerts.py     one alert per incident, deduplicated by (kind, subject); open/acknowledged/closed
 notify.py     webhook (HMAC-signed JSON) and syslog delivery of alert events
+campaigns.py  messages clustered into campaigns (campaign_index.py, campaign_text.py); a bad
+              campaign is alerted on and clawed back (docs/campaigns.md)
 monitor.py    what the gateway calls: observe messages and AUTH, respond, close and undo
 """
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from mailward import __version__
 from mailward.cli import (
     alerts,
+    campaigns,
     clawback,
     hunt,
     lockdown,
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (
         serve, scan, eval_cmd, quarantine, lockdown, hunt, clawback, train, passwd, reload, user,
-        alerts,
+        alerts, campaigns,
     ):
         module.add_parser(sub)
     return parser

@@ -21,6 +21,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "ACT_NEW_LOGIN_NETWORK": 3.0,
     "ACT_AUTH_FAILURES": 5.0,
     "ACT_AUTH_SPRAY": 8.0,
+    "ACT_CAMPAIGN_BAD": 8.0,
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from mailward.config.activity import ActivitySettings
+from mailward.config.campaigns import CampaignSettings
 from mailward.model import Action
 
 _SAFE_SETTING = re.compile(r"[\x20-\x7e]*")
@@ -569,6 +570,7 @@ class Settings(Section):
 
     milter: MilterSettings = MilterSettings()
     activity: ActivitySettings = ActivitySettings()
+    campaigns: CampaignSettings = CampaignSettings()
     #: Per-detector settings, validated by each detector's own model.
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

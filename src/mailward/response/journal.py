@@ -175,6 +175,15 @@ class Journal:
             hits = self._hits(conn, [journal_id], ())
         return hits[0] if hits else None
 
+    def by_spool_ids(self, spool_ids: Sequence[str]) -> list[JournalHit]:
+        """The journaled messages with these spool ids (those delivered), newest first."""
+        if not spool_ids:
+            return []
+        with self._tx("read by spool id") as conn:
+            ids = list(conn.execute(select(_J.c.id).where(_J.c.spool_id.in_(list(spool_ids)))
+                                    .order_by(_J.c.received_at.desc())).scalars())
+            return self._hits(conn, ids, ())
+
     def raw(self, journal_id: int) -> bytes | None:
         """The message bytes as received; None once purged (or never kept)."""
         query = select(journal_raw.c.raw).where(journal_raw.c.journal_id == journal_id)

@@ -14,14 +14,16 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
 from mailward.response.clawback import ClawbackResult, ClawbackTarget, clawback_tool
 from mailward.response.hunt import rescan
-from mailward.response.journal import Journal
+from mailward.response.journal import Journal, JournalHit
 from mailward.store import Store
 
 log = logging.getLogger(__name__)
@@ -40,29 +42,55 @@ class ZeroHourReport:
         return sum(1 for r in self.results if r.status == "removed")
 
 
+class Expander(Protocol):
+    """What else to claw back with the flagged messages (the campaigns they belong to)."""
+
+    def expand(self, flagged: Sequence[JournalHit], why: str) -> list[JournalHit]: ...
+
+
+def claw_back_hits(
+    settings: Settings, store: Store, hits: Sequence[JournalHit], *, actor: str, reason: str
+) -> list[ClawbackResult]:
+    """Claw back the delivered copies of journaled messages (blocking): the one claw-back
+    path of the zero-hour purge and of a campaign found bad."""
+    targets = [
+        ClawbackTarget(h.message_id, h.recipients, spool_id=h.spool_id)
+        for h in hits
+        if h.message_id
+    ]
+    if not targets:
+        return []
+    return clawback_tool(settings, store).claw_back(targets, actor=actor, reason=reason)
+
+
 async def zero_hour_purge(
-    settings: Settings, journal: Journal, engine: Engine, store: Store, *, why: str
+    settings: Settings, journal: Journal, engine: Engine, store: Store, *, why: str,
+    expander: Expander | None = None,
 ) -> ZeroHourReport:
-    """Re-scan the last ``journal.zero_hour_hours`` of delivered mail; claw back what fails."""
+    """Re-scan the last ``journal.zero_hour_hours`` of delivered mail; claw back what fails,
+    and (with an ``expander``) what the expander adds: the other members of its campaigns."""
     started = time.monotonic()
     since = time.time() - settings.journal.zero_hour_hours * 3600
     found = await rescan(journal, engine, since)
     report = ZeroHourReport(scanned=found.scanned, flagged=len(found.flagged))
-    targets = [
-        ClawbackTarget(r.hit.message_id, r.hit.recipients, spool_id=r.hit.spool_id)
-        for r in found.flagged
-        if r.hit.message_id
-    ]
-    if targets:
-        tool = clawback_tool(settings, store)
-        reason = f"zero-hour purge: {why}"
+    hits = [r.hit for r in found.flagged]
+    if expander is not None and hits:
+        try:
+            more = await asyncio.to_thread(expander.expand, hits, why)
+        except Exception:  # campaigns add to the purge; they never stop it
+            log.exception("zero-hour purge: campaign expansion failed")
+            more = []
+        seen = {h.spool_id for h in hits}
+        hits += [h for h in more if h.spool_id not in seen]
+    if hits:
         report.results = await asyncio.to_thread(
-            tool.claw_back, targets, actor=ACTOR, reason=reason
+            claw_back_hits, settings, store, hits, actor=ACTOR, reason=f"zero-hour purge: {why}"
         )
     report.seconds = time.monotonic() - started
     log.info(
-        "zero-hour purge (%s): %d re-scanned, %d now malicious, %d copies removed in %.2f s",
-        why, report.scanned, report.flagged, report.removed, report.seconds,
+        "zero-hour purge (%s): %d re-scanned, %d now malicious, %d clawed back (with their "
+        "campaigns), %d copies removed in %.2f s",
+        why, report.scanned, report.flagged, len(hits), report.removed, report.seconds,
     )
     return report
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailward.activity.campaigns import Campaigns
 from mailward.activity.monitor import ActivityMonitor
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
@@ -70,6 +71,7 @@ class Gateway:
     lockdown: LockdownState
     journal: Journal | None
     activity: ActivityMonitor | None = None
+    campaigns: Campaigns | None = None
     history: bool = True
     offline: bool = False
     isolated: bool = False
@@ -89,13 +91,15 @@ class Gateway:
         journal = Journal(settings.store_url) if settings.journal.enabled else None
         slot = EngineSlot(engine)
         activity = ActivityMonitor(settings, store, lockdown) if settings.activity.enabled else None
+        campaigns = (Campaigns(settings, store, journal, activity)
+                     if settings.campaigns.enabled else None)
         processor = Processor(
             settings, slot, spool, store, lockdown=lockdown.level, journal=journal,
-            activity=activity,
+            activity=activity, campaigns=campaigns,
         )
         return cls(
-            settings, store, spool, slot, processor, lockdown, journal, activity, history,
-            offline, isolated,
+            settings, store, spool, slot, processor, lockdown, journal, activity, campaigns,
+            history, offline, isolated,
         )
 
     def build_engine(self, settings: Settings) -> Engine:
@@ -110,6 +114,8 @@ class Gateway:
         activity events and counters past theirs."""
         if self.activity is not None:
             self.activity.purge(now)
+        if self.campaigns is not None:
+            self.campaigns.purge(now)
         if self.journal is None:
             return
         days = self.settings.journal
@@ -127,6 +133,8 @@ class Gateway:
         if self.activity is not None:  # alert webhooks under way get a few seconds to finish
             await asyncio.to_thread(self.activity.notifier.join, 5.0)
             self.activity.close()
+        if self.campaigns is not None:
+            self.campaigns.close()
         if self.journal is not None:
             self.journal.close()
         self.store.close()
@@ -155,6 +163,9 @@ async def serve(
         )
         log.info("mailward milter listening on %s", listen_address(milter))
     await workers.start()
+    warm = None  # the campaign index is rebuilt from the store beside the running gateway
+    if gw.campaigns is not None:
+        warm = asyncio.create_task(asyncio.to_thread(gw.campaigns.ready), name="campaign-index")
     reloader = Reloader(gw, load or _no_source, gw.build_engine,
                         RulesWatcher(config_path, settings), handler)
     wake = asyncio.Event()
@@ -181,6 +192,9 @@ async def serve(
         with contextlib.suppress(asyncio.CancelledError):
             await housekeeping
         await workers.stop()
+        if warm is not None:
+            with contextlib.suppress(Exception):
+                await warm
         await reloader.close()
         await gw.aclose()
         _remove_pid(pid_file)
@@ -275,7 +289,8 @@ async def _feed_purge(gw: Gateway, feeds: FeedWatcher) -> None:
     try:
         if await asyncio.to_thread(feeds.changed):
             await zero_hour_purge(
-                gw.settings, gw.journal, gw.engine, gw.store, why="threat feeds changed"
+                gw.settings, gw.journal, gw.engine, gw.store, why="threat feeds changed",
+                expander=gw.campaigns,
             )
     except Exception:
         log.exception("zero-hour purge failed; will try at the next change")

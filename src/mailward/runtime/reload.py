@@ -207,7 +207,8 @@ class Reloader:
             return 0
         try:
             found = await zero_hour_purge(
-                gw.settings, gw.journal, gw.engine, gw.store, why="rules changed"
+                gw.settings, gw.journal, gw.engine, gw.store, why="rules changed",
+                expander=gw.campaigns,
             )
         except Exception:
             log.exception("zero-hour purge after the reload failed")

@@ -23,6 +23,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mailward.activity.campaigns import Campaigns
 from mailward.activity.monitor import ActivityMonitor
 from mailward.config.settings import RelaySettings, Settings
 from mailward.delivery.dsn import build_bounce
@@ -86,6 +87,7 @@ class Processor:
         journal: Journal | None = None,
         lmtp: RelayFn = lmtp_message,
         activity: ActivityMonitor | None = None,
+        campaigns: Campaigns | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -97,6 +99,7 @@ class Processor:
         self.lockdown = lockdown
         self.journal = journal
         self.activity = activity
+        self.campaigns = campaigns
 
     async def process(
         self,
@@ -133,6 +136,8 @@ class Processor:
             state.verdict = verdict_to_state(verdict)
             await asyncio.to_thread(self.spool.save_state, entry.id, state)
         verdict = verdict_from_state(state.verdict)
+        if verdict.action in (*DELIVERED_ACTIONS, Action.DISARM):
+            verdict = self._bad_campaign(entry, state, verdict)
         if verdict.action in (*DELIVERED_ACTIONS, Action.DISARM):
             verdict = await asyncio.to_thread(self._activity_hold, entry, verdict)
         if verdict.action is Action.DISARM:
@@ -183,7 +188,23 @@ class Processor:
                                               rec.message_id)
             except Exception:
                 log.exception("activity checks failed for %s", entry_id)
+        if self.campaigns is not None:
+            try:  # campaigns too: a failure here never holds up mail
+                self.campaigns.observe(entry_id, envelope, outcome.parsed, outcome.verdict)
+            except Exception:
+                log.exception("campaign clustering failed for %s", entry_id)
         return rec
+
+    def _bad_campaign(self, entry: SpoolEntry, state: SpoolState, verdict: Verdict) -> Verdict:
+        """Quarantine instead of delivering a member of a campaign already found bad (a
+        release from the quarantine is delivered as asked)."""
+        if self.campaigns is None or state.released or entry.flags.get("skip_scan"):
+            return verdict
+        campaign = self.campaigns.bad_campaign_of(entry.id)
+        if campaign is None:
+            return verdict
+        why = f"member of campaign {campaign}, found bad"
+        return Verdict(Action.QUARANTINE, verdict.score, why, verdict.findings)
 
     def _activity_hold(self, entry: SpoolEntry, verdict: Verdict) -> Verdict:
         """A hold verdict when an alert's hold_outbound holds the sender's account."""

@@ -1,0 +1,159 @@
+"""The in-memory clustering state of the campaign window (see :mod:`mailward.activity.campaigns`).
+
+:class:`CampaignIndex` holds, for the messages of the last ``[campaigns] window_hours``, their
+MinHash signatures in a :class:`datasketch.MinHashLSH` index, which messages show each indicator
+(link registrable domain, attachment SHA-256, sender infrastructure), and the size of each
+cluster; :meth:`CampaignIndex.match` answers which cluster a new message joins and how.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass
+from itertools import islice
+
+from datasketch import LeanMinHash, MinHashLSH
+
+from mailward.activity import campaign_text as ct
+from mailward.activity.baseline import network_of
+from mailward.config.settings import Settings
+from mailward.model import Envelope, ParsedMessage
+
+#: Messages per indicator considered (the newest): bounds the work for an indicator that very
+#: many messages share (a popular link domain, a big provider's sender domain).
+INDICATOR_CANDIDATES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Indicators:
+    """What a message shares with others: strong keys (join alone) and assisted keys (join
+    together with a content similarity of ``infra_similarity``)."""
+
+    strong: tuple[str, ...]  # sha256:<hex> of a file attachment (not an inline image)
+    infra: tuple[str, ...]  # link:<registrable domain>, env:<domain>, from:<domain>, net:<net>
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.strong, *self.infra]
+
+
+@dataclass(slots=True)
+class IndexedMessage:
+    at: float
+    sig: LeanMinHash
+    cluster: str
+    indicators: Indicators
+
+
+def message_indicators(settings: Settings, envelope: Envelope,
+                       parsed: ParsedMessage | None) -> Indicators:
+    cfg = settings.campaigns
+    skip = set(cfg.ignore_link_domains) | set(settings.organisation.accepted_domains)
+    strong: list[str] = []
+    infra: list[str] = []
+    if parsed is not None:
+        # a link domain is shared by unrelated mail too (a mailing platform's tracking
+        # links): it joins only with similar content, never alone
+        infra += [f"link:{u.domain.lower()}" for u in parsed.urls
+                  if u.domain and u.domain.lower() not in skip]
+        # the same file is strong evidence, but not a logo or signature image
+        strong += [f"sha256:{a.sha256.lower()}" for a in parsed.attachments
+                   if a.sha256 and not (a.inline or a.detected_type.startswith("image/"))]
+        if parsed.from_ and parsed.from_[0].domain:
+            infra.append(f"from:{parsed.from_[0].domain.lower()}")
+    env_domain = envelope.mail_from.rpartition("@")[2].lower()
+    if env_domain:
+        infra.append(f"env:{env_domain}")
+    net = network_of(envelope.peer_ip, settings.activity.ipv4_prefix,
+                     settings.activity.ipv6_prefix)
+    if net and not envelope.internal:
+        infra.append(f"net:{net}")
+    return Indicators(tuple(dict.fromkeys(strong)), tuple(dict.fromkeys(infra)))
+
+
+def message_signature(settings: Settings, envelope: Envelope,
+                      parsed: ParsedMessage | None) -> LeanMinHash:
+    cfg = settings.campaigns
+    if parsed is None:
+        return ct.signature("", cfg.num_perm, cfg.shingle_words)
+    names = ct.name_tokens(envelope.rcpt_tos, (a.display_name for a in (*parsed.to, *parsed.cc)))
+    text = ct.normalise(f"{parsed.subject}\n{parsed.text}", names)
+    return ct.signature(text, cfg.num_perm, cfg.shingle_words)
+
+
+class CampaignIndex:
+    """The in-memory clustering state of the window: LSH, indicator indexes, cluster sizes."""
+
+    def __init__(self, similarity: float, infra_similarity: float, num_perm: int) -> None:
+        self.similarity = similarity
+        self.infra_similarity = infra_similarity
+        self.lsh = MinHashLSH(threshold=similarity, num_perm=num_perm)
+        self.members: dict[str, IndexedMessage] = {}
+        self.order: deque[tuple[float, str]] = deque()
+        self.by_indicator: dict[str, dict[str, None]] = {}
+        self.sizes: Counter[str] = Counter()
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def _newest(self, value: str) -> list[str]:
+        """The newest ``INDICATOR_CANDIDATES`` messages showing an indicator."""
+        return list(islice(reversed(self.by_indicator.get(value, {})), INDICATOR_CANDIDATES))
+
+    def match(self, sig: LeanMinHash, ind: Indicators) -> tuple[str | None, str]:
+        """The cluster a message with ``sig`` and ``ind`` joins, and how (None, "new")."""
+        found: dict[str, str] = {}
+        if not sig.is_empty():
+            for key in self.lsh.query(sig):
+                if ct.similarity(sig, self.members[key].sig) >= self.similarity:
+                    found[key] = "content"
+        for value in ind.strong:
+            for key in self._newest(value):
+                found.setdefault(key, "attachment")
+        if not sig.is_empty():
+            for value in ind.infra:
+                for key in self._newest(value):
+                    if key not in found and ct.similarity(
+                            sig, self.members[key].sig) >= self.infra_similarity:
+                        found[key] = "link" if value.startswith("link:") else "infra"
+        if not found:
+            return None, "new"
+        votes: Counter[str] = Counter()
+        first: dict[str, float] = {}
+        for key in found:
+            member = self.members[key]
+            votes[member.cluster] += 1
+            first[member.cluster] = min(first.get(member.cluster, member.at), member.at)
+        cluster = min(votes, key=lambda c: (-votes[c], first[c]))
+        how = Counter(v for k, v in found.items() if self.members[k].cluster == cluster)
+        return cluster, how.most_common(1)[0][0]
+
+    def add(self, key: str, member: IndexedMessage) -> None:
+        if key in self.members:
+            return
+        self.members[key] = member
+        self.order.append((member.at, key))
+        if not member.sig.is_empty():
+            self.lsh.insert(key, member.sig)
+        for value in member.indicators.all:
+            self.by_indicator.setdefault(value, {})[key] = None
+        self.sizes[member.cluster] += 1
+
+    def expire(self, before: float) -> None:
+        """Forget messages older than ``before`` (the window moves on)."""
+        while self.order and self.order[0][0] < before:
+            _, key = self.order.popleft()
+            member = self.members.pop(key, None)
+            if member is None:
+                continue
+            if not member.sig.is_empty():
+                self.lsh.remove(key)
+            for value in member.indicators.all:
+                keys = self.by_indicator.get(value)
+                if keys is not None:
+                    keys.pop(key, None)
+                    if not keys:
+                        del self.by_indicator[value]
+            self.sizes[member.cluster] -= 1
+            if self.sizes[member.cluster] <= 0:
+                del self.sizes[member.cluster]

@@ -1,0 +1,355 @@
+"""Campaigns: messages clustered while they flow, and the response when one member is bad.
+
+Each scanned message is clustered against the mail of the last ``[campaigns] window_hours``:
+
+- by near-duplicate content: a MinHash signature of its normalised text
+  (:mod:`mailward.activity.campaign_text`) looked up in a :class:`datasketch.MinHashLSH`
+  index, each candidate checked at ``similarity`` (estimated Jaccard);
+- by the same file: an attachment's SHA-256 (not an inline part, not an image);
+- by a shared link registrable domain (not one of ``ignore_link_domains`` nor an accepted
+  domain) or sender infrastructure (envelope or From domain, client network) together with a
+  lower content similarity, ``infra_similarity``.
+
+The message joins the cluster with the most matching members (the oldest on a tie), or
+starts its own. A cluster of ``min_members`` messages is a campaign: stored with its first and
+last seen, members (spool id, recipients, sender, verdict) and indicators. The index lives in
+memory, bounded by the window, and is rebuilt from ``campaign_messages`` at start.
+
+When a member is found bad (a later member's verdict is one of ``bad_actions``, the zero-hour
+purge flags a member, an analyst reports it), the campaign is marked bad, an alert of kind
+``campaign`` (symbol ``ACT_CAMPAIGN_BAD``) is raised through the activity monitor, and with
+``clawback`` on, every delivered member is clawed back with the zero-hour claw-back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from mailward.activity import _campaign_schema as t
+from mailward.activity import campaign_text as ct
+from mailward.activity.campaign_index import (
+    CampaignIndex,
+    IndexedMessage,
+    Indicators,
+    message_indicators,
+    message_signature,
+)
+from mailward.activity.checks import ActivityFinding
+from mailward.config.settings import Settings
+from mailward.errors import StoreError
+from mailward.model import Action, Envelope, ParsedMessage, Verdict
+from mailward.response.journal import Journal, JournalHit
+from mailward.response.zero_hour import claw_back_hits
+from mailward.store import Store
+from mailward.store._engine import WRITE_OPTION, open_tables
+
+if TYPE_CHECKING:
+    from mailward.activity.monitor import ActivityMonitor
+
+log = logging.getLogger(__name__)
+ACTOR = "mailward-campaigns"
+DELIVERED = frozenset({"deliver", "tag", "disarm"})
+MAX_INDICATORS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where one message went: its campaign (cluster) id, how it joined, the cluster size."""
+
+    spool_id: str
+    campaign_id: str
+    joined_by: str  # new | content | link | attachment | infra
+    size: int
+    is_campaign: bool
+    seconds: float  # CPU time (this thread) to cluster it: signature, lookups, matching
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    id: str
+    first_seen: float
+    last_seen: float
+    members: int
+    state: str
+    bad_at: float | None
+    bad_why: str
+    indicators: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "first_seen": self.first_seen, "last_seen": self.last_seen,
+                "members": self.members, "state": self.state, "bad_at": self.bad_at,
+                "bad_why": self.bad_why, "indicators": list(self.indicators)}
+
+
+def _campaign(row: Any) -> Campaign:
+    return Campaign(row.id, row.first_seen, row.last_seen, int(row.members), row.state,
+                    row.bad_at, row.bad_why, tuple(row.indicators))
+
+
+class Campaigns:
+    """Clustering, the campaign tables, and the response to a bad campaign."""
+
+    def __init__(self, settings: Settings, store: Store, journal: Journal | None = None,
+                 monitor: ActivityMonitor | None = None, *, now: float | None = None) -> None:
+        self.settings = settings
+        self.cfg = settings.campaigns
+        self.store = store
+        self.journal = journal
+        self.monitor = monitor
+        self._engine = open_tables(settings.store_url, t.CAMPAIGN_METADATA, "campaign")
+        self._lock = threading.Lock()
+        self.index = CampaignIndex(self.cfg.similarity, self.cfg.infra_similarity,
+                                   self.cfg.num_perm)
+        self._bad: set[str] = set()  # campaigns found bad (their new members are quarantined)
+        self._start = time.time() if now is None else now
+        self._loaded = False
+        self._load_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def tx(self, what: str, *, write: bool = False) -> Iterator[Connection]:
+        try:
+            options = {WRITE_OPTION: True} if write else {}
+            with self._engine.connect().execution_options(**options) as conn, conn.begin():
+                yield conn
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot {what}: {exc}") from exc
+
+    def ready(self) -> None:
+        """Rebuild the index from the store once, on first use (the gateway warms it up in the
+        background at start; commands that only read the tables never pay for it)."""
+        if self._loaded:
+            return
+        with self._load_lock:
+            if not self._loaded:
+                started = time.monotonic()
+                count = self.rebuild(self._start)
+                self._loaded = True
+                log.info("campaign index: %d messages of the window loaded in %.1f s", count,
+                         time.monotonic() - started)
+
+    def rebuild(self, now: float) -> int:
+        """Load the window's messages from the store into a fresh index; how many."""
+        m = t.messages
+        since = now - self.cfg.window_hours * 3600
+        index = CampaignIndex(self.cfg.similarity, self.cfg.infra_similarity, self.cfg.num_perm)
+        query = select(m.c.spool_id, m.c.at, m.c.campaign_id, m.c.indicators, m.c.signature)
+        with self.tx("load the campaign window") as conn:
+            for row in conn.execute(query.where(m.c.at >= since).order_by(m.c.at)):
+                ind = Indicators(tuple(row.indicators.get("strong", ())),
+                                 tuple(row.indicators.get("infra", ())))
+                index.add(row.spool_id, IndexedMessage(row.at, ct.from_bytes(row.signature),
+                                                row.campaign_id, ind))
+        c = t.campaigns
+        with self.tx("load the bad campaigns") as conn:
+            bad = set(conn.execute(select(c.c.id).where(c.c.state == "bad",
+                                                        c.c.last_seen >= since)).scalars())
+        with self._lock:
+            self.index = index
+            self._bad = bad
+        return len(index)
+
+    def bad_campaign_of(self, spool_id: str) -> str | None:
+        """The campaign found bad that this (clustered) message belongs to, if any."""
+        self.ready()
+        with self._lock:
+            member = self.index.members.get(spool_id)
+            return member.cluster if member is not None and member.cluster in self._bad else None
+
+    # -- observing -------------------------------------------------------------------------
+
+    def observe(self, spool_id: str, envelope: Envelope, parsed: ParsedMessage | None,
+                verdict: Verdict, now: float | None = None) -> Placement | None:
+        """Cluster one scanned message and store it (once per spool id); a member whose
+        verdict is one of ``bad_actions`` makes its campaign bad (the response follows)."""
+        if verdict.action is Action.TEMPFAIL:  # not judged yet: clustered when it is
+            return None
+        self.ready()
+        started = time.thread_time()
+        at = envelope.received_at or (time.time() if now is None else now)
+        sig = message_signature(self.settings, envelope, parsed)
+        ind = message_indicators(self.settings, envelope, parsed)
+        with self._lock:
+            if spool_id in self.index.members:
+                return None
+            self.index.expire(at - self.cfg.window_hours * 3600)
+            cluster, how = self.index.match(sig, ind)
+            cluster = cluster or f"c-{uuid.uuid4().hex[:12]}"
+            self.index.add(spool_id, IndexedMessage(at, sig, cluster, ind))
+            size = self.index.sizes[cluster]
+        seconds = time.thread_time() - started
+        sender = parsed.from_[0].address if parsed is not None and parsed.from_ else ""
+        row = {"spool_id": spool_id, "at": at, "campaign_id": cluster,
+               "mail_from": envelope.mail_from[:320], "from_address": sender[:320],
+               "recipients": list(envelope.rcpt_tos), "action": str(verdict.action),
+               "subject": (parsed.subject if parsed else "")[:500], "score": verdict.score,
+               "joined_by": how, "cluster_ms": round(seconds * 1000, 3),
+               "signature": ct.to_bytes(sig),
+               "indicators": {"strong": list(ind.strong), "infra": list(ind.infra)}}
+        try:
+            is_campaign = self._store(row, ind, at)
+        except IntegrityError:
+            return None  # stored before (another process): counted once
+        placement = Placement(spool_id, cluster, how, size, is_campaign, seconds)
+        if is_campaign and str(verdict.action) in self.cfg.bad_actions:
+            self.found_bad(cluster, f"member {spool_id} was judged {verdict.action}",
+                           source="detection", members=(spool_id,))
+        return placement
+
+    def _store(self, row: dict[str, Any], ind: Indicators, at: float) -> bool:
+        """Insert the message; create or update its campaign. True when it is one."""
+        m, c = t.messages, t.campaigns
+        cluster = row["campaign_id"]
+        with self.tx("store a campaign message", write=True) as conn:
+            conn.execute(m.insert().values(**row))
+            current = conn.execute(select(c).where(c.c.id == cluster)).first()
+            if current is not None:
+                merged = list(dict.fromkeys([*current.indicators, *ind.all]))[:MAX_INDICATORS]
+                conn.execute(update(c).where(c.c.id == cluster).values(
+                    members=c.c.members + 1, last_seen=max(at, current.last_seen),
+                    first_seen=min(at, current.first_seen), indicators=merged))
+                return True
+            rows = conn.execute(select(m.c.at, m.c.indicators)
+                                .where(m.c.campaign_id == cluster)).all()
+            if len(rows) < self.cfg.min_members:
+                return False
+            shared: Counter[str] = Counter()
+            for r in rows:
+                shared.update(set(r.indicators.get("strong", ())) |
+                              set(r.indicators.get("infra", ())))
+            conn.execute(c.insert().values(
+                id=cluster, first_seen=min(r.at for r in rows),
+                last_seen=max(r.at for r in rows), members=len(rows), state="active",
+                bad_at=None, bad_why="",
+                indicators=[k for k, _ in shared.most_common(MAX_INDICATORS)]))
+        log.info("campaign %s: %d messages clustered", cluster, len(rows))
+        return True
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, campaign_id: str) -> Campaign | None:
+        with self.tx("read a campaign") as conn:
+            row = conn.execute(select(t.campaigns).where(t.campaigns.c.id == campaign_id)).first()
+        return None if row is None else _campaign(row)
+
+    def recent(self, limit: int = 100, state: str | None = None) -> list[Campaign]:
+        """Campaigns, most recently active first."""
+        c = t.campaigns
+        query = select(c)
+        if state:
+            query = query.where(c.c.state == state)
+        with self.tx("list campaigns") as conn:
+            rows = conn.execute(query.order_by(c.c.last_seen.desc()).limit(limit)).all()
+        return [_campaign(r) for r in rows]
+
+    def members(self, campaign_id: str) -> list[dict[str, Any]]:
+        """The members, oldest first: spool id, time, senders, recipients, subject, verdict."""
+        m = t.messages
+        cols = (m.c.spool_id, m.c.at, m.c.mail_from, m.c.from_address, m.c.recipients,
+                m.c.subject, m.c.action, m.c.score, m.c.joined_by, m.c.cluster_ms)
+        with self.tx("read campaign members") as conn:
+            rows = conn.execute(select(*cols).where(m.c.campaign_id == campaign_id)
+                                .order_by(m.c.at)).all()
+        return [{"spool_id": r.spool_id, "at": r.at, "mail_from": r.mail_from,
+                 "from": r.from_address, "recipients": list(r.recipients),
+                 "subject": r.subject, "action": r.action, "score": round(r.score, 2),
+                 "joined_by": r.joined_by, "cluster_ms": r.cluster_ms} for r in rows]
+
+    def campaign_of(self, spool_id: str) -> str | None:
+        """The campaign (a cluster of at least min_members) a message belongs to."""
+        m, c = t.messages, t.campaigns
+        query = select(c.c.id).join(m, m.c.campaign_id == c.c.id).where(m.c.spool_id == spool_id)
+        with self.tx("find a message's campaign") as conn:
+            found = conn.execute(query).scalar()
+        return None if found is None else str(found)
+
+    # -- found bad -------------------------------------------------------------------------
+
+    def expand(self, flagged: Sequence[JournalHit], why: str) -> list[JournalHit]:
+        """For the zero-hour purge: the delivered members of the flagged messages' campaigns
+        (the campaigns are marked bad and alerted on; the purge claws back)."""
+        extra: list[JournalHit] = []
+        done: set[str] = set()
+        for hit in flagged:
+            cid = self.campaign_of(hit.spool_id)
+            if cid is None or cid in done:
+                continue
+            done.add(cid)
+            members = self.found_bad(cid, f"zero-hour purge ({why}) flagged {hit.spool_id}",
+                                     source="zero-hour", members=(hit.spool_id,),
+                                     claw_back=False)
+            if self.cfg.clawback:
+                extra += members
+        return extra
+
+    def found_bad(self, campaign_id: str, why: str, *, source: str,
+                  members: Sequence[str] = (), claw_back: bool = True,
+                  actor: str = ACTOR) -> list[JournalHit]:
+        """Mark the campaign bad, raise its alert and (``claw_back`` and ``[campaigns]
+        clawback``) claw back its delivered members. Returns the delivered members."""
+        now = time.time()
+        c = t.campaigns
+        with self.tx("mark a campaign bad", write=True) as conn:
+            row = conn.execute(select(c).where(c.c.id == campaign_id)).first()
+            if row is None:
+                raise StoreError(f"no campaign {campaign_id}")
+            if row.state != "bad":
+                conn.execute(update(c).where(c.c.id == campaign_id).values(
+                    state="bad", bad_at=now, bad_why=why[:1000]))
+        with self._lock:
+            self._bad.add(campaign_id)
+        self.store.audit(actor, "campaign bad", campaign_id, (), why)
+        delivered = [m["spool_id"] for m in self.members(campaign_id)
+                     if m["action"] in DELIVERED]
+        hits = self.journal.by_spool_ids(delivered) if self.journal is not None else []
+        self._alert(campaign_id, why, source, members, len(hits), now)
+        if claw_back and self.cfg.clawback and hits:
+            results = claw_back_hits(self.settings, self.store, hits, actor=actor,
+                                     reason=f"campaign {campaign_id}: {why}")
+            removed = sum(1 for r in results if r.status == "removed")
+            log.warning("campaign %s found bad (%s): %d copies clawed back", campaign_id,
+                        why, removed)
+        return hits
+
+    def _alert(self, campaign_id: str, why: str, source: str, members: Sequence[str],
+               delivered: int, now: float) -> None:
+        if self.monitor is None:
+            return
+        weight = self.settings.activity.weight("ACT_CAMPAIGN_BAD")
+        finding = ActivityFinding(
+            "ACT_CAMPAIGN_BAD", "campaign", campaign_id, weight,
+            f"campaign {campaign_id} was found bad ({source}): {why}", now,
+            {"source": source, "members_found_bad": list(members)[:20],
+             "delivered_members": delivered,
+             "clawback": self.cfg.clawback})
+        try:
+            self.monitor.raise_alerts([finding], now)
+        except Exception:  # the alert is advisory; the claw-back goes on
+            log.exception("could not raise the alert of campaign %s", campaign_id)
+
+    def purge(self, now: float) -> None:
+        """Drop window rows of messages in no campaign, and campaigns past retention."""
+        m, c = t.messages, t.campaigns
+        window = now - self.cfg.window_hours * 3600
+        old = now - self.cfg.retention_days * 86400
+        with self.tx("purge campaigns", write=True) as conn:
+            conn.execute(delete(m).where(m.c.at < window,
+                                         m.c.campaign_id.not_in(select(c.c.id))))
+            gone = select(c.c.id).where(c.c.last_seen < old)
+            conn.execute(delete(m).where(m.c.campaign_id.in_(gone)))
+            conn.execute(delete(c).where(c.c.last_seen < old))

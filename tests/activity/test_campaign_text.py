@@ -1,0 +1,59 @@
+"""Normalisation and MinHash signatures of campaign clustering (hit and miss for each)."""
+
+from __future__ import annotations
+
+from mailward.activity.campaign_text import (
+    from_bytes,
+    name_tokens,
+    normalise,
+    shingles,
+    signature,
+    similarity,
+    to_bytes,
+)
+
+
+def test_name_tokens_come_from_local_parts_and_display_names() -> None:
+    assert name_tokens(["jane.doe@example.com"], ["Jane Q. Doe"]) == {"jane", "doe"}
+    assert name_tokens(["x@example.com"]) == frozenset()  # one letter: not a name
+
+
+def test_normalise_replaces_rotating_details() -> None:
+    text = "Dear Jane,  invoice 4711 of 12.50 EUR: https://pay.example.test/a?b=1 or mail a@b.test"
+    assert normalise(text, frozenset({"jane"})) == (
+        "dear name invoice num of num eur url or mail email")
+
+
+def test_normalise_keeps_ordinary_words() -> None:
+    assert normalise("Lunch  on Friday\n at the usual place") == (
+        "lunch on friday at the usual place")
+
+
+def test_shingles_are_word_ngrams() -> None:
+    assert shingles("a b c d", 3) == {"a b c", "b c d"}
+    assert shingles("a b", 3) == {"a b"}
+    assert shingles("", 3) == set()
+
+
+def test_rotating_details_keep_the_signature() -> None:
+    a = normalise("Hi Jane, your mailbox 1234 is full: https://a.test/1 to keep mail",
+                  name_tokens(["jane.doe@example.com"]))
+    b = normalise("Hi Bob, your mailbox 9 is full: https://b.test/zz to keep mail",
+                  name_tokens(["bob.ray@example.com"]))
+    assert similarity(signature(a), signature(b)) == 1.0
+
+
+def test_different_texts_have_low_similarity() -> None:
+    a = signature(normalise("your mailbox is full, click here to keep receiving your mail"))
+    b = signature(normalise("the quarterly report is attached, see the figures for march"))
+    assert similarity(a, b) < 0.2
+
+
+def test_empty_text_is_never_similar() -> None:
+    assert similarity(signature(""), signature("")) == 0.0
+
+
+def test_signature_survives_the_store() -> None:
+    sig = signature("some words to hash for the store")
+    assert similarity(from_bytes(to_bytes(sig)), sig) == 1.0
+    assert len(to_bytes(sig)) == 64 * 4
