@@ -84,11 +84,18 @@ def test_campaign_is_clustered_and_clawed_back_when_a_feed_names_one_link(
     left = maildir_files(gw.data_dir)
     assert [p.parts[-3] for p in left] == ["bob"], gw.log.read_text()[-4000:]
     # the feed names one member's link: the re-scan flags that one, its campaign adds the rest
-    assert f"1 now malicious, {SIZE} clawed back (with their campaigns)" in gw.log.read_text()
+    # (the purge logs its summary once the last copy is gone: wait for it as for the removal)
+    summary = f"1 now malicious, {SIZE} clawed back (with their campaigns)"
+    while summary not in gw.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert summary in gw.log.read_text()
     print(f"time to claw back the campaign: {clawed:.2f} s from the feed change to the last of "
           f"{SIZE} copies removed")
 
     after = json.loads(gw.cli("campaigns", "show", campaign["id"], "--json").stdout)
+    while after["state"] != "bad" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        after = json.loads(gw.cli("campaigns", "show", campaign["id"], "--json").stdout)
     assert after["state"] == "bad" and "zero-hour" in after["bad_why"]
     alerts = [json.loads(line) for line in
               gw.cli("alerts", "list", "--kind", "campaign", "--json").stdout.splitlines()]
