@@ -102,3 +102,23 @@ def test_unreferenced_javascript_object_is_weaker() -> None:
         "<< /S /JavaScript /JS (app.alert\\(1\\);) >>",
     )
     assert findings(attachment("odd.pdf", doc))["PDF_JAVASCRIPT"].factor == 0.5
+
+
+def _encrypted_pdf(user_password: str) -> bytes:
+    """A one-page PDF encrypted with ``user_password`` (empty: only an owner password)."""
+    writer = PdfWriter()
+    writer.append(io.BytesIO(page_pdf(LONG_TEXT)))
+    writer.encrypt(user_password=user_password, owner_password="owner-secret", algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_pdf_that_needs_a_password_to_open_hits() -> None:
+    hit = findings(attachment("statement.pdf", _encrypted_pdf("4711")))["PDF_ENCRYPTED"]
+    assert "password" in hit.explanation
+
+
+def test_a_pdf_with_only_an_owner_password_or_none_misses() -> None:
+    assert "PDF_ENCRYPTED" not in findings(attachment("invoice.pdf", _encrypted_pdf("")))
+    assert "PDF_ENCRYPTED" not in findings(attachment("plain.pdf", page_pdf(LONG_TEXT)))

@@ -19,7 +19,7 @@ import warnings
 from collections import Counter
 from typing import Any
 
-from pypdf import PdfReader
+from pypdf import PasswordType, PdfReader
 from pypdf.generic import DictionaryObject
 
 from mailward.detectors._documents_base import DocHit, runnable_kind, shorten
@@ -109,8 +109,11 @@ def _from_tokens(counts: Counter[str], parsed: bool, note: str = "") -> list[Doc
 
 
 def _parsed(reader: PdfReader, counts: Counter[str]) -> list[DocHit]:
-    if reader.is_encrypted:
-        reader.decrypt("")
+    if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+        # Only an owner password (printing/copying limits) opens with "": that is no hiding.
+        hidden = DocHit("PDF_ENCRYPTED", "needs a password to open, which hides its content "
+                        "from scanning")  # fmt: skip
+        return [hidden, *_from_tokens(counts, parsed=False)]
     catalog = _resolve(reader.trailer["/Root"])
     if not isinstance(catalog, DictionaryObject):
         raise ValueError("the PDF has no catalog")

@@ -31,6 +31,7 @@ Symbols (default weight, group "documents")
   PDF_LAUNCH            10  a Launch action that starts a program
   PDF_EMBEDDED_FILE      4  embedded files (factor 1 when one is a program or script)
   PDF_LINK_LURE          4  a one-page PDF with little text and an external link (evidence: URL)
+  PDF_ENCRYPTED          4  a PDF that needs a password to open (its content cannot be scanned)
   DOC_ONENOTE            6  a OneNote notebook (factor 1 when it embeds a program or script)
   DOC_SVG_SCRIPT         7  an SVG image with script or HTML
   DOC_SHORTCUT           9  a Windows shortcut (.lnk), or a document opening a search-ms: URI
@@ -85,6 +86,7 @@ _SYMBOLS: dict[str, tuple[float, str]] = {
     "PDF_LAUNCH": (10.0, "A PDF has a Launch action that starts a program."),
     "PDF_EMBEDDED_FILE": (4.0, "A PDF carries embedded files."),
     "PDF_LINK_LURE": (4.0, "A one-page PDF with little text exists to make you click a link."),
+    "PDF_ENCRYPTED": (4.0, "A PDF needs a password to open, so its content cannot be scanned."),
     "DOC_ONENOTE": (6.0, "A OneNote notebook, a common malware lure, is attached."),
     "DOC_SVG_SCRIPT": (7.0, "An SVG image carries script or HTML."),
     "DOC_SHORTCUT": (9.0, "A Windows shortcut that can run commands or open remote files."),
