@@ -277,12 +277,26 @@ def _journal(c: Campaigns, tmp_path: Path, spool_id: str, i: int, raw: bytes) ->
                                           maildir_location(path))]))
 
 
+def test_by_default_a_later_bad_member_does_not_condemn_its_campaign(
+        make_campaigns: Callable[..., Campaigns]) -> None:
+    # A spoof of a real message (refused for DMARC) is a near-duplicate of it: it must not make
+    # the real one's campaign bad (found by the spoofing e2e tests once campaigns existed).
+    alerts = Alerts()
+    c = make_campaigns(monitor=alerts, clawback=False)
+    for i in range(4):
+        observe(c, i, lure(i), T0 + i)
+    observe(c, 4, lure(4), T0 + 4, PHISH)
+    (campaign,) = c.recent()
+    assert campaign.state == "active" and alerts.found == []
+
+
 def test_a_later_bad_member_marks_the_campaign_bad_and_alerts(
         make_campaigns: Callable[..., Campaigns], make_settings: Callable[..., Settings],
         tmp_path: Path) -> None:
     journal = Journal(make_settings().store_url)
     alerts = Alerts()
-    c = make_campaigns(journal=journal, monitor=alerts, clawback=False)
+    c = make_campaigns(journal=journal, monitor=alerts, clawback=False,
+                       bad_actions=("quarantine", "reject"))
     try:
         for i in range(4):
             observe(c, i, lure(i), T0 + i)

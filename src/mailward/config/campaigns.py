@@ -36,8 +36,11 @@ class CampaignSettings(BaseModel):
     #: When one member is found bad (zero-hour purge, a later detection, an analyst), claw
     #: back every delivered member of its campaign with the zero-hour claw-back.
     clawback: bool = True
-    #: A message whose verdict is one of these marks its campaign bad (a later detection).
-    bad_actions: tuple[str, ...] = ("quarantine", "reject")
+    #: A message whose verdict is one of these marks its campaign bad as it arrives. Off by
+    #: default: a spoof of a legitimate message (DMARC reject or quarantine) is a near-duplicate
+    #: of it, and would condemn the original and claw back every delivered copy. Feed updates,
+    #: rules changes (the zero-hour re-scan) and analysts still find campaigns bad.
+    bad_actions: tuple[str, ...] = ()
     #: Days campaigns and their members are kept in the store.
     retention_days: float = Field(30.0, gt=0)
 
