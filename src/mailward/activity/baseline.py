@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from mailward.activity import _schema as t
-from mailward.errors import StoreError
-from mailward.store._engine import WRITE_OPTION, open_tables
+from mailward.store._engine import open_tables, transaction
 
 
 def network_of(ip: str, v4_prefix: int = 24, v6_prefix: int = 64) -> str:
@@ -93,14 +92,8 @@ class Baselines:
 
     @contextmanager
     def tx(self, what: str, *, write: bool = False) -> Iterator[Connection]:
-        try:
-            options = {WRITE_OPTION: True} if write else {}
-            with self._engine.connect().execution_options(**options) as conn, conn.begin():
-                yield conn
-        except IntegrityError:
-            raise
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot {what}: {exc}") from exc
+        with transaction(self._engine, what, write=write) as conn:
+            yield conn
 
     # -- recording -------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from mailward.activity import _campaign_schema as t
 from mailward.activity import campaign_text as ct
@@ -52,7 +52,7 @@ from mailward.model import Action, Envelope, ParsedMessage, Verdict
 from mailward.response.journal import Journal, JournalHit
 from mailward.response.zero_hour import claw_back_hits
 from mailward.store import Store
-from mailward.store._engine import WRITE_OPTION, open_tables
+from mailward.store._engine import open_tables, transaction
 
 if TYPE_CHECKING:
     from mailward.activity.monitor import ActivityMonitor
@@ -121,14 +121,8 @@ class Campaigns:
 
     @contextmanager
     def tx(self, what: str, *, write: bool = False) -> Iterator[Connection]:
-        try:
-            options = {WRITE_OPTION: True} if write else {}
-            with self._engine.connect().execution_options(**options) as conn, conn.begin():
-                yield conn
-        except IntegrityError:
-            raise
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot {what}: {exc}") from exc
+        with transaction(self._engine, what, write=write) as conn:
+            yield conn
 
     def ready(self) -> None:
         """Rebuild the index from the store once, on first use (the gateway warms it up in the

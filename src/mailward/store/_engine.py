@@ -9,12 +9,14 @@ taking the write lock up front, so two processes never deadlock upgrading a read
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from mailward.errors import StoreError
@@ -107,3 +109,18 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_on_begin(conn: Connection) -> None:
     write = bool(conn.get_execution_options().get(WRITE_OPTION, False))
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextmanager
+def transaction(engine: Engine, what: str, *, write: bool = False) -> Iterator[Connection]:
+    """One transaction on ``engine`` (``write``: a writer's connection, see WRITE_OPTION).
+    IntegrityError passes (callers retry or report it); other database errors become a
+    StoreError saying what could not be done."""
+    try:
+        options = {WRITE_OPTION: True} if write else {}
+        with engine.connect().execution_options(**options) as conn, conn.begin():
+            yield conn
+    except IntegrityError:
+        raise
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot {what}: {exc}") from exc
