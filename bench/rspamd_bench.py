@@ -1,0 +1,584 @@
+"""rspamd and mailward side by side: CPU milliseconds per message on one core (issue #15).
+
+    python bench/rspamd_bench.py [DIR] [--limit 1500] [--seed 15] [--cpu 1] [--json]
+
+DIR (default /work/shared/corpus/dev) holds one folder per class (ham, phish, spam...) of .eml
+files. A seeded sample of ``--limit`` messages is drawn across the classes, in proportion to
+their sizes (largest remainder; every class gets at least one), and read into memory. Then, in
+one run:
+
+1. rspamd: ``bench/rspamd/setup.sh`` installs Debian's package if missing and writes an offline
+   configuration (no DNS, no remote maps, no Redis, no external services; workers on 127.0.0.1
+   only) under ``--workdir``; rspamd runs in the foreground as this script's child, pinned with
+   ``taskset -c CPU`` (all its processes: main, normal worker, controller, hs_helper). Once its
+   hyperscan database is loaded and ``--warmup`` messages are scanned, every sample message is
+   POSTed to the normal worker's ``/checkv2`` on loopback (``--concurrency`` requests at a time,
+   default 1; a new connection per message, as rspamc does).
+2. mailward: a child process pinned the same way builds the engine as ``mailward eval`` does
+   (default settings, offline), reads the messages, scans the warm-up messages, then scans
+   every sample message with ``Engine.scan``, one after another.
+
+CPU time is measured the same way for both: utime + stime (+ cutime + cstime of reaped
+children) of the process and all its descendants, read from ``/proc/PID/stat`` just before the
+first and just after the last message; the client side (this script) is not counted for either.
+Printed: messages, CPU ms per message for each, the ratio mailward/rspamd, wall time, and each
+one's actions per class (rspamd: flagged = add header, rewrite subject, soft reject or reject;
+"greylist" only defers; mailward: flagged = any action other than deliver) with how often the two
+agree. Also the DNS requests rspamd's log counts for the measured tasks (0 when the offline
+configuration holds).
+"""
+# ruff: noqa: S603, S607 - runs the fixed tools it names (sh, taskset, rspamd, git, dpkg-query)
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SETUP = HERE / "rspamd" / "setup.sh"
+DEFAULT_DIR = Path("/work/shared/corpus/dev")
+DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "mailward-rspamd-bench"
+CLIENT_IP = "192.0.2.10"  # TEST-NET-1: a remote client, as a gateway sees one
+STARTUP_TIMEOUT = 600.0  # hyperscan compiles every rule's regexps on first start (busy machine)
+SCAN_TIMEOUT = 120.0
+#: rspamd actions that mark or stop a message ("greylist" only defers it, "no action" passes it)
+RSPAMD_FLAGGED = frozenset({"add header", "rewrite subject", "soft reject", "reject"})
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+# ---------------------------------------------------------------- pure parts (tested)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcStat:
+    """The CPU fields of one /proc/PID/stat line, in clock ticks."""
+
+    pid: int
+    ppid: int
+    utime: int
+    stime: int
+    cutime: int
+    cstime: int
+
+    @property
+    def ticks(self) -> int:
+        """CPU of the process (all its threads) and of its children it has reaped."""
+        return self.utime + self.stime + self.cutime + self.cstime
+
+
+def parse_stat(text: str) -> ProcStat:
+    """Parse /proc/PID/stat. The command name (field 2) is in parentheses and may itself hold
+    spaces and parentheses, so the fields are counted from the last ')'."""
+    head, sep, tail = text.rpartition(")")
+    if not sep:
+        raise ValueError(f"not a /proc/PID/stat line: {text[:80]!r}")
+    pid = int(head.split("(", 1)[0])
+    fields = tail.split()
+    # fields[0] is field 3 (state): field N is fields[N - 3]
+    return ProcStat(pid, int(fields[1]), int(fields[11]), int(fields[12]), int(fields[13]),
+                    int(fields[14]))
+
+
+def tree_ticks(stats: Iterable[ProcStat], root: int) -> dict[int, int]:
+    """CPU ticks of ``root`` and each of its descendants, by pid (empty when root is gone)."""
+    by_parent: dict[int, list[ProcStat]] = {}
+    found: dict[int, ProcStat] = {}
+    for st in stats:
+        found[st.pid] = st
+        by_parent.setdefault(st.ppid, []).append(st)
+    if root not in found:
+        return {}
+    out: dict[int, int] = {}
+    todo = [found[root]]
+    while todo:
+        st = todo.pop()
+        out[st.pid] = st.ticks
+        todo.extend(by_parent.get(st.pid, ()))
+    return out
+
+
+def cpu_delta_ms(before: Mapping[int, int], after: Mapping[int, int]) -> float:
+    """CPU milliseconds the tree spent between two snapshots; a process born in between counts
+    from zero, one that died in between is in its parent's cutime/cstime."""
+    ticks = sum(t - before.get(pid, 0) for pid, t in after.items())
+    return ticks * 1000.0 / CLK_TCK
+
+
+def select_sample(
+    by_class: Mapping[str, Sequence[Path]], limit: int, seed: int
+) -> list[tuple[str, Path]]:
+    """``limit`` messages across the classes, in proportion to their sizes (largest remainder,
+    at least one per non-empty class when ``limit`` allows), each class's files drawn with a
+    generator seeded from ``seed`` and the class name; classes in name order, files in name
+    order within a class. ``limit`` 0 or at least the total: every message."""
+    classes = sorted(c for c, files in by_class.items() if files)
+    total = sum(len(by_class[c]) for c in classes)
+    if limit <= 0 or limit >= total:
+        return [(c, p) for c in classes for p in sorted(by_class[c])]
+    quotas = {c: limit * len(by_class[c]) / total for c in classes}
+    counts = {c: int(q) for c, q in quotas.items()}
+    if limit >= len(classes):
+        for c in classes:
+            if counts[c] == 0:
+                counts[c] = 1
+    left = limit - sum(counts.values())
+    by_remainder = sorted(classes, key=lambda c: (-(quotas[c] - int(quotas[c])), c))
+    i = 0
+    while left > 0:
+        c = by_remainder[i % len(by_remainder)]
+        if counts[c] < len(by_class[c]):
+            counts[c] += 1
+            left -= 1
+        i += 1
+    while left < 0:  # the minimum of one pushed the sum over: take from the largest
+        c = max(classes, key=lambda k: (counts[k], k))
+        counts[c] -= 1
+        left += 1
+    out: list[tuple[str, Path]] = []
+    for c in classes:
+        rng = random.Random(f"{seed}:{c}")
+        out.extend((c, p) for p in sorted(rng.sample(sorted(by_class[c]), counts[c])))
+    return out
+
+
+DNS_REQ = re.compile(r"\bdns req: (\d+)")
+
+
+def dns_requests(log_lines: Iterable[str]) -> tuple[int, int]:
+    """(tasks logged, DNS requests they made) from rspamd's task log lines."""
+    tasks = requests = 0
+    for line in log_lines:
+        m = DNS_REQ.search(line)
+        if m:
+            tasks += 1
+            requests += int(m.group(1))
+    return tasks, requests
+
+
+def agreement(rows: Sequence[tuple[str, bool, bool]]) -> dict[str, dict[str, int]]:
+    """Per class: messages, flagged by rspamd, flagged by mailward, flagged by both, same
+    call (both flagged or both passed). ``rows`` is (class, rspamd flagged, mailward flagged)."""
+    out: dict[str, dict[str, int]] = {}
+    for cls, r, m in rows:
+        c = out.setdefault(cls, {"messages": 0, "rspamd": 0, "mailward": 0, "both": 0,
+                                 "same": 0})
+        c["messages"] += 1
+        c["rspamd"] += r
+        c["mailward"] += m
+        c["both"] += r and m
+        c["same"] += r == m
+    return out
+
+
+# ---------------------------------------------------------------- measurement
+
+
+def snapshot(root: int) -> dict[int, int]:
+    """CPU ticks of ``root``'s process tree now."""
+    stats: list[ProcStat] = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as fh:
+                    stats.append(parse_stat(fh.read()))
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+    return tree_ticks(stats, root)
+
+
+def titles(pids: Iterable[int]) -> dict[int, str]:
+    """Process titles (rspamd names its processes: "rspamd: normal process (...)")."""
+    out: dict[int, str] = {}
+    for pid in pids:
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        out[pid] = raw.replace(b"\0", b" ").decode(errors="replace").strip()
+    return out
+
+
+def wait_for(what: str, check: Any, timeout: float, proc: subprocess.Popen[Any]) -> None:
+    """Poll ``check()`` until it is true; fail when ``proc`` dies or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while not check():
+        if proc.poll() is not None:
+            raise SystemExit(f"{what}: the process exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what}: not after {timeout:.0f} s")
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Run:
+    """One scanner's figures on the sample."""
+
+    name: str
+    version: str
+    cpu_ms: float
+    wall_s: float
+    results: list[tuple[str, float]]  # (action, score) per sample message
+    by_process: dict[str, float]
+    notes: list[str]
+
+
+# ---------------------------------------------------------------- rspamd
+
+
+class Rspamd:
+    """rspamd in the foreground, pinned, on the offline configuration setup.sh writes."""
+
+    def __init__(self, workdir: Path, cpu: int) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        setup = subprocess.run(
+            ["sh", str(SETUP), str(workdir), str(self.port), str(free_port())],
+            capture_output=True, text=True, check=False,
+        )
+        if setup.returncode != 0:
+            raise SystemExit(f"bench/rspamd/setup.sh failed:\n{setup.stderr}")
+        argv = setup.stdout.split("\n")[:-1]
+        self.log = workdir / "log" / "rspamd.log"
+        self.out = (workdir / "rspamd.out").open("wb")
+        self.proc = subprocess.Popen(  # taskset execs rspamd: the pid is rspamd's main process
+            ["taskset", "-c", str(cpu), *argv], stdout=self.out, stderr=subprocess.STDOUT,
+            cwd=workdir,
+        )
+
+    def log_lines(self) -> list[str]:
+        try:
+            return self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+
+    def ready(self) -> bool:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            conn.request("GET", "/ping")
+            ok = conn.getresponse().read().strip() == b"pong"
+            conn.close()
+            return ok
+        except OSError:
+            return False
+
+    def hyperscan_loaded(self) -> bool:
+        return any("(normal)" in line and "hyperscan database" in line and "loaded" in line
+                   and "NOT" not in line for line in self.log_lines())
+
+    def check(self, raw: bytes) -> tuple[str, float]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=SCAN_TIMEOUT)
+        try:
+            conn.request("POST", "/checkv2", body=raw,
+                         headers={"IP": CLIENT_IP, "Content-Length": str(len(raw))})
+            reply = conn.getresponse()
+            body = reply.read()
+        finally:
+            conn.close()
+        if reply.status != 200:
+            raise RuntimeError(f"rspamd answered {reply.status}: {body[:200]!r}")
+        data = json.loads(body)
+        return str(data.get("action", "?")), float(data.get("score", 0.0))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()
+
+
+def rspamd_version() -> str:
+    try:
+        pkg = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "rspamd"],
+                             capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        pkg = ""
+    return f"rspamd {pkg} (Debian package)" if pkg else "rspamd (not from a Debian package)"
+
+
+def run_rspamd(messages: Sequence[bytes], warmup: Sequence[bytes], args: argparse.Namespace
+               ) -> Run:
+    server = Rspamd(args.workdir, args.cpu)
+    notes: list[str] = []
+    try:
+        wait_for("rspamd /ping", server.ready, STARTUP_TIMEOUT, server.proc)
+        try:
+            wait_for("rspamd hyperscan", server.hyperscan_loaded, STARTUP_TIMEOUT, server.proc)
+        except SystemExit as exc:
+            if server.proc.poll() is not None:
+                raise
+            notes.append(f"{exc}: measured with PCRE")
+        for raw in warmup:
+            server.check(raw)
+        logged = len(server.log_lines())
+        before = snapshot(server.proc.pid)
+        wall0 = time.perf_counter()
+        if args.concurrency > 1:
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                results = list(pool.map(server.check, messages))
+        else:
+            results = [server.check(raw) for raw in messages]
+        wall = time.perf_counter() - wall0
+        after = snapshot(server.proc.pid)
+        names = titles(after)
+        tasks, dns = dns_requests(server.log_lines()[logged:])
+        notes.append(f"rspamd's log: {tasks} tasks, {dns} DNS requests")
+    finally:
+        server.stop()
+    per_process: dict[str, float] = {}
+    for pid, ticks in after.items():
+        title = re.sub(r"\s*\(.*", "", names.get(pid, str(pid))).removeprefix("rspamd: ")
+        ms = (ticks - before.get(pid, 0)) * 1000.0 / CLK_TCK
+        per_process[title] = per_process.get(title, 0.0) + ms
+    return Run("rspamd", rspamd_version(), cpu_delta_ms(before, after), wall, results,
+               per_process, notes)
+
+
+# ---------------------------------------------------------------- mailward
+
+
+def mailward_worker() -> int:
+    """The pinned child: build the engine as `mailward eval` does, then scan on command.
+
+    Protocol on stdin/stdout, one JSON or word a line: the parent sends {"paths": [...],
+    "warmup": [...]}; the child reads the files, scans the warm-up ones, prints "ready"; on
+    "go" it scans every path in order and prints "done"; on "report" it prints the results."""
+    import asyncio  # noqa: PLC0415 - only the child needs the engine
+
+    from mailward.config import load_settings  # noqa: PLC0415
+    from mailward.engine.pipeline import Engine  # noqa: PLC0415
+    from mailward.runtime.clients import build_clients  # noqa: PLC0415
+
+    job = json.loads(sys.stdin.readline())
+    settings = load_settings()
+    engine = Engine(settings, clients=build_clients(settings, offline=True))
+    messages = [Path(p).read_bytes() for p in job["paths"]]
+    warm = [Path(p).read_bytes() for p in job["warmup"]]
+
+    async def scan_all(raws: Sequence[bytes]) -> list[tuple[str, float]]:
+        out = []
+        for raw in raws:
+            verdict = (await engine.scan(raw)).verdict
+            out.append((str(verdict.action), verdict.score))
+        return out
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(scan_all(warm))
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        return 1
+    results = loop.run_until_complete(scan_all(messages))
+    print("done", flush=True)
+    if sys.stdin.readline().strip() == "report":
+        print(json.dumps(results), flush=True)
+    loop.close()
+    return 0
+
+
+def mailward_version() -> str:
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    return f"mailward {commit}" if commit else "mailward"
+
+
+def run_mailward(paths: Sequence[Path], warmup: Sequence[Path], args: argparse.Namespace
+                 ) -> Run:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p)}
+    proc = subprocess.Popen(
+        ["taskset", "-c", str(args.cpu), sys.executable, str(Path(__file__).resolve()),
+         "--mailward-worker"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(json.dumps({"paths": [str(p) for p in paths],
+                                     "warmup": [str(p) for p in warmup]}) + "\n")
+        proc.stdin.flush()
+        if proc.stdout.readline().strip() != "ready":
+            raise SystemExit("mailward worker did not start")
+        before = snapshot(proc.pid)
+        wall0 = time.perf_counter()
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        if proc.stdout.readline().strip() != "done":
+            raise SystemExit("mailward worker failed")
+        wall = time.perf_counter() - wall0
+        after = snapshot(proc.pid)
+        proc.stdin.write("report\n")
+        proc.stdin.flush()
+        results = [(str(a), float(s)) for a, s in json.loads(proc.stdout.readline())]
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return Run("mailward", mailward_version(), cpu_delta_ms(before, after), wall, results,
+               {"scan process": cpu_delta_ms(before, after)}, [])
+
+
+# ---------------------------------------------------------------- report
+
+
+def machine() -> str:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model or platform.processor()}, {os.cpu_count()} cores, {platform.system()}"
+
+
+def summary(sample: Sequence[tuple[str, Path]], runs: Sequence[Run], args: argparse.Namespace,
+            load: tuple[float, float]) -> dict[str, Any]:
+    n = len(sample)
+    rspamd, mw = runs
+    flagged = [
+        (cls, r[0] in RSPAMD_FLAGGED, m[0] != "deliver")
+        for (cls, _), r, m in zip(sample, rspamd.results, mw.results, strict=True)
+    ]
+    actions: dict[str, dict[str, dict[str, int]]] = {}
+    for run in runs:
+        per: dict[str, Counter[str]] = {}
+        for (cls, _), (action, _score) in zip(sample, run.results, strict=True):
+            per.setdefault(cls, Counter())[action] += 1
+        actions[run.name] = {cls: dict(c.most_common()) for cls, c in sorted(per.items())}
+    return {
+        "messages": n,
+        "classes": dict(Counter(cls for cls, _ in sample)),
+        "cpu": args.cpu,
+        "machine": machine(),
+        "load_average": {"start": load[0], "end": load[1]},
+        "runs": {
+            run.name: {
+                "version": run.version,
+                "cpu_ms_per_message": round(run.cpu_ms / n, 3),
+                "cpu_s": round(run.cpu_ms / 1000, 3),
+                "wall_s": round(run.wall_s, 3),
+                "messages_per_wall_s": round(n / run.wall_s, 1) if run.wall_s else None,
+                "cpu_ms_by_process": {k: round(v, 1) for k, v in sorted(run.by_process.items())},
+                "notes": run.notes,
+            } for run in runs
+        },
+        "ratio_mailward_over_rspamd": round(mw.cpu_ms / rspamd.cpu_ms, 3)
+        if rspamd.cpu_ms else None,
+        "actions": actions,
+        "agreement": agreement(flagged),
+    }
+
+
+def print_summary(s: Mapping[str, Any]) -> None:
+    classes = ", ".join(f"{c} {n}" for c, n in sorted(s["classes"].items()))
+    print(f"{s['messages']} messages ({classes}), each scanner pinned to CPU {s['cpu']}; "
+          f"{s['machine']}; load average "
+          f"{s['load_average']['start']:.2f} at start, {s['load_average']['end']:.2f} at end")
+    print()
+    print("| scanner | version | CPU ms per message | CPU s | wall s | messages per wall s |")
+    print("|---|---|---|---|---|---|")
+    for name, r in s["runs"].items():
+        print(f"| {name} | {r['version']} | {r['cpu_ms_per_message']:.2f} | {r['cpu_s']:.2f} | "
+              f"{r['wall_s']:.1f} | {r['messages_per_wall_s']} |")
+    print()
+    print(f"ratio mailward / rspamd (CPU per message): {s['ratio_mailward_over_rspamd']}")
+    for name, r in s["runs"].items():
+        parts = ", ".join(f"{k} {v:.0f}" for k, v in r["cpu_ms_by_process"].items())
+        print(f"{name} CPU ms by process: {parts}")
+        for note in r["notes"]:
+            print(f"{name}: {note}")
+    print()
+    print("| class | messages | rspamd flagged | mailward flagged | both | same call |")
+    print("|---|---|---|---|---|---|")
+    for cls, c in sorted(s["agreement"].items()):
+        print(f"| {cls} | {c['messages']} | {c['rspamd']} | {c['mailward']} | {c['both']} | "
+              f"{c['same']} |")
+    print()
+    for name, per in s["actions"].items():
+        for cls, counts in per.items():
+            print(f"{name} {cls}: " + ", ".join(f"{a} {n}" for a, n in counts.items()))
+
+
+# ---------------------------------------------------------------- main
+
+
+def class_files(root: Path) -> dict[str, list[Path]]:
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    out = {f.name: sorted(p for p in f.rglob("*.eml") if p.is_file()) for f in folders}
+    if not any(out.values()):
+        raise SystemExit(f"{root}: no class folders of .eml files")
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("dir", nargs="?", type=Path, default=DEFAULT_DIR)
+    p.add_argument("--limit", type=int, default=1500, help="messages in the sample (0: all)")
+    p.add_argument("--seed", type=int, default=15)
+    p.add_argument("--warmup", type=int, default=20,
+                   help="messages scanned by each before measuring (not counted)")
+    p.add_argument("--cpu", type=int, default=1, help="the core both scanners are pinned to")
+    p.add_argument("--concurrency", type=int, default=1, help="requests in flight to rspamd")
+    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
+                   help="rspamd's configuration, logs and hyperscan cache")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--mailward-worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.mailward_worker:
+        return mailward_worker()
+    if shutil.which("taskset") is None:
+        raise SystemExit("taskset (util-linux) is needed to pin the scanners")
+    sample = select_sample(class_files(args.dir), args.limit, args.seed)
+    chosen = {p for _, p in sample}
+    rest = [p for _, p in select_sample(class_files(args.dir), 0, args.seed) if p not in chosen]
+    warmup = random.Random(args.seed).sample(rest, min(args.warmup, len(rest)))
+    raws = [p.read_bytes() for _, p in sample]
+    warm_raws = [p.read_bytes() for p in warmup]
+    load0 = os.getloadavg()[0]
+    rspamd = run_rspamd(raws, warm_raws, args)
+    mw = run_mailward([p for _, p in sample], warmup, args)
+    s = summary(sample, [rspamd, mw], args, (load0, os.getloadavg()[0]))
+    if args.json:
+        print(json.dumps(s, indent=2))
+    else:
+        print_summary(s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
