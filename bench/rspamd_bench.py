@@ -39,6 +39,7 @@ import platform
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -173,6 +174,25 @@ def dns_requests(log_lines: Iterable[str]) -> tuple[int, int]:
     return tasks, requests
 
 
+def hyperscan_ready(log_lines: Iterable[str]) -> bool:
+    """True once rspamd's log shows the normal worker scanning with hyperscan and the
+    hs_helper done compiling (its CPU is then not in the measurement). The worker has the
+    database when it logs loading it (after a fresh compile), or when the main process loaded
+    it from the cache before starting the worker (the worker inherits it)."""
+    main_loaded = worker_loaded = compiled = False
+    for line in log_lines:
+        if "full hyperscan database" in line and "has been loaded" in line:
+            if "(normal)" in line:
+                worker_loaded = True
+            elif "(main)" in line:
+                main_loaded = True
+        elif "starting normal process" in line:
+            worker_loaded = worker_loaded or main_loaded
+        elif "(hs_helper)" in line and "regular expressions to the hyperscan tree" in line:
+            compiled = True
+    return worker_loaded and compiled
+
+
 def agreement(rows: Sequence[tuple[str, bool, bool]]) -> dict[str, dict[str, int]]:
     """Per class: messages, flagged by rspamd, flagged by mailward, flagged by both, same
     call (both flagged or both passed). ``rows`` is (class, rspamd flagged, mailward flagged)."""
@@ -289,8 +309,7 @@ class Rspamd:
             return False
 
     def hyperscan_loaded(self) -> bool:
-        return any("(normal)" in line and "hyperscan database" in line and "loaded" in line
-                   and "NOT" not in line for line in self.log_lines())
+        return hyperscan_ready(self.log_lines())
 
     def check(self, raw: bytes) -> tuple[str, float]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=SCAN_TIMEOUT)
@@ -561,6 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.mailward_worker:
         return mailward_worker()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop rspamd on the way out
     if shutil.which("taskset") is None:
         raise SystemExit("taskset (util-linux) is needed to pin the scanners")
     sample = select_sample(class_files(args.dir), args.limit, args.seed)

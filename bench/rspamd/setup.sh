@@ -29,16 +29,20 @@
 #    Everything else (regexp rules, chartable, MIME and HTML rules, phishing's link checks,
 #    multimap rules with local maps, composites, forged recipients, mime_types...) runs as
 #    shipped.
-# 3. Checks that no remote map URL is left in the copy, then prints the command line that runs
-#    rspamd on this configuration (the bench adds `taskset -c CPU` in front of it).
+# 3. Checks that no URL (nor rspamd.com:PORT server) is left in the copy outside comments and
+#    symbol descriptions, then prints the command line that runs rspamd on this configuration,
+#    one argument a line (the bench adds `taskset -c CPU` in front of it).
+#
+# Environment (for tests): RSPAMD_ETC copies another tree instead of /etc/rspamd;
+# RSPAMD_NO_INSTALL=1 never installs (fails when rspamd is needed and missing).
 set -eu
 
 WORKDIR=${1:?usage: setup.sh WORKDIR [NORMAL_PORT] [CONTROLLER_PORT]}
 NORMAL_PORT=${2:-11333}
 CONTROLLER_PORT=${3:-11334}
-SRC=/etc/rspamd
+SRC=${RSPAMD_ETC:-/etc/rspamd}
 
-if ! command -v rspamd >/dev/null 2>&1; then
+if [ "${RSPAMD_NO_INSTALL:-0}" != 1 ] && ! command -v rspamd >/dev/null 2>&1; then
     echo "rspamd missing: installing Debian's package (apt-get install rspamd)" >&2
     if [ "$(id -u)" -ne 0 ]; then
         echo "setup.sh: run as root (or install rspamd first: apt-get install rspamd)" >&2
@@ -74,8 +78,10 @@ find "$ETC" -type f -exec sed -i -E \
     -e "s#\"(glob;|sign\\+|fallback\\+)?https?://[^\"]*\"#\"\\1$EMPTY\"#g" \
     -e "s#^([[:space:]]*servers[[:space:]]*=[[:space:]]*)\"[^\"]*rspamd\\.com[^\"]*\"#\\1\"127.0.0.1:9\"#" \
     {} +
-if grep -rnE '"(glob;|sign\+|fallback\+)?https?://|rspamd\.com:' "$ETC" | grep -vE ':[[:space:]]*#'; then
-    echo "setup.sh: a remote map is left in the configuration above" >&2
+if grep -rnE 'https?://|rspamd\.com:[0-9]' "$ETC" \
+    | grep -vE '^[^:]*:[0-9]+:[[:space:]]*(#|//|\*)' \
+    | grep -vE 'description[[:space:]]*=' >&2; then
+    echo "setup.sh: a remote address is left in the configuration above" >&2
     exit 1
 fi
 
