@@ -231,3 +231,10 @@ def test_hyperscan_ready_from_the_cache_once_the_helper_checked() -> None:
                  "hyperscan tree, postpone loaded notification for 1 seconds to avoid races")
     assert rb.hyperscan_ready(lines)
     assert not rb.hyperscan_ready(lines[1:])  # no database at all
+
+
+def test_process_title_drops_addresses_and_statistics() -> None:
+    assert rb.process_title("rspamd: normal process (127.0.0.1:11333)") == "normal process"
+    assert rb.process_title(
+        "rspamd: main process; 77.5 msg/sec, 0.3 msg/sec spam (x)") == "main process"
+    assert rb.process_title("python3 bench/rspamd_bench.py") == "python3 bench/rspamd_bench.py"
