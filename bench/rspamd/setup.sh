@@ -4,10 +4,12 @@
 #   bench/rspamd/setup.sh WORKDIR [NORMAL_PORT] [CONTROLLER_PORT]
 #
 # 1. Installs Debian's rspamd package (Debian 12 bookworm: rspamd 3.4-1 from main) with
-#    apt-get when the rspamd binary is missing. The package's postinst tries to start the system
-#    service; where no init system runs (containers, policy-rc.d) it does not start, and this
-#    script never starts or enables it: the bench runs rspamd in the foreground as its own child
-#    (`rspamd -f -c WORKDIR/etc/rspamd.conf --var=...`), see the command printed at the end.
+#    apt-get when the rspamd binary is missing. The package's postinst enables and starts the
+#    system service where systemd runs (in containers policy-rc.d usually denies the start);
+#    after installing it, this script stops and disables that service again (`systemctl
+#    disable --now rspamd`, only when it did the install). The bench runs rspamd in the
+#    foreground as its own child instead (`rspamd -f -c WORKDIR/etc/rspamd.conf --var=...`),
+#    see the command printed at the end.
 # 2. Writes an offline configuration under WORKDIR (recreated each run except WORKDIR/db, which
 #    keeps rspamd's hyperscan cache so a rerun does not recompile every regular expression):
 #    - WORKDIR/etc is a copy of the package's /etc/rspamd (the shipped rules, scores and
@@ -34,7 +36,7 @@
 #    one argument a line (the bench adds `taskset -c CPU` in front of it).
 #
 # Environment (for tests): RSPAMD_ETC copies another tree instead of /etc/rspamd;
-# RSPAMD_NO_INSTALL=1 never installs (fails when rspamd is needed and missing).
+# RSPAMD_NO_INSTALL=1 never installs (the configuration is written all the same).
 set -eu
 
 WORKDIR=${1:?usage: setup.sh WORKDIR [NORMAL_PORT] [CONTROLLER_PORT]}
@@ -58,6 +60,9 @@ if [ "${RSPAMD_NO_INSTALL:-0}" != 1 ] && ! command -v rspamd >/dev/null 2>&1; th
         fi
         sleep 10
     done
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now rspamd >&2 || true
+    fi
 fi
 [ -f "$SRC/rspamd.conf" ] || { echo "setup.sh: $SRC/rspamd.conf missing" >&2; exit 1; }
 
