@@ -318,7 +318,7 @@ def parcel_lure(to: str, n: int) -> EmailMessage:
     msg["To"] = to
     msg["Subject"] = f"Your parcel {4000 + n} is waiting <b>now</b>"
     msg["Message-ID"] = f"<parcel-{n}@parcel-{n}.example.net>"
-    msg.set_content(f"Dear {to.split('@')[0]}, a parcel could not be delivered because the "
+    msg.set_content(f"Dear {to.partition('@')[0]}, a parcel could not be delivered because the "
                     f"customs fee of {n + 2}.99 EUR was not paid. Schedule a new delivery at "
                     f"https://track-{n}.parcel-{n}.example.net/p?id={9000 + n} quoting tracking "
                     f"number {4000 + n} before Friday.\n")
@@ -344,8 +344,10 @@ def test_an_analyst_sees_a_campaign_marks_it_bad_then_handles_its_alert(
     page.goto(f"{browser.base}/campaigns")
     page.locator("#campaigns a.campaign", has_text=cid).click()
     page.wait_for_url(f"**/campaigns/{cid}")
-    assert page.locator("#members tbody tr").count() == 3
-    assert page.locator("#members a.subject").count() == 3  # each one is in the quarantine
+    members = page.locator("#members").inner_text()
+    for who in people:  # each one is listed and, held in the quarantine, linked to its view
+        row = page.locator("#members tbody tr", has_text=who)
+        assert row.locator("a.subject").count() == 1, members
     assert "<b>now</b>" in page.locator("#members").inner_text()  # markup shows as text
     page.fill("#bad-form input[name=reason]", "customs-fee lure")
     page.check("#bad-form input[name=confirm]")
