@@ -344,6 +344,7 @@ def test_an_analyst_sees_a_campaign_marks_it_bad_then_handles_its_alert(
     page.goto(f"{browser.base}/campaigns")
     page.locator("#campaigns a.campaign", has_text=cid).click()
     page.wait_for_url(f"**/campaigns/{cid}")
+    screenshot(page, "campaign-view.png")
     members = page.locator("#members").inner_text()
     for who in people:  # each one is listed and, held in the quarantine, linked to its view
         row = page.locator("#members tbody tr", has_text=who)
@@ -360,6 +361,7 @@ def test_an_analyst_sees_a_campaign_marks_it_bad_then_handles_its_alert(
     page.locator("#alerts a.subject", has_text=cid).click()
     page.wait_for_url("**/alerts/*")
     assert "ACT_CAMPAIGN_BAD" in page.locator("#evidence").inner_text()
+    screenshot(page, "alert-view.png")
     page.fill("#alert-form input[name=reason]", "looking into it")
     page.click("#ack")
     page.wait_for_url("**/alerts/*?done=*")

@@ -169,6 +169,7 @@ def test_an_analyst_marks_a_campaign_bad_and_its_delivered_members_are_clawed_ba
     assert ("analyst", "campaign bad") in {(a.actor, a.action) for a in store.audit_log(cid, 10)}
     alerts = client.get("/api/alerts?kind=campaign").json()["alerts"]
     assert [a["subject"] for a in alerts] == [cid]
+    assert f'href="/campaigns/{cid}"' in client.get(f"/alerts/{alerts[0]['id']}").text
 
 
 def test_mark_bad_is_refused_to_viewers_without_csrf_reason_or_campaign(
