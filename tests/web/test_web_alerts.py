@@ -63,7 +63,14 @@ def test_the_list_shows_alerts_newest_first_with_filters(
 
 
 def test_alerts_are_paged_by_id(client: TestClient, settings: Settings, store: Store) -> None:
-    made = [raise_alert(settings, store, f"user{n}@example.com") for n in range(25)]
+    monitor = ActivityMonitor(settings, store)
+    changes = monitor.raise_alerts([
+        ActivityFinding("ACT_SEND_BURST", "account", f"user{n}@example.com", 6.0, "burst",
+                        time.time()) for n in range(25)])
+    monitor.notifier.join()
+    monitor.close()
+    made = sorted(c.alert.id for c in changes)
+    assert len(made) == 25
     login(client, "viewer")
     seen: list[int] = []
     url = "/api/alerts"
