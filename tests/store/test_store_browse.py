@@ -37,6 +37,9 @@ def test_paging_and_filters(store: Store, store_url: str, make_record: RecordFac
         assert len(browser.page(QuarantineFilter(recipient="B@EXAMPLE", status=None)).entries) == 5
         whole = QuarantineFilter(recipient="B@example.com", status=None)  # index path
         assert len(browser.page(whole).entries) == 5
+        some = QuarantineFilter(status=None, ids=("m003", "m017", "nope"))
+        assert [e.id for e in browser.page(some).entries] == ["m017", "m003"]
+        assert browser.page(QuarantineFilter(status=None, ids=())).entries == []
         with pytest.raises(ValueError):
             browser.page(QuarantineFilter(status="bogus"))
         with pytest.raises(ValueError):

@@ -28,6 +28,7 @@ from mailward.errors import StoreError
 
 KINDS: Final = ("account", "auth", "campaign")
 STATES: Final = ("open", "acknowledged", "closed")
+SEVERITIES: Final = ("low", "medium", "high")
 #: Findings kept in one alert's evidence (the newest).
 MAX_EVIDENCE = 200
 
@@ -59,6 +60,10 @@ class Alert:
             "created_at": self.created_at, "updated_at": self.updated_at,
             "acted_by": self.acted_by, "acted_at": self.acted_at, "note": self.note,
         }
+
+
+#: A page of alerts, newest first, and the ``before`` of the next page (None on the last).
+AlertPage = tuple[list[Alert], int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +206,29 @@ class AlertStore:
         with self.base.tx("list alerts") as conn:
             rows = conn.execute(query.order_by(a.c.id.desc()).limit(limit)).all()
         return [_alert(r) for r in rows]
+
+    def page(self, state: str | None = None, kind: str | None = None,
+             severity: str | None = None, before: int | None = None,
+             limit: int = 50) -> AlertPage:
+        """One page of alerts, newest first (by id), with ids below ``before`` when given;
+        ``state`` as in :meth:`list`. Returns the alerts and the ``before`` of the next
+        (older) page, None on the last."""
+        a = t.alerts
+        query = select(a)
+        if state == "active":
+            query = query.where(a.c.state != "closed")
+        elif state not in (None, "all"):
+            query = query.where(a.c.state == state)
+        if kind is not None:
+            query = query.where(a.c.kind == kind)
+        if severity is not None:
+            query = query.where(a.c.severity == severity)
+        if before is not None:
+            query = query.where(a.c.id < before)
+        with self.base.tx("list alerts") as conn:
+            rows = conn.execute(query.order_by(a.c.id.desc()).limit(limit + 1)).all()
+        alerts = [_alert(r) for r in rows[:limit]]
+        return alerts, alerts[-1].id if len(rows) > limit else None
 
     def transition(self, alert_id: int, state: str, actor: str, note: str) -> Alert:
         """Acknowledge or close an alert (StoreError when it is unknown or closed)."""

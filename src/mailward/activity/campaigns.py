@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailward.activity import _campaign_schema as t
@@ -90,6 +90,15 @@ class Campaign:
         return {"id": self.id, "first_seen": self.first_seen, "last_seen": self.last_seen,
                 "members": self.members, "state": self.state, "bad_at": self.bad_at,
                 "bad_why": self.bad_why, "indicators": list(self.indicators)}
+
+
+def summarize(members: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """What a campaign's members (as :meth:`Campaigns.members` gives them) add up to: its
+    recipients and senders (sorted) and the count of each verdict."""
+    actions = [str(m["action"]) for m in members]
+    return {"recipients": sorted({str(r) for m in members for r in m["recipients"]}),
+            "senders": sorted({str(m["from"] or m["mail_from"]) for m in members}),
+            "verdicts": {a: actions.count(a) for a in sorted(set(actions))}}
 
 
 def _campaign(row: Any) -> Campaign:
@@ -250,6 +259,47 @@ class Campaigns:
         with self.tx("list campaigns") as conn:
             rows = conn.execute(query.order_by(c.c.last_seen.desc()).limit(limit)).all()
         return [_campaign(r) for r in rows]
+
+    def page(self, state: str | None = None, after: tuple[float, str] | None = None,
+             limit: int = 50) -> tuple[list[Campaign], tuple[float, str] | None]:
+        """One page of campaigns, most recently active first (last seen, then id), older than
+        ``after`` (a last seen and id) when given; with the ``after`` of the next page, None
+        on the last."""
+        c = t.campaigns
+        query = select(c)
+        if state:
+            query = query.where(c.c.state == state)
+        if after is not None:
+            query = query.where(or_(c.c.last_seen < after[0],
+                                    and_(c.c.last_seen == after[0], c.c.id < after[1])))
+        query = query.order_by(c.c.last_seen.desc(), c.c.id.desc()).limit(limit + 1)
+        with self.tx("list campaigns") as conn:
+            rows = conn.execute(query).all()
+        found = [_campaign(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return found, (found[-1].last_seen, found[-1].id) if more else None
+
+    def summaries(self, campaign_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """:func:`summarize` of each campaign's members, for a page of campaigns."""
+        m = t.messages
+        grouped: dict[str, list[dict[str, Any]]] = {cid: [] for cid in campaign_ids}
+        if not campaign_ids:
+            return {}
+        query = select(m.c.campaign_id, m.c.mail_from, m.c.from_address, m.c.recipients,
+                       m.c.action).where(m.c.campaign_id.in_(list(campaign_ids)))
+        with self.tx("summarise campaigns") as conn:
+            for r in conn.execute(query):
+                grouped[r.campaign_id].append({"mail_from": r.mail_from, "from": r.from_address,
+                                               "recipients": r.recipients, "action": r.action})
+        return {cid: summarize(members) for cid, members in grouped.items()}
+
+    def member_ids(self, campaign_id: str) -> list[str]:
+        """The spool ids of a campaign's members (the quarantine's entry ids), oldest first."""
+        m = t.messages
+        with self.tx("read campaign member ids") as conn:
+            return [str(x) for x in conn.execute(
+                select(m.c.spool_id).where(m.c.campaign_id == campaign_id).order_by(m.c.at)
+            ).scalars()]
 
     def members(self, campaign_id: str) -> list[dict[str, Any]]:
         """The members, oldest first: spool id, time, senders, recipients, subject, verdict."""

@@ -17,7 +17,7 @@ import json
 from rich.console import Console
 from rich.table import Table
 
-from mailward.activity.campaigns import Campaign, Campaigns
+from mailward.activity.campaigns import Campaign, Campaigns, summarize
 from mailward.activity.monitor import ActivityMonitor
 from mailward.config.settings import Settings
 from mailward.errors import StoreError
@@ -98,10 +98,7 @@ def _print_list(campaigns: list[Campaign], as_json: bool) -> None:
 def _print_one(found: Campaigns, campaign: Campaign, as_json: bool) -> None:
     members = found.members(campaign.id)
     data = campaign.to_json()
-    data["recipients"] = sorted({r for m in members for r in m["recipients"]})
-    data["senders"] = sorted({m["from"] or m["mail_from"] for m in members})
-    data["verdicts"] = {a: sum(1 for m in members if m["action"] == a)
-                        for a in sorted({m["action"] for m in members})}
+    data.update(summarize(members))
     if as_json:
         print(json.dumps({**data, "member_list": members}, sort_keys=True))
         return

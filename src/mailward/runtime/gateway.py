@@ -221,7 +221,8 @@ async def _start_console(
         return await release_held(gw.spool, gw.processor, gw.settings.lockdown,
                                   progress=progress)
 
-    console = ConsoleServer(gw.settings, deliver, release_backlog, reload)
+    console = ConsoleServer(gw.settings, deliver, release_backlog, reload, gw.activity,
+                            gw.campaigns)
     await console.start()
     return console
 

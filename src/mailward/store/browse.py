@@ -28,6 +28,7 @@ from sqlalchemy import (
     cast,
     distinct,
     exists,
+    false,
     func,
     not_,
     or_,
@@ -51,7 +52,8 @@ RECIPIENT_INDEX = Index("ix_quarantine_recipients_recipient", _QR.c.recipient)
 @dataclass(frozen=True, slots=True)
 class QuarantineFilter:
     """What a list shows; empty fields do not filter. Text matches are case-insensitive
-    substrings, ``symbol`` an exact symbol among the findings."""
+    substrings, ``symbol`` an exact symbol among the findings, ``ids`` a set of entry ids
+    (an empty tuple matches nothing)."""
 
     status: str | None = HELD
     since: float | None = None
@@ -63,6 +65,7 @@ class QuarantineFilter:
     action: str = ""
     min_score: float | None = None
     max_score: float | None = None
+    ids: tuple[str, ...] | None = None  # only these entries (a campaign's members); None: any
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,8 @@ def filter_clauses(f: QuarantineFilter) -> list[ColumnElement[bool]]:
         where.append(_Q.c.score >= f.min_score)
     if f.max_score is not None:
         where.append(_Q.c.score <= f.max_score)
+    if f.ids is not None:
+        where.append(_Q.c.id.in_(f.ids) if f.ids else false())
     return where
 
 

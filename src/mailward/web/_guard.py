@@ -28,6 +28,7 @@ from mailward.response.release import ReleaseReport
 from mailward.store import Store
 from mailward.store.browse import QuarantineBrowser
 from mailward.web._accounts import Accounts, Session, has_role
+from mailward.web._activity import ActivityAccess
 from mailward.web._ratelimit import LoginLimiter
 
 COOKIE = "mailward_session"
@@ -65,6 +66,7 @@ class Console:
     accounts: Accounts
     browser: QuarantineBrowser
     limiter: LoginLimiter
+    activity: ActivityAccess
     deliver: Deliver | None = None
     release_backlog: ReleaseBacklog | None = None
     reload: Callable[[], None] | None = None  # asks the running gateway to reload

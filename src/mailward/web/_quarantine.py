@@ -1,11 +1,16 @@
 """Quarantine routes: the list, one message, release / delete / report; as pages and as JSON.
 
+The list filters by status, time, sender, recipient, subject, symbol, action, score, and
+campaign (``campaign=ID``: the entries that are members of that campaign, from
+``Campaigns.member_ids``).
+
 Actions go through the same paths as the CLI (:func:`release_quarantined`, ``Store.delete``,
 the feedback store), so each lands in the audit log under the console user's name.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -24,7 +29,8 @@ from mailward.web._guard import Console, action, console_of, is_api, page, refus
 from mailward.web._message import message_view
 
 REPORT_LABELS = {"phish": "phish", "spam": "spam", "false-positive": "ham"}
-_FILTER_TEXT = ("sender", "recipient", "subject", "symbol", "action")
+#: A campaign filter looks among its newest this many members (one bound parameter each).
+MAX_CAMPAIGN_IDS = 10_000
 
 
 def _when(ts: float) -> str:
@@ -57,8 +63,14 @@ def parse_filter(params: dict[str, str]) -> QuarantineFilter:
         until=_time(params.get("until", "")),
         min_score=_score(params.get("min_score", "")),
         max_score=_score(params.get("max_score", "")),
-        **{k: params.get(k, "").strip()[:256] for k in _FILTER_TEXT},
+        sender=_text(params, "sender"), recipient=_text(params, "recipient"),
+        subject=_text(params, "subject"), symbol=_text(params, "symbol"),
+        action=_text(params, "action"),
     )
+
+
+def _text(params: dict[str, str], name: str) -> str:
+    return params.get(name, "").strip()[:256]
 
 
 def entry_json(e: QuarantineEntry) -> dict[str, Any]:
@@ -79,8 +91,12 @@ def entry_json(e: QuarantineEntry) -> dict[str, Any]:
 async def list_entries(request: Request, session: Session) -> Response:
     console = console_of(request)
     params = dict(request.query_params)
+    campaign = params.get("campaign", "").strip()[:64]
     try:
         flt = parse_filter(params)
+        if campaign:  # the quarantined members of a campaign
+            members = await run(console.activity.campaigns().member_ids, campaign)
+            flt = dataclasses.replace(flt, ids=tuple(members[-MAX_CAMPAIGN_IDS:]))
         result = await run(console.browser.page, flt, params.get("after") or None,
                            console.settings.console.page_size)
     except ValueError as exc:

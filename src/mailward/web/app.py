@@ -1,5 +1,6 @@
 """The console application: login, logout, health, static files, security headers, and the
-quarantine pages and API (:mod:`mailward.web._quarantine`).
+routes of the pages and API (quarantine, overview, lockdown and hunt, alerts, campaigns,
+users, metrics: one module each).
 
 Only ``/login``, ``/static/...`` and ``/health`` answer without a session (and ``/metrics``
 to the bearer token ``console.metrics_token`` when set). Every response
@@ -24,11 +25,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mailward.activity.campaigns import Campaigns
+from mailward.activity.monitor import ActivityMonitor
 from mailward.config.settings import Settings
 from mailward.store import Store, open_store
 from mailward.store.browse import QuarantineBrowser
-from mailward.web import _admin, _metrics, _overview, _quarantine, _response
+from mailward.web import _admin, _alerts, _campaigns, _metrics, _overview, _quarantine, _response
 from mailward.web._accounts import Accounts, Session
+from mailward.web._activity import ActivityAccess
 from mailward.web._guard import (
     COOKIE,
     Console,
@@ -192,12 +196,14 @@ async def health(request: Request) -> Response:
 def build_app(
     settings: Settings, *, store: Store | None = None, deliver: Deliver | None = None,
     release_backlog: ReleaseBacklog | None = None, reload: Callable[[], None] | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] = time.time, activity: ActivityMonitor | None = None,
+    campaigns: Campaigns | None = None,
 ) -> Starlette:
     """The console for ``settings`` (its store, accounts and limits); ``deliver`` is called
     with the spool id of each release and ``release_backlog`` releases a lockdown's held mail
     (both on the running gateway's processor), ``reload`` asks the gateway to reload its
-    configuration, ``clock`` times the sessions."""
+    configuration, ``clock`` times the sessions; ``activity`` and ``campaigns`` are the
+    running gateway's (else the console opens its own when first asked)."""
     cfg = settings.console
     own_store = store is None
     the_store = store if store is not None else open_store(settings.store_url)
@@ -208,6 +214,7 @@ def build_app(
         browser=QuarantineBrowser(settings.store_url),
         limiter=LoginLimiter(cfg.login_failures_per_address, cfg.login_failures_per_user,
                              cfg.login_window_seconds),
+        activity=ActivityAccess(settings, the_store, activity, campaigns),
         deliver=deliver,
         release_backlog=release_backlog,
         reload=reload,
@@ -224,6 +231,8 @@ def build_app(
         *_quarantine.routes(),
         *_overview.routes(),
         *_response.routes(),
+        *_alerts.routes(),
+        *_campaigns.routes(),
         *_admin.routes(),
         *_metrics.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
@@ -232,6 +241,7 @@ def build_app(
     def shutdown() -> None:
         console.accounts.close()
         console.browser.close()
+        console.activity.close()
         if own_store:
             console.store.close()
 

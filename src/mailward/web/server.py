@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from mailward.activity.campaigns import Campaigns
+from mailward.activity.monitor import ActivityMonitor
 from mailward.config.settings import Settings
 from mailward.web._guard import Deliver, ReleaseBacklog
 from mailward.web.app import build_app
@@ -32,10 +34,11 @@ class ConsoleServer:
     def __init__(
         self, settings: Settings, deliver: Deliver | None = None,
         release_backlog: ReleaseBacklog | None = None, reload: Callable[[], None] | None = None,
+        activity: ActivityMonitor | None = None, campaigns: Campaigns | None = None,
     ) -> None:
         cfg = settings.console
         self._app = build_app(settings, deliver=deliver, release_backlog=release_backlog,
-                              reload=reload)
+                              reload=reload, activity=activity, campaigns=campaigns)
         config = uvicorn.Config(
             self._app, host=cfg.listen_host, port=cfg.listen_port, lifespan="off",
             access_log=False, log_level="warning", server_header=False, proxy_headers=False,
