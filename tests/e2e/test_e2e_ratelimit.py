@@ -24,7 +24,7 @@ def test_serve_enforces_sender_limits_in_redis(make_gateway) -> None:
     except redis.RedisError as exc:
         pytest.skip(f"no Redis on 127.0.0.1:6379 ({exc})")
     prefix = f"mailward-test:{secrets.token_hex(6)}:"
-    gw = make_gateway(extra=f"""
+    gw = make_gateway(start=False, extra=f"""
 [ratelimit]
 enabled = true
 redis_url = "redis://127.0.0.1:6379/0"
@@ -34,6 +34,8 @@ exempt_internal = false
 per_minute = 1
 burst = 2
 """)
+    gw.start_timeout = 120  # a busy machine takes a while to warm the scan processes
+    gw.start()
     try:
         with RawSMTP(gw.port) as smtp:
             smtp.ehlo()
