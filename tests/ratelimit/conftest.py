@@ -4,7 +4,6 @@ when nothing answers there."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Iterator
 
@@ -31,7 +30,3 @@ def redis_prefix() -> Iterator[str]:
         if keys:
             client.delete(*keys)
         client.close()
-
-
-def run(coro: object) -> object:
-    return asyncio.run(coro)  # type: ignore[arg-type]

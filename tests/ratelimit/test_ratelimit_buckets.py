@@ -9,11 +9,12 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 import redis
-from conftest import REDIS_URL
 
 from mailward.ratelimit.buckets import Bucket, BucketStore, MemoryBuckets, retry_seconds
 from mailward.ratelimit.redis_buckets import RedisBuckets
 from mailward.ratelimit.redis_conn import open_redis
+
+REDIS_URL = "redis://127.0.0.1:6379/0"  # as the redis_prefix fixture (conftest.py)
 
 
 class Clock:

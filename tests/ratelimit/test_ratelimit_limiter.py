@@ -9,13 +9,14 @@ import time
 from typing import Any
 
 import pytest
-from conftest import REDIS_URL
 
 from mailward.config.ratelimit import RateLimitSettings
 from mailward.config.settings import Settings
 from mailward.ratelimit import STATS, MemoryBuckets, RateLimiter
 from mailward.ratelimit.limiter import client_key
 from mailward.runtime.reload import keep_restart_only, needs_restart
+
+REDIS_URL = "redis://127.0.0.1:6379/0"  # as the redis_prefix fixture (conftest.py)
 
 
 def settings(**kw: Any) -> RateLimitSettings:
