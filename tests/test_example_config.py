@@ -21,6 +21,7 @@ def test_example_config_is_valid_and_matches_defaults() -> None:
     assert settings.limits == defaults.limits
     assert settings.lockdown == defaults.lockdown
     assert settings.campaigns == defaults.campaigns
+    assert settings.ratelimit == defaults.ratelimit
     assert settings.activity.weights == defaults.activity.weights
 
 

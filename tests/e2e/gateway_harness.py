@@ -68,6 +68,11 @@ class GatewayProcess:
     data_dir: Path
     log: Path
     proc: subprocess.Popen[bytes] | None = None
+    #: Start the gateway in a process group of its own, so :meth:`kill_group` can kill it
+    #: with its scan processes.
+    group: bool = False
+    #: Seconds the gateway may take to listen (scan processes warm up first).
+    start_timeout: float = 30.0
 
     def start(self) -> None:
         env = dict(os.environ)
@@ -75,10 +80,10 @@ class GatewayProcess:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "mailward.cli.main", "-c", str(self.config), "serve"],
-                stdout=out, stderr=subprocess.STDOUT, env=env,
+                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=self.group,
             )
         try:
-            wait_for_port(self.port)
+            wait_for_port(self.port, self.start_timeout)
         except TimeoutError:
             self.stop()
             raise AssertionError("gateway did not start:\n" + self.log.read_text()) from None
@@ -88,6 +93,21 @@ class GatewayProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
             self.proc = None
+
+    def kill_group(self, timeout: float = 30.0) -> None:
+        """SIGKILL the gateway's whole process group (scan processes, forkserver and all) and
+        wait until none of it is left (a survivor could hold the listening socket)."""
+        assert self.group and self.proc is not None
+        pgid = self.proc.pid
+        os.killpg(pgid, signal.SIGKILL)
+        self.proc.wait(timeout)
+        self.proc = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _live_members(pgid):
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"process group {pgid} still alive after SIGKILL")
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -117,6 +137,18 @@ class GatewayProcess:
             [sys.executable, "-m", "mailward.cli.main", "-c", str(self.config), *args],
             capture_output=True, text=True, timeout=120, check=False,
         )
+
+
+def _live_members(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` that are not zombies (an orphan's zombie may wait for a
+    container's init to reap it; it holds no sockets)."""
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                live.append(int(stat.parent.name))
+    return live
 
 
 @dataclass

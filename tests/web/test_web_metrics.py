@@ -38,3 +38,16 @@ def test_metrics_answer_the_bearer_token(settings: Settings, store: Store) -> No
         r = c.get("/metrics", headers={"authorization": "Bearer scrape-me-please"})
         assert r.status_code == 200 and "mailward_spool_depth" in r.text
     app.state.close()
+
+
+def test_metrics_count_rate_limit_refusals_and_fail_open(client: TestClient) -> None:
+    from mailward.ratelimit import STATS
+
+    STATS.refused["sender"] += 2
+    STATS.failed_open += 1
+    login(client, "viewer")
+    text = client.get("/metrics").text
+    assert f'mailward_ratelimit_refused_total{{scope="sender"}} {STATS.refused["sender"]:.1f}' \
+        in text
+    assert 'mailward_ratelimit_refused_total{scope="recipient"}' in text
+    assert f"mailward_ratelimit_failed_open_total {STATS.failed_open:.1f}" in text

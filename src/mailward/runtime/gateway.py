@@ -25,6 +25,7 @@ from mailward.frontends.milter.server import listen_address, start_milter_server
 from mailward.frontends.milter.verdicts import MilterVerdicts
 from mailward.frontends.smtp.handler import GatewayHandler
 from mailward.frontends.smtp.server import start_smtp_server
+from mailward.ratelimit import RateLimiter
 from mailward.response.journal import Journal
 from mailward.response.lockdown import Level, LockdownState
 from mailward.response.release import ReleaseReport, release_held
@@ -153,13 +154,14 @@ async def serve(
     environment it started from); ``config_path`` is the file watched for changes."""
     gw = Gateway.build(settings, isolated=True)  # scans in watchdog-guarded processes
     workers = SpoolWorkers(gw.processor, gw.spool, settings.engine.workers)
+    limiter = RateLimiter(settings.ratelimit, settings.organisation.internal_networks)
     handler = GatewayHandler(settings, gw.spool, gw.engine, gw.processor, workers.nudge,
-                             activity=gw.activity)
+                             activity=gw.activity, limiter=limiter)
     server = await start_smtp_server(handler, settings.smtp)
     milter = None
     if settings.milter.listen:  # the milter front end beside SMTP, on the same parts
         milter = await start_milter_server(
-            MilterVerdicts(settings, gw.engine, gw.processor), settings
+            MilterVerdicts(settings, gw.engine, gw.processor), settings, limiter
         )
         log.info("mailward milter listening on %s", listen_address(milter))
     await workers.start()
@@ -196,6 +198,7 @@ async def serve(
             with contextlib.suppress(Exception):
                 await warm
         await reloader.close()
+        await limiter.aclose()
         await gw.aclose()
         _remove_pid(pid_file)
         log.info("mailward stopped")

@@ -38,7 +38,8 @@ __all__ = ["RESTART_ONLY", "ReloadReport", "Reloader", "settings_changes", "sett
 log = logging.getLogger(__name__)
 
 #: Settings (dotted prefixes) that only take effect at the next start.
-RESTART_ONLY = ("data_dir", "store", "smtp", "engine.workers", "journal.enabled")
+RESTART_ONLY = ("data_dir", "store", "smtp", "engine.workers", "journal.enabled",
+                "ratelimit.redis_url", "ratelimit.key_prefix")
 _MISSING = object()
 _SHOWN_KEYS = 20
 
@@ -77,6 +78,8 @@ def keep_restart_only(old: Settings, new: Settings) -> Settings:
         "smtp": old.smtp,
         "engine": new.engine.model_copy(update={"workers": old.engine.workers}),
         "journal": new.journal.model_copy(update={"enabled": old.journal.enabled}),
+        "ratelimit": new.ratelimit.model_copy(update={
+            "redis_url": old.ratelimit.redis_url, "key_prefix": old.ratelimit.key_prefix}),
     })
 
 
@@ -185,6 +188,8 @@ class Reloader:
             org = settings.organisation
             self.handler.settings = settings
             self.handler.policy = RelayPolicy(org.accepted_domains, org.internal_networks)
+            if self.handler.limiter is not None:  # the milter's too: it is the same object
+                self.handler.limiter.update(settings.ratelimit, org.internal_networks)
         task = asyncio.create_task(gw.engine.retire(old_engine), name="retire-engine")
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)

@@ -6,6 +6,9 @@ mailward_spool_depth              messages in the spool (gauge)
 mailward_spool_held               of those, held by a lockdown (gauge)
 mailward_spool_retrying           of those, waiting for another delivery attempt (gauge)
 mailward_delivery_attempts_queued delivery attempts made so far by the messages still queued
+mailward_ratelimit_refused_total{scope}  MAIL/RCPT refused by a rate limit since start (counter)
+mailward_ratelimit_failed_open_total     rate limit checks passed unchecked, the store (Redis)
+                                         being unavailable, since start (counter)
 
 Like every console route it needs a session, or ``Authorization: Bearer <console.metrics_token>``
 when that is set (for the Prometheus scraper).
@@ -24,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mailward.ratelimit import STATS as RATELIMIT
 from mailward.spool.queue import Spool
 from mailward.store import _schema as s
 from mailward.store.browse import QuarantineBrowser, QuarantineFilter, filter_clauses
@@ -72,6 +76,18 @@ class _GatewayCollector(Collector):
         yield GaugeMetricFamily("mailward_delivery_attempts_queued",
                                 "Delivery attempts made by the messages still queued",
                                 value=float(attempts))
+        yield from _ratelimit_metrics()
+
+
+def _ratelimit_metrics() -> Iterator[Metric]:
+    refused = CounterMetricFamily("mailward_ratelimit_refused",
+                                  "MAIL and RCPT refused by a rate limit", labels=["scope"])
+    for scope in ("client_address", "sender", "recipient"):
+        refused.add_metric([scope], float(RATELIMIT.refused[scope]))
+    yield refused
+    yield CounterMetricFamily("mailward_ratelimit_failed_open",
+                              "Rate limit checks passed unchecked: the bucket store was "
+                              "unavailable", value=float(RATELIMIT.failed_open))
 
 
 def _registry(console: Console) -> CollectorRegistry:

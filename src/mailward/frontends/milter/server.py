@@ -3,7 +3,8 @@
 The MTA (Postfix's smtpd or cleanup) opens a connection per SMTP session, negotiates options,
 then sends the session's events; mailward answers "continue" to each (headers need no reply)
 and decides at end of message (:class:`~mailward.frontends.milter.verdicts.MilterVerdicts`).
-A message larger than ``smtp.max_message_size`` gets 552. A protocol error closes the
+A message larger than ``smtp.max_message_size`` gets 552; a MAIL or RCPT over a rate limit
+(``[ratelimit]``) gets 450 4.7.1, which the MTA says to its client. A protocol error closes the
 connection; with ``milter_default_action = tempfail`` Postfix then answers its client 451.
 """
 
@@ -19,6 +20,7 @@ from mailward.config.settings import Settings
 from mailward.frontends.milter import protocol as p
 from mailward.frontends.milter.edits import Header
 from mailward.frontends.milter.verdicts import MilterMessage, MilterVerdicts
+from mailward.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +28,13 @@ log = logging.getLogger(__name__)
 class MilterConnection:
     """The state of one MTA connection: its negotiated options, macros and current message."""
 
-    def __init__(self, verdicts: MilterVerdicts, max_size: int) -> None:
+    def __init__(
+        self, verdicts: MilterVerdicts, max_size: int, limiter: RateLimiter | None = None
+    ) -> None:
         self.verdicts = verdicts
         self.max_size = max_size
+        #: Rate limits at MAIL and RCPT ([ratelimit]): a refusal is a 450 the MTA says.
+        self.limiter = limiter
         self.negotiated: p.Negotiated | None = None
         self.connect_macros: dict[str, str] = {}
         self.client_addr = ""
@@ -73,9 +79,13 @@ class MilterConnection:
         if cmd == p.MAIL:
             self._new_message_keeping(self.msg.macros)
             self.msg.mail_from = p.parse_address(data)[0]
-            return cont
+            return await self._limited("MAIL", self.msg.mail_from) or cont
         if cmd == p.RCPT:
-            self.msg.rcpts.append(p.parse_address(data)[0])
+            rcpt = p.parse_address(data)[0]
+            refused = await self._limited("RCPT", rcpt)
+            if refused:
+                return refused
+            self.msg.rcpts.append(rcpt)
             return cont
         if cmd == p.HEADER:
             name, value = p.parse_header(data)
@@ -105,6 +115,16 @@ class MilterConnection:
             return cont
         raise p.MilterProtocolError(f"unknown milter command {cmd!r}")
 
+    async def _limited(self, command: str, address: str) -> list[bytes] | None:
+        """The 450 reply when a rate limit refuses this MAIL or RCPT, else None."""
+        if self.limiter is None:
+            return None
+        peer = self.msg.macros.get("client_addr") or self.client_addr
+        authenticated = bool(self.msg.macros.get("auth_authen"))
+        check = self.limiter.check_mail if command == "MAIL" else self.limiter.check_rcpt
+        refusal = await check(peer, address, authenticated=authenticated)
+        return None if refusal is None else [p.reply_code(refusal.reply)]
+
     def _new_message_keeping(self, macros: dict[str, str]) -> None:
         """MAIL starts a message: the macros sent just before it (queue id, auth) stay."""
         self._new_message()
@@ -114,8 +134,9 @@ class MilterConnection:
 async def serve_connection(
     verdicts: MilterVerdicts, max_size: int,
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+    limiter: RateLimiter | None = None,
 ) -> None:
-    conn = MilterConnection(verdicts, max_size)
+    conn = MilterConnection(verdicts, max_size, limiter)
     try:
         while True:
             packet = await p.read_packet(reader)
@@ -139,12 +160,15 @@ async def serve_connection(
             await writer.wait_closed()
 
 
-async def start_milter_server(verdicts: MilterVerdicts, settings: Settings) -> asyncio.Server:
-    """Listen on ``milter.listen`` ("inet:HOST:PORT" or "unix:/path")."""
+async def start_milter_server(
+    verdicts: MilterVerdicts, settings: Settings, limiter: RateLimiter | None = None
+) -> asyncio.Server:
+    """Listen on ``milter.listen`` ("inet:HOST:PORT" or "unix:/path"); ``limiter`` checks the
+    rate limits at MAIL and RCPT."""
     max_size = settings.smtp.max_message_size
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_connection(verdicts, max_size, reader, writer)
+        await serve_connection(verdicts, max_size, reader, writer, limiter)
 
     kind, _, where = settings.milter.listen.partition(":")
     if kind == "unix":

@@ -19,6 +19,7 @@ from mailward.engine.pipeline import Engine
 from mailward.errors import MailwardError
 from mailward.frontends.smtp.relay_policy import RelayPolicy
 from mailward.model import Action, Envelope
+from mailward.ratelimit import RateLimiter
 from mailward.response.lockdown import Level
 from mailward.spool.processor import Processor, verdict_to_state
 from mailward.spool.queue import Spool, SpoolState
@@ -44,6 +45,7 @@ class GatewayHandler:
         processor: Processor,
         on_queued: Callable[[str], None] = lambda _id: None,
         activity: ActivityMonitor | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.spool = spool
@@ -54,6 +56,8 @@ class GatewayHandler:
         )
         self.on_queued = on_queued
         self.activity = activity
+        #: Rate limits at MAIL and RCPT ([ratelimit]); None: none.
+        self.limiter = limiter
         self._auth_tasks: set[asyncio.Future[None]] = set()
 
     def auth_observer(self, login: str, peer_ip: str, ok: bool) -> None:
@@ -87,6 +91,11 @@ class GatewayHandler:
     ) -> str:
         if self._spool_full():
             return "452 4.3.1 Mail is held for maintenance and the queue is full; try again later"
+        if self.limiter is not None:
+            refusal = await self.limiter.check_mail(
+                _peer_ip(session), address, authenticated=bool(session.authenticated))
+            if refusal is not None:
+                return refusal.reply
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Sender ok"
@@ -107,6 +116,11 @@ class GatewayHandler:
         if not decision.ok:
             log.info("refused rcpt %r from %s: %s", address, _peer_ip(session), decision.reply)
             return decision.reply
+        if self.limiter is not None:
+            refusal = await self.limiter.check_rcpt(
+                _peer_ip(session), address, authenticated=bool(session.authenticated))
+            if refusal is not None:
+                return refusal.reply
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return decision.reply
