@@ -72,7 +72,7 @@ class GatewayProcess:
     #: with its scan processes.
     group: bool = False
     #: Seconds the gateway may take to listen (scan processes warm up first).
-    start_timeout: float = 30.0
+    start_timeout: float = 90.0
 
     def start(self) -> None:
         env = dict(os.environ)
