@@ -1,8 +1,17 @@
-"""Durable file writes: the bytes and the directory entry are on disk before we say so."""
+"""Durable file writes: the bytes and the directory entry are on disk before we say so.
+
+fsyncs of one path asked for at the same time from several threads are shared (group
+commit): a caller returns once an fsync that *started after its request* has finished, so
+what it wrote before asking is on disk, and N concurrent callers cost one or two fsyncs
+instead of N. The SQLite store uses the same to fsync its write-ahead log after a commit,
+outside the database's write lock (see :mod:`mailward.store._engine`).
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -23,9 +32,63 @@ def write_synced(path: Path, data: bytes, *, exclusive: bool = False, mode: int 
 
 
 def fsync_dir(path: Path) -> None:
-    """fsync a directory, so that entries created or renamed in it survive a crash."""
+    """fsync a directory, so that entries created or renamed in it survive a crash (shared
+    with the other threads syncing the same directory at the same time)."""
+    group_sync(str(path), _fsync_directory)
+
+
+def _fsync_directory(path: str) -> None:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class GroupSync:
+    """Shared fsyncs of one path: :meth:`sync` returns once a sync begun after the call has
+    ended. One thread (the leader) syncs for everyone waiting; the rest wait for it."""
+
+    def __init__(self, path: str, sync: Callable[[str], None]) -> None:
+        self.path = path
+        self._sync = sync
+        self._cond = threading.Condition()
+        self._requested = 0
+        self._done = 0
+        self._running = False
+        #: How many syncs were really made (for tests and benchmarks).
+        self.syncs = 0
+
+    def sync(self) -> None:
+        with self._cond:
+            self._requested += 1
+            ticket = self._requested
+            while self._done < ticket:
+                if self._running:
+                    self._cond.wait()
+                    continue
+                self._running = True
+                covered = self._requested  # every request made before this sync starts
+                self._cond.release()
+                try:
+                    self._sync(self.path)
+                    self.syncs += 1
+                finally:
+                    self._cond.acquire()
+                    self._running = False
+                    self._cond.notify_all()
+                self._done = max(self._done, covered)
+
+
+_GROUPS: dict[tuple[str, Callable[[str], None]], GroupSync] = {}
+_GROUPS_LOCK = threading.Lock()
+
+
+def group_sync(path: str, sync: Callable[[str], None]) -> None:
+    """``sync(path)``, shared with the threads asking for the same at the same time."""
+    key = (path, sync)
+    group = _GROUPS.get(key)
+    if group is None:
+        with _GROUPS_LOCK:
+            group = _GROUPS.setdefault(key, GroupSync(path, sync))
+    group.sync()

@@ -42,10 +42,43 @@ def test_pragmas_set_on_connections(tmp_path: Path, make_record: RecordFactory) 
             }
         assert pragmas == {
             "journal_mode": "wal",
-            "synchronous": 2,  # FULL
+            "synchronous": 1,  # NORMAL: commit() itself fsyncs the log (group commit)
             "busy_timeout": 10_000,
             "foreign_keys": 1,
         }
+    finally:
+        store.close()
+
+
+def test_commit_returns_after_the_log_is_fsynced(
+    tmp_path: Path, make_record: RecordFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "mailward.db"
+    store = open_store(f"sqlite:///{db}")
+    synced: list[str] = []
+    real = _engine._sync_wal
+    monkeypatch.setattr(_engine, "_sync_wal", lambda path: (synced.append(path), real(path)))
+    try:
+        store.record_message(make_record("m1"))
+        assert synced == [f"{db}-wal"]
+        assert store.get_message("m1") is not None  # a read commits nothing: no fsync
+        assert synced == [f"{db}-wal"]
+    finally:
+        store.close()
+
+
+def test_a_failed_log_fsync_fails_the_write(
+    tmp_path: Path, make_record: RecordFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'mailward.db'}")
+
+    def broken(path: str) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(_engine, "_sync_wal", broken)
+    try:
+        with pytest.raises(StoreError, match="cannot fsync"):
+            store.record_message(make_record("m1"))
     finally:
         store.close()
 

@@ -8,6 +8,7 @@ every part at once. The running gateway writes its pid to ``<data_dir>/mailward.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -34,6 +35,7 @@ from mailward.runtime.clients import build_clients
 from mailward.runtime.engine_slot import EngineSlot, close_clients, close_engine
 from mailward.runtime.reload import Reloader
 from mailward.runtime.scanning import make_engine
+from mailward.runtime.warm import start_warming
 from mailward.runtime.workers import SpoolWorkers
 from mailward.spool.processor import Processor
 from mailward.spool.queue import Spool
@@ -42,6 +44,11 @@ from mailward.web.server import ConsoleServer
 
 log = logging.getLogger(__name__)
 PID_FILE = "mailward.pid"
+#: Threads of the gateway's default executor (``asyncio.to_thread``): spool writes, store
+#: commits and deliveries wait there on fsyncs, not on the CPU, and the fsyncs of concurrent
+#: sessions are shared (group commit), so more of them in flight means fewer fsyncs each.
+#: asyncio's default (CPUs + 4) let a few slow store commits hold up every SMTP session.
+IO_THREADS = 32
 
 
 def build_engine(
@@ -152,7 +159,11 @@ async def serve(
 
     SIGHUP reloads the configuration with ``load`` (the CLI passes the same file and
     environment it started from); ``config_path`` is the file watched for changes."""
+    asyncio.get_running_loop().set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(IO_THREADS, thread_name_prefix="mailward-io"))
+    warming = start_warming()  # beside the scan processes' start, before the port opens
     gw = Gateway.build(settings, isolated=True)  # scans in watchdog-guarded processes
+    await asyncio.to_thread(warming.join)
     workers = SpoolWorkers(gw.processor, gw.spool, settings.engine.workers)
     limiter = RateLimiter(settings.ratelimit, settings.organisation.internal_networks)
     handler = GatewayHandler(settings, gw.spool, gw.engine, gw.processor, workers.nudge,

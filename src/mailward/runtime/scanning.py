@@ -20,8 +20,9 @@ from mailward.engine.pipeline import Engine
 from mailward.response.lockdown import Level
 
 log = logging.getLogger(__name__)
-#: Seconds the gateway waits at start-up for its first scan process.
-READY_WAIT = 10.0
+#: Seconds the gateway waits at start-up for its first scan process, at most (it stops
+#: waiting earlier when every scan process has failed to start once).
+READY_WAIT = 120.0
 
 
 def make_engine(
@@ -31,10 +32,13 @@ def make_engine(
     *,
     isolated: bool = True,
 ) -> Engine:
-    """The gateway's engine. An isolated one's scan processes are waited for up to
-    ``READY_WAIT`` seconds (a few seconds on a quiet machine: the fork server imports mailward
-    once), so that the first messages are scanned while their senders wait; past that the
-    gateway starts anyway and scans wait in the queue until the processes are ready.
+    """The gateway's engine. An isolated one is returned once a scan process is ready (a
+    few seconds on a quiet machine: the fork server imports mailward once), so the gateway
+    opens its port only when it can scan: the first message is scanned at once, not queued
+    behind the start (a sender that comes earlier finds the port closed and retries, as
+    during the restart itself). When every scan process fails to start, or after
+    ``READY_WAIT`` seconds, the gateway starts anyway: scans wait in the queue (mail is
+    spooled; an inline scan that cannot run in time is finished from the spool).
 
     ``isolated`` False (the CLI) or ``engine.isolation = "inline"`` gives the inline Engine.
     The environment variable ``MAILWARD_TEST_SCAN_HOOK`` arms the scan processes' test hook
@@ -48,9 +52,10 @@ def make_engine(
     )
     engine.start()
     started = time.monotonic()
-    if engine.pool.wait_ready(READY_WAIT, count=1):
+    if engine.pool.wait_started(READY_WAIT):
         log.info("scan processes ready %.2f s after start", time.monotonic() - started)
     else:
-        log.warning("no scan process ready after %g s; scans wait until one is", READY_WAIT)
+        log.warning("no scan process ready after %.0f s; scans wait until one is",
+                    time.monotonic() - started)
     return engine
 

@@ -12,6 +12,7 @@ A relay that accepted a message just before a crash may see it once more (SMTP's
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import email.parser
 import email.policy
@@ -34,7 +35,7 @@ from mailward.delivery.retry import next_retry_delay
 from mailward.disarm import disarm_message, removed_summary
 from mailward.engine.pipeline import Engine, ScanOutcome
 from mailward.errors import DeliveryError, PermanentDeliveryError
-from mailward.model import Action, Envelope, Verdict, findings_from_json
+from mailward.model import Action, Envelope, ParsedMessage, Verdict, findings_from_json
 from mailward.policy.rewrite import apply_verdict, safe_header_value, strip_inbound_headers
 from mailward.response.indicators import entry_from_message, maildir_location, relay_location
 from mailward.response.journal import Journal
@@ -45,6 +46,8 @@ from mailward.store import MessageRecord, Store
 log = logging.getLogger(__name__)
 
 RelayFn = Callable[..., Coroutine[Any, Any, RelayResult]]
+#: Scanned messages whose parse is kept for their journal entry (see Processor.record).
+PARSED_KEPT = 512
 DELIVERED_ACTIONS = (Action.DELIVER, Action.TAG, Action.DISARM)
 
 
@@ -100,6 +103,9 @@ class Processor:
         self.journal = journal
         self.activity = activity
         self.campaigns = campaigns
+        #: The scan's ParsedMessage of recently recorded entries, by spool id: the journal
+        #: entry written after delivery uses it instead of parsing the message again.
+        self._parsed: collections.OrderedDict[str, ParsedMessage] = collections.OrderedDict()
 
     async def process(
         self,
@@ -182,6 +188,7 @@ class Processor:
     ) -> MessageRecord:
         rec = message_record(entry_id, envelope, raw, outcome)
         self.store.record_message(rec)
+        self._keep_parsed(entry_id, outcome.parsed)
         if self.activity is not None:
             try:  # behaviour across messages is advisory: never hold up mail for it
                 self.activity.observe_message(entry_id, envelope, outcome.verdict,
@@ -194,6 +201,24 @@ class Processor:
             except Exception:
                 log.exception("campaign clustering failed for %s", entry_id)
         return rec
+
+    def _keep_parsed(self, entry_id: str, parsed: ParsedMessage | None) -> None:
+        if parsed is None:
+            return
+        self._parsed[entry_id] = parsed
+        while len(self._parsed) > PARSED_KEPT:
+            self._parsed.popitem(last=False)
+
+    def _journal_entry(
+        self, entry: SpoolEntry, verdict: Verdict, copies: Sequence[tuple[str, str]]
+    ) -> None:
+        """Write the journal entry (off the event loop: it may parse the message)."""
+        assert self.journal is not None
+        parsed = self._parsed.pop(entry.id, None)
+        if parsed is not None and parsed.raw != entry.raw:  # the isolated scan sends no bytes
+            parsed = dataclasses.replace(parsed, raw=entry.raw)
+        self.journal.record(
+            entry_from_message(entry.id, entry.raw, entry.envelope, verdict, copies, parsed))
 
     def _bad_campaign(self, entry: SpoolEntry, state: SpoolState, verdict: Verdict) -> Verdict:
         """Quarantine instead of delivering a member of a campaign already found bad (a
@@ -287,9 +312,8 @@ class Processor:
         await self._remember_sender(entry)
         if self.journal is None or not copies:
             return
-        record = entry_from_message(entry.id, entry.raw, entry.envelope, verdict, copies)
         try:
-            await asyncio.to_thread(self.journal.record, record)
+            await asyncio.to_thread(self._journal_entry, entry, verdict, copies)
         except Exception:  # the journal serves hunts; it never holds up delivery
             log.exception("could not journal %s", entry.id)
 
@@ -354,12 +378,11 @@ class Processor:
         """Index what was delivered where, for hunts and claw-back (idempotent by spool id)."""
         if self.journal is None or entry.flags.get("bounce"):
             return
-        copies = delivered_copies(self.settings, entry.id, state.done)
+        copies = await asyncio.to_thread(delivered_copies, self.settings, entry.id, state.done)
         if not copies:
             return
-        record = entry_from_message(entry.id, entry.raw, entry.envelope, verdict, copies)
         try:
-            await asyncio.to_thread(self.journal.record, record)
+            await asyncio.to_thread(self._journal_entry, entry, verdict, copies)
         except Exception:  # the journal serves hunts; it never holds up delivery
             log.exception("could not journal %s", entry.id)
 

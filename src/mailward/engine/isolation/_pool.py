@@ -150,6 +150,14 @@ class ScanPool:
         with self.ready:
             return self.ready.wait_for(lambda: len(self.pids()) >= want, timeout)
 
+    def wait_started(self, timeout: float) -> bool:
+        """Wait until one scan process is ready (True), or every one has failed to start at
+        least once since the last was ready, or ``timeout`` passes (False)."""
+        with self.ready:
+            self.ready.wait_for(
+                lambda: bool(self.pids()) or self.start_failures >= len(self._slots), timeout)
+            return bool(self.pids())
+
     def close(self) -> None:
         """Kill every scan process and stop the slots (without waiting for them: see
         :meth:`join`); jobs still queued end as unavailable."""
@@ -245,6 +253,7 @@ class _Slot(threading.Thread):
         handle = self.handle = self._spawn()
         if handle is None:
             self.pool.start_failures += 1
+            self.pool._notify()
             return None
         hello = self._await_hello(handle)
         if hello is None or hello[0] != "ready":
@@ -254,6 +263,7 @@ class _Slot(threading.Thread):
             self.pool.start_failures += 1
             handle.reap()
             self.handle = None
+            self.pool._notify()
             return None
         seconds = time.monotonic() - started
         self.pool.startup_seconds.append(seconds)
