@@ -70,6 +70,7 @@ quarantine = Table(
     Column("quarantined_at", Float, nullable=False),
     Column("raw", LargeBinary, nullable=False),
     Index("ix_quarantine_received_at", "received_at"),
+    Index("ix_quarantine_received_id", "received_at", "id"),  # the console's keyset paging
 )
 
 quarantine_recipients = Table(
@@ -80,6 +81,7 @@ quarantine_recipients = Table(
     Column("position", Integer, nullable=False),
     Column("status", String(16), nullable=False),
     Column("changed_at", Float, nullable=False),
+    Index("ix_quarantine_recipients_recipient", "recipient"),  # the console's recipient filter
 )
 
 audit_log = Table(
