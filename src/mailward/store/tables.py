@@ -46,6 +46,21 @@ def union(parts: tuple[MetaData, ...] = PARTS) -> MetaData:
 TARGET = union()
 
 
+def describe(difference: Any) -> str:
+    """One line for one of :func:`schema_diff`'s differences: what, and which table, index or
+    column (a column's change is a list of tuples, the column's changes)."""
+    if isinstance(difference, list):
+        return "; ".join(describe(d) for d in difference)
+    kind, *rest = difference
+    if kind.endswith("_column"):  # (kind, schema, table name, Column)
+        return f"{kind} {rest[1]}.{rest[2].name}"
+    if kind.startswith("modify_"):  # (kind, schema, table, column, info, old, new)
+        return f"{kind} {rest[1]}.{rest[2]}: {rest[4]!r} -> {rest[5]!r}"
+    name = getattr(rest[0], "name", None) if rest else None
+    table = getattr(getattr(rest[0], "table", None), "name", None) if rest else None
+    return f"{kind} {table + '.' if table else ''}{name}"
+
+
 def schema_diff(engine: Engine) -> list[Any]:
     """Alembic's differences between the database and :data:`TARGET` (column types too)."""
     try:
