@@ -256,3 +256,20 @@ def test_history_lists_the_revisions_newest_first() -> None:
     assert [(r.revision, r.down_revision) for r in migrate.history()] == [
         ("0002", "0001"), ("0001", None)]
 
+
+
+def test_a_database_upgraded_by_a_newer_release_is_used_as_it_is(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A node still on this version restarts after a newer one upgraded the shared database."""
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    engine = build_engine(url)
+    try:
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(text(f"UPDATE {migrate.VERSION_TABLE} SET version_num = '0099'"))
+        open_store(url).close()
+        assert migrate.current(engine) == "0099"
+        assert "newer than this mailward's (0002)" in caplog.text
+    finally:
+        engine.dispose()

@@ -29,6 +29,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError as AlembicError
 from sqlalchemy import Connection, Engine, MetaData, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -119,9 +120,26 @@ def include_object(
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Upgrade the database to :func:`head` unless it is there already (one cheap read)."""
-    if current(engine) != head():
-        upgrade(engine)
+    """Upgrade the database to :func:`head` unless it is there already (one cheap read).
+
+    A database at a revision this version does not ship was upgraded by a newer mailward (a
+    rolling upgrade: other nodes already run it); it is used as it is, with a warning, since
+    revisions add to the schema before they take away."""
+    revision = current(engine)
+    if revision == head():
+        return
+    if revision is not None and not _known(revision):
+        log.warning("the database schema (%s) is newer than this mailward's (%s): "
+                    "upgrade this node too", revision, head())
+        return
+    upgrade(engine)
+
+
+def _known(revision: str) -> bool:
+    try:
+        return _scripts().get_revision(revision) is not None
+    except AlembicError:
+        return False
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
