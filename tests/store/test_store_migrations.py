@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
 from dbreset import BACKENDS, drop_postgres, pg_url
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, inspect, text
 
@@ -18,7 +20,7 @@ from mailward.response.journal import Journal
 from mailward.response.lockdown import Level, LockdownState
 from mailward.store import migrate, open_store
 from mailward.store._engine import build_engine, open_tables
-from mailward.store.base import HELD
+from mailward.store.base import HELD, MessageRecord
 from mailward.store.feedback import FeedbackStore
 from mailward.store.history import SenderStats, SqlSenderHistory
 from mailward.store.tables import TARGET, describe, schema_diff
@@ -273,3 +275,51 @@ def test_a_database_upgraded_by_a_newer_release_is_used_as_it_is(
         assert "newer than this mailward's (0002)" in caplog.text
     finally:
         engine.dispose()
+
+
+def _rebuild_quarantine(engine: Engine, column: str) -> None:
+    """What a revision in SQLite's batch mode does to a table others reference: copy it."""
+    with migrate._locked(engine, "rebuild") as conn:
+        ops = Operations(MigrationContext.configure(conn))
+        with ops.batch_alter_table("quarantine", recreate="always") as batch:
+            batch.add_column(Column(column, Integer, nullable=True))
+
+
+def test_sqlite_batch_rebuild_of_a_referenced_table_keeps_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'batch.db'}"
+    _insert_via_store(url)
+    engine = build_engine(url)
+    try:
+        _rebuild_quarantine(engine, "extra")
+        with engine.connect() as conn:
+            assert "extra" in {c["name"] for c in inspect(conn).get_columns("quarantine")}
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # back on
+    finally:
+        engine.dispose()
+    store = open_store(url)
+    entry = store.get_quarantine("q-1")
+    store.close()
+    assert entry is not None and entry.recipients == {"alice@example.org": HELD}
+
+
+def test_sqlite_migration_breaking_a_foreign_key_is_rolled_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'broken.db'}"
+    _insert_via_store(url)
+    engine = build_engine(url)
+    try:
+        with (pytest.raises(StoreError, match="would break 1 foreign key"),
+              migrate._locked(engine, "break") as conn):
+            conn.exec_driver_sql("DELETE FROM quarantine")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM quarantine").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def _insert_via_store(url: str) -> None:
+    store = open_store(url)
+    store.quarantine(MessageRecord(
+        id="q-1", received_at=1.0, mail_from="m@example.net", rcpt_tos=("alice@example.org",),
+        peer_ip="192.0.2.1", message_id="<q-1@x>", subject="s", size=3, sha256="0", score=9.0,
+        action="quarantine", reason="r", findings=()), b"raw")
+    store.close()

@@ -156,15 +156,43 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 @contextmanager
 def _locked(engine: Engine, what: str) -> Iterator[Connection]:
+    """One write transaction holding the schema lock.
+
+    On SQLite the foreign keys are off during it (as SQLite's ALTER TABLE procedure asks: a
+    revision in batch mode rebuilds a table, and dropping the old copy of a referenced table
+    would fail) and checked whole before COMMIT: a revision that breaks one is rolled back.
+    """
     try:
-        options = {_WRITE_OPTION: True}
-        with engine.connect().execution_options(**options) as conn, conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-            elif conn.dialect.name == "sqlite":
-                # A revision that rebuilds a referenced table (batch mode) checks the foreign
-                # keys at COMMIT, when the new table has its old name again.
-                conn.execute(text("PRAGMA defer_foreign_keys = ON"))
-            yield conn
+        with engine.connect().execution_options(**{_WRITE_OPTION: True}) as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                _sqlite_foreign_keys(conn, on=False)
+            try:
+                with conn.begin():
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                     {"key": LOCK_KEY})
+                    yield conn
+                    if sqlite:
+                        _check_foreign_keys(conn)
+            finally:
+                if sqlite:
+                    _sqlite_foreign_keys(conn, on=True)
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot {what}: {exc}") from exc
+
+
+def _sqlite_foreign_keys(conn: Connection, *, on: bool) -> None:
+    """Outside any transaction (the pragma does nothing inside one): on the DB-API connection."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
+def _check_foreign_keys(conn: Connection) -> None:
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise StoreError(f"the migration would break {len(broken)} foreign key(s), e.g. "
+                         f"{tuple(broken[0])}; nothing was changed")
