@@ -7,6 +7,9 @@ messages               one row per scanned message (the journal), upserted by id
 quarantine             held messages: summary, findings and the raw bytes
 quarantine_recipients  one row per (message, recipient) with its status and when it changed
 audit_log              who did what to which object, when and why
+
+The tables are created and changed by the migrations in mailward/store/migrations (every part's
+tables: see mailward.store.tables); a change here needs a new revision there.
 """
 
 from __future__ import annotations
