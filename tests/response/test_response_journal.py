@@ -5,14 +5,15 @@ from __future__ import annotations
 import dataclasses
 import email.policy
 import hashlib
-import os
+import sys
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "store"))
+from dbreset import BACKENDS, empty_postgres, pg_url  # as tests/store: PostgreSQL too when set
 
 from mailward.config.settings import LimitSettings
 from mailward.errors import StoreError
@@ -25,7 +26,7 @@ from mailward.response.indicators import (
     relay_location,
     subject_fingerprint,
 )
-from mailward.response.journal import JOURNAL_METADATA, Journal, JournalEntry
+from mailward.response.journal import Journal, JournalEntry
 
 T0 = 1_750_000_000.0
 ATTACHMENT = b"%PDF-1.4 quarterly figures, built for this test\n"
@@ -64,8 +65,6 @@ def make_entry(spool_id: str = "sp-1", at: float = T0, **kw: object) -> JournalE
     return entry_from_message(spool_id, raw, envelope, verdict, copies, parsed)
 
 
-PG_ENV = "MAILWARD_TEST_PG_URL"  # as in tests/store: run on PostgreSQL too when set
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
 
 
 @pytest.fixture(params=BACKENDS)
@@ -73,13 +72,8 @@ def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Journal]
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'data' / 'mailward.db'}"
     else:
-        url = os.environ[PG_ENV]
-        pytest.importorskip(make_url(url).get_driver_name())
-        engine = create_engine(url)
-        try:
-            JOURNAL_METADATA.drop_all(engine)
-        finally:
-            engine.dispose()
+        url = pg_url()
+        empty_postgres(url)
     opened = Journal(url)
     yield opened
     opened.close()

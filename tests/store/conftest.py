@@ -1,25 +1,19 @@
 """Fixtures for the store tests: every test using ``store`` or ``store_url`` runs on SQLite, and
 on PostgreSQL too when MAILWARD_TEST_PG_URL is set (e.g. postgresql+psycopg://u:p@127.0.0.1/db);
-the PostgreSQL run is skipped when its driver is not installed. The PostgreSQL tables are
-dropped before each test, so point it at a throw-away database.
+the PostgreSQL run is skipped when its driver is not installed. The PostgreSQL database is
+emptied before each test (dbreset.py), so point it at a throw-away database.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
+from dbreset import BACKENDS, empty_postgres, pg_url
 
 from mailward.model import Finding
 from mailward.store import MessageRecord, Store, open_store
-from mailward.store._schema import METADATA
-
-PG_ENV = "MAILWARD_TEST_PG_URL"
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
 
 RecordFactory = Callable[..., MessageRecord]
 
@@ -28,13 +22,8 @@ RecordFactory = Callable[..., MessageRecord]
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'data' / 'mailward.db'}"
-    url = os.environ[PG_ENV]
-    pytest.importorskip(make_url(url).get_driver_name())
-    engine = create_engine(url)
-    try:
-        METADATA.drop_all(engine)
-    finally:
-        engine.dispose()
+    url = pg_url()
+    empty_postgres(url)
     return url
 
 

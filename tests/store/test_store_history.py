@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
+from dbreset import BACKENDS as SQL_BACKENDS
+from dbreset import empty_postgres, pg_url
 
 from mailward.errors import StoreError
 from mailward.store.history import (
-    HISTORY_METADATA,
     MemorySenderHistory,
     SenderHistory,
     SenderStats,
     SqlSenderHistory,
 )
 
-PG_ENV = "MAILWARD_TEST_PG_URL"
-BACKENDS = ["sqlite", "memory"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
+BACKENDS = ["memory", *SQL_BACKENDS]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -33,11 +30,8 @@ def history(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SenderHi
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'data' / 'history.db'}"
     else:
-        url = os.environ[PG_ENV]
-        pytest.importorskip(make_url(url).get_driver_name())
-        engine = create_engine(url)
-        HISTORY_METADATA.drop_all(engine)
-        engine.dispose()
+        url = pg_url()
+        empty_postgres(url)
     opened = SqlSenderHistory(url)
     yield opened
     opened.close()

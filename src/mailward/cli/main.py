@@ -12,6 +12,7 @@ from mailward.cli import (
     alerts,
     campaigns,
     clawback,
+    db,
     hunt,
     lockdown,
     passwd,
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (
         serve, scan, eval_cmd, quarantine, lockdown, hunt, clawback, train, passwd, reload, user,
-        alerts, campaigns,
+        alerts, campaigns, db,
     ):
         module.add_parser(sub)
     return parser

@@ -8,7 +8,11 @@ journal_copies      where each recipient's copy went: "maildir:<path>", "relay:<
 journal_raw         the message bytes as received (zlib), until purged
 journal_indicators  one row per (kind, value, message); its primary key (kind, value,
                     received_at, journal_id) is the lookup index: one seek, newest first, the
-                    time window inside the seek. On SQLite a WITHOUT ROWID table.
+                    time window inside the seek. On SQLite a WITHOUT ROWID table. Indexed by
+                    journal_id too, for the foreign-key checks when the journal is purged.
+
+The tables are created and changed by the migrations in mailward/store/migrations: a change
+here needs a new revision there (the schema test fails until it has one).
 
 Only portable types (Integer, String, Text, Float, LargeBinary, JSON): SQLite and PostgreSQL.
 """
@@ -83,6 +87,7 @@ journal_indicators = Table(
     Column("value", String(512), primary_key=True),
     Column("received_at", Float, primary_key=True),
     Column("journal_id", Integer, ForeignKey("journal.id"), primary_key=True),
+    Index("ix_journal_indicators_journal_id", "journal_id"),  # the purge's foreign-key checks
     sqlite_with_rowid=False,
 )
 

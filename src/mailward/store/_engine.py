@@ -29,6 +29,7 @@ from sqlalchemy.pool import StaticPool
 
 from mailward.durable import fsync_dir, group_sync
 from mailward.errors import StoreError
+from mailward.store import migrate
 
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 BUSY_TIMEOUT_S = 10.0
@@ -60,19 +61,22 @@ def _is_memory(url: URL) -> bool:
 
 
 def open_tables(url: str, metadata: MetaData, what: str) -> Engine:
-    """An engine for ``url`` with ``metadata``'s tables created if missing.
+    """An engine for ``url`` whose database is at the newest schema, ``metadata``'s tables in it.
 
-    The creation runs in a write transaction (``BEGIN IMMEDIATE`` on SQLite), so several
-    processes starting at once never race; on failure the engine is disposed and StoreError
-    names ``what``.
+    The schema comes from the migrations (:func:`mailward.store.migrate.ensure_schema`: an
+    upgrade when the database is behind, under a lock, so several processes or nodes starting
+    at once never race). A table of ``metadata`` still missing then has no migration: that is
+    a StoreError too. On failure the engine is disposed and StoreError names ``what``.
     """
     engine = build_engine(url)
     try:
-        with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
-            metadata.create_all(conn, checkfirst=True)
-    except SQLAlchemyError as exc:
+        migrate.ensure_schema(engine)
+        missing = migrate.missing_tables(engine, metadata)
+        if missing:
+            raise StoreError(f"no migration creates table(s) {', '.join(missing)}")
+    except (StoreError, SQLAlchemyError) as exc:
         engine.dispose()
-        raise StoreError(f"cannot create the {what} tables: {exc}") from exc
+        raise StoreError(f"cannot open the {what} tables: {exc}") from exc
     return engine
 
 

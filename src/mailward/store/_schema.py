@@ -7,6 +7,9 @@ messages               one row per scanned message (the journal), upserted by id
 quarantine             held messages: summary, findings and the raw bytes
 quarantine_recipients  one row per (message, recipient) with its status and when it changed
 audit_log              who did what to which object, when and why
+
+The tables are created and changed by the migrations in mailward/store/migrations (every part's
+tables: see mailward.store.tables); a change here needs a new revision there.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ quarantine = Table(
     Column("quarantined_at", Float, nullable=False),
     Column("raw", LargeBinary, nullable=False),
     Index("ix_quarantine_received_at", "received_at"),
+    Index("ix_quarantine_received_id", "received_at", "id"),  # the console's keyset paging
 )
 
 quarantine_recipients = Table(
@@ -80,6 +84,7 @@ quarantine_recipients = Table(
     Column("position", Integer, nullable=False),
     Column("status", String(16), nullable=False),
     Column("changed_at", Float, nullable=False),
+    Index("ix_quarantine_recipients_recipient", "recipient"),  # the console's recipient filter
 )
 
 audit_log = Table(

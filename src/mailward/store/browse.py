@@ -4,10 +4,11 @@
 and reads the quarantine tables of :mod:`mailward.store._schema`. A page is the entries older
 than a cursor (``received_at``, ``id``) in newest-first order, so page 1000 costs what page 1
 costs; the derived status is tested per entry with ``NOT EXISTS`` on the recipients' primary
-key instead of grouping every recipient row. On first use it adds, where missing (SQLite and
-PostgreSQL), the index the paging walks, ``ix_quarantine_received_id`` (received_at, id), and
-``ix_quarantine_recipients_recipient``, used when the recipient filter is a whole address (a
-part of an address is matched as a substring, which reads every entry up to a page's worth).
+key instead of grouping every recipient row. The paging walks index ``ix_quarantine_received_id``
+(received_at, id); ``ix_quarantine_recipients_recipient`` serves a recipient filter that is a
+whole address (a part of an address is matched as a substring, which reads every entry up to
+a page's worth). Both are in the schema (mailward.store._schema and the migrations); on first
+use the browser brings the database to the newest schema, as every part does.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Index,
     String,
     and_,
     cast,
@@ -39,14 +39,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mailward.errors import StoreError
 from mailward.store import _schema as s
-from mailward.store._engine import WRITE_OPTION, build_engine
+from mailward.store import migrate
+from mailward.store._engine import build_engine
 from mailward.store.base import DELETED, HELD, PARTIAL, RELEASED, QuarantineEntry
 
 _Q = s.quarantine
 _QR = s.quarantine_recipients
 _COLUMNS = [c for c in _Q.c if c.name not in ("raw", "quarantined_at")]
-PAGING_INDEX = Index("ix_quarantine_received_id", _Q.c.received_at, _Q.c.id)
-RECIPIENT_INDEX = Index("ix_quarantine_recipients_recipient", _QR.c.recipient)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,18 +171,10 @@ class QuarantineBrowser:
         return self._engine.connect()
 
     def ensure_indexes(self) -> None:
-        """Create the paging index where missing (the quarantine tables must exist)."""
+        """Bring the database to the newest schema, with the paging indexes (once)."""
         if self._indexed:
             return
-        try:
-            with self._engine.connect() as conn:
-                conn.execution_options(**{WRITE_OPTION: True})
-                with conn.begin():
-                    s.METADATA.create_all(conn, checkfirst=True)
-                    PAGING_INDEX.create(conn, checkfirst=True)
-                    RECIPIENT_INDEX.create(conn, checkfirst=True)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"store failed to index the quarantine: {exc}") from exc
+        migrate.ensure_schema(self._engine)
         self._indexed = True
 
     def page(self, f: QuarantineFilter, after: str | None = None, limit: int = 50) -> Page:

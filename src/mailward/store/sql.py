@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mailward.errors import StoreError
 from mailward.store import _schema as s
+from mailward.store import migrate
 from mailward.store._engine import WRITE_OPTION, build_engine
 from mailward.store.base import (
     DELETED,
@@ -77,9 +78,9 @@ class SqlStore(Store):
             raise StoreError(f"store failed to {what}: {type(detail).__name__}: {detail}") from exc
 
     def create_tables(self) -> None:
-        """Create missing tables (safe to call from several processes at once on SQLite)."""
-        with self._tx("create tables", write=True) as conn:
-            s.METADATA.create_all(conn, checkfirst=True)
+        """Bring the database to the newest schema (see :mod:`mailward.store.migrate`; safe
+        from several processes at once)."""
+        migrate.ensure_schema(self._engine)
 
     def close(self) -> None:
         self._engine.dispose()
