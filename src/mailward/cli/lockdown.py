@@ -28,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    metavar="LEVEL|status|release", help=f"one of: {', '.join(ACTIONS)}")
     p.add_argument("--reason", help="why (written to the audit log); needed to change the level")
     p.add_argument("--actor", default=None, help="who (default: the login name)")
+    p.add_argument("--detach", action="store_true",
+                   help="in a cluster: file the release order and return (the nodes release)")
     p.set_defaults(run=run)
 
 
@@ -43,7 +45,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                              f"{status.reason}" if status.changed_at else ""))
             console.print(f"held in the spool: {len(gw.spool.held())}; "
                           f"queued in all: {gw.spool.count()}")
+            if gw.cluster is not None:
+                console.print(f"held in the cluster store: {gw.cluster.held.count()}")
             return 0
+        if args.what == "release" and gw.cluster is not None:
+            return _cluster_release(args, gw, console)
         if args.what == "release":
             report = asyncio.run(release_held(
                 gw.spool, gw.processor, settings.lockdown,
@@ -63,3 +69,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         gw.close()
+
+
+def _cluster_release(args: argparse.Namespace, gw: Gateway, console: Console) -> int:
+    """File a release order every node sees; unless --detach, take part until it is done."""
+    assert gw.cluster is not None
+    actor = args.actor or getpass.getuser()
+    reason = args.reason or "lockdown release"
+    gw.store.audit(actor, "lockdown-release", "lockdown", [], reason)
+    order_id, report = asyncio.run(gw.cluster.release_everything(
+        actor, reason, wait=not args.detach,
+        progress=lambda done: console.print(f"released {done} here") if done % 50 == 0 else None,
+    ))
+    if report is None:
+        console.print(f"release order {order_id} filed; the cluster's nodes release it")
+        return 0
+    total = gw.cluster.held.released_by_order(order_id)
+    console.print(
+        f"held {report.held}: delivered {report.delivered}, "
+        f"quarantined {report.quarantined}, other {dict(report.outcomes)} (by this node); "
+        f"release order {order_id}: {total} released in the cluster"
+    )
+    return 0

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from mailward.config.activity import ActivitySettings
 from mailward.config.campaigns import CampaignSettings
+from mailward.config.cluster import ClusterSettings
 from mailward.model import Action
 
 _SAFE_SETTING = re.compile(r"[\x20-\x7e]*")
@@ -571,6 +572,7 @@ class Settings(Section):
     milter: MilterSettings = MilterSettings()
     activity: ActivitySettings = ActivitySettings()
     campaigns: CampaignSettings = CampaignSettings()
+    cluster: ClusterSettings = ClusterSettings()
     #: Per-detector settings, validated by each detector's own model.
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
