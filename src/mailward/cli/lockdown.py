@@ -82,12 +82,13 @@ def _cluster_release(args: argparse.Namespace, gw: Gateway, console: Console) ->
         progress=lambda done: console.print(f"released {done} here") if done % 50 == 0 else None,
     ))
     if report is None:
-        console.print(f"release order {order_id} filed; the cluster's nodes release it")
+        console.print(f"release order {order_id} filed; the cluster's nodes release it",
+                      soft_wrap=True)
         return 0
     total = gw.cluster.held.released_by_order(order_id)
     console.print(
         f"held {report.held}: delivered {report.delivered}, "
         f"quarantined {report.quarantined}, other {dict(report.outcomes)} (by this node); "
-        f"release order {order_id}: {total} released in the cluster"
+        f"release order {order_id}: {total} released in the cluster", soft_wrap=True,
     )
     return 0

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -24,6 +24,8 @@ from mailward.errors import StoreError
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 BUSY_TIMEOUT_S = 10.0
 WRITE_OPTION = "mailward_write"
+#: PostgreSQL advisory lock taken while creating tables (several nodes may start at once).
+_CREATE_LOCK = 0x6D61696C77617264  # "mailward"
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -55,17 +57,25 @@ def open_tables(url: str, metadata: MetaData, what: str) -> Engine:
     """An engine for ``url`` with ``metadata``'s tables created if missing.
 
     The creation runs in a write transaction (``BEGIN IMMEDIATE`` on SQLite), so several
-    processes starting at once never race; on failure the engine is disposed and StoreError
-    names ``what``.
+    processes starting at once never race (on PostgreSQL, under an advisory lock); on failure
+    the engine is disposed and StoreError names ``what``.
     """
     engine = build_engine(url)
     try:
         with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+            creating(conn)
             metadata.create_all(conn, checkfirst=True)
     except SQLAlchemyError as exc:
         engine.dispose()
         raise StoreError(f"cannot create the {what} tables: {exc}") from exc
     return engine
+
+
+def creating(conn: Connection) -> None:
+    """Before creating tables in ``conn``'s transaction: on PostgreSQL, wait for any other
+    process creating tables (nodes of a cluster starting at once), so ``checkfirst`` holds."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})
 
 
 def build_engine(url: str) -> Engine:

@@ -38,7 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mailward.errors import StoreError
 from mailward.store import _schema as s
-from mailward.store._engine import WRITE_OPTION, build_engine
+from mailward.store._engine import WRITE_OPTION, build_engine, creating
 from mailward.store.base import DELETED, HELD, PARTIAL, RELEASED, QuarantineEntry
 
 _Q = s.quarantine
@@ -174,6 +174,7 @@ class QuarantineBrowser:
             with self._engine.connect() as conn:
                 conn.execution_options(**{WRITE_OPTION: True})
                 with conn.begin():
+                    creating(conn)
                     s.METADATA.create_all(conn, checkfirst=True)
                     PAGING_INDEX.create(conn, checkfirst=True)
                     RECIPIENT_INDEX.create(conn, checkfirst=True)

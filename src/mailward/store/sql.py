@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mailward.errors import StoreError
 from mailward.store import _schema as s
-from mailward.store._engine import WRITE_OPTION, build_engine
+from mailward.store._engine import WRITE_OPTION, build_engine, creating
 from mailward.store.base import (
     DELETED,
     ENTRY_STATUSES,
@@ -79,6 +79,7 @@ class SqlStore(Store):
     def create_tables(self) -> None:
         """Create missing tables (safe to call from several processes at once on SQLite)."""
         with self._tx("create tables", write=True) as conn:
+            creating(conn)
             s.METADATA.create_all(conn, checkfirst=True)
 
     def close(self) -> None:
