@@ -10,7 +10,8 @@ first, so give it a database of its own). ``--clients`` SMTP connections send ``
 small ham messages, spread over the nodes; the figure is messages per second from the first
 MAIL to the last message delivered (every spool empty). Where the time goes: CPU seconds per
 message of the gateway processes (each node's process group: the gateway and its scan
-processes), of the PostgreSQL server processes and of Redis, read from /proc before and after,
+processes), of the PostgreSQL backends serving the bench's database (``postgres: USER DB ...``;
+not the server's shared writers) and of Redis, read from /proc before and after,
 and the p50/p99 time from the end of DATA to the 250.
 """
 
@@ -34,6 +35,7 @@ from pathlib import Path
 
 import redis
 from sqlalchemy import MetaData, create_engine
+from sqlalchemy.engine import make_url
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -225,7 +227,8 @@ def run(name: str, count: int, pg_url: str | None, args: argparse.Namespace) -> 
         send_all(nodes, len(nodes) * 2, len(nodes))  # warm: scan processes up, tables cached
         while sum(n.delivered() for n in nodes) < len(nodes) * 2:
             time.sleep(0.1)
-        before = {"gateway": sum(n.cpu() for n in nodes), "postgres": cpu_of("postgres"),
+        pg_db = f" {make_url(pg_url).database} " if pg_url else "-"
+        before = {"gateway": sum(n.cpu() for n in nodes), "postgres": cpu_of(pg_db),
                   "redis": cpu_of("redis-server")}
         began = time.perf_counter()
         latencies = send_all(nodes, args.messages, args.clients)
@@ -233,7 +236,7 @@ def run(name: str, count: int, pg_url: str | None, args: argparse.Namespace) -> 
                 or any(n.spooled() for n in nodes):
             time.sleep(0.05)
         seconds = time.perf_counter() - began
-        after = {"gateway": sum(n.cpu() for n in nodes), "postgres": cpu_of("postgres"),
+        after = {"gateway": sum(n.cpu() for n in nodes), "postgres": cpu_of(pg_db),
                  "redis": cpu_of("redis-server")}
         cpu = {k: after[k] - before[k] for k in before}
         if not pg_url:
