@@ -197,3 +197,23 @@ def test_a_running_node_obeys_a_notice_and_releases_an_order(node: Node) -> None
 
     asyncio.run(scenario())
     assert len(delivered(b)) == 2, "b, running, released the order"
+
+
+def test_with_redis_down_mail_is_held_and_released_all_the_same(
+    store_url: str, tmp_path: Path
+) -> None:
+    settings = Settings.model_validate({
+        "data_dir": str(tmp_path / "lonely"), "store": {"url": store_url},
+        "organisation": {"accepted_domains": ["example.com"]},
+        "journal": {"enabled": False}, "activity": {"enabled": False},
+        "campaigns": {"enabled": False}, "lockdown": {"release_rate": 1000.0},
+        "cluster": {"redis_url": "redis://127.0.0.1:1/0", "node_id": "lonely"},
+    })
+    gw = Gateway.build(settings, history=False, offline=True)
+    try:
+        hold(gw, 2)  # the change's notice cannot be sent: the level is in force all the same
+        assert gw.cluster is not None and gw.cluster.held.count() == 2
+        _, report = asyncio.run(gw.cluster.release_everything("soc", "no redis"))
+        assert report is not None and report.delivered == 2 and len(delivered(gw)) == 2
+    finally:
+        gw.close()
