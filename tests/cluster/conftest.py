@@ -4,30 +4,22 @@ per test (its keys removed after), skipped with a reason when Redis does not ans
 from __future__ import annotations
 
 import secrets
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 
-from mailward.cluster.redis import RedisLink
+sys.path.insert(0, str(Path(__file__).parent))
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _answers() -> bool:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
+from cluster_helpers import REDIS_URL, redis_answers
 
 
 @pytest.fixture
 def prefix() -> Iterator[str]:
     """A fresh key prefix; every key under it is deleted after the test."""
-    if not _answers():
+    if not redis_answers():
         pytest.skip(f"Redis does not answer at {REDIS_URL}")
     value = f"mwtest-{secrets.token_hex(6)}:"
     yield value
@@ -37,7 +29,3 @@ def prefix() -> Iterator[str]:
             client.delete(key)
     finally:
         client.close()
-
-
-def make_link(prefix: str, node: str = "node-a", lease: float = 1.0) -> RedisLink:
-    return RedisLink(REDIS_URL, prefix, node, lease, 0.2)

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import REDIS_URL, make_link
+from cluster_helpers import REDIS_URL, make_link
 
 from mailward.cli.main import main
 from mailward.cluster.held import HeldStore

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REDIS_URL, make_link
+from cluster_helpers import REDIS_URL, make_link
 
 from mailward.cluster.jobs import JobBusy, exclusive, once, purge_key
 from mailward.cluster.lock import Lease, LeasedLock

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import redis
-from conftest import make_link
+from cluster_helpers import make_link
 
 from mailward.cluster.lock import LeasedLock, holding, wait_acquire
 

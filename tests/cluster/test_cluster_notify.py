@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import REDIS_URL, make_link
+from cluster_helpers import REDIS_URL, make_link
 
 from mailward.cluster.notify import LOCKDOWN, RELEASE, follow, publish
 from mailward.config.settings import Settings

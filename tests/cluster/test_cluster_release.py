@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REDIS_URL
+from cluster_helpers import REDIS_URL
 from sqlalchemy import create_engine
 
 from mailward.cluster.held import HELD_METADATA
