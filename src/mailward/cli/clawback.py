@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from mailward.cluster.jobs import exclusive
 from mailward.config.settings import Settings
 from mailward.errors import ConfigError
 from mailward.response.clawback import (
@@ -108,8 +109,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings.store_url)
     try:
         tool = clawback_tool(settings, store, backend=args.backend, conf=conf)
-        results = tool.claw_back(targets, actor=args.actor or getpass.getuser(),
-                                 reason=args.reason)
+        with exclusive(settings, "clawback"):  # one claw-back at a time in a cluster
+            results = tool.claw_back(targets, actor=args.actor or getpass.getuser(),
+                                     reason=args.reason)
     finally:
         store.close()
     _print(results, as_json=args.json)

@@ -51,7 +51,12 @@ async def _serve(settings: Settings, demo: bool, config: Path | None = None) -> 
     task = asyncio.create_task(
         serve(settings, ready, load=reload, config_path=config_file(config))
     )
-    await ready.wait()
+    started = asyncio.create_task(ready.wait())
+    await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():  # it failed before it listened: say why and exit, never hang
+        started.cancel()
+        await task
+        return
     if demo:
         await asyncio.to_thread(_run_demo, settings)
     await task

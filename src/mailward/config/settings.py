@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from mailward.config.activity import ActivitySettings
 from mailward.config.campaigns import CampaignSettings
 from mailward.config.ratelimit import RateLimitSettings
+from mailward.config.cluster import ClusterSettings
 from mailward.model import Action
 
 _SAFE_SETTING = re.compile(r"[\x20-\x7e]*")
@@ -573,6 +574,7 @@ class Settings(Section):
     activity: ActivitySettings = ActivitySettings()
     campaigns: CampaignSettings = CampaignSettings()
     ratelimit: RateLimitSettings = RateLimitSettings()
+    cluster: ClusterSettings = ClusterSettings()
     #: Per-detector settings, validated by each detector's own model.
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -21,7 +21,7 @@ import logging
 from sqlalchemy import Connection, Engine, Select, column, func, select, table, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from mailward.store._engine import WRITE_OPTION
+from mailward.store._engine import WRITE_OPTION, creating
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ def _install_sqlite(engine: Engine) -> bool:
 
 def _run(engine: Engine, statements: tuple[str, ...]) -> None:
     with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+        creating(conn)  # nodes starting at once: one at a time
         for statement in statements:
             conn.execute(text(statement))
 

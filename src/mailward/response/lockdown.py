@@ -9,7 +9,9 @@ Levels, from mildest:
                   new mail gets 4xx so senders retry later
 
 The level lives in the store (so the CLI, the web console and every gateway node see the same
-one) and survives restarts; every change is written to the audit log. ``release`` re-scans the
+one) and survives restarts; every change is written to the audit log. Each process caches it for
+a second; in a cluster (``[cluster] redis_url``) a change is also announced over Redis and every
+node drops its cache at once (:mod:`mailward.cluster.notify`). ``release`` re-scans the
 held backlog with the rules and policy in force now and delivers it in batches.
 """
 
@@ -18,11 +20,15 @@ from __future__ import annotations
 import enum
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from mailward.cluster.notify import LOCKDOWN, publish
+from mailward.cluster.redis import RedisLink
+from mailward.config.settings import Settings
 from mailward.errors import StoreError
 from mailward.model import Envelope
 from mailward.store import Store
@@ -64,11 +70,33 @@ class LockdownStatus:
 class LockdownState:
     """The current level in the store, cached for ``cache_seconds`` per process."""
 
-    def __init__(self, url: str, *, cache_seconds: float = 1.0) -> None:
+    def __init__(
+        self, url: str, *, cache_seconds: float = 1.0,
+        announce: Callable[[LockdownStatus], None] | None = None,
+    ) -> None:
         self._engine = open_tables(url, LOCKDOWN_METADATA, "lockdown")
         self._cache_seconds = cache_seconds
         self._cached: tuple[float, LockdownStatus] | None = None
         self._lock = threading.Lock()
+        self._announce = announce
+
+    @classmethod
+    def for_settings(cls, settings: Settings, *, cache_seconds: float = 1.0) -> LockdownState:
+        """The level in ``settings``' store; in a cluster, changes are announced to every node."""
+        link = RedisLink.from_settings(settings)
+
+        def announce(status: LockdownStatus) -> None:
+            if link is not None:
+                publish(link, LOCKDOWN, {"level": str(status.level),
+                                         "changed_at": status.changed_at})
+
+        return cls(settings.store_url, cache_seconds=cache_seconds,
+                   announce=announce if link is not None else None)
+
+    def invalidate(self) -> None:
+        """Forget the cached level: the next look reads the store (a change was announced)."""
+        with self._lock:
+            self._cached = None
 
     def status(self) -> LockdownStatus:
         now = time.monotonic()
@@ -109,8 +137,9 @@ class LockdownState:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot change the lockdown level: {exc}") from exc
         store.audit(actor, f"lockdown {previous} -> {level}", "lockdown", (), reason)
-        with self._lock:
-            self._cached = None
+        self.invalidate()
+        if self._announce is not None:
+            self._announce(status)
         return status
 
     def close(self) -> None:

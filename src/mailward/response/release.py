@@ -33,7 +33,7 @@ class ReleaseReport:
         return self.outcomes["quarantine"]
 
 
-def _unhold(state: SpoolState) -> None:
+def unhold(state: SpoolState) -> None:
     """Released: never held again, and judged afresh by the rules in force now."""
     state.held, state.released, state.verdict, state.next_attempt = False, True, None, 0.0
 
@@ -51,7 +51,7 @@ async def release_held(
     for start in range(0, len(held), batch):
         began = time.monotonic()
         for entry_id in held[start : start + batch]:
-            outcome = await processor.process(entry_id, prepare=_unhold)
+            outcome = await processor.process(entry_id, prepare=unhold)
             outcomes[outcome.action if outcome else "busy"] += 1
         progress(min(start + batch, len(held)), len(held))
         # pace the batches: at most release_rate messages per second

@@ -5,7 +5,8 @@ Driven by the gateway's housekeeping: :class:`FeedWatcher` tells when the feed f
 :class:`RulesWatcher` when the configuration file or the YARA rules folder
 (``[detectors.yara] rules_dir``) did (a reload follows, see :mod:`mailward.runtime.reload`).
 Each purge is audited by the claw-back itself (actor ``mailward-zero-hour``) and logged with
-the time it took from the change to the last copy removed.
+the time it took from the change to the last copy removed. In a cluster every node sees the
+change; one node runs the purge (:func:`mailward.cluster.jobs.once`) and the others skip it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from mailward.cluster.jobs import exclusive, once, purge_key
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
 from mailward.response.clawback import ClawbackResult, ClawbackTarget, clawback_tool
@@ -60,7 +62,8 @@ def claw_back_hits(
     ]
     if not targets:
         return []
-    return clawback_tool(settings, store).claw_back(targets, actor=actor, reason=reason)
+    with exclusive(settings, "clawback"):  # one claw-back at a time in a cluster
+        return clawback_tool(settings, store).claw_back(targets, actor=actor, reason=reason)
 
 
 async def zero_hour_purge(
@@ -68,7 +71,20 @@ async def zero_hour_purge(
     expander: Expander | None = None,
 ) -> ZeroHourReport:
     """Re-scan the last ``journal.zero_hour_hours`` of delivered mail; claw back what fails,
-    and (with an ``expander``) what the expander adds: the other members of its campaigns."""
+    and (with an ``expander``) what the expander adds: the other members of its campaigns.
+    In a cluster, an empty report when another node ran the same purge."""
+    files = (*settings.feeds.paths, *filter(None, [yara_rules_dir(settings)]))
+    async with once(settings, "zero-hour", purge_key(settings, why, files=files)) as mine:
+        if not mine:
+            log.info("zero-hour purge (%s): another node ran it", why)
+            return ZeroHourReport()
+        return await _purge(settings, journal, engine, store, why, expander)
+
+
+async def _purge(
+    settings: Settings, journal: Journal, engine: Engine, store: Store, why: str,
+    expander: Expander | None,
+) -> ZeroHourReport:
     started = time.monotonic()
     since = time.time() - settings.journal.zero_hour_hours * 3600
     found = await rescan(journal, engine, since)

@@ -20,6 +20,10 @@ from pathlib import Path
 
 from mailward.activity.campaigns import Campaigns
 from mailward.activity.monitor import ActivityMonitor
+from mailward.cluster.held import HeldStore
+from mailward.cluster.node import run_node
+from mailward.cluster.redis import RedisLink, node_id
+from mailward.cluster.release import ClusterRelease
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
 from mailward.frontends.milter.server import listen_address, start_milter_server
@@ -83,6 +87,8 @@ class Gateway:
     history: bool = True
     offline: bool = False
     isolated: bool = False
+    #: In a cluster (``[cluster] redis_url``): held mail in the shared store, released once.
+    cluster: ClusterRelease | None = None
 
     @classmethod
     def build(
@@ -93,7 +99,7 @@ class Gateway:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = open_store(settings.store_url)
         spool = Spool(settings.spool_dir)
-        lockdown = LockdownState(settings.store_url)
+        lockdown = LockdownState.for_settings(settings)
         clients = build_clients(settings, history=history, offline=offline)
         engine = make_engine(settings, clients, lockdown.level, isolated=isolated)
         journal = Journal(settings.store_url) if settings.journal.enabled else None
@@ -105,9 +111,15 @@ class Gateway:
             settings, slot, spool, store, lockdown=lockdown.level, journal=journal,
             activity=activity, campaigns=campaigns,
         )
+        link = RedisLink.from_settings(settings)
+        cluster = None
+        if link is not None:
+            cluster = ClusterRelease(HeldStore(settings.store_url), spool, processor,
+                                     settings.lockdown, link, node_id(settings))
+            processor.park = cluster.park
         return cls(
             settings, store, spool, slot, processor, lockdown, journal, activity, campaigns,
-            history, offline, isolated,
+            history, offline, isolated, cluster,
         )
 
     def build_engine(self, settings: Settings) -> Engine:
@@ -145,6 +157,8 @@ class Gateway:
             self.campaigns.close()
         if self.journal is not None:
             self.journal.close()
+        if self.cluster is not None:
+            self.cluster.held.close()
         self.store.close()
 
 
@@ -184,6 +198,7 @@ async def serve(
     wake = asyncio.Event()
     console = await _start_console(gw, workers, wake.set)
     housekeeping = asyncio.create_task(_housekeeping(gw, reloader, wake), name="housekeeping")
+    node = _start_cluster_node(gw)
     stop = asyncio.Event()
     _signals(stop, wake)
     pid_file = _write_pid(settings.data_dir)
@@ -201,9 +216,11 @@ async def serve(
         if milter is not None:
             milter.close()
             await milter.wait_closed()
-        housekeeping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await housekeeping
+        for task in (housekeeping, node):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await workers.stop()
         if warm is not None:
             with contextlib.suppress(Exception):
@@ -232,6 +249,13 @@ async def _start_console(
         return True
 
     async def release_backlog(progress: Callable[[int, int], None]) -> ReleaseReport:
+        if gw.cluster is not None:  # an order every node sees; this one takes part
+            total = await asyncio.to_thread(gw.cluster.held.count)
+            _, report = await gw.cluster.release_everything(
+                "console", "released from the console",
+                progress=lambda done: progress(done, max(total, done)))
+            assert report is not None
+            return report
         return await release_held(gw.spool, gw.processor, gw.settings.lockdown,
                                   progress=progress)
 
@@ -239,6 +263,16 @@ async def _start_console(
                             gw.campaigns)
     await console.start()
     return console
+
+
+def _start_cluster_node(gw: Gateway) -> asyncio.Task[None] | None:
+    """In a cluster: follow the other nodes' notices and work on release orders."""
+    link = RedisLink.from_settings(gw.settings)
+    if gw.cluster is None or link is None:
+        return None
+    log.info("cluster node %s (Redis at %s)", link.node, link.url.rpartition("@")[2])
+    return asyncio.create_task(run_node(gw.cluster, link, gw.lockdown.invalidate),
+                               name="cluster-node")
 
 
 def _no_source() -> Settings:

@@ -106,6 +106,8 @@ class Processor:
         #: The scan's ParsedMessage of recently recorded entries, by spool id: the journal
         #: entry written after delivery uses it instead of parsing the message again.
         self._parsed: collections.OrderedDict[str, ParsedMessage] = collections.OrderedDict()
+        #: In a cluster: moves a held message to the shared store (mailward.cluster.release).
+        self.park: Callable[[SpoolEntry], None] | None = None
 
     async def process(
         self,
@@ -134,6 +136,11 @@ class Processor:
                 state.held = True
                 await asyncio.to_thread(self.spool.save_state, entry.id, state)
                 log.info("held %s (lockdown)", entry.id)
+            if self.park is not None:
+                try:  # until it is parked the spool keeps it (held); housekeeping retries
+                    await asyncio.to_thread(self.park, entry)
+                except Exception:
+                    log.exception("could not park held %s in the shared store", entry.id)
             return Outcome(entry.id, False, "hold")
         if state.verdict is None:
             verdict = await self._decide(entry)

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -34,6 +34,8 @@ from mailward.store import migrate
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 BUSY_TIMEOUT_S = 10.0
 WRITE_OPTION = "mailward_write"
+#: PostgreSQL advisory lock taken while creating tables (several nodes may start at once).
+_CREATE_LOCK = 0x6D61696C77617264  # "mailward"
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -78,6 +80,13 @@ def open_tables(url: str, metadata: MetaData, what: str) -> Engine:
         engine.dispose()
         raise StoreError(f"cannot open the {what} tables: {exc}") from exc
     return engine
+
+
+def creating(conn: Connection) -> None:
+    """Before creating tables in ``conn``'s transaction: on PostgreSQL, wait for any other
+    process creating tables (nodes of a cluster starting at once), so ``checkfirst`` holds."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})
 
 
 def build_engine(url: str) -> Engine:

@@ -72,7 +72,7 @@ def _back(request: Request, result: dict[str, Any], message: str, path: str) -> 
 
 
 def _set_level(console: Console, level: Level, actor: str, reason: str) -> str:
-    state = LockdownState(console.settings.store_url, cache_seconds=0.0)
+    state = LockdownState.for_settings(console.settings, cache_seconds=0.0)
     try:
         return str(state.set(level, actor=actor, reason=reason, store=console.store).level)
     finally:
