@@ -2,7 +2,7 @@
 from it.
 
 Each part defines its own tables beside its code (store, sender history, feedback, lockdown,
-journal, console accounts, activity, campaigns); :data:`TARGET` is their union, the schema the
+journal, console accounts, activity, campaigns, the cluster's held mail); :data:`TARGET` is their union, the schema the
 newest migration must produce. :func:`schema_diff` lists how a database differs from it (empty
 when the migrations and the code agree), for `mailward db check` and the tests. Only those
 import this module: it imports every part.
@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mailward.activity._campaign_schema import CAMPAIGN_METADATA
 from mailward.activity._schema import ACTIVITY_METADATA
+from mailward.cluster.held import HELD_METADATA
 from mailward.errors import StoreError
 from mailward.response._schema import JOURNAL_METADATA
 from mailward.response.lockdown import LOCKDOWN_METADATA
@@ -29,7 +30,7 @@ from mailward.store.migrate import VERSION_TABLE, include_object
 from mailward.web._accounts import _METADATA as ACCOUNTS_METADATA
 
 PARTS = (METADATA, HISTORY_METADATA, FEEDBACK_METADATA, LOCKDOWN_METADATA, JOURNAL_METADATA,
-         ACCOUNTS_METADATA, ACTIVITY_METADATA, CAMPAIGN_METADATA)
+         ACCOUNTS_METADATA, ACTIVITY_METADATA, CAMPAIGN_METADATA, HELD_METADATA)
 
 
 def union(parts: tuple[MetaData, ...] = PARTS) -> MetaData:
