@@ -13,11 +13,14 @@ Failures raise :class:`mailward.errors.StoreError`.
 
 from __future__ import annotations
 
+import datetime
+import functools
 import ipaddress
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -75,6 +78,14 @@ class WindowEvent:
 
 def _hour(at: float) -> int:
     return int(at // 3600)
+
+
+@functools.lru_cache(maxsize=65536)
+def local_hour(epoch_hour: int, zone: str) -> int:
+    """The hour of day (0..23) an epoch hour starts at, in the IANA time zone ``zone``."""
+    if zone == "UTC":
+        return epoch_hour % 24
+    return datetime.datetime.fromtimestamp(epoch_hour * 3600, ZoneInfo(zone)).hour
 
 
 class Baselines:
@@ -228,6 +239,20 @@ class Baselines:
         with self.tx("read the baseline") as conn:
             value = conn.execute(query).scalar()
         return int(value or 0)
+
+    def hours_of_day(self, account: str, since: float, before: float, zone: str) -> list[int]:
+        """Messages the account sent in each hour of day (0..23, in time zone ``zone``) over
+        the epoch hours in [since, before)."""
+        h = t.hourly
+        query = select(h.c.hour, h.c.messages).where(
+            h.c.account == account, h.c.hour >= _hour(since), h.c.hour < _hour(before),
+            h.c.messages > 0)
+        with self.tx("read the baseline") as conn:
+            rows = conn.execute(query).all()
+        counts = [0] * 24
+        for hour, messages in rows:
+            counts[local_hour(int(hour), zone)] += int(messages)
+        return counts
 
     def hourly(self, account: str) -> list[dict[str, int]]:
         """Every hourly row of the account, oldest first (for analysts and tests)."""
