@@ -76,6 +76,16 @@ class WindowEvent:
     detail: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class AuthSpread:
+    """Failed AUTH across networks in a window: counts and samples."""
+
+    logins: int
+    networks: int
+    sample_logins: list[str]
+    sample_networks: list[str]
+
+
 def _hour(at: float) -> int:
     return int(at // 3600)
 
@@ -281,6 +291,25 @@ class Baselines:
             query = query.where(e.c.network == network)
         with self.tx("read AUTH failures") as conn:
             return [(str(a), str(n)) for a, n in conn.execute(query)]
+
+    def failed_auth_spread(self, since: float, sample: int = 20) -> AuthSpread:
+        """Failed AUTH since ``since`` across every network: distinct logins and networks,
+        leaving out logins that also succeeded since then (a mistyped password)."""
+        e = t.events
+        succeeded = select(e.c.account).where(e.c.kind == "auth_ok", e.c.at >= since)
+        failed = select(e.c.account, e.c.network).where(
+            e.c.kind == "auth_fail", e.c.at >= since, e.c.network != "",
+            e.c.account.not_in(succeeded)).subquery()
+        counts = select(func.count(failed.c.account.distinct()),
+                        func.count(failed.c.network.distinct()))
+        with self.tx("read AUTH failures") as conn:
+            logins, nets = conn.execute(counts).one()
+            some_logins = conn.execute(select(failed.c.account).distinct()
+                                       .order_by(failed.c.account).limit(sample)).scalars()
+            some_nets = conn.execute(select(failed.c.network).distinct()
+                                     .order_by(failed.c.network).limit(sample)).scalars()
+            return AuthSpread(int(logins), int(nets), [str(a) for a in some_logins],
+                              [str(n) for n in some_nets])
 
     def purge(self, events_before: float, hours_before: float) -> None:
         """Drop raw events older than ``events_before`` and counters older than

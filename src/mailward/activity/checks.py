@@ -205,4 +205,19 @@ def auth_failure_checks(cfg: ActivitySettings, base: Baselines, login: str, netw
                 network=network, logins=len(logins), sample_logins=logins[:20],
                 window_seconds=cfg.auth_window_seconds,
             ))
-    return found
+    return found + wide_spray(cfg, base, at)
+
+
+def wide_spray(cfg: ActivitySettings, base: Baselines, at: float) -> list[ActivityFinding]:
+    """Failed AUTH for many logins from many networks at once: a spray spread so thin that
+    no one network reaches ``spray_logins_min``."""
+    spread = base.failed_auth_spread(at - cfg.spray_wide_window_seconds)
+    if spread.logins < cfg.spray_wide_logins_min or spread.networks < cfg.spray_wide_networks_min:
+        return []
+    return [_finding(
+        cfg, "ACT_AUTH_SPRAY_WIDE", "auth", "*", at,
+        f"Failed AUTH for {spread.logins} different logins from {spread.networks} networks in "
+        f"{cfg.spray_wide_window_seconds:g} s (password spraying spread over many networks).",
+        logins=spread.logins, networks=spread.networks, sample_logins=spread.sample_logins,
+        sample_networks=spread.sample_networks, window_seconds=cfg.spray_wide_window_seconds,
+    )]

@@ -24,6 +24,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "ACT_AUTH_SPRAY": 8.0,
     "ACT_CAMPAIGN_BAD": 8.0,
     "ACT_UNUSUAL_HOUR": 3.0,
+    "ACT_AUTH_SPRAY_WIDE": 8.0,
 }
 
 
@@ -103,6 +104,13 @@ class ActivitySettings(_Section):
     #: ACT_AUTH_SPRAY: failed AUTH for this many distinct logins from one network.
     spray_logins_min: int = Field(5, ge=2)
     auth_window_seconds: float = Field(900.0, gt=0)
+    #: ACT_AUTH_SPRAY_WIDE: failed AUTH for spray_wide_logins_min distinct logins coming from
+    #: spray_wide_networks_min distinct client networks, within spray_wide_window_seconds
+    #: (a spray spread over a botnet, a few tries per network). A login that succeeded in
+    #: the window (a mistyped password, then the right one) does not count.
+    spray_wide_logins_min: int = Field(20, ge=2)
+    spray_wide_networks_min: int = Field(10, ge=2)
+    spray_wide_window_seconds: float = Field(3600.0, gt=0)
     #: ACT_UNUSUAL_HOUR: an account past learning with at least unusual_hour_min_messages
     #: messages in its baseline sends in an hour of day (in ``timezone``) where, counting
     #: unusual_hour_spread hours either side, it sent at most unusual_hour_max_share of its
