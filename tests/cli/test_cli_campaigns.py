@@ -127,3 +127,52 @@ def test_a_report_with_clawback_off_only_marks_and_alerts(
     assert main(["-c", str(config), "campaigns", "bad", cid, "--reason", "r", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["clawed_back"] == []
     assert _delivered(settings) == 3
+
+
+_NOTES = ["The quarterly report is attached; figures for March are on page two.",
+          "Lunch on Friday at the usual place? Bring the slides from the offsite.",
+          "The build server will be down tonight for maintenance between nine and ten.",
+          "Thanks for the review, I merged your changes into the release branch.",
+          "Reminder: the fire drill is tomorrow morning, leave by the east stairs.",
+          "Can you send me the contract draft before the meeting with the lawyers?",
+          "Our team offsite moves to the lake house; travel details follow next week."]
+
+
+def _with_file(i: int, *payloads: bytes) -> bytes:
+    import base64
+    files = "".join(f"--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: "
+                    f"attachment; filename=f{n}.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                    f"{base64.b64encode(p).decode()}\r\n" for n, p in enumerate(payloads))
+    return (f"From: s{i}@host{i}.test\r\nTo: user{i}@example.com\r\nSubject: file {i}\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+            f"--b\r\nContent-Type: text/plain\r\n\r\n{_NOTES[i]}\r\n"
+            f"{files}--b--\r\n").encode()
+
+
+def test_show_a_merged_campaign_names_the_one_it_joined(
+        config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = load_settings(config, environ={})
+    store = open_store(settings.store_url)
+    found = Campaigns(settings, store)
+    ids = []
+    try:
+        for i, files in enumerate([(b"X",)] * 3 + [(b"Y",)] * 3 + [(b"X", b"Y")]):
+            env = Envelope(mail_from=f"b@mx{i}.test", rcpt_tos=(f"user{i}@example.com",),
+                           peer_ip=f"198.51.{i}.9", received_at=1_800_000_000.0 + i)
+            placed = found.observe(f"m{i}", env, parse_message(_with_file(i, *files),
+                                                               LimitSettings()), CLEAN)
+            assert placed is not None
+            ids.append(placed.campaign_id)
+    finally:
+        found.close()
+        store.close()
+    old, merged = ids[0], ids[3]
+    assert old != merged and ids[6] == old
+    assert main(["-c", str(config), "campaigns", "show", merged, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["id"] == old and shown["requested"] == merged and shown["merged"] == [merged]
+    assert shown["members"] == 7 and len(shown["recipients"]) == 7
+    assert main(["-c", str(config), "campaigns", "show", merged]) == 0
+    assert f"campaign {merged} was merged into {old}" in capsys.readouterr().out
+    assert main(["-c", str(config), "campaigns", "show", old, "--json"]) == 0
+    assert "requested" not in json.loads(capsys.readouterr().out)

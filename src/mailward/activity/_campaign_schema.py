@@ -9,6 +9,9 @@ campaign_messages  every scanned message of the last ``[campaigns] window_hours`
 campaigns          one row per cluster that reached ``min_members``: id, first and last seen,
                    member count, state (active | bad), why and when it was found bad, and the
                    indicators its members share
+campaign_merges    one row per campaign merged into another (a later message resembled
+                   members of both): the merged id, the id kept, when, how many members; a
+                   lookup of the merged id finds the campaign it is part of
 """
 
 from __future__ import annotations
@@ -60,4 +63,14 @@ campaigns = Table(
     Column("bad_why", Text, nullable=False),
     Column("indicators", JSON, nullable=False),
     Index("ix_campaigns_last_seen", "last_seen"),
+)
+
+merges = Table(
+    "campaign_merges",
+    CAMPAIGN_METADATA,
+    Column("id", String(32), primary_key=True),
+    Column("merged_into", String(32), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("members", Integer, nullable=False),
+    Index("ix_campaign_merges_into", "merged_into"),
 )

@@ -82,6 +82,7 @@ events = Table(
     Column("detail", JSON, nullable=False),
     Index("ix_activity_events_account_at", "account", "at"),
     Index("ix_activity_events_network_at", "network", "at"),
+    Index("ix_activity_events_kind_at", "kind", "at"),
 )
 
 findings = Table(

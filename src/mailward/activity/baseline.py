@@ -13,11 +13,14 @@ Failures raise :class:`mailward.errors.StoreError`.
 
 from __future__ import annotations
 
+import datetime
+import functools
 import ipaddress
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -73,8 +76,26 @@ class WindowEvent:
     detail: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class AuthSpread:
+    """Failed AUTH across networks in a window: counts and samples."""
+
+    logins: int
+    networks: int
+    sample_logins: list[str]
+    sample_networks: list[str]
+
+
 def _hour(at: float) -> int:
     return int(at // 3600)
+
+
+@functools.lru_cache(maxsize=65536)
+def local_hour(epoch_hour: int, zone: str) -> int:
+    """The hour of day (0..23) an epoch hour starts at, in the IANA time zone ``zone``."""
+    if zone == "UTC":
+        return epoch_hour % 24
+    return datetime.datetime.fromtimestamp(epoch_hour * 3600, ZoneInfo(zone)).hour
 
 
 class Baselines:
@@ -229,6 +250,20 @@ class Baselines:
             value = conn.execute(query).scalar()
         return int(value or 0)
 
+    def hours_of_day(self, account: str, since: float, before: float, zone: str) -> list[int]:
+        """Messages the account sent in each hour of day (0..23, in time zone ``zone``) over
+        the epoch hours in [since, before)."""
+        h = t.hourly
+        query = select(h.c.hour, h.c.messages).where(
+            h.c.account == account, h.c.hour >= _hour(since), h.c.hour < _hour(before),
+            h.c.messages > 0)
+        with self.tx("read the baseline") as conn:
+            rows = conn.execute(query).all()
+        counts = [0] * 24
+        for hour, messages in rows:
+            counts[local_hour(int(hour), zone)] += int(messages)
+        return counts
+
     def hourly(self, account: str) -> list[dict[str, int]]:
         """Every hourly row of the account, oldest first (for analysts and tests)."""
         h = t.hourly
@@ -256,6 +291,25 @@ class Baselines:
             query = query.where(e.c.network == network)
         with self.tx("read AUTH failures") as conn:
             return [(str(a), str(n)) for a, n in conn.execute(query)]
+
+    def failed_auth_spread(self, since: float, sample: int = 20) -> AuthSpread:
+        """Failed AUTH since ``since`` across every network: distinct logins and networks,
+        leaving out logins that also succeeded since then (a mistyped password)."""
+        e = t.events
+        succeeded = select(e.c.account).where(e.c.kind == "auth_ok", e.c.at >= since)
+        failed = select(e.c.account, e.c.network).where(
+            e.c.kind == "auth_fail", e.c.at >= since, e.c.network != "",
+            e.c.account.not_in(succeeded)).subquery()
+        counts = select(func.count(failed.c.account.distinct()),
+                        func.count(failed.c.network.distinct()))
+        with self.tx("read AUTH failures") as conn:
+            logins, nets = conn.execute(counts).one()
+            some_logins = conn.execute(select(failed.c.account).distinct()
+                                       .order_by(failed.c.account).limit(sample)).scalars()
+            some_nets = conn.execute(select(failed.c.network).distinct()
+                                     .order_by(failed.c.network).limit(sample)).scalars()
+            return AuthSpread(int(logins), int(nets), [str(a) for a in some_logins],
+                              [str(n) for n in some_nets])
 
     def purge(self, events_before: float, hours_before: float) -> None:
         """Drop raw events older than ``events_before`` and counters older than

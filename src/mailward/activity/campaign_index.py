@@ -3,7 +3,9 @@
 :class:`CampaignIndex` holds, for the messages of the last ``[campaigns] window_hours``, their
 MinHash signatures in a :class:`datasketch.MinHashLSH` index, which messages show each indicator
 (link registrable domain, attachment SHA-256, sender infrastructure), and the size of each
-cluster; :meth:`CampaignIndex.match` answers which cluster a new message joins and how.
+cluster; :meth:`CampaignIndex.match` answers which cluster a new message joins and how, and which
+other clusters it resembles too; :meth:`CampaignIndex.merge` makes those one cluster (an alias
+from each merged id to the one kept, so members keep their labels and resolve through it).
 """
 
 from __future__ import annotations
@@ -92,6 +94,26 @@ class CampaignIndex:
         self.order: deque[tuple[float, str]] = deque()
         self.by_indicator: dict[str, dict[str, None]] = {}
         self.sizes: Counter[str] = Counter()
+        self.alias: dict[str, str] = {}  # merged cluster -> the cluster it was merged into
+
+    def root(self, cluster: str) -> str:
+        """The cluster ``cluster`` is now part of (itself unless it was merged)."""
+        seen = []
+        while cluster in self.alias:
+            seen.append(cluster)
+            cluster = self.alias[cluster]
+        for merged in seen[:-1]:  # shorten the chain for the next lookup
+            self.alias[merged] = cluster
+        return cluster
+
+    def merge(self, into: str, merged: tuple[str, ...]) -> None:
+        """Make the clusters ``merged`` part of ``into`` (sizes added up)."""
+        for name in merged:
+            cluster = self.root(name)
+            if cluster == into:
+                continue
+            self.alias[cluster] = into
+            self.sizes[into] += self.sizes.pop(cluster, 0)
 
     def __len__(self) -> int:
         return len(self.members)
@@ -100,8 +122,10 @@ class CampaignIndex:
         """The newest ``INDICATOR_CANDIDATES`` messages showing an indicator."""
         return list(islice(reversed(self.by_indicator.get(value, {})), INDICATOR_CANDIDATES))
 
-    def match(self, sig: LeanMinHash, ind: Indicators) -> tuple[str | None, str]:
-        """The cluster a message with ``sig`` and ``ind`` joins, and how (None, "new")."""
+    def match(self, sig: LeanMinHash, ind: Indicators
+              ) -> tuple[str | None, str, tuple[str, ...]]:
+        """The cluster a message with ``sig`` and ``ind`` joins, how (None, "new"), and the
+        other clusters it matches members of too (the most matching members first)."""
         found: dict[str, str] = {}
         if not sig.is_empty():
             for key in self.lsh.query(sig):
@@ -117,16 +141,18 @@ class CampaignIndex:
                             sig, self.members[key].sig) >= self.infra_similarity:
                         found[key] = "link" if value.startswith("link:") else "infra"
         if not found:
-            return None, "new"
+            return None, "new", ()
         votes: Counter[str] = Counter()
         first: dict[str, float] = {}
+        clusters: dict[str, str] = {}
         for key in found:
             member = self.members[key]
-            votes[member.cluster] += 1
-            first[member.cluster] = min(first.get(member.cluster, member.at), member.at)
-        cluster = min(votes, key=lambda c: (-votes[c], first[c]))
-        how = Counter(v for k, v in found.items() if self.members[k].cluster == cluster)
-        return cluster, how.most_common(1)[0][0]
+            clusters[key] = cid = self.root(member.cluster)
+            votes[cid] += 1
+            first[cid] = min(first.get(cid, member.at), member.at)
+        ranked = sorted(votes, key=lambda c: (-votes[c], first[c]))
+        how = Counter(v for k, v in found.items() if clusters[k] == ranked[0])
+        return ranked[0], how.most_common(1)[0][0], tuple(ranked[1:])
 
     def add(self, key: str, member: IndexedMessage) -> None:
         if key in self.members:
@@ -137,7 +163,7 @@ class CampaignIndex:
             self.lsh.insert(key, member.sig)
         for value in member.indicators.all:
             self.by_indicator.setdefault(value, {})[key] = None
-        self.sizes[member.cluster] += 1
+        self.sizes[self.root(member.cluster)] += 1
 
     def expire(self, before: float) -> None:
         """Forget messages older than ``before`` (the window moves on)."""
@@ -154,6 +180,7 @@ class CampaignIndex:
                     keys.pop(key, None)
                     if not keys:
                         del self.by_indicator[value]
-            self.sizes[member.cluster] -= 1
-            if self.sizes[member.cluster] <= 0:
-                del self.sizes[member.cluster]
+            cluster = self.root(member.cluster)
+            self.sizes[cluster] -= 1
+            if self.sizes[cluster] <= 0:
+                del self.sizes[cluster]

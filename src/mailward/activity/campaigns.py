@@ -11,7 +11,11 @@ Each scanned message is clustered against the mail of the last ``[campaigns] win
   lower content similarity, ``infra_similarity``.
 
 The message joins the cluster with the most matching members (the oldest on a tie), or
-starts its own. A cluster of ``min_members`` messages is a campaign: stored with its first and
+starts its own. When it matches members of two or more clusters, they are merged into the
+oldest (:mod:`mailward.activity.campaign_merge`; ``[campaigns] merge``): the merged ids are
+kept in ``campaign_merges`` so they still lead to the campaign, and a merged campaign is bad
+when any part was (the delivered members of the good parts are then clawed back). A cluster of
+``min_members`` messages is a campaign: stored with its first and
 last seen, members (spool id, recipients, sender, verdict) and indicators. The index lives in
 memory, bounded by the window, and is rebuilt from ``campaign_messages`` at start.
 
@@ -45,6 +49,7 @@ from mailward.activity.campaign_index import (
     message_indicators,
     message_signature,
 )
+from mailward.activity.campaign_merge import MergeOutcome, merge_clusters, oldest
 from mailward.activity.checks import ActivityFinding
 from mailward.config.settings import Settings
 from mailward.errors import StoreError
@@ -73,6 +78,7 @@ class Placement:
     size: int
     is_campaign: bool
     seconds: float  # CPU time (this thread) to cluster it: signature, lookups, matching
+    merged: tuple[str, ...] = ()  # clusters merged into campaign_id because of this message
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +91,13 @@ class Campaign:
     bad_at: float | None
     bad_why: str
     indicators: tuple[str, ...]
+    merged: tuple[str, ...] = ()  # campaigns merged into this one
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "first_seen": self.first_seen, "last_seen": self.last_seen,
                 "members": self.members, "state": self.state, "bad_at": self.bad_at,
-                "bad_why": self.bad_why, "indicators": list(self.indicators)}
+                "bad_why": self.bad_why, "indicators": list(self.indicators),
+                "merged": list(self.merged)}
 
 
 def summarize(members: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -101,9 +109,9 @@ def summarize(members: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "verdicts": {a: actions.count(a) for a in sorted(set(actions))}}
 
 
-def _campaign(row: Any) -> Campaign:
+def _campaign(row: Any, merged: tuple[str, ...] = ()) -> Campaign:
     return Campaign(row.id, row.first_seen, row.last_seen, int(row.members), row.state,
-                    row.bad_at, row.bad_why, tuple(row.indicators))
+                    row.bad_at, row.bad_why, tuple(row.indicators), merged)
 
 
 class Campaigns:
@@ -172,7 +180,10 @@ class Campaigns:
         self.ready()
         with self._lock:
             member = self.index.members.get(spool_id)
-            return member.cluster if member is not None and member.cluster in self._bad else None
+            if member is None:
+                return None
+            cluster = self.index.root(member.cluster)
+            return cluster if cluster in self._bad else None
 
     # -- observing -------------------------------------------------------------------------
 
@@ -191,7 +202,10 @@ class Campaigns:
             if spool_id in self.index.members:
                 return None
             self.index.expire(at - self.cfg.window_hours * 3600)
-            cluster, how = self.index.match(sig, ind)
+            cluster, how, others = self.index.match(sig, ind)
+            merged: tuple[str, ...] = ()
+            if cluster is not None and others and self.cfg.merge:
+                cluster, merged = self._merge_in_index([cluster, *others])
             cluster = cluster or f"c-{uuid.uuid4().hex[:12]}"
             self.index.add(spool_id, IndexedMessage(at, sig, cluster, ind))
             size = self.index.sizes[cluster]
@@ -205,32 +219,61 @@ class Campaigns:
                "signature": ct.to_bytes(sig),
                "indicators": {"strong": list(ind.strong), "infra": list(ind.infra)}}
         try:
-            is_campaign = self._store(row, ind, at)
+            is_campaign, outcome = self._store(row, ind, at, merged)
         except IntegrityError:
             return None  # stored before (another process): counted once
-        placement = Placement(spool_id, cluster, how, size, is_campaign, seconds)
+        placement = Placement(spool_id, cluster, how, size, is_campaign, seconds, merged)
+        if outcome is not None:
+            self._merged(spool_id, outcome)
         if is_campaign and str(verdict.action) in self.cfg.bad_actions:
             self.found_bad(cluster, f"member {spool_id} was judged {verdict.action}",
                            source="detection", members=(spool_id,))
         return placement
 
-    def _store(self, row: dict[str, Any], ind: Indicators, at: float) -> bool:
-        """Insert the message; create or update its campaign. True when it is one."""
+    def _merge_in_index(self, clusters: list[str]) -> tuple[str, tuple[str, ...]]:
+        """(Under the lock.) Merge the clusters in the index into the one seen first (read
+        from the store: the index only knows the window); (kept id, merged ids)."""
+        with self.tx("find the oldest campaign") as conn:
+            into = oldest(conn, clusters)
+        merged = tuple(cid for cid in clusters if cid != into)
+        self.index.merge(into, merged)
+        if self._bad & set(clusters):
+            self._bad.add(into)
+        return into, merged
+
+    def _merged(self, spool_id: str, outcome: MergeOutcome) -> None:
+        """Audit a merge; when it made a good part bad, respond as to any bad campaign."""
+        why = (f"{', '.join(outcome.merged)} merged into {outcome.into}: message {spool_id} "
+               "resembles members of each")
+        log.info("campaign %s", why)
+        self.store.audit(ACTOR, "campaign merged", outcome.into, (), why)
+        if outcome.bad and outcome.good_members:
+            self.found_bad(outcome.into,
+                           f"merged with bad campaign {', '.join(outcome.bad_parts)} ({why})",
+                           source="merge", members=(spool_id,), among=outcome.good_members)
+
+    def _store(self, row: dict[str, Any], ind: Indicators, at: float,
+               merged: tuple[str, ...] = ()) -> tuple[bool, MergeOutcome | None]:
+        """Insert the message (merging ``merged`` into its cluster first); create or update
+        its campaign. (True when it is one, the merge's outcome)."""
         m, c = t.messages, t.campaigns
         cluster = row["campaign_id"]
+        outcome = None
         with self.tx("store a campaign message", write=True) as conn:
+            if merged:
+                outcome = merge_clusters(conn, cluster, merged, at, self.cfg.min_members)
             conn.execute(m.insert().values(**row))
             current = conn.execute(select(c).where(c.c.id == cluster)).first()
             if current is not None:
-                merged = list(dict.fromkeys([*current.indicators, *ind.all]))[:MAX_INDICATORS]
+                known = list(dict.fromkeys([*current.indicators, *ind.all]))[:MAX_INDICATORS]
                 conn.execute(update(c).where(c.c.id == cluster).values(
                     members=c.c.members + 1, last_seen=max(at, current.last_seen),
-                    first_seen=min(at, current.first_seen), indicators=merged))
-                return True
+                    first_seen=min(at, current.first_seen), indicators=known))
+                return True, outcome
             rows = conn.execute(select(m.c.at, m.c.indicators)
                                 .where(m.c.campaign_id == cluster)).all()
             if len(rows) < self.cfg.min_members:
-                return False
+                return False, outcome
             shared: Counter[str] = Counter()
             for r in rows:
                 shared.update(set(r.indicators.get("strong", ())) |
@@ -241,14 +284,27 @@ class Campaigns:
                 bad_at=None, bad_why="",
                 indicators=[k for k, _ in shared.most_common(MAX_INDICATORS)]))
         log.info("campaign %s: %d messages clustered", cluster, len(rows))
-        return True
+        return True, outcome
 
     # -- reading ---------------------------------------------------------------------------
 
     def get(self, campaign_id: str) -> Campaign | None:
+        """The campaign with this id (None when there is none: see :meth:`merged_into`)."""
+        g = t.merges
         with self.tx("read a campaign") as conn:
             row = conn.execute(select(t.campaigns).where(t.campaigns.c.id == campaign_id)).first()
-        return None if row is None else _campaign(row)
+            if row is None:
+                return None
+            merged = conn.execute(select(g.c.id).where(g.c.merged_into == campaign_id)
+                                  .order_by(g.c.at, g.c.id)).scalars().all()
+        return _campaign(row, tuple(str(m) for m in merged))
+
+    def merged_into(self, campaign_id: str) -> str | None:
+        """The campaign a merged campaign is now part of (None if it was never merged)."""
+        g = t.merges
+        with self.tx("read a campaign merge") as conn:
+            found = conn.execute(select(g.c.merged_into).where(g.c.id == campaign_id)).scalar()
+        return None if found is None else str(found)
 
     def recent(self, limit: int = 100, state: str | None = None) -> list[Campaign]:
         """Campaigns, most recently active first."""
@@ -343,9 +399,10 @@ class Campaigns:
 
     def found_bad(self, campaign_id: str, why: str, *, source: str,
                   members: Sequence[str] = (), claw_back: bool = True,
-                  actor: str = ACTOR) -> list[JournalHit]:
+                  actor: str = ACTOR, among: Sequence[str] | None = None) -> list[JournalHit]:
         """Mark the campaign bad, raise its alert and (``claw_back`` and ``[campaigns]
-        clawback``) claw back its delivered members. Returns the delivered members."""
+        clawback``) claw back its delivered members (only those in ``among`` when given: a
+        merge claws back the good part's). Returns the delivered members."""
         now = time.time()
         c = t.campaigns
         with self.tx("mark a campaign bad", write=True) as conn:
@@ -359,7 +416,7 @@ class Campaigns:
             self._bad.add(campaign_id)
         self.store.audit(actor, "campaign bad", campaign_id, (), why)
         delivered = [m["spool_id"] for m in self.members(campaign_id)
-                     if m["action"] in DELIVERED]
+                     if m["action"] in DELIVERED and (among is None or m["spool_id"] in among)]
         hits = self.journal.by_spool_ids(delivered) if self.journal is not None else []
         self._alert(campaign_id, why, source, members, len(hits), now)
         if claw_back and self.cfg.clawback and hits:

@@ -19,6 +19,14 @@ ACT_AUTH_FAILURES        (account) ``auth_failures_min`` failed AUTH for one log
                          ``auth_window_seconds``: password guessing
 ACT_AUTH_SPRAY           (auth, the client network) failed AUTH for ``spray_logins_min``
                          distinct logins from one network within ``auth_window_seconds``
+ACT_AUTH_SPRAY_WIDE      (auth, subject ``*``) failed AUTH for ``spray_wide_logins_min``
+                         distinct logins from ``spray_wide_networks_min`` distinct networks
+                         within ``spray_wide_window_seconds`` (logins that succeeded in the
+                         window left out): spraying spread over many networks
+ACT_UNUSUAL_HOUR         (account) a message in an hour of day (in ``timezone``) where the
+                         account's baseline (at least ``unusual_hour_min_messages`` messages,
+                         after learning) shows at most ``unusual_hour_max_share`` of its
+                         sending, ``unusual_hour_spread`` hours either side included
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from mailward.activity.baseline import (
     MessageFacts,
     MessageObservation,
     WindowEvent,
+    local_hour,
     refs,
 )
 from mailward.config.activity import ActivitySettings
@@ -70,6 +79,7 @@ def message_checks(
     found = [*send_burst(cfg, base, obs, window), *internal_phish(cfg, obs)]
     if not _learning(cfg, facts, obs.at):
         found += mass_new_recipients(cfg, obs, window)
+        found += unusual_hour(cfg, base, obs)
     found += login_network(cfg, base, obs.account, obs.network, obs.at, facts)
     return found
 
@@ -104,6 +114,31 @@ def mass_new_recipients(cfg: ActivitySettings, obs: MessageObservation,
         f"{cfg.window_seconds:g} s ({total} recipients in all).",
         new_recipients=new, recipients=total, window_seconds=cfg.window_seconds,
         message_ids=refs([e for e in window if e.new_recipients]),
+    )]
+
+
+def unusual_hour(cfg: ActivitySettings, base: Baselines,
+                 obs: MessageObservation) -> list[ActivityFinding]:
+    """A message at an hour of day the account (with enough history) hardly ever sends at.
+    The current epoch hour is left out of the baseline, so a burst cannot hide itself."""
+    since = obs.at - cfg.baseline_days * 86400
+    counts = base.hours_of_day(obs.account, since, obs.at - obs.at % 3600, cfg.timezone)
+    total = sum(counts)
+    if total < cfg.unusual_hour_min_messages:
+        return []
+    hour = local_hour(int(obs.at // 3600), cfg.timezone)
+    near = [(hour + d) % 24 for d in range(-cfg.unusual_hour_spread, cfg.unusual_hour_spread + 1)]
+    around = sum(counts[h] for h in near)
+    if around > cfg.unusual_hour_max_share * total:
+        return []
+    usual = [h for h in range(24) if counts[h] > cfg.unusual_hour_max_share * total]
+    return [_finding(
+        cfg, "ACT_UNUSUAL_HOUR", "account", obs.account, obs.at,
+        f"{obs.account} sent a message at {hour:02d}:00-{hour:02d}:59 ({cfg.timezone}); of its "
+        f"{total} messages in the last {cfg.baseline_days:g} days, {around} were sent within "
+        f"{cfg.unusual_hour_spread} h of that hour.",
+        hour=hour, timezone=cfg.timezone, messages_near_hour=around, baseline_messages=total,
+        usual_hours=usual, hourly_profile=counts, message_ids=[obs.ref],
     )]
 
 
@@ -170,4 +205,19 @@ def auth_failure_checks(cfg: ActivitySettings, base: Baselines, login: str, netw
                 network=network, logins=len(logins), sample_logins=logins[:20],
                 window_seconds=cfg.auth_window_seconds,
             ))
-    return found
+    return found + wide_spray(cfg, base, at)
+
+
+def wide_spray(cfg: ActivitySettings, base: Baselines, at: float) -> list[ActivityFinding]:
+    """Failed AUTH for many logins from many networks at once: a spray spread so thin that
+    no one network reaches ``spray_logins_min``."""
+    spread = base.failed_auth_spread(at - cfg.spray_wide_window_seconds)
+    if spread.logins < cfg.spray_wide_logins_min or spread.networks < cfg.spray_wide_networks_min:
+        return []
+    return [_finding(
+        cfg, "ACT_AUTH_SPRAY_WIDE", "auth", "*", at,
+        f"Failed AUTH for {spread.logins} different logins from {spread.networks} networks in "
+        f"{cfg.spray_wide_window_seconds:g} s (password spraying spread over many networks).",
+        logins=spread.logins, networks=spread.networks, sample_logins=spread.sample_logins,
+        sample_networks=spread.sample_networks, window_seconds=cfg.spray_wide_window_seconds,
+    )]

@@ -2,8 +2,9 @@
 
 ``list`` (most recently active first; ``--state`` active or bad) and ``show`` (the campaign
 with its members: spool id, time, senders, recipients, subject, verdict, how it joined) print
-a table, or with ``--json`` one JSON object per campaign per line. ``bad`` is the analyst's
-report: the campaign is marked bad, an alert of kind ``campaign`` is raised and, with
+a table, or with ``--json`` one JSON object per campaign per line. ``show`` (and ``bad``) of
+a campaign merged into another says so and acts on the one it is part of. ``bad`` is the
+analyst's report: the campaign is marked bad, an alert of kind ``campaign`` is raised and, with
 ``[campaigns] clawback`` on, every delivered member is clawed back (audited).
 """
 
@@ -53,10 +54,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             _print_list(found.recent(args.limit, args.state), args.json)
             return 0
         campaign = found.get(args.id)
+        into = found.merged_into(args.id) if campaign is None else None
+        if into is not None:
+            campaign = found.get(into)
+            if not args.json:
+                Console().print(f"campaign {args.id} was merged into {into}", markup=False)
         if campaign is None:
             raise StoreError(f"no campaign {args.id}")
         if args.ccommand == "show":
-            _print_one(found, campaign, args.json)
+            _print_one(found, campaign, args.json, requested=args.id)
             return 0
         actor = args.actor or getpass.getuser()
         hits = found.found_bad(campaign.id, f"reported by {actor}: {args.reason}",
@@ -95,9 +101,11 @@ def _print_list(campaigns: list[Campaign], as_json: bool) -> None:
     Console().print(table)
 
 
-def _print_one(found: Campaigns, campaign: Campaign, as_json: bool) -> None:
+def _print_one(found: Campaigns, campaign: Campaign, as_json: bool, requested: str) -> None:
     members = found.members(campaign.id)
     data = campaign.to_json()
+    if requested != campaign.id:
+        data["requested"] = requested  # a merged campaign's id: this is the one it joined
     data.update(summarize(members))
     if as_json:
         print(json.dumps({**data, "member_list": members}, sort_keys=True))
@@ -112,6 +120,8 @@ def _print_one(found: Campaigns, campaign: Campaign, as_json: bool) -> None:
                   f"{len(data['recipients'])} recipients; {len(data['senders'])} senders",
                   markup=False)
     console.print(f"indicators: {', '.join(campaign.indicators)}", markup=False)
+    if campaign.merged:
+        console.print(f"merged into it: {', '.join(campaign.merged)}", markup=False)
     table = Table("spool id", "time (UTC)", "from", "recipients", "subject", "verdict", "joined")
     for m in members:
         table.add_row(m["spool_id"], _when(m["at"]), m["from"] or m["mail_from"],

@@ -7,6 +7,7 @@ operator retunes without code.
 from __future__ import annotations
 
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -22,6 +23,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "ACT_AUTH_FAILURES": 5.0,
     "ACT_AUTH_SPRAY": 8.0,
     "ACT_CAMPAIGN_BAD": 8.0,
+    "ACT_UNUSUAL_HOUR": 3.0,
+    "ACT_AUTH_SPRAY_WIDE": 8.0,
 }
 
 
@@ -101,6 +104,22 @@ class ActivitySettings(_Section):
     #: ACT_AUTH_SPRAY: failed AUTH for this many distinct logins from one network.
     spray_logins_min: int = Field(5, ge=2)
     auth_window_seconds: float = Field(900.0, gt=0)
+    #: ACT_AUTH_SPRAY_WIDE: failed AUTH for spray_wide_logins_min distinct logins coming from
+    #: spray_wide_networks_min distinct client networks, within spray_wide_window_seconds
+    #: (a spray spread over a botnet, a few tries per network). A login that succeeded in
+    #: the window (a mistyped password, then the right one) does not count.
+    spray_wide_logins_min: int = Field(20, ge=2)
+    spray_wide_networks_min: int = Field(10, ge=2)
+    spray_wide_window_seconds: float = Field(3600.0, gt=0)
+    #: ACT_UNUSUAL_HOUR: an account past learning with at least unusual_hour_min_messages
+    #: messages in its baseline sends in an hour of day (in ``timezone``) where, counting
+    #: unusual_hour_spread hours either side, it sent at most unusual_hour_max_share of its
+    #: baseline messages. Alone (weight 3) it stays below alert_at; it adds to other findings.
+    unusual_hour_min_messages: int = Field(100, ge=1)
+    unusual_hour_max_share: float = Field(0.01, ge=0, lt=1)
+    unusual_hour_spread: int = Field(1, ge=0, le=6)
+    #: IANA time zone the hours of day are counted in (the organisation's).
+    timezone: str = "UTC"
     #: Weight of each symbol (missing ones take the defaults).
     weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     #: An incident (findings on one subject within incident_seconds) alerts at this weight.
@@ -114,6 +133,16 @@ class ActivitySettings(_Section):
     webhook: WebhookSettings = WebhookSettings()
     syslog: SyslogSettings = SyslogSettings()
     responses: ResponsesSettings = ResponsesSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name: UTC, "
+                             "Europe/Paris)") from None
+        return value
 
     @field_validator("weights")
     @classmethod

@@ -22,6 +22,10 @@ class CampaignSettings(BaseModel):
     num_perm: int = Field(64, ge=16, le=512)
     #: Words per shingle.
     shingle_words: int = Field(3, ge=1, le=8)
+    #: A message matching members of two or more clusters merges them into the oldest (its
+    #: id is kept; the others' ids lead to it); a merged campaign is bad when any part was,
+    #: and then the good parts' delivered members are clawed back too.
+    merge: bool = True
     #: A cluster becomes a campaign (stored, listed, alerted on) at this many messages.
     min_members: int = Field(3, ge=2)
     #: Hours of mail a new message is clustered against (the in-memory window).
