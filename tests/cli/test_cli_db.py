@@ -33,14 +33,14 @@ def db(config: Path, *args: str) -> int:
 def test_current_reads_without_migrating(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert db(config, "current", "--json") == 0
     assert json.loads(capsys.readouterr().out) == {
-        "current": None, "head": "0002", "up_to_date": False, "unversioned_tables": 0}
+        "current": None, "head": "0004", "up_to_date": False, "unversioned_tables": 0}
     assert db(config, "check") == 1  # still nothing there: current created no table
     assert "differs: add_table quarantine" in capsys.readouterr().out
 
 
 def test_upgrade_then_check_passes(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert db(config, "upgrade") == 0
-    assert capsys.readouterr().out == "schema: none -> 0002\n"
+    assert capsys.readouterr().out == "schema: none -> 0004\n"
     assert db(config, "check", "--json") == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is True and report["differences"] == []
@@ -65,11 +65,12 @@ def test_history_marks_the_current_revision(
     capsys.readouterr()
     assert db(config, "history") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("0001 -> 0002: Index journal_indicators")
-    assert lines[1].startswith("base -> 0001 (current): Baseline")
+    assert lines[0].startswith("0003 -> 0004: Campaign merging")
+    assert lines[2].startswith("0001 -> 0002: Index journal_indicators")
+    assert lines[3].startswith("base -> 0001 (current): Baseline")
     assert db(config, "history", "--json") == 0
     assert [r["revision"] for r in json.loads(capsys.readouterr().out)["revisions"]] == [
-        "0002", "0001"]
+        "0004", "0003", "0002", "0001"]
 
 
 def test_current_notes_tables_of_a_release_before_migrations(
