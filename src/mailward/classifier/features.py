@@ -206,7 +206,8 @@ class Featurizer:
         ).build_analyzer()
         self._chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5)).build_analyzer()
 
-    def _row(self, msg: ParsedMessage) -> tuple[IntArray, FloatArray]:
+    def row(self, msg: ParsedMessage) -> tuple[IntArray, FloatArray]:
+        """One message's row: (column indices, values), blocks in column order."""
         spec = self.spec
         doc = body_text(msg)
         blocks = [
@@ -227,7 +228,7 @@ class Featurizer:
         return np.concatenate(indices).astype(np.int32), np.concatenate(values)
 
     def transform(self, messages: Sequence[ParsedMessage]) -> sp.csr_matrix:
-        rows = [self._row(m) for m in messages]
+        rows = [self.row(m) for m in messages]
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
         indptr[1:] = np.cumsum([len(idx) for idx, _ in rows])
         indices = np.concatenate([idx for idx, _ in rows]) if rows else np.empty(0, np.int32)
