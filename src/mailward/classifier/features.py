@@ -44,6 +44,7 @@ except ImportError:  # pragma: no cover - depends on the scikit-learn build
 # a module import, not names: mailward.identity imports the detectors package, which imports
 # this module through the content detector
 from mailward import identity
+from mailward.classifier._charhash import hash_char_ngrams
 from mailward.model import ParsedMessage
 
 #: Characters of body text read for word and character grams (keeps predict time bounded).
@@ -186,10 +187,29 @@ def _hash_tokens(tokens: list[str], n_features: int) -> tuple[IntArray, FloatArr
         hasher = FeatureHasher(n_features, input_type="string", alternate_sign=False)
         row = hasher.transform([tokens])
         indices, values = row.indices, row.data
-    unique, inverse = np.unique(np.asarray(indices), return_inverse=True)
-    counts = np.bincount(inverse, weights=np.asarray(values, dtype=np.float64))
+    return _normalised(np.asarray(indices), np.asarray(values, dtype=np.float64))
+
+
+def _normalised(indices: npt.NDArray[Any], values: npt.NDArray[np.float64]) -> tuple[
+    IntArray, FloatArray
+]:
+    """(sorted distinct columns, l2-normalised sums of ``values`` per column)."""
+    unique, inverse = np.unique(indices, return_inverse=True)
+    counts = np.bincount(inverse, weights=values)
     norm = float(np.sqrt(np.dot(counts, counts))) or 1.0
     return unique.astype(np.int32), (counts / norm).astype(np.float32)
+
+
+def _hash_chars(analyzer: Any, doc: str, n_features: int) -> tuple[IntArray, FloatArray]:
+    """The char_wb 3-5 gram block of ``doc``: hashed in one numpy pass
+    (:mod:`mailward.classifier._charhash`, the same columns), else through ``analyzer``."""
+    try:
+        columns = hash_char_ngrams(doc, 3, 5, n_features)
+    except UnicodeEncodeError:  # a lone surrogate: scikit-learn's own path says what happens
+        return _hash_tokens(analyzer(doc), n_features)
+    if not len(columns):
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
+    return _normalised(columns, np.ones(len(columns), dtype=np.float64))
 
 
 class Featurizer:
@@ -206,12 +226,13 @@ class Featurizer:
         ).build_analyzer()
         self._chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5)).build_analyzer()
 
-    def _row(self, msg: ParsedMessage) -> tuple[IntArray, FloatArray]:
+    def row(self, msg: ParsedMessage) -> tuple[IntArray, FloatArray]:
+        """One message's row: (column indices, values), blocks in column order."""
         spec = self.spec
         doc = body_text(msg)
         blocks = [
             (0, _hash_tokens(self._words(doc), spec.word_features)),
-            (spec.word_features, _hash_tokens(self._chars(doc[:CHAR_CHARS]), spec.char_features)),
+            (spec.word_features, _hash_chars(self._chars, doc[:CHAR_CHARS], spec.char_features)),
             (spec.word_features + spec.char_features,
              _hash_tokens(meta_tokens(msg, spec.attachment_features), spec.meta_features)),
         ]  # fmt: skip
@@ -227,7 +248,7 @@ class Featurizer:
         return np.concatenate(indices).astype(np.int32), np.concatenate(values)
 
     def transform(self, messages: Sequence[ParsedMessage]) -> sp.csr_matrix:
-        rows = [self._row(m) for m in messages]
+        rows = [self.row(m) for m in messages]
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
         indptr[1:] = np.cumsum([len(idx) for idx, _ in rows])
         indices = np.concatenate([idx for idx, _ in rows]) if rows else np.empty(0, np.int32)

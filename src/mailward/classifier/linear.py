@@ -66,11 +66,21 @@ class LinearModel:
 
     def predict_rows(self, rows: sp.csr_matrix) -> FloatArray:
         """Class probabilities, one row per input row."""
-        logits = np.asarray(rows @ self._coef_t, dtype=np.float32) + self.intercept
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        out: FloatArray = exp / exp.sum(axis=1, keepdims=True)
-        return out
+        return _softmax(np.asarray(rows @ self._coef_t, dtype=np.float32) + self.intercept)
+
+    def predict_row(self, indices: npt.NDArray[np.int32], values: FloatArray) -> FloatArray:
+        """Class probabilities of one row given as (column indices, values), shape (1, classes).
+
+        The same numbers as :meth:`predict_rows` on that row, without building a sparse
+        matrix: the products are summed in float32 one after another in the row's order
+        (``cumsum``), as the sparse product does.
+        """
+        if len(indices):
+            terms = values[:, None] * self._coef_t[indices]
+            sums = np.cumsum(terms, axis=0, dtype=np.float32)[-1]
+        else:
+            sums = np.zeros(len(self.classes), dtype=np.float32)
+        return _softmax(np.asarray(sums, dtype=np.float32)[None, :] + self.intercept)
 
     def calibrated(self, probs: FloatArray) -> FloatArray:
         """``probs`` with each calibrated class mapped through its Platt curve
@@ -90,6 +100,11 @@ class LinearModel:
         """{class: calibrated probability} for each message."""
         probs = self.calibrated(self.predict_rows(self.featurizer.transform(messages)))
         return [dict(zip(self.classes, map(float, row), strict=True)) for row in probs]
+
+    def predict_one(self, message: ParsedMessage) -> dict[str, float]:
+        """``predict([message])[0]``, without the sparse matrix (see :meth:`predict_row`)."""
+        probs = self.calibrated(self.predict_row(*self.featurizer.row(message)))
+        return dict(zip(self.classes, map(float, probs[0]), strict=True))
 
     def thresholds_at_ham_fpr(self, target: str) -> dict[str, float]:
         """{"0.1%": t, "0.3%": t, ...} chosen out-of-fold in training for ``target`` (or {})."""
@@ -111,6 +126,13 @@ class LinearModel:
         meta = {"format": FORMAT, "classes": list(self.classes), "features": self.spec.to_json()}
         json_path.write_text(json.dumps({**meta, **self.info}, indent=2, sort_keys=True) + "\n")
         return json_path, npz_path
+
+
+def _softmax(logits: FloatArray) -> FloatArray:
+    logits -= logits.max(axis=1, keepdims=True)
+    exp = np.exp(logits)
+    out: FloatArray = exp / exp.sum(axis=1, keepdims=True)
+    return out
 
 
 def platt(p: FloatArray, a: float, b: float) -> FloatArray:

@@ -180,15 +180,16 @@ class ArchiveDetector:
         self._dangerous = frozenset(settings.dangerous_extensions)
 
     async def check(self, msg: ParsedMessage, ctx: ScanContext) -> Sequence[Finding]:
+        worth = [att for att in msg.attachments if _worth_expanding(att)]
+        if not worth:
+            return []  # nothing to open: no passwords to look for either
         passwords: list[str] = []
         if self.settings.try_body_passwords:
             passwords = find_passwords(f"{msg.subject}\n{msg.text}")
         limits = self.settings.limits()
         deadline = time.monotonic() + limits.max_seconds
         results: list[tuple[Attachment, ExpansionResult]] = []
-        for att in msg.attachments:
-            if not _worth_expanding(att):
-                continue
+        for att in worth:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 results.append((att, _out_of_time(att)))

@@ -158,7 +158,7 @@ class ContentClassifierDetector:
         )
 
     async def check(self, msg: ParsedMessage, ctx: ScanContext) -> Sequence[Finding]:
-        probs = self.model.predict([msg])[0]
+        probs = self.model.predict_one(msg)
         findings: list[Finding] = []
         for label in ("phish", "spam"):
             p = probs.get(label)

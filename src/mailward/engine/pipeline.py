@@ -11,11 +11,12 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mailward.config.settings import Settings
+from mailward.engine import _inline
 from mailward.engine.contract import Detector, ScanContext
 from mailward.engine.registry import build_detectors, symbol_table
 from mailward.engine.scoring import Scorer
@@ -92,30 +93,54 @@ class Engine:
 
     async def _run_detectors(self, msg: ParsedMessage, ctx: ScanContext) -> list[Finding]:
         """Detectors of one stage run concurrently; a later stage sees the earlier ones'
-        findings and authentication results (``ctx.findings``, ``ctx.auth_results``)."""
+        findings and authentication results (``ctx.findings``, ``ctx.auth_results``).
+
+        Each detector's coroutine is first run inline (:mod:`mailward.engine._inline`): one
+        that finishes without waiting for anything costs no task; the ones that suspend (DNS, a
+        thread, a socket) go on concurrently, each under its timeout."""
         findings: list[Finding] = []
         for stage in sorted({detector_stage(d) for d in self.detectors}):
-            runs = [
-                self._run_one(d, msg, ctx) for d in self.detectors if detector_stage(d) == stage
-            ]
-            for batch in await asyncio.gather(*runs):
-                findings.extend(batch)
+            batches: list[Sequence[Finding] | None] = []
+            waiting: list[Awaitable[Sequence[Finding]]] = []
+            slots: list[int] = []
+            for detector in (d for d in self.detectors if detector_stage(d) == stage):
+                started = time.monotonic()
+                try:
+                    first = _inline.step(detector.check(msg, ctx))
+                except Exception as exc:
+                    batches.append(_error(detector, msg, exc))
+                    continue
+                if isinstance(first, _inline.Done):
+                    batches.append(_labelled(detector, first.value))
+                    continue
+                slots.append(len(batches))
+                batches.append(None)
+                waiting.append(self._finish(detector, msg, first, started))
+            for slot, batch in zip(slots, await asyncio.gather(*waiting), strict=True):
+                batches[slot] = batch
+            for done in batches:
+                findings.extend(done or ())
             ctx.findings[:] = findings
         return findings
 
-    async def _run_one(
-        self, detector: Detector, msg: ParsedMessage, ctx: ScanContext
+    async def _finish(
+        self,
+        detector: Detector,
+        msg: ParsedMessage,
+        rest: _inline.Suspended[Sequence[Finding]],
+        started: float,
     ) -> Sequence[Finding]:
+        """The rest of a detector that suspended, under what is left of its timeout."""
         timeout = min(detector.timeout, self.settings.engine.detector_timeout)
+        left = max(0.0, timeout - (time.monotonic() - started))
         try:
-            found = await asyncio.wait_for(detector.check(msg, ctx), timeout)
+            found = await asyncio.wait_for(rest, left)
         except TimeoutError:
             log.warning("detector %s timed out on %s", detector.name, msg.message_id)
             return _failure(detector, "ENGINE_DETECTOR_TIMEOUT", f"ran out of {timeout:g}s")
         except Exception as exc:
-            log.exception("detector %s failed on %s", detector.name, msg.message_id)
-            return _failure(detector, "ENGINE_DETECTOR_ERROR", f"{type(exc).__name__}: {exc}")
-        return [f if f.detector else _with_detector(f, detector.name) for f in found]
+            return _error(detector, msg, exc)
+        return _labelled(detector, found)
 
 
 def detector_stage(detector: Detector) -> int:
@@ -125,6 +150,16 @@ def detector_stage(detector: Detector) -> int:
 
 def _with_detector(finding: Finding, name: str) -> Finding:
     return dataclasses.replace(finding, detector=name)
+
+
+def _labelled(detector: Detector, found: Sequence[Finding]) -> list[Finding]:
+    """``found`` with the detector's name on every finding that does not carry one."""
+    return [f if f.detector else _with_detector(f, detector.name) for f in found]
+
+
+def _error(detector: Detector, msg: ParsedMessage, exc: Exception) -> list[Finding]:
+    log.exception("detector %s failed on %s", detector.name, msg.message_id, exc_info=exc)
+    return _failure(detector, "ENGINE_DETECTOR_ERROR", f"{type(exc).__name__}: {exc}")
 
 
 def _failure(detector: Detector, symbol: str, what: str) -> list[Finding]:

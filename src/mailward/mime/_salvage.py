@@ -219,18 +219,43 @@ def _b64(letters: str) -> bytes:
 
 
 def _per_quad(letters: str) -> bytes:
-    """Thunderbird: '=' inside a quad reads as 'A'; the quad loses one byte per '='."""
+    """Thunderbird: '=' inside a quad reads as 'A'; the quad loses one byte per '='.
+
+    Decoded in one pass (every quad as 'A'-filled gives 3 bytes), then each quad that held an
+    '=' loses its last bytes: the same bytes as decoding quad by quad.
+    """
+    whole = letters[: len(letters) // 4 * 4]
+    data = _b64(whole.replace("=", "A"))
+    if "=" not in whole:
+        return data
     out = bytearray()
-    for i in range(0, len(letters) - 3, 4):
-        quad = letters[i : i + 4]
-        pads = quad.count("=")
-        data = _b64(quad.replace("=", "A"))
-        out += data[: max(0, len(data) - pads)]
+    kept = 0  # quads before this one already copied
+    for quad in dict.fromkeys(i // 4 for i in _positions(whole, "=")):
+        pads = whole.count("=", quad * 4, quad * 4 + 4)
+        out += data[kept * 3 : quad * 3 + max(0, 3 - pads)]
+        kept = quad + 1
+    out += data[kept * 3 :]
     return bytes(out)
 
 
+def _positions(text: str, char: str) -> Iterator[int]:
+    i = text.find(char)
+    while i >= 0:
+        yield i
+        i = text.find(char, i + 1)
+
+
 def _groups_of_three(letters: str) -> bytes:
-    return b"".join(_b64(letters[i : i + 3]) for i in range(0, len(letters), 3))
+    """Each group of three letters decoded alone (two bytes each; a last pair gives one).
+
+    Decoded in one pass: an 'A' after every full group makes each a quad whose first two bytes
+    are the group's, and the third byte of each is dropped.
+    """
+    full = len(letters) // 3 * 3
+    quads = re.sub(r"(...)", r"\1A", letters[:full])
+    data = bytearray(_b64(quads))
+    del data[2::3]
+    return bytes(data) + _b64(letters[full:])
 
 
 def _base64_readings(body: list[bytes]) -> Iterator[bytes]:
