@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from mailward.config.activity import ActivitySettings
 from mailward.config.campaigns import CampaignSettings
-from mailward.config.ratelimit import RateLimitSettings
 from mailward.config.cluster import ClusterSettings
+from mailward.config.ratelimit import RateLimitSettings
 from mailward.model import Action
 
 _SAFE_SETTING = re.compile(r"[\x20-\x7e]*")

@@ -209,18 +209,8 @@ async def serve(
     try:
         await stop.wait()
     finally:
-        server.close()
-        await server.wait_closed()
-        if console is not None:
-            await console.stop()
-        if milter is not None:
-            milter.close()
-            await milter.wait_closed()
-        for task in (housekeeping, node):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await _close_listeners(server, milter, console)
+        await _cancel(housekeeping, node)
         await workers.stop()
         if warm is not None:
             with contextlib.suppress(Exception):
@@ -230,6 +220,28 @@ async def serve(
         await gw.aclose()
         _remove_pid(pid_file)
         log.info("mailward stopped")
+
+
+async def _close_listeners(
+    server: asyncio.Server, milter: asyncio.Server | None, console: ConsoleServer | None
+) -> None:
+    """Stop taking connections: SMTP first, then the console and the milter."""
+    server.close()
+    await server.wait_closed()
+    if console is not None:
+        await console.stop()
+    if milter is not None:
+        milter.close()
+        await milter.wait_closed()
+
+
+async def _cancel(*tasks: asyncio.Task[None] | None) -> None:
+    """Cancel the background ``tasks`` (None: not started) and wait for each to end."""
+    for task in tasks:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _start_console(

@@ -2,9 +2,10 @@
 from it.
 
 Each part defines its own tables beside its code (store, sender history, feedback, lockdown,
-journal, console accounts, activity, campaigns, the cluster's held mail); :data:`TARGET` is their union, the schema the
-newest migration must produce. :func:`schema_diff` lists how a database differs from it (empty
-when the migrations and the code agree), for `mailward db check` and the tests. Only those
+journal, console accounts, activity, campaigns, the cluster's held mail); :data:`TARGET` is
+their union, the schema the newest migration must produce. :func:`schema_diff` lists how a
+database differs from it (empty when the migrations and the code agree), for `mailward db
+check` and the tests. Only those
 import this module: it imports every part.
 """
 
