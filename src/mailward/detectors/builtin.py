@@ -13,6 +13,7 @@ from mailward.detectors.content import ContentClassifierDetector
 from mailward.detectors.documents import DocumentDetector
 from mailward.detectors.feeds import ThreatFeedDetector
 from mailward.detectors.forms import CredentialFormDetector
+from mailward.detectors.hosting import HostingDetector
 from mailward.detectors.identity import IdentityDetector
 from mailward.detectors.impersonation import DisplayNameAddressDetector
 from mailward.detectors.lures import LureDetector
@@ -34,6 +35,7 @@ BUILTIN_DETECTORS: tuple[DetectorFactory, ...] = (
     YaraDetector,
     DisplayNameAddressDetector,
     LinkMismatchDetector,
+    HostingDetector,
     AuthDetector,
     CredentialFormDetector,
     ThreatFeedDetector,
@@ -51,6 +53,7 @@ __all__ = [
     "DisplayNameAddressDetector",
     "DocumentDetector",
     "ExecutableAttachmentDetector",
+    "HostingDetector",
     "HtmlSmugglingDetector",
     "IdentityDetector",
     "LinkMismatchDetector",
