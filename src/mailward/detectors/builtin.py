@@ -11,6 +11,7 @@ from mailward.detectors.attachments import ExecutableAttachmentDetector
 from mailward.detectors.auth import AuthDetector
 from mailward.detectors.content import ContentClassifierDetector
 from mailward.detectors.documents import DocumentDetector
+from mailward.detectors.evasion import EvasionDetector
 from mailward.detectors.feeds import ThreatFeedDetector
 from mailward.detectors.forms import CredentialFormDetector
 from mailward.detectors.hosting import HostingDetector
@@ -40,6 +41,7 @@ BUILTIN_DETECTORS: tuple[DetectorFactory, ...] = (
     CredentialFormDetector,
     ThreatFeedDetector,
     LureDetector,
+    EvasionDetector,
     ContentClassifierDetector,
     IdentityDetector,
     StandardTestStringDetector,
@@ -52,6 +54,7 @@ __all__ = [
     "CredentialFormDetector",
     "DisplayNameAddressDetector",
     "DocumentDetector",
+    "EvasionDetector",
     "ExecutableAttachmentDetector",
     "HostingDetector",
     "HtmlSmugglingDetector",
