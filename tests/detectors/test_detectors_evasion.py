@@ -52,3 +52,22 @@ def test_ordinary_css_is_not(css: str) -> None:
     assert offscreen_lengths(f"<p style='{css}'>x</p>", 10_000) == []
     msg = make_message(html=f"<p style='{css}'>x</p>")
     assert run(EvasionDetector(), msg) == []
+
+
+@pytest.mark.parametrize(("name", "subject"), [
+    ("Trust WaIIet", "Your wallet"), ("Iedger", "Update required"),
+    ("Support", "Your PaypaI account is on hold"),
+])  # fmt: skip
+def test_a_brand_spelt_with_i_for_l_is_reported(name: str, subject: str) -> None:
+    sender = address("service@mailer.example", name)
+    found = by_symbol(run(EvasionDetector(), make_message(from_=(sender,), subject=subject)))
+    assert set(found) == {"LURE_BRAND_LOOKALIKE"}
+
+
+@pytest.mark.parametrize(("name", "subject"), [
+    ("Trust Wallet", "Your wallet"), ("Ingrid McIntosh", "Info for IT"),
+    ("PayPal", "Invoice INV-1 Is Ready"),
+])  # fmt: skip
+def test_brands_spelt_right_and_ordinary_capitals_are_not(name: str, subject: str) -> None:
+    sender = address("service@mailer.example", name)
+    assert run(EvasionDetector(), make_message(from_=(sender,), subject=subject)) == []

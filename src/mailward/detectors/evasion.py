@@ -17,9 +17,16 @@ Detects
     (``margin-top``, ``padding-top``, ``top``, ``height``, ``line-height``...) or 1,000 viewport
     heights (``vh``).
 
+  - a brand name (the brand registry, :mod:`mailward.data.brands`, with the operator's
+    ``[brands] file``) in the subject or a From
+    display name that appears only once a capital I standing for a lower-case l is read as one
+    ("Trust WaIIet", "Iedger", "PaypaI"): the name is spelt so that it reads as the brand to a
+    person but matches no brand check.
+
 Symbols (group "evasion")
-  LURE_STYLED_LETTERS   2.5  subject or sender name spelt in styled look-alike letters
-  HTML_OFFSCREEN_TEXT   3    HTML pushes content far outside the visible page
+  LURE_STYLED_LETTERS     2.5  subject or sender name spelt in styled look-alike letters
+  HTML_OFFSCREEN_TEXT     3    HTML pushes content far outside the visible page
+  LURE_BRAND_LOOKALIKE    4    a brand name spelt with I for l in the subject or sender name
 
 Settings ``[detectors.evasion]``
   min_styled_letters  styled letters needed in the subject or a display name (default 3)
@@ -35,6 +42,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from mailward.data import brands as brand_data
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.model import Finding, ParsedMessage
 
@@ -51,6 +59,8 @@ _OFFSCREEN = re.compile(
     re.IGNORECASE,
 )
 _MIN_VH = 1000
+#: A capital I after a lower-case letter, or before lower-case letters: an l in disguise.
+_I_FOR_L = re.compile(r"(?<=[a-z])I|I(?=I*[a-z])")
 
 
 class EvasionSettings(DetectorSettings):
@@ -73,6 +83,18 @@ def offscreen_lengths(html: str, min_px: int) -> list[str]:
     return found
 
 
+def disguised_brands(
+    text: str, registry: brand_data.BrandRegistry, *, sender_name: bool
+) -> list[str]:
+    """Brand names ``text`` shows only once each disguised l (a capital I) is read as an l."""
+    plain = _I_FOR_L.sub("l", text)
+    if plain == text:
+        return []
+    before = {c.brand.id for c in registry.find_claims(text, sender_name=sender_name)}
+    claims = registry.find_claims(plain, sender_name=sender_name)
+    return list(dict.fromkeys(c.brand.name for c in claims if c.brand.id not in before))
+
+
 class EvasionDetector:
     """Styled look-alike letters in the subject or sender name; text placed off screen."""
 
@@ -83,6 +105,9 @@ class EvasionDetector:
         ),
         "HTML_OFFSCREEN_TEXT": SymbolSpec(
             3.0, _GROUP, "The HTML pushes content far outside the visible page."
+        ),
+        "LURE_BRAND_LOOKALIKE": SymbolSpec(
+            4.0, _GROUP, "A brand name is spelt with a capital I for an l."
         ),
     }
     timeout: ClassVar[float] = 2.0
@@ -104,6 +129,19 @@ class EvasionDetector:
                 "The subject or sender name is written in styled look-alike letters, which "
                 "read as words to a person but not to a filter.",
                 tuple(styled),
+            ))  # fmt: skip
+        registry = brand_data.registry_for(ctx.settings.brands.file)
+        disguised = [
+            f"{text!r} reads as {brand}"
+            for text, sender in ((msg.subject, False), *((a.display_name, True) for a in msg.from_))
+            for brand in disguised_brands(text, registry, sender_name=sender)
+        ]
+        if disguised:
+            findings.append(Finding(
+                "LURE_BRAND_LOOKALIKE",
+                "A brand name is spelt with a capital I in place of an l, so that a person reads "
+                "the brand but a brand check does not.",
+                tuple(dict.fromkeys(disguised))[:5],
             ))  # fmt: skip
         html = msg.html[: self.settings.max_html_chars]
         lengths = offscreen_lengths(html, self.settings.min_offscreen_px) if html else []
