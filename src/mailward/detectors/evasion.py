@@ -53,9 +53,11 @@ _STYLED = re.compile(
     "[\U0001d400-\U0001d7ff\u1d00-\u1d22\u0299\u029c\u026a\u0274\u0280\u028f\u0262\u029f"
     "\u24b6-\u24e9\U0001f130-\U0001f189]"
 )
-_OFFSCREEN = re.compile(
-    r"(?:margin|padding)(?:-(?:top|bottom))?\s*:\s*(\d{4,})(?:\.\d+)?\s*(px|vh)"
-    r"|(?<![-\w])(?:top|height|min-height|line-height)\s*:\s*(\d{4,})(?:\.\d+)?\s*(px|vh)",
+#: A long CSS length; the property it belongs to is read from the text just before it.
+_LONG_LENGTH = re.compile(r"(\d{4,})(?:\.\d+)?\s*(px|vh)", re.IGNORECASE)
+_OFFSCREEN_PROPERTY = re.compile(
+    r"(?:(?:margin|padding)(?:-(?:top|bottom))?|(?<![-\w])(?:top|height|min-height|line-height))"
+    r"\s*:\s*$",
     re.IGNORECASE,
 )
 _MIN_VH = 1000
@@ -75,11 +77,13 @@ def offscreen_lengths(html: str, min_px: int) -> list[str]:
     """The CSS declarations in ``html`` that move content at least ``min_px`` pixels (or
     1,000 viewport heights) away."""
     found: list[str] = []
-    for match in _OFFSCREEN.finditer(html):
-        number = match.group(1) or match.group(3)
-        unit = (match.group(2) or match.group(4)).lower()
-        if int(number) >= (_MIN_VH if unit == "vh" else min_px):
-            found.append(match.group(0))
+    for match in _LONG_LENGTH.finditer(html):
+        limit = _MIN_VH if match.group(2).lower() == "vh" else min_px
+        if int(match.group(1)) < limit:
+            continue
+        before = _OFFSCREEN_PROPERTY.search(html, max(0, match.start() - 40), match.start())
+        if before is not None:
+            found.append(before.group(0) + match.group(0))
     return found
 
 
