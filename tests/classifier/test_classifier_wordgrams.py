@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -9,6 +10,8 @@ import pytest
 
 from mailward.classifier import _wordgrams, features
 from mailward.classifier._wordgrams import WordGrams, strip_accents
+from mailward.config.settings import LimitSettings
+from mailward.mime import parse_message
 
 DOCS = [
     "", " ", "a", "ab", "ab cd", "Hello   World!\r\n\tagain and AGAIN",
@@ -47,3 +50,13 @@ def test_repeated_tokens_sum_as_a_counter_does() -> None:
     assert values.tobytes() == expected[1].tobytes()
     assert sorted(values.tolist()) != [values[0]] * 3  # three different counts: 1, 2, 3
 
+
+@pytest.mark.parametrize(
+    "text", ["write to a.b+c@example.co.uk or x@y.z", "a@b.c.d+x@y.z", "@@a@b", "no address 24"]
+)
+def test_addresses_become_one_token_as_the_plain_pattern_makes_them(text: str) -> None:
+    raw = f"Subject: s\r\nContent-Type: text/plain\r\n\r\n{text}\r\n".encode()
+    msg = parse_message(raw, LimitSettings())
+    plain = re.sub(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", " emailaddress ", f"s\n{msg.text}")
+    assert features.body_text(msg) == re.sub(r"\d", "0", plain)
+    assert ("emailaddress" in plain) is ("@" in text and text != "@@a@b")
