@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from email import errors as email_errors
 from email.message import Message
 
+from mailward.mime._lines import line_start_matches
+
 SEVERITY: dict[str, float] = {
     "cte_unusual": 0.7,
     "type_unusual": 0.7,
@@ -52,7 +54,8 @@ _MIME_HEADER = re.compile(
 )
 #: Types whose body is headers by design (a bounce quoting the original message's headers).
 _HEADER_BODIES = frozenset({"text/rfc822-headers", "message/delivery-status"})
-_DELIM_LINE = re.compile(rb"^--([^\r\n]+?)\r?$", re.MULTILINE)
+#: Found where it begins a line (:func:`mailward.mime._lines.line_start_matches`).
+_DELIM_LINE = re.compile(rb"--([^\r\n]+?)\r?$", re.MULTILINE)
 _HEADER_AFTER = re.compile(
     rb"(?:[^\r\n]{0,80}\r?\n){0,2}?[ \t\x0b\r]*content-[a-z-]+[ \t]*:", re.IGNORECASE
 )
@@ -205,7 +208,7 @@ def _stray(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
         for p in parts
         if p.get_content_maintype() == "multipart" and (b := p.get_boundary())
     }
-    for match in _DELIM_LINE.finditer(raw):
+    for match in line_start_matches(_DELIM_LINE, raw):
         token = match[1].rstrip(b" \t")
         if token in boundaries or token.removesuffix(b"--") in boundaries:
             continue
