@@ -25,9 +25,9 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -45,13 +45,16 @@ except ImportError:  # pragma: no cover - depends on the scikit-learn build
 # this module through the content detector
 from mailward import identity
 from mailward.classifier._charhash import hash_char_ngrams
+from mailward.classifier._wordgrams import WordGrams
 from mailward.model import ParsedMessage
 
 #: Characters of body text read for word and character grams (keeps predict time bounded).
 WORD_CHARS = 8_000
 CHAR_CHARS = 1_500
 _PATH_WORD = re.compile(r"[a-z]{3,20}")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+#: The local part is matched possessively (``++``): it cannot hold "@", so giving characters
+#: back never helps a match; the same matches without retrying every shorter run.
+_EMAIL = re.compile(r"[\w.+-]++@[\w-]+(?:\.[\w-]+)+")
 _DIGIT = re.compile(r"\d")
 _MAX_URLS = 50
 IntArray = npt.NDArray[np.int32]
@@ -105,7 +108,9 @@ def body_text(msg: ParsedMessage, limit: int = WORD_CHARS) -> str:
     E-mail addresses become one placeholder token and every digit becomes "0": addresses and
     years in a body say who collected a corpus and when, not what the message wants.
     """
-    text = _EMAIL.sub(" emailaddress ", f"{msg.subject}\n{msg.text[:limit]}")
+    text = f"{msg.subject}\n{msg.text[:limit]}"
+    if "@" in text:
+        text = _EMAIL.sub(" emailaddress ", text)
     return _DIGIT.sub("0", text)
 
 
@@ -181,8 +186,8 @@ def _hash_tokens(tokens: list[str], n_features: int) -> tuple[IntArray, FloatArr
     if not tokens:
         return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
     if _hash_fast is not None:
-        pairs = Counter(tokens).items()
-        indices, _, values = _hash_fast([pairs], n_features, np.float32, False, 0)
+        # each token counted once, repeats summed below: the same sums as a Counter's
+        indices, _, values = _hash_fast([zip(tokens, repeat(1))], n_features, np.float32, False, 0)
     else:
         hasher = FeatureHasher(n_features, input_type="string", alternate_sign=False)
         row = hasher.transform([tokens])
@@ -221,9 +226,7 @@ class Featurizer:
 
     def __init__(self, spec: FeatureSpec | None = None) -> None:
         self.spec = spec or FeatureSpec()
-        self._words = HashingVectorizer(
-            ngram_range=(1, 2), strip_accents="unicode"
-        ).build_analyzer()
+        self._words = WordGrams().grams
         self._chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5)).build_analyzer()
 
     def row(self, msg: ParsedMessage) -> tuple[IntArray, FloatArray]:

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 
 from mailward.config.settings import LimitSettings
 from mailward.errors import LimitExceeded
+from mailward.mime._lines import line_start_matches
 
 _BLANK = re.compile(rb"\r?\n\r?\n")
 # Applied to the lower-cased bytes: a literal prefix lets the regex engine skip ahead fast.
@@ -36,7 +37,8 @@ _FOLDED = rb"[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)"
 _ADDRESS_HEADER = re.compile(
     rb"^(?:resent-)?(?:from|sender|reply-to|to|cc|bcc)" + _FOLDED, re.MULTILINE
 )
-_PARAM_HEADER = re.compile(rb"^content-(?:type|disposition)" + _FOLDED, re.MULTILINE)
+#: Found where it begins a line (:func:`mailward.mime._lines.line_start_matches`).
+_PARAM_HEADER = re.compile(rb"content-(?:type|disposition)" + _FOLDED)
 _ADDRESS_SPECIAL = re.compile(rb'[\\"():;\r]')
 #: Longer declared boundaries are refused (RFC 2046 allows 70 characters).
 MAX_BOUNDARY = 1000
@@ -128,7 +130,7 @@ def check_nesting(raw: bytes, limits: LimitSettings) -> None:
 def check_parameters(lowered: bytes, limits: LimitSettings) -> None:
     """Raise LimitExceeded for a Content-Type or Content-Disposition header, in any part, over
     ``max_header_bytes`` or with more than ``max_header_params`` parameters (``;``)."""
-    for match in _PARAM_HEADER.finditer(lowered):
+    for match in line_start_matches(_PARAM_HEADER, lowered):
         value = match[1]
         _cap("parameter header bytes", len(value), limits.max_header_bytes)
         _cap("header parameters", value.count(b";"), limits.max_header_params)

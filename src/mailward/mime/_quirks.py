@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from email import errors as email_errors
 from email.message import Message
 
+from mailward.mime._lines import line_start_matches
+
 SEVERITY: dict[str, float] = {
     "cte_unusual": 0.7,
     "type_unusual": 0.7,
@@ -52,7 +54,8 @@ _MIME_HEADER = re.compile(
 )
 #: Types whose body is headers by design (a bounce quoting the original message's headers).
 _HEADER_BODIES = frozenset({"text/rfc822-headers", "message/delivery-status"})
-_DELIM_LINE = re.compile(rb"^--([^\r\n]+?)\r?$", re.MULTILINE)
+#: Found where it begins a line (:func:`mailward.mime._lines.line_start_matches`).
+_DELIM_LINE = re.compile(rb"--([^\r\n]+?)\r?$", re.MULTILINE)
 _HEADER_AFTER = re.compile(
     rb"(?:[^\r\n]{0,80}\r?\n){0,2}?[ \t\x0b\r]*content-[a-z-]+[ \t]*:", re.IGNORECASE
 )
@@ -71,6 +74,10 @@ _ENCODED_FILE_TYPES = frozenset(
 )  # fmt: skip
 _QP_BAD = re.compile(r"=(?![0-9A-F]{2}|[ \t]*\r?$)", re.MULTILINE)
 _NOT_B64_BODY = re.compile(r"[^A-Za-z0-9+/=]+")
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_NOT_B64_BYTES = bytes(b for b in range(256) if b not in _B64_ALPHABET)
+_BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
+_BLANK_INSIDE = re.compile(r"\S[ \t]*\r?\n[ \t]*\r?\n[ \t]*\S")
 
 
 def quirk_codes(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
@@ -158,10 +165,9 @@ def _body(part: Message, body: str) -> Iterator[tuple[str, str]]:
             "show as an attachment.",
         )
     if cte == "base64":
-        letters = len(_NOT_B64_BODY.sub("", body))
         lines = [line.strip() for line in body.strip().splitlines()]
         odd_line = any(len(line) % 4 for line in lines[:-1])
-        if letters % 4 or odd_line or re.search(r"\S[ \t]*\r?\n[ \t]*\r?\n[ \t]*\S", body.strip()):
+        if _base64_letters(body) % 4 or odd_line or _blank_line_inside(body):
             yield (
                 "base64_length",
                 "A base64 body is not a whole number of 4-character groups, or has a blank "
@@ -173,6 +179,21 @@ def _body(part: Message, body: str) -> Iterator[tuple[str, str]]:
             "A quoted-printable attachment has escapes that are not '=' and two hex digits; "
             "decoders read them differently.",
         )
+
+
+def _base64_letters(body: str) -> int:
+    """How many base64 alphabet characters ``body`` holds (bytes.translate when it is ASCII:
+    the same count, about ten times faster on a large attachment)."""
+    if body.isascii():
+        return len(body.encode("ascii").translate(None, _NOT_B64_BYTES))
+    return len(_NOT_B64_BODY.sub("", body))
+
+
+def _blank_line_inside(body: str) -> bool:
+    """A blank line between two non-blank ones. The literal search for a blank line comes
+    first: it is what the full pattern needs, and finds nothing in most bodies far faster than
+    the pattern, which tries every non-space character."""
+    return _BLANK_LINE.search(body) is not None and _BLANK_INSIDE.search(body.strip()) is not None
 
 
 def _is_file(part: Message) -> bool:
@@ -187,7 +208,7 @@ def _stray(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
         for p in parts
         if p.get_content_maintype() == "multipart" and (b := p.get_boundary())
     }
-    for match in _DELIM_LINE.finditer(raw):
+    for match in line_start_matches(_DELIM_LINE, raw):
         token = match[1].rstrip(b" \t")
         if token in boundaries or token.removesuffix(b"--") in boundaries:
             continue

@@ -21,6 +21,7 @@ from urllib.parse import unquote, urljoin
 
 import tldextract
 
+from mailward.mime._urlscan import text_url_matches
 from mailward.model import Url
 
 Source = Literal["text", "html", "attachment"]
@@ -148,7 +149,7 @@ def iter_urls(text: str, source: Source = "text") -> Iterator[Url]:
     A bare ``www.`` host is given the ``http://`` a mail client would add when linking it.
     """
     seen: set[str] = set()
-    for match in _TEXT_URL.finditer(text):
+    for match in text_url_matches(_TEXT_URL, text):
         found = _trim(match[0])
         if found[:4].lower() == "www.":
             found = "http://" + found

@@ -1,0 +1,27 @@
+"""Matches of a pattern that must start a line, found by searching for its literal start.
+
+``re.compile(rb"^word...", re.MULTILINE)`` makes the regex engine test every position of the
+data for a line start before it looks at the word; a pattern that begins with a literal is
+searched for that literal first, which is many times faster on a large message. So the
+patterns here leave ``^`` out and :func:`line_start_matches` keeps only the matches that begin
+a line (at the start of the data or after ``\\n``, as ``^`` does with ``re.MULTILINE``).
+
+This gives exactly the matches of the ``^`` pattern when no match can run past the end of its
+own line into a line that the ``^`` pattern could match (the callers' patterns end at the end
+of a line or take only folded continuation lines, which begin with a space or a tab): a match
+that does not begin a line then only covers the rest of its line, where the ``^`` pattern
+finds nothing, and is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+
+def line_start_matches(pattern: re.Pattern[bytes], data: bytes) -> Iterator[re.Match[bytes]]:
+    """The matches of ``pattern`` in ``data`` that begin a line."""
+    for match in pattern.finditer(data):
+        start = match.start()
+        if start == 0 or data[start - 1] == 0x0A:
+            yield match
