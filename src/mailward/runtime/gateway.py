@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mailward.activity.campaigns import Campaigns
 from mailward.activity.monitor import ActivityMonitor
+from mailward.cluster.backlog import HeldCount
 from mailward.cluster.held import HeldStore
 from mailward.cluster.node import run_node
 from mailward.cluster.redis import RedisLink, node_id
@@ -180,13 +181,14 @@ async def serve(
     await asyncio.to_thread(warming.join)
     workers = SpoolWorkers(gw.processor, gw.spool, settings.engine.workers)
     limiter = RateLimiter(settings.ratelimit, settings.organisation.internal_networks)
+    held_count = HeldCount(gw.cluster.held) if gw.cluster is not None else None
     handler = GatewayHandler(settings, gw.spool, gw.engine, gw.processor, workers.nudge,
-                             activity=gw.activity, limiter=limiter)
+                             activity=gw.activity, limiter=limiter, held_count=held_count)
     server = await start_smtp_server(handler, settings.smtp)
     milter = None
     if settings.milter.listen:  # the milter front end beside SMTP, on the same parts
         milter = await start_milter_server(
-            MilterVerdicts(settings, gw.engine, gw.processor), settings, limiter
+            MilterVerdicts(settings, gw.engine, gw.processor, held_count), settings, limiter
         )
         log.info("mailward milter listening on %s", listen_address(milter))
     await workers.start()
