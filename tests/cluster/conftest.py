@@ -12,6 +12,7 @@ import pytest
 import redis
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "store"))  # dbreset
 
 from cluster_helpers import REDIS_URL, redis_answers
 

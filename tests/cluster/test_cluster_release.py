@@ -5,29 +5,25 @@ On SQLite, and on PostgreSQL too when MAILWARD_TEST_PG_URL is set."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cluster_helpers import REDIS_URL
-from sqlalchemy import create_engine
+from dbreset import BACKENDS, empty_postgres, pg_url
 
-from mailward.cluster.held import HELD_METADATA
 from mailward.cluster.lock import LeasedLock
 from mailward.cluster.node import run_node
 from mailward.cluster.release import LOCK
 from mailward.config.settings import Settings
 from mailward.delivery.maildir import iter_messages
 from mailward.model import Envelope
-from mailward.response.lockdown import LOCKDOWN_METADATA, Level
+from mailward.response.lockdown import Level
 from mailward.runtime.gateway import Gateway
 from mailward.spool.processor import drain
 from mailward.spool.queue import SpoolState
 
-PG_ENV = "MAILWARD_TEST_PG_URL"
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
 Node = Callable[[str], Gateway]
 
 
@@ -41,13 +37,8 @@ def raw(n: int) -> bytes:
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'shared.db'}"
-    url = os.environ[PG_ENV]
-    engine = create_engine(url)
-    try:
-        for metadata in (HELD_METADATA, LOCKDOWN_METADATA):
-            metadata.drop_all(engine)
-    finally:
-        engine.dispose()
+    url = pg_url()
+    empty_postgres(url)  # rows gone, the migrated schema kept (tests/store/dbreset.py)
     return url
 
 

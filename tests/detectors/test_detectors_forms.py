@@ -101,11 +101,31 @@ def test_newsletter_search_and_own_domain_forms_miss(html: str) -> None:
 
 
 def test_post_to_sender_domain_misses_but_other_sender_hits() -> None:
-    html = '<form method="post" action="https://forms.example.org/x"><input name="e"></form>'
+    html = '<form method="post" action="https://forms.example.org/x"><input name="email"></form>'
     assert "FORM_EXTERNAL_POST" not in findings(html, from_=(address("news@example.org"),))
     assert "FORM_EXTERNAL_POST" in findings(html)
 
 
 def test_relative_action_resolved_against_base() -> None:
-    html = '<base href="https://collect.example.net/"><form method="post" action="p.php"></form>'
+    html = (
+        '<base href="https://collect.example.net/"><form method="post" action="p.php">'
+        '<input type="tel" name="n"></form>'
+    )
+    assert "FORM_EXTERNAL_POST" in findings(html)
+
+
+@pytest.mark.parametrize("fields", [
+    '<textarea name="Question"></textarea><input type="hidden" name="Partner" value="x">',
+    '<input type="text" name="q"><input type="submit" value="Go">',
+])  # fmt: skip
+def test_a_post_elsewhere_that_collects_nothing_personal_misses(fields: str) -> None:
+    html = f'<form method="post" action="https://partner.example.net/ask.asp">{fields}</form>'
+    assert "FORM_EXTERNAL_POST" not in findings(html)
+
+
+@pytest.mark.parametrize("field", [
+    '<input name="cardnumber">', '<input type="number" name="cvv">', '<input name="userid">',
+])  # fmt: skip
+def test_a_post_elsewhere_that_collects_card_or_user_data_hits(field: str) -> None:
+    html = f'<form method="post" action="https://partner.example.net/p.php">{field}</form>'
     assert "FORM_EXTERNAL_POST" in findings(html)

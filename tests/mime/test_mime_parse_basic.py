@@ -156,3 +156,22 @@ def test_text_is_truncated_at_max_text_chars() -> None:
     msg.set_content("a" * 5000)
     parsed = parse_message(msg.as_bytes(), LimitSettings(max_text_chars=100))
     assert len(parsed.text) == 100
+
+
+def test_quoted_printable_body_with_raw_8bit_bytes_is_read() -> None:
+    """A quoted-printable part that also carries raw UTF-8 bytes (real mail does): the stdlib
+    hands its body back decoded with the declared charset; reading it as ASCII raised and the
+    whole message was unreadable (ParseError)."""
+    raw = (b"From: a@example.org\r\nTo: b@example.com\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: text/plain; charset=utf-8\r\n"
+           b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+           b"caf\xc3\xa9 costs 3=3D3 \xe2\x80\xa2 ok\r\n")
+    assert parse_message(raw, LIMITS).text.strip() == "caf\u00e9 costs 3=3 \u2022 ok"
+
+
+def test_8bit_body_in_an_unknown_charset_is_still_read() -> None:
+    raw = (b"From: a@example.org\r\nTo: b@example.com\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: text/plain; charset=x-no-such-charset\r\n"
+           b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+           b"caf\xc3\xa9 =3D ok\r\n")
+    assert "= ok" in parse_message(raw, LIMITS).text

@@ -11,8 +11,10 @@ from mailward.detectors.attachments import ExecutableAttachmentDetector
 from mailward.detectors.auth import AuthDetector
 from mailward.detectors.content import ContentClassifierDetector
 from mailward.detectors.documents import DocumentDetector
+from mailward.detectors.evasion import EvasionDetector
 from mailward.detectors.feeds import ThreatFeedDetector
 from mailward.detectors.forms import CredentialFormDetector
+from mailward.detectors.hosting import HostingDetector
 from mailward.detectors.identity import IdentityDetector
 from mailward.detectors.impersonation import DisplayNameAddressDetector
 from mailward.detectors.lures import LureDetector
@@ -34,10 +36,12 @@ BUILTIN_DETECTORS: tuple[DetectorFactory, ...] = (
     YaraDetector,
     DisplayNameAddressDetector,
     LinkMismatchDetector,
+    HostingDetector,
     AuthDetector,
     CredentialFormDetector,
     ThreatFeedDetector,
     LureDetector,
+    EvasionDetector,
     ContentClassifierDetector,
     IdentityDetector,
     StandardTestStringDetector,
@@ -50,7 +54,9 @@ __all__ = [
     "CredentialFormDetector",
     "DisplayNameAddressDetector",
     "DocumentDetector",
+    "EvasionDetector",
     "ExecutableAttachmentDetector",
+    "HostingDetector",
     "HtmlSmugglingDetector",
     "IdentityDetector",
     "LinkMismatchDetector",

@@ -5,9 +5,11 @@ ending .htm, .html, .shtml, .xhtml or .svg) with selectolax's lexbor parser.
 
 Detects
   - a password field (``<input type=password>``) in the body or in an attachment;
-  - a form that sends what it collects to another organisation: method POST (or a password
-    field) and an absolute action URL whose registrable domain is neither the From domain's nor
-    an accepted domain, or a ``data:``/``javascript:`` action;
+  - a form that sends personal data it collects (a password, a user name or e-mail address,
+    card, phone or account fields; not a search box or a comment field) to another
+    organisation: method POST (or a password field) and an absolute action URL whose
+    registrable domain is neither the From domain's nor an accepted domain; or any form with a
+    ``data:``/``javascript:`` action;
   - the classic phishing attachment: an HTML file holding a password field, or a login-like
     form (an e-mail/user-name field plus a submit control). Password inputs written by script
     (``"<input type=password"`` inside a script string) count too.
@@ -49,6 +51,10 @@ _CONTROL = re.compile(r"[\x00-\x20]+")
 _SCRIPTED_PASSWORD = re.compile(r"""type\s*=\s*\\?["']?password\b""", re.IGNORECASE)
 _USER_HINT = re.compile(r"e-?mail|user|login|logon|account|username|userid|\bid\b", re.I)
 _USER_TYPES = frozenset({"email", "text", ""})
+#: Fields of personal data a form posting elsewhere may collect (besides passwords and user names).
+_PERSONAL_HINT = re.compile(
+    r"pass|senha|kennwort|card|cvv|cvc|expir|\bpin\b|ssn|phone|iban|birth|security", re.I
+)
 _SUBMIT_TYPES = frozenset({"submit", "image", "button"})
 
 
@@ -99,6 +105,18 @@ def _is_user_field(node: LexborNode) -> bool:
         return False
     hints = " ".join(_attr(node, a) for a in ("name", "id", "placeholder", "autocomplete"))
     return _USER_HINT.search(hints) is not None
+
+
+def _collects_personal(node: LexborNode) -> bool:
+    """An input for something worth stealing: a password, a user name or address, card or
+    account data (a search box or a comment field is not)."""
+    kind = _attr(node, "type").lower()
+    if kind in ("password", "tel") or _is_user_field(node):
+        return True
+    if kind not in (*_USER_TYPES, "number"):
+        return False
+    hints = " ".join(_attr(node, a) for a in ("name", "id", "placeholder", "autocomplete"))
+    return _PERSONAL_HINT.search(hints) is not None
 
 
 def _is_submit(node: LexborNode) -> bool:
@@ -158,7 +176,8 @@ class CredentialFormDetector:
             has_password = any(_is_password(n) for n in controls)
             if any(_is_user_field(n) for n in controls) and any(_is_submit(n) for n in controls):
                 report.login_form = True
-            target = _external_target(form, base, trusted, has_password)
+            collects = any(_collects_personal(n) for n in form.css("input"))
+            target = _external_target(form, base, trusted, has_password, collects)
             if target is not None:
                 report.external.append(target)
         return report
@@ -213,15 +232,16 @@ class CredentialFormDetector:
 
 
 def _external_target(
-    form: LexborNode, base: str, trusted: tuple[str, ...], has_password: bool
+    form: LexborNode, base: str, trusted: tuple[str, ...], has_password: bool, collects: bool
 ) -> str | None:
-    """The form's action when it sends collected data off to another domain, else None."""
+    """The form's action when it sends collected personal data (``collects``) off to another
+    domain, or any data to a script address; else None."""
     action = _CONTROL.sub("", _attr(form, "action"))
     if not action:
         return None
     if _SCRIPT_ACTION.match(action):
         return action[:120]
-    if _attr(form, "method").lower() != "post" and not has_password:
+    if not collects or (_attr(form, "method").lower() != "post" and not has_password):
         return None
     url = make_url(action, "html", base=base or None)
     if url is None or url.scheme not in ("http", "https") or not url.host:

@@ -97,7 +97,7 @@ class Walker:
             data = None
         if not isinstance(data, bytes):
             raw = part.get_payload()
-            data = raw.encode("ascii", "surrogateescape") if isinstance(raw, str) else b""
+            data = body_bytes(part, raw) if isinstance(raw, str) else b""
         self.decoded += len(data)
         if self.decoded > self.limits.max_decoded_bytes:
             raise LimitExceeded("decoded bytes", self.decoded, self.limits.max_decoded_bytes)
@@ -220,6 +220,20 @@ def _container(part: Message) -> Attachment:
     )
 
 
+def body_bytes(part: Message, body: str) -> bytes:
+    """A part's body (``part.get_payload()``) as bytes again. The stdlib hands a body with 8-bit
+    bytes back decoded with the part's declared charset (undecodable bytes as U+FFFD), so it is
+    encoded the same way; a body of ASCII and escaped bytes comes back exactly."""
+    try:
+        return body.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        pass
+    try:
+        return body.encode(part.get_content_charset() or "utf-8", "replace")
+    except LookupError:
+        return body.encode("utf-8", "surrogateescape")
+
+
 def _refolded(part: Message) -> bytes | None:
     """The body decoded where the stdlib would not: an encoding folded or padded
     (``Content-Transfer-Encoding:`` then `` base64`` on the next line, a tab or vertical tab
@@ -233,7 +247,7 @@ def _refolded(part: Message) -> bytes | None:
     body = part.get_payload()
     if cte not in {"base64", "quoted-printable"} or not isinstance(body, str):
         return None
-    data = body.encode("ascii", "surrogateescape")
+    data = body_bytes(part, body)
     if cte == "quoted-printable" and _QP_SOFT_SPACE.search(data):
         return qp_decode(data, lower=True, invalid=-1, space_soft=False)
     if cte == str(raw).lower():

@@ -1,0 +1,159 @@
+"""Text written for the filter, not the reader: styled look-alike letters and off-screen text.
+
+A sender who wants to be read writes letters and puts them on screen. Two tricks do the opposite,
+and both are structure, not wording: words spelt with Unicode's styled look-alike letters
+(mathematical bold or italic, small capitals, circled or squared letters) read the same to a
+person but are no longer the words a filter knows; and text pushed tens of thousands of pixels
+below the visible page is there only for a filter to read (a borrowed newsletter that makes a
+lure look like ordinary mail). Either is a finding independent of the content model's reading
+of the words, so it corroborates it.
+
+Detects
+  - at least ``min_styled_letters`` styled letters (Mathematical Alphanumeric Symbols
+    U+1D400-U+1D7FF, the small capitals of the phonetic blocks, circled and squared Latin
+    letters) in the subject or a From display name; fullwidth forms are left alone (ordinary
+    in East Asian mail);
+  - HTML whose CSS moves or stretches content by at least ``min_offscreen_px`` pixels
+    (``margin-top``, ``padding-top``, ``top``, ``height``, ``line-height``...) or 1,000 viewport
+    heights (``vh``).
+
+  - a brand name (the brand registry, :mod:`mailward.data.brands`, with the operator's
+    ``[brands] file``) in the subject or a From
+    display name that appears only once a capital I standing for a lower-case l is read as one
+    ("Trust WaIIet", "Iedger", "PaypaI"): the name is spelt so that it reads as the brand to a
+    person but matches no brand check.
+
+Symbols (group "evasion")
+  LURE_STYLED_LETTERS     2.5  subject or sender name spelt in styled look-alike letters
+  HTML_OFFSCREEN_TEXT     3    HTML pushes content far outside the visible page
+  LURE_BRAND_LOOKALIKE    4    a brand name spelt with I for l in the subject or sender name
+
+Settings ``[detectors.evasion]``
+  min_styled_letters  styled letters needed in the subject or a display name (default 3)
+  min_offscreen_px    CSS length, in pixels, that counts as off screen (default 10,000)
+  max_html_chars      most characters of HTML searched (default 2,000,000)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+from pydantic import Field
+
+from mailward.data import brands as brand_data
+from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
+from mailward.model import Finding, ParsedMessage
+
+_GROUP = "evasion"
+#: Styled Latin letters and digits: mathematical alphanumerics, small capitals, circled and
+#: squared letters.
+_STYLED = re.compile(
+    "[\U0001d400-\U0001d7ff\u1d00-\u1d22\u0299\u029c\u026a\u0274\u0280\u028f\u0262\u029f"
+    "\u24b6-\u24e9\U0001f130-\U0001f189]"
+)
+#: A long CSS length; the property it belongs to is read from the text just before it.
+_LONG_LENGTH = re.compile(r"(\d{4,})(?:\.\d+)?\s*(px|vh)", re.IGNORECASE)
+_OFFSCREEN_PROPERTY = re.compile(
+    r"(?:(?:margin|padding)(?:-(?:top|bottom))?|(?<![-\w])(?:top|height|min-height|line-height))"
+    r"\s*:\s*$",
+    re.IGNORECASE,
+)
+_MIN_VH = 1000
+#: A capital I after a lower-case letter, or before lower-case letters: an l in disguise.
+_I_FOR_L = re.compile(r"(?<=[a-z])I|I(?=I*[a-z])")
+
+
+class EvasionSettings(DetectorSettings):
+    """Options of the evasion detector."""
+
+    min_styled_letters: int = Field(default=3, ge=1)
+    min_offscreen_px: int = Field(default=10_000, ge=1000)
+    max_html_chars: int = Field(default=2_000_000, ge=1000)
+
+
+def offscreen_lengths(html: str, min_px: int) -> list[str]:
+    """The CSS declarations in ``html`` that move content at least ``min_px`` pixels (or
+    1,000 viewport heights) away."""
+    found: list[str] = []
+    for match in _LONG_LENGTH.finditer(html):
+        limit = _MIN_VH if match.group(2).lower() == "vh" else min_px
+        if int(match.group(1)) < limit:
+            continue
+        before = _OFFSCREEN_PROPERTY.search(html, max(0, match.start() - 40), match.start())
+        if before is not None:
+            found.append(before.group(0) + match.group(0))
+    return found
+
+
+def disguised_brands(
+    text: str, registry: brand_data.BrandRegistry, *, sender_name: bool
+) -> list[str]:
+    """Brand names ``text`` shows only once each disguised l (a capital I) is read as an l."""
+    plain = _I_FOR_L.sub("l", text)
+    if plain == text:
+        return []
+    before = {c.brand.id for c in registry.find_claims(text, sender_name=sender_name)}
+    claims = registry.find_claims(plain, sender_name=sender_name)
+    return list(dict.fromkeys(c.brand.name for c in claims if c.brand.id not in before))
+
+
+class EvasionDetector:
+    """Styled look-alike letters in the subject or sender name; text placed off screen."""
+
+    name: ClassVar[str] = "evasion"
+    symbols: ClassVar[Mapping[str, SymbolSpec]] = {
+        "LURE_STYLED_LETTERS": SymbolSpec(
+            2.5, _GROUP, "The subject or sender name is spelt in styled look-alike letters."
+        ),
+        "HTML_OFFSCREEN_TEXT": SymbolSpec(
+            3.0, _GROUP, "The HTML pushes content far outside the visible page."
+        ),
+        "LURE_BRAND_LOOKALIKE": SymbolSpec(
+            4.0, _GROUP, "A brand name is spelt with a capital I for an l."
+        ),
+    }
+    timeout: ClassVar[float] = 2.0
+    fail_closed: ClassVar[bool] = False
+    Settings: ClassVar[type[EvasionSettings]] = EvasionSettings
+
+    def __init__(self, settings: EvasionSettings | None = None) -> None:
+        self.settings = settings or EvasionSettings()
+
+    async def check(self, msg: ParsedMessage, ctx: ScanContext) -> Sequence[Finding]:
+        findings: list[Finding] = []
+        styled = [
+            text for text in (msg.subject, *(a.display_name for a in msg.from_))
+            if len(_STYLED.findall(text)) >= self.settings.min_styled_letters
+        ]  # fmt: skip
+        if styled:
+            findings.append(Finding(
+                "LURE_STYLED_LETTERS",
+                "The subject or sender name is written in styled look-alike letters, which "
+                "read as words to a person but not to a filter.",
+                tuple(styled),
+            ))  # fmt: skip
+        registry = brand_data.registry_for(ctx.settings.brands.file)
+        disguised = [
+            f"{text!r} reads as {brand}"
+            for text, sender in ((msg.subject, False), *((a.display_name, True) for a in msg.from_))
+            for brand in disguised_brands(text, registry, sender_name=sender)
+        ]
+        if disguised:
+            findings.append(Finding(
+                "LURE_BRAND_LOOKALIKE",
+                "A brand name is spelt with a capital I in place of an l, so that a person reads "
+                "the brand but a brand check does not.",
+                tuple(dict.fromkeys(disguised))[:5],
+            ))  # fmt: skip
+        html = msg.html[: self.settings.max_html_chars]
+        lengths = offscreen_lengths(html, self.settings.min_offscreen_px) if html else []
+        if lengths:
+            findings.append(Finding(
+                "HTML_OFFSCREEN_TEXT",
+                "The HTML places content tens of thousands of pixels outside the visible page, "
+                "where only a filter reads it.",
+                tuple(dict.fromkeys(lengths))[:5],
+            ))  # fmt: skip
+        return findings
