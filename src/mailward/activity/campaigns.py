@@ -182,7 +182,7 @@ class Campaigns:
     def refresh(self, now: float | None = None) -> None:
         """Take up what other processes changed in the store (another node, the CLI, the
         console): the window's campaigns found bad and merges. Housekeeping runs it now and
-        then: two small indexed queries, nothing when the index is not loaded yet."""
+        then: two small queries, nothing when the index is not loaded yet."""
         if not self._loaded:
             return
         c, g = t.campaigns, t.merges
@@ -315,39 +315,43 @@ class Campaigns:
         m, c = t.messages, t.campaigns
         cluster = row["campaign_id"]
         outcome = None
-        with self.tx("store a campaign message", write=True) as conn:
-            if merged:
-                outcome = merge_clusters(conn, cluster, merged, at, self.cfg.min_members)
-            current = conn.execute(select(c).where(c.c.id == cluster)).first()
-            if current is None and not merged and row["joined_by"] != "new":
-                # another node may have merged the cluster this node knows: its kept id
-                into = resolve_merged(conn, [cluster]).get(cluster)
-                if into is not None:
-                    cluster = row["campaign_id"] = into
-                    current = conn.execute(select(c).where(c.c.id == cluster)).first()
-            conn.execute(m.insert().values(**row))
-            if current is not None:
-                if current.state == "bad":  # found bad elsewhere (a node, the CLI): learnt
-                    with self._lock:
-                        self._bad.add(cluster)
-                known = list(dict.fromkeys([*current.indicators, *ind.all]))[:MAX_INDICATORS]
-                conn.execute(update(c).where(c.c.id == cluster).values(
-                    members=c.c.members + 1, last_seen=max(at, current.last_seen),
-                    first_seen=min(at, current.first_seen), indicators=known))
-                return True, outcome
-            rows = conn.execute(select(m.c.at, m.c.indicators)
-                                .where(m.c.campaign_id == cluster)).all()
-            if len(rows) < self.cfg.min_members:
-                return False, outcome
-            shared: Counter[str] = Counter()
-            for r in rows:
-                shared.update(set(r.indicators.get("strong", ())) |
-                              set(r.indicators.get("infra", ())))
-            conn.execute(c.insert().values(
-                id=cluster, first_seen=min(r.at for r in rows),
-                last_seen=max(r.at for r in rows), members=len(rows), state="active",
-                bad_at=None, bad_why="",
-                indicators=[k for k, _ in shared.most_common(MAX_INDICATORS)]))
+        bad = False
+        try:
+            with self.tx("store a campaign message", write=True) as conn:
+                if merged:
+                    outcome = merge_clusters(conn, cluster, merged, at, self.cfg.min_members)
+                current = conn.execute(select(c).where(c.c.id == cluster)).first()
+                if current is None and not merged and row["joined_by"] != "new":
+                    # another node may have merged the cluster this node knows: its kept id
+                    into = resolve_merged(conn, [cluster]).get(cluster)
+                    if into is not None:
+                        cluster = row["campaign_id"] = into
+                        current = conn.execute(select(c).where(c.c.id == cluster)).first()
+                conn.execute(m.insert().values(**row))
+                if current is not None:
+                    bad = current.state == "bad"  # found bad elsewhere (a node, the CLI)
+                    known = list(dict.fromkeys([*current.indicators, *ind.all]))[:MAX_INDICATORS]
+                    conn.execute(update(c).where(c.c.id == cluster).values(
+                        members=c.c.members + 1, last_seen=max(at, current.last_seen),
+                        first_seen=min(at, current.first_seen), indicators=known))
+                    return True, outcome
+                rows = conn.execute(select(m.c.at, m.c.indicators)
+                                    .where(m.c.campaign_id == cluster)).all()
+                if len(rows) < self.cfg.min_members:
+                    return False, outcome
+                shared: Counter[str] = Counter()
+                for r in rows:
+                    shared.update(set(r.indicators.get("strong", ())) |
+                                  set(r.indicators.get("infra", ())))
+                conn.execute(c.insert().values(
+                    id=cluster, first_seen=min(r.at for r in rows),
+                    last_seen=max(r.at for r in rows), members=len(rows), state="active",
+                    bad_at=None, bad_why="",
+                    indicators=[k for k, _ in shared.most_common(MAX_INDICATORS)]))
+        finally:
+            if bad:  # learnt here, outside the transaction (the lock is never taken in one)
+                with self._lock:
+                    self._bad.add(cluster)
         log.info("campaign %s: %d messages clustered", cluster, len(rows))
         return True, outcome
 
