@@ -176,3 +176,94 @@ def test_a_good_campaign_merged_with_a_bad_one_turns_bad_and_is_clawed_back(
         assert make_campaigns().bad_campaign_of("s2") == old  # known after a restart too
     finally:
         journal.close()
+
+
+def test_a_node_that_still_knows_a_merged_campaign_stores_under_the_kept_one(
+        make_campaigns: Callable[..., Campaigns]) -> None:
+    a = make_campaigns()
+    old, new = two_campaigns(a)
+    b = make_campaigns()  # another node: its index loaded before a merges
+    b.ready()
+    assert observe(a, 7, b"file Y", b"file X").merged == (new,)
+    later = observe(b, 8, b"file Y")  # b knows s4..s6 under the merged id
+    assert later.campaign_id == old and later.merged == ()
+    assert b.campaign_of("s8") == old and b.member_ids(new) == []
+    assert a.get(old).members == 8  # type: ignore[union-attr]
+    assert observe(b, 9, b"file Y").campaign_id == old  # b's index follows the merge
+    assert b.index.root(new) == old
+
+
+def test_a_node_that_still_knows_a_merged_small_cluster_stores_under_the_kept_one(
+        make_campaigns: Callable[..., Campaigns]) -> None:
+    a = make_campaigns()
+    kept = [observe(a, i, b"file Y") for i in (1, 2, 3)][-1].campaign_id
+    small = [observe(a, i, b"file X") for i in (4, 5)][-1].campaign_id  # not a campaign yet
+    b = make_campaigns()
+    b.ready()
+    assert observe(a, 7, b"file Y", b"file X").merged == (small,)
+    assert a.merged_into(small) == kept
+    assert observe(b, 8, b"file X").campaign_id == kept
+    assert a.get(kept).members == 7 and a.member_ids(small) == []  # type: ignore[union-attr]
+
+
+def test_a_node_that_still_knows_both_parts_of_a_merge_does_not_merge_again(
+        make_campaigns: Callable[..., Campaigns]) -> None:
+    a = make_campaigns()
+    old, new = two_campaigns(a)
+    b = make_campaigns()
+    b.ready()
+    assert observe(a, 7, b"file Y", b"file X").merged == (new,)
+    placed = observe(b, 8, b"file X", b"file Y")  # like both parts b still tells apart
+    assert placed.campaign_id == old and placed.merged == ()
+    assert a.get(old).members == 8 and a.get(old).merged == (new,)  # type: ignore[union-attr]
+
+
+def test_a_campaign_found_bad_elsewhere_is_known_at_its_next_member(
+        make_campaigns: Callable[..., Campaigns]) -> None:
+    a = make_campaigns()
+    old, new = two_campaigns(a)
+    gateway = make_campaigns()  # the running gateway: its bad set loaded at start
+    gateway.ready()
+    make_campaigns().found_bad(new, "reported", source="analyst")  # `mailward campaigns bad`
+    assert observe(gateway, 8, b"file Y").campaign_id == new
+    assert gateway.bad_campaign_of("s8") == new, "quarantined, not delivered"
+    assert observe(gateway, 9, b"file X").campaign_id == old
+    assert gateway.bad_campaign_of("s9") is None
+
+
+def test_a_running_gateway_takes_up_bad_campaigns_and_merges_at_its_refresh(
+        make_campaigns: Callable[..., Campaigns]) -> None:
+    a = make_campaigns()
+    old, new = two_campaigns(a)
+    gateway = make_campaigns()  # its bad set and index loaded at start
+    gateway.ready()
+    assert observe(a, 7, b"file Y", b"file X").merged == (new,)  # another node merges
+    make_campaigns().found_bad(old, "reported", source="analyst")  # `mailward campaigns bad`
+    assert gateway.bad_campaign_of("s5") is None and gateway.index.root(new) == new
+    gateway.refresh(now=T0 + 10)
+    assert gateway.index.root(new) == old
+    assert gateway.bad_campaign_of("s5") == old and gateway.bad_campaign_of("s2") == old
+
+
+def test_a_refresh_before_the_index_is_loaded_reads_nothing(
+        make_campaigns: Callable[..., Campaigns]) -> None:
+    a = make_campaigns()
+    old, _ = two_campaigns(a)
+    a.found_bad(old, "reported", source="analyst")
+    cold = make_campaigns()
+    cold.refresh(now=T0 + 10)
+    assert cold.index.alias == {} and not cold._loaded
+    assert cold.bad_campaign_of("s2") == old  # loaded on first use, bad set with it
+
+
+def test_a_cluster_notice_is_taken_up_at_once(make_campaigns: Callable[..., Campaigns]) -> None:
+    a = make_campaigns()
+    old, new = two_campaigns(a)
+    b = make_campaigns()
+    b.ready()
+    b.follow_notice({"level": "hold-all"})  # not about campaigns: nothing changes
+    assert b.index.root(new) == new and b.bad_campaign_of("s5") is None
+    b.follow_notice({"into": old, "merged": [new], "node": "node-a"})
+    assert b.index.root(new) == old and b.index.sizes[old] == 6
+    b.follow_notice({"bad": old, "node": "node-a"})
+    assert b.bad_campaign_of("s5") == old

@@ -10,8 +10,12 @@ import pytest
 from starlette.testclient import TestClient
 from web_helpers import login
 
+from mailward.cluster.held import HeldStore
+from mailward.config.cluster import ClusterSettings
 from mailward.config.settings import Settings
+from mailward.model import Envelope
 from mailward.response.release import ReleaseReport
+from mailward.spool.queue import Spool, SpoolEntry, SpoolState
 from mailward.store import Store
 from mailward.web import build_app
 
@@ -124,3 +128,42 @@ def test_reload_from_the_console_asks_the_gateway(
         assert r.status_code == 200 and asked == [True]
     app.state.close()
     assert store.audit_log("configuration")[0].reason == "new rules"
+
+
+def test_a_cluster_nodes_lockdown_page_shows_the_shared_held_count(
+    settings: Settings, users: None
+) -> None:
+    clustered = settings.model_copy(update={"cluster": ClusterSettings(
+        redis_url="redis://127.0.0.1:1/0", node_id="node-a")})  # Redis is not asked
+    held = HeldStore(clustered.store_url)
+    spool = Spool(clustered.spool_dir)
+    try:
+        for n in range(3):  # parked by any node: in the shared store
+            env = Envelope("bob@partner.example.net", ("alice@example.com",), received_at=n)
+            held.park(SpoolEntry(f"held{n:03d}", env, b"Subject: x\r\n\r\nx\r\n", {}), "node-b")
+        env = Envelope("bob@partner.example.net", ("alice@example.com",))
+        spool.put(env, b"Subject: y\r\n\r\ny\r\n", state=SpoolState(held=True))
+        spool.put(env, b"Subject: z\r\n\r\nz\r\n")
+        app = build_app(clustered)
+        with TestClient(app, follow_redirects=False) as c:
+            login(c, "viewer")
+            status = c.get("/api/lockdown").json()
+            page = c.get("/lockdown").text
+        app.state.close()
+    finally:
+        held.close()
+    assert status["cluster"] is True and status["held"] == 3 and status["queued"] == 5
+    assert status["node"] == {"id": "node-a", "held": 1, "queued": 2}
+    assert "Held in the cluster (shared store)" in page
+    assert "This node's spool (node-a)" in page and 'id="node-held">1<' in page
+
+
+def test_a_single_nodes_lockdown_page_shows_its_spool(client: TestClient,
+                                                      settings: Settings) -> None:
+    env = Envelope("bob@partner.example.net", ("alice@example.com",))
+    Spool(settings.spool_dir).put(env, b"Subject: y\r\n\r\ny\r\n", state=SpoolState(held=True))
+    login(client, "viewer")
+    status = client.get("/api/lockdown").json()
+    assert status["cluster"] is False and status["held"] == 1 and status["queued"] == 1
+    page = client.get("/lockdown").text
+    assert "Held in the spool" in page and "Held in the cluster" not in page

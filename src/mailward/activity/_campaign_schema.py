@@ -9,9 +9,10 @@ campaign_messages  every scanned message of the last ``[campaigns] window_hours`
 campaigns          one row per cluster that reached ``min_members``: id, first and last seen,
                    member count, state (active | bad), why and when it was found bad, and the
                    indicators its members share
-campaign_merges    one row per campaign merged into another (a later message resembled
-                   members of both): the merged id, the id kept, when, how many members; a
-                   lookup of the merged id finds the campaign it is part of
+campaign_merges    one row per cluster (campaign or not yet one) merged into another (a
+                   later message resembled members of both): the merged id, the id kept,
+                   when, how many members; a lookup of the merged id finds the campaign it
+                   is part of (also for another node that still knows the old id)
 """
 
 from __future__ import annotations

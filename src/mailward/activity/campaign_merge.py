@@ -3,11 +3,12 @@
 
 :func:`merge_clusters` runs inside the transaction that stores the message
 (:meth:`mailward.activity.campaigns.Campaigns.observe`): the id of the oldest cluster is kept,
-every member of the others is moved to it, each merged campaign gets a ``campaign_merges`` row
-(so its old id still leads to the campaign), and the kept campaign's row is recomputed: members,
-first and last seen, indicators (the kept one's first), and the state: bad when any part was
-bad. The outcome lists the members of the parts that were not bad, which the caller claws back
-when the merged campaign is bad (through the same path as any bad campaign).
+every member of the others is moved to it, each merged cluster (a campaign or not yet one) gets
+a ``campaign_merges`` row (so its old id still leads to the campaign, also for another node
+that still knows the old id: :func:`resolve_merged`), and the kept campaign's row is
+recomputed: members, first and last seen, indicators (the kept one's first), and the state: bad
+when any part was bad. The outcome lists the members of the parts that were not bad, which the
+caller claws back when the merged campaign is bad (through the same path as any bad campaign).
 """
 
 from __future__ import annotations
@@ -54,6 +55,14 @@ def oldest(conn: Connection, clusters: Sequence[str]) -> str:
     return min(clusters, key=lambda cid: (seen.get(cid, float("inf")), clusters.index(cid)))
 
 
+def resolve_merged(conn: Connection, clusters: Sequence[str]) -> dict[str, str]:
+    """Of ``clusters``, those merged into another (by any node): merged id -> the id kept
+    (one indexed lookup; the table keeps each row pointing at the final id)."""
+    g = t.merges
+    rows = conn.execute(select(g.c.id, g.c.merged_into).where(g.c.id.in_(list(clusters))))
+    return {str(cid): str(into) for cid, into in rows if cid != into}
+
+
 def merge_clusters(conn: Connection, into: str, merged: Sequence[str], now: float,
                    min_members: int) -> MergeOutcome:
     """Move the clusters ``merged`` into ``into`` (see the module docstring)."""
@@ -66,12 +75,17 @@ def merge_clusters(conn: Connection, into: str, merged: Sequence[str], now: floa
         good = [cid for cid in ids if cid not in bad_parts]
         good_members = tuple(conn.execute(select(m.c.spool_id)
                                           .where(m.c.campaign_id.in_(good))).scalars())
+    sizes: dict[str, int] = dict(conn.execute(
+        select(m.c.campaign_id, func.count()).where(m.c.campaign_id.in_(list(merged)))
+        .group_by(m.c.campaign_id)).all())
     conn.execute(update(m).where(m.c.campaign_id.in_(list(merged))).values(campaign_id=into))
     conn.execute(update(g).where(g.c.merged_into.in_(list(merged))).values(merged_into=into))
     campaigns = tuple(cid for cid in merged if cid in rows)
-    for cid in campaigns:
-        conn.execute(insert(g).values(id=cid, merged_into=into, at=now,
-                                      members=int(rows[cid].members)))
+    known = set(conn.execute(select(g.c.id).where(g.c.id.in_(list(merged)))).scalars())
+    for cid in merged:  # every merged cluster, so a node that still knows it finds the kept id
+        if cid not in known:
+            size = int(rows[cid].members) if cid in rows else int(sizes.get(cid, 0))
+            conn.execute(insert(g).values(id=cid, merged_into=into, at=now, members=size))
     conn.execute(delete(c).where(c.c.id.in_(list(merged))))
     members, first, last = conn.execute(
         select(func.count(), func.min(m.c.at), func.max(m.c.at)).where(m.c.campaign_id == into)

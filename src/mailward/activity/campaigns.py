@@ -49,8 +49,10 @@ from mailward.activity.campaign_index import (
     message_indicators,
     message_signature,
 )
-from mailward.activity.campaign_merge import MergeOutcome, merge_clusters, oldest
+from mailward.activity.campaign_merge import MergeOutcome, merge_clusters, oldest, resolve_merged
 from mailward.activity.checks import ActivityFinding
+from mailward.cluster.notify import CAMPAIGN, publish
+from mailward.cluster.redis import RedisLink
 from mailward.config.settings import Settings
 from mailward.errors import StoreError
 from mailward.model import Action, Envelope, ParsedMessage, Verdict
@@ -91,7 +93,7 @@ class Campaign:
     bad_at: float | None
     bad_why: str
     indicators: tuple[str, ...]
-    merged: tuple[str, ...] = ()  # campaigns merged into this one
+    merged: tuple[str, ...] = ()  # clusters (campaigns or not yet) merged into this one
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "first_seen": self.first_seen, "last_seen": self.last_seen,
@@ -132,6 +134,8 @@ class Campaigns:
         self._start = time.time() if now is None else now
         self._loaded = False
         self._load_lock = threading.Lock()
+        #: In a cluster: merges and campaigns found bad are announced to the other nodes.
+        self._link = RedisLink.from_settings(settings)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -174,6 +178,38 @@ class Campaigns:
             self.index = index
             self._bad = bad
         return len(index)
+
+    def refresh(self, now: float | None = None) -> None:
+        """Take up what other processes changed in the store (another node, the CLI, the
+        console): the window's campaigns found bad and merges. Housekeeping runs it now and
+        then: two small queries, nothing when the index is not loaded yet."""
+        if not self._loaded:
+            return
+        c, g = t.campaigns, t.merges
+        since = (time.time() if now is None else now) - self.cfg.window_hours * 3600
+        with self.tx("refresh the bad campaigns") as conn:
+            bad = set(conn.execute(select(c.c.id).where(c.c.state == "bad",
+                                                        c.c.last_seen >= since)).scalars())
+            moved = {str(r.id): str(r.merged_into)
+                     for r in conn.execute(select(g.c.id, g.c.merged_into)
+                                           .where(g.c.at >= since))}
+        with self._lock:
+            self._bad |= bad
+            self._follow_locked(moved)
+
+    def follow_notice(self, data: dict[str, Any]) -> None:
+        """A cluster notice (:meth:`_announce` on another node or the CLI): a campaign found
+        bad (``bad``), or clusters merged (``merged`` into ``into``); taken up at once."""
+        bad, into, merged = data.get("bad"), data.get("into"), data.get("merged")
+        with self._lock:
+            if isinstance(bad, str):
+                self._bad.add(bad)
+            if isinstance(into, str) and isinstance(merged, list):
+                self._follow_locked({str(cid): into for cid in merged})
+
+    def _announce(self, data: dict[str, Any]) -> None:
+        if self._link is not None:  # a lost notice: the others follow at their next refresh
+            publish(self._link, CAMPAIGN, data)
 
     def bad_campaign_of(self, spool_id: str) -> str | None:
         """The campaign found bad that this (clustered) message belongs to, if any."""
@@ -222,6 +258,8 @@ class Campaigns:
             is_campaign, outcome = self._store(row, ind, at, merged)
         except IntegrityError:
             return None  # stored before (another process): counted once
+        if (kept := str(row["campaign_id"])) != cluster:  # another node merged it meanwhile
+            cluster = self._follow(kept, {cluster: kept})
         placement = Placement(spool_id, cluster, how, size, is_campaign, seconds, merged)
         if outcome is not None:
             self._merged(spool_id, outcome)
@@ -232,20 +270,38 @@ class Campaigns:
 
     def _merge_in_index(self, clusters: list[str]) -> tuple[str, tuple[str, ...]]:
         """(Under the lock.) Merge the clusters in the index into the one seen first (read
-        from the store: the index only knows the window); (kept id, merged ids)."""
+        from the store: the index only knows the window); (kept id, merged ids). A cluster
+        another node merged already follows its merge first (nothing to merge again)."""
         with self.tx("find the oldest campaign") as conn:
-            into = oldest(conn, clusters)
+            moved = resolve_merged(conn, clusters)
+            self._follow_locked(moved)
+            clusters = list(dict.fromkeys(self.index.root(cid) for cid in clusters))
+            into = oldest(conn, clusters) if len(clusters) > 1 else clusters[0]
         merged = tuple(cid for cid in clusters if cid != into)
         self.index.merge(into, merged)
         if self._bad & set(clusters):
             self._bad.add(into)
         return into, merged
 
+    def _follow(self, into: str, moved: dict[str, str]) -> str:
+        """Take up merges made by another node (``moved``: merged id -> kept id); the root
+        of ``into`` now."""
+        with self._lock:
+            self._follow_locked(moved)
+            return self.index.root(into)
+
+    def _follow_locked(self, moved: dict[str, str]) -> None:
+        for merged, into in moved.items():
+            self.index.merge(into, (merged,))
+            if merged in self._bad:
+                self._bad.add(into)
+
     def _merged(self, spool_id: str, outcome: MergeOutcome) -> None:
         """Audit a merge; when it made a good part bad, respond as to any bad campaign."""
         why = (f"{', '.join(outcome.merged)} merged into {outcome.into}: message {spool_id} "
                "resembles members of each")
         log.info("campaign %s", why)
+        self._announce({"into": outcome.into, "merged": list(outcome.merged)})
         self.store.audit(ACTOR, "campaign merged", outcome.into, (), why)
         if outcome.bad and outcome.good_members:
             self.found_bad(outcome.into,
@@ -259,30 +315,43 @@ class Campaigns:
         m, c = t.messages, t.campaigns
         cluster = row["campaign_id"]
         outcome = None
-        with self.tx("store a campaign message", write=True) as conn:
-            if merged:
-                outcome = merge_clusters(conn, cluster, merged, at, self.cfg.min_members)
-            conn.execute(m.insert().values(**row))
-            current = conn.execute(select(c).where(c.c.id == cluster)).first()
-            if current is not None:
-                known = list(dict.fromkeys([*current.indicators, *ind.all]))[:MAX_INDICATORS]
-                conn.execute(update(c).where(c.c.id == cluster).values(
-                    members=c.c.members + 1, last_seen=max(at, current.last_seen),
-                    first_seen=min(at, current.first_seen), indicators=known))
-                return True, outcome
-            rows = conn.execute(select(m.c.at, m.c.indicators)
-                                .where(m.c.campaign_id == cluster)).all()
-            if len(rows) < self.cfg.min_members:
-                return False, outcome
-            shared: Counter[str] = Counter()
-            for r in rows:
-                shared.update(set(r.indicators.get("strong", ())) |
-                              set(r.indicators.get("infra", ())))
-            conn.execute(c.insert().values(
-                id=cluster, first_seen=min(r.at for r in rows),
-                last_seen=max(r.at for r in rows), members=len(rows), state="active",
-                bad_at=None, bad_why="",
-                indicators=[k for k, _ in shared.most_common(MAX_INDICATORS)]))
+        bad = False
+        try:
+            with self.tx("store a campaign message", write=True) as conn:
+                if merged:
+                    outcome = merge_clusters(conn, cluster, merged, at, self.cfg.min_members)
+                current = conn.execute(select(c).where(c.c.id == cluster)).first()
+                if current is None and not merged and row["joined_by"] != "new":
+                    # another node may have merged the cluster this node knows: its kept id
+                    into = resolve_merged(conn, [cluster]).get(cluster)
+                    if into is not None:
+                        cluster = row["campaign_id"] = into
+                        current = conn.execute(select(c).where(c.c.id == cluster)).first()
+                conn.execute(m.insert().values(**row))
+                if current is not None:
+                    bad = current.state == "bad"  # found bad elsewhere (a node, the CLI)
+                    known = list(dict.fromkeys([*current.indicators, *ind.all]))[:MAX_INDICATORS]
+                    conn.execute(update(c).where(c.c.id == cluster).values(
+                        members=c.c.members + 1, last_seen=max(at, current.last_seen),
+                        first_seen=min(at, current.first_seen), indicators=known))
+                    return True, outcome
+                rows = conn.execute(select(m.c.at, m.c.indicators)
+                                    .where(m.c.campaign_id == cluster)).all()
+                if len(rows) < self.cfg.min_members:
+                    return False, outcome
+                shared: Counter[str] = Counter()
+                for r in rows:
+                    shared.update(set(r.indicators.get("strong", ())) |
+                                  set(r.indicators.get("infra", ())))
+                conn.execute(c.insert().values(
+                    id=cluster, first_seen=min(r.at for r in rows),
+                    last_seen=max(r.at for r in rows), members=len(rows), state="active",
+                    bad_at=None, bad_why="",
+                    indicators=[k for k, _ in shared.most_common(MAX_INDICATORS)]))
+        finally:
+            if bad:  # learnt here, outside the transaction (the lock is never taken in one)
+                with self._lock:
+                    self._bad.add(cluster)
         log.info("campaign %s: %d messages clustered", cluster, len(rows))
         return True, outcome
 
@@ -414,6 +483,7 @@ class Campaigns:
                     state="bad", bad_at=now, bad_why=why[:1000]))
         with self._lock:
             self._bad.add(campaign_id)
+        self._announce({"bad": campaign_id})
         self.store.audit(actor, "campaign bad", campaign_id, (), why)
         delivered = [m["spool_id"] for m in self.members(campaign_id)
                      if m["action"] in DELIVERED and (among is None or m["spool_id"] in among)]

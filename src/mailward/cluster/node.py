@@ -1,6 +1,7 @@
 """A gateway node's cluster tasks: follow the other nodes' notices (a lockdown change drops the
-cached level at once; a release order wakes this node) and, every ``[cluster] poll_seconds``,
-park held mail in the shared store and work on open release orders."""
+cached level at once; a release order wakes this node; a campaign merge or a campaign found bad
+is taken up by this node's campaign index) and, every ``[cluster] poll_seconds``, park held
+mail in the shared store and work on open release orders."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mailward.cluster.notify import LOCKDOWN, RELEASE, follow
+from mailward.cluster.notify import CAMPAIGN, LOCKDOWN, RELEASE, follow
 from mailward.cluster.redis import RedisLink
 from mailward.cluster.release import ClusterRelease
 
@@ -34,13 +35,18 @@ def on_lockdown(invalidate: Callable[[], None], link: RedisLink) -> Callable[[di
 async def run_node(
     cluster: ClusterRelease, link: RedisLink, invalidate: Callable[[], None],
     ready: asyncio.Event | None = None,
+    on_campaign: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
-    """Both cluster tasks, until cancelled."""
+    """Both cluster tasks, until cancelled; ``on_campaign`` (in a thread) for campaign notices."""
     wake = asyncio.Event()
-    notices = asyncio.create_task(follow(link, {
+    loop = asyncio.get_running_loop()
+    handlers: dict[str, Callable[[dict[str, Any]], None]] = {
         LOCKDOWN: on_lockdown(invalidate, link),
         RELEASE: lambda data: wake.set(),
-    }, ready), name="cluster-notices")
+    }
+    if on_campaign is not None:  # off the event loop: the index's lock may be busy
+        handlers[CAMPAIGN] = lambda data: _in_thread(loop, on_campaign, data)
+    notices = asyncio.create_task(follow(link, handlers, ready), name="cluster-notices")
     try:
         while True:
             wake.clear()
@@ -55,3 +61,14 @@ async def run_node(
         notices.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await notices
+
+
+def _in_thread(loop: asyncio.AbstractEventLoop, handler: Callable[[dict[str, Any]], None],
+               data: dict[str, Any]) -> None:
+    future = loop.run_in_executor(None, handler, data)
+    future.add_done_callback(_log_failure)
+
+
+def _log_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("cluster notice could not be handled", exc_info=future.exception())

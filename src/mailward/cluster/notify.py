@@ -1,7 +1,8 @@
-"""Lockdown change notices over Redis pub/sub: a node (or the CLI, or the console) that changes
-the level publishes it; every node subscribes and drops its cached level at once, so the whole
-cluster obeys within a second. The store stays the truth: a lost notice only means a node
-waits out its 1 s cache, and a Redis that is down stops no mail."""
+"""Notices over Redis pub/sub: a node (or the CLI, or the console) that changes the lockdown level
+publishes it; every node subscribes and drops its cached level at once, so the whole cluster
+obeys within a second. Release orders, campaign merges and campaigns found bad are announced
+the same way. The store stays the truth: a lost notice only means a node waits out its 1 s
+cache (or its next campaign refresh), and a Redis that is down stops no mail."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from mailward.cluster.redis import RedisLink
 log = logging.getLogger(__name__)
 LOCKDOWN = "lockdown"
 RELEASE = "release"
+#: Campaigns merged or found bad (:meth:`mailward.activity.campaigns.Campaigns.follow_notice`).
+CAMPAIGN = "campaign"
 
 
 def publish(link: RedisLink, topic: str, data: dict[str, Any]) -> bool:

@@ -370,7 +370,8 @@ class LockdownSettings(Section):
     )
     #: At heightened and above, external mail with links is at least tagged.
     tag_external_links: bool = True
-    #: At hold-all, new mail gets 4xx once this many messages are held.
+    #: At hold-all, new mail gets 4xx once this many messages are held (in a cluster: the
+    #: shared store's held mail, counted at most once a second, plus the node's own spool).
     max_held_messages: int = Field(100_000, gt=0)
     #: `mailward lockdown release`: messages per batch, and batches are paced to this rate.
     release_batch_size: int = Field(100, gt=0)

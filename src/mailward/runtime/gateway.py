@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mailward.activity.campaigns import Campaigns
 from mailward.activity.monitor import ActivityMonitor
+from mailward.cluster.backlog import HeldCount
 from mailward.cluster.held import HeldStore
 from mailward.cluster.node import run_node
 from mailward.cluster.redis import RedisLink, node_id
@@ -180,13 +181,14 @@ async def serve(
     await asyncio.to_thread(warming.join)
     workers = SpoolWorkers(gw.processor, gw.spool, settings.engine.workers)
     limiter = RateLimiter(settings.ratelimit, settings.organisation.internal_networks)
+    held_count = HeldCount(gw.cluster.held) if gw.cluster is not None else None
     handler = GatewayHandler(settings, gw.spool, gw.engine, gw.processor, workers.nudge,
-                             activity=gw.activity, limiter=limiter)
+                             activity=gw.activity, limiter=limiter, held_count=held_count)
     server = await start_smtp_server(handler, settings.smtp)
     milter = None
     if settings.milter.listen:  # the milter front end beside SMTP, on the same parts
         milter = await start_milter_server(
-            MilterVerdicts(settings, gw.engine, gw.processor), settings, limiter
+            MilterVerdicts(settings, gw.engine, gw.processor, held_count), settings, limiter
         )
         log.info("mailward milter listening on %s", listen_address(milter))
     await workers.start()
@@ -283,8 +285,9 @@ def _start_cluster_node(gw: Gateway) -> asyncio.Task[None] | None:
     if gw.cluster is None or link is None:
         return None
     log.info("cluster node %s (Redis at %s)", link.node, link.url.rpartition("@")[2])
-    return asyncio.create_task(run_node(gw.cluster, link, gw.lockdown.invalidate),
-                               name="cluster-node")
+    on_campaign = gw.campaigns.follow_notice if gw.campaigns is not None else None
+    return asyncio.create_task(run_node(gw.cluster, link, gw.lockdown.invalidate,
+                                        on_campaign=on_campaign), name="cluster-node")
 
 
 def _no_source() -> Settings:
@@ -321,7 +324,8 @@ async def _housekeeping(
     gw: Gateway, reloader: Reloader, hup: asyncio.Event, retention_every: float = 3600.0
 ) -> None:
     """Periodic chores: journal retention; a reload on SIGHUP or when the configuration or
-    YARA rules change (then a zero-hour purge); a zero-hour purge when the feeds change."""
+    YARA rules change (then a zero-hour purge); a zero-hour purge when the feeds change; the
+    campaigns other processes found bad or merged."""
     feeds = FeedWatcher(gw.engine)
     last_retention = 0.0
     while True:
@@ -339,8 +343,19 @@ async def _housekeeping(
         except Exception:
             log.exception("configuration reload failed; still on the old configuration")
         await _feed_purge(gw, feeds)
+        await _campaign_refresh(gw)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(hup.wait(), gw.settings.journal.zero_hour_check_seconds)
+
+
+async def _campaign_refresh(gw: Gateway) -> None:
+    """Campaigns found bad or merged by another process (the CLI, another node) since."""
+    if gw.campaigns is None:
+        return
+    try:
+        await asyncio.to_thread(gw.campaigns.refresh)
+    except Exception:
+        log.exception("campaign refresh failed; will try again")
 
 
 async def _feed_purge(gw: Gateway, feeds: FeedWatcher) -> None:

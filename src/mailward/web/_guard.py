@@ -23,6 +23,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from mailward.cluster.backlog import HeldCount
 from mailward.config.settings import Settings
 from mailward.response.release import ReleaseReport
 from mailward.store import Store
@@ -70,6 +71,7 @@ class Console:
     deliver: Deliver | None = None
     release_backlog: ReleaseBacklog | None = None
     reload: Callable[[], None] | None = None  # asks the running gateway to reload
+    held_count: HeldCount | None = None  # in a cluster: the shared store's held mail
     backlog: BacklogRelease = field(default_factory=BacklogRelease)
     jinja: Environment = field(
         default_factory=lambda: Environment(

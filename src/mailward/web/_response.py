@@ -1,6 +1,7 @@
 """Lockdown and hunt routes: the incident-response tools of the CLI, in the console.
 
-/lockdown (admin to change): the level, who set it and why, held and queued counts, a change
+/lockdown (admin to change): the level, who set it and why, held and queued counts (in a
+cluster: the shared store's held mail, and this node's own spool apart), a change
 with a reason (``LockdownState.set``, audited), and the release of the held backlog
 (``release_held`` on the running gateway's spool and processor) with its progress, polled by
 /static/lockdown.js from /api/lockdown. /hunt (analyst to act): a search by indicator
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from mailward.cluster.redis import node_id
 from mailward.errors import StoreError
 from mailward.response.clawback import ClawbackTarget, clawback_tool
 from mailward.response.hunt import HuntQuery, hunt
@@ -38,16 +40,23 @@ def _when(ts: float) -> str:
 
 
 def _lockdown_status(console: Console) -> dict[str, Any]:
+    """The level and the backlog. ``held``: what a release would release (in a cluster the
+    shared store's held mail, else this node's spool's); ``queued``: all mail waiting (in a
+    cluster, that held mail plus this node's spool); ``node``: this node's own spool."""
     state = LockdownState(console.settings.store_url, cache_seconds=0.0)
     try:
         status = state.status()
     finally:
         state.close()
     spool = Spool(console.settings.spool_dir)
+    held, queued = len(spool.held()), spool.count()
+    shared = console.held_count.get() if console.held_count is not None else None
     b = console.backlog
     return {
         "level": str(status.level), "changed_at": status.changed_at, "actor": status.actor,
-        "reason": status.reason, "held": len(spool.held()), "queued": spool.count(),
+        "reason": status.reason, "cluster": shared is not None,
+        "node": {"id": node_id(console.settings), "held": held, "queued": queued},
+        "held": held if shared is None else shared, "queued": queued + (shared or 0),
         "release": {"running": b.running, "done": b.done, "total": b.total, "actor": b.actor,
                     "started_at": b.started_at, "result": b.result,
                     "available": console.release_backlog is not None},

@@ -27,6 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailward.activity.campaigns import Campaigns
 from mailward.activity.monitor import ActivityMonitor
+from mailward.cluster.backlog import HeldCount
+from mailward.cluster.held import HeldStore
 from mailward.config.settings import Settings
 from mailward.store import Store, open_store
 from mailward.store.browse import QuarantineBrowser
@@ -218,6 +220,8 @@ def build_app(
         deliver=deliver,
         release_backlog=release_backlog,
         reload=reload,
+        held_count=HeldCount(HeldStore(settings.store_url)) if settings.cluster.redis_url
+        else None,
     )
     routes = [
         Route("/", home, methods=["GET"]),
@@ -242,6 +246,8 @@ def build_app(
         console.accounts.close()
         console.browser.close()
         console.activity.close()
+        if console.held_count is not None:
+            console.held_count.held.close()
         if own_store:
             console.store.close()
 

@@ -28,6 +28,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from mailward.cluster.backlog import HeldCount
 from mailward.config.settings import Settings
 from mailward.disarm import disarm_message, removed_summary
 from mailward.engine.pipeline import Engine
@@ -92,8 +93,10 @@ def _reply_text(text: str) -> str:
 class MilterVerdicts:
     """Scans one message at end of message and gives the replies for the MTA."""
 
-    def __init__(self, settings: Settings, engine: Engine, processor: Processor) -> None:
+    def __init__(self, settings: Settings, engine: Engine, processor: Processor,
+                 held_count: HeldCount | None = None) -> None:
         self.settings = settings
+        self.held_count = held_count  # in a cluster: the shared held backlog
         self.engine = engine
         self.processor = processor
         self.store = processor.store
@@ -207,7 +210,10 @@ class MilterVerdicts:
             log.info("milter: lockdown %s: %s to Postfix's hold queue", level, entry_id)
             return [p.quarantine(f"mailward lockdown {level}: {entry_id}"),
                     p.encode(p.CONTINUE)]
-        if self.spool.count() >= self.settings.lockdown.max_held_messages:
+        queued = self.spool.count()
+        if self.held_count is not None:
+            queued += await self.held_count.aget()
+        if queued >= self.settings.lockdown.max_held_messages:
             return [p.reply_code("452 4.3.1 Mail is held for maintenance and the queue is "
                                  "full; try again later")]
         state = SpoolState(held=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mailward.activity.monitor import ActivityMonitor
+from mailward.cluster.backlog import HeldCount
 from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine
 from mailward.errors import MailwardError
@@ -46,6 +47,7 @@ class GatewayHandler:
         on_queued: Callable[[str], None] = lambda _id: None,
         activity: ActivityMonitor | None = None,
         limiter: RateLimiter | None = None,
+        held_count: HeldCount | None = None,
     ) -> None:
         self.settings = settings
         self.spool = spool
@@ -58,6 +60,8 @@ class GatewayHandler:
         self.activity = activity
         #: Rate limits at MAIL and RCPT ([ratelimit]); None: none.
         self.limiter = limiter
+        #: In a cluster: the shared held backlog, counted toward max_held_messages.
+        self.held_count = held_count
         self._auth_tasks: set[asyncio.Future[None]] = set()
 
     def auth_observer(self, login: str, peer_ip: str, ok: bool) -> None:
@@ -89,7 +93,7 @@ class GatewayHandler:
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
     ) -> str:
-        if self._spool_full():
+        if await self._spool_full():
             return "452 4.3.1 Mail is held for maintenance and the queue is full; try again later"
         if self.limiter is not None:
             refusal = await self.limiter.check_mail(
@@ -100,12 +104,16 @@ class GatewayHandler:
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Sender ok"
 
-    def _spool_full(self) -> bool:
-        """At hold-all, past lockdown.max_held_messages queued, senders are asked to retry."""
+    async def _spool_full(self) -> bool:
+        """At hold-all, past lockdown.max_held_messages queued (this node's spool, plus the
+        cluster's shared held backlog), senders are asked to retry."""
         level = self.processor.lockdown() if self.processor.lockdown is not None else None
         if level is not Level.HOLD_ALL:
             return False
-        return self.spool.count() >= self.settings.lockdown.max_held_messages
+        queued = self.spool.count()
+        if self.held_count is not None:
+            queued += await self.held_count.aget()
+        return queued >= self.settings.lockdown.max_held_messages
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]

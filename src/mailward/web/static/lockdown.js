@@ -13,6 +13,8 @@
         text("level", s.level);
         text("held", s.held);
         text("queued", s.queued);
+        text("node-held", s.node.held);  // a cluster's page shows this node's spool apart
+        text("node-queued", s.node.queued);
         var r = s.release;
         progress.dataset.running = r.running ? "yes" : "no";
         progress.textContent = r.running ? "running: " + r.done + "/" + r.total + " (started by " + r.actor + ")"
