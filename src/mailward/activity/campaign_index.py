@@ -127,19 +127,22 @@ class CampaignIndex:
         """The cluster a message with ``sig`` and ``ind`` joins, how (None, "new"), and the
         other clusters it matches members of too (the most matching members first)."""
         found: dict[str, str] = {}
-        if not sig.is_empty():
-            for key in self.lsh.query(sig):
-                if ct.similarity(sig, self.members[key].sig) >= self.similarity:
-                    found[key] = "content"
+        has_text = not sig.is_empty()
+        if has_text:
+            keys = list(self.lsh.query(sig))
+            scores = ct.similarities(sig, [self.members[k].sig for k in keys])
+            found.update((k, "content") for k, s in zip(keys, scores, strict=True)
+                         if s >= self.similarity)
         for value in ind.strong:
             for key in self._newest(value):
                 found.setdefault(key, "attachment")
-        if not sig.is_empty():
+        if has_text:
             for value in ind.infra:
-                for key in self._newest(value):
-                    if key not in found and ct.similarity(
-                            sig, self.members[key].sig) >= self.infra_similarity:
-                        found[key] = "link" if value.startswith("link:") else "infra"
+                keys = [k for k in self._newest(value) if k not in found]
+                scores = ct.similarities(sig, [self.members[k].sig for k in keys])
+                how = "link" if value.startswith("link:") else "infra"
+                found.update((k, how) for k, s in zip(keys, scores, strict=True)
+                             if s >= self.infra_similarity)
         if not found:
             return None, "new", ()
         votes: Counter[str] = Counter()
