@@ -140,8 +140,8 @@ class CampaignIndex:
             for value in ind.infra:
                 keys = [k for k in self._newest(value) if k not in found]
                 scores = ct.similarities(sig, [self.members[k].sig for k in keys])
-                how = "link" if value.startswith("link:") else "infra"
-                found.update((k, how) for k, s in zip(keys, scores, strict=True)
+                kind = "link" if value.startswith("link:") else "infra"
+                found.update((k, kind) for k, s in zip(keys, scores, strict=True)
                              if s >= self.infra_similarity)
         if not found:
             return None, "new", ()
