@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ACTOR = "mailward-campaigns"
+_INSERT_MESSAGE = t.messages.insert()  # built once; each message only binds its row
 DELIVERED = frozenset({"deliver", "tag", "disarm"})
 MAX_INDICATORS = 200
 
@@ -262,7 +263,7 @@ class Campaigns:
         with self.tx("store a campaign message", write=True) as conn:
             if merged:
                 outcome = merge_clusters(conn, cluster, merged, at, self.cfg.min_members)
-            conn.execute(m.insert().values(**row))
+            conn.execute(_INSERT_MESSAGE, row)
             current = conn.execute(select(c).where(c.c.id == cluster)).first()
             if current is not None:
                 known = list(dict.fromkeys([*current.indicators, *ind.all]))[:MAX_INDICATORS]
