@@ -10,6 +10,7 @@ from each merged id to the one kept, so members keep their labels and resolve th
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, deque
 from dataclasses import dataclass
 from itertools import islice
@@ -24,6 +25,10 @@ from mailward.model import Envelope, ParsedMessage
 #: Messages per indicator considered (the newest): bounds the work for an indicator that very
 #: many messages share (a popular link domain, a big provider's sender domain).
 INDICATOR_CANDIDATES = 50
+#: Content candidates (the LSH's answer) compared at most, the newest: a campaign of thousands
+#: of near-identical messages is recognised from its latest members as well as from all of
+#: them, and its next message costs the same whatever its size.
+CONTENT_CANDIDATES = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +127,13 @@ class CampaignIndex:
         """The newest ``INDICATOR_CANDIDATES`` messages showing an indicator."""
         return list(islice(reversed(self.by_indicator.get(value, {})), INDICATOR_CANDIDATES))
 
+    def _newest_candidates(self, keys: list[str]) -> list[str]:
+        """The newest ``CONTENT_CANDIDATES`` of the LSH's candidates (all when fewer)."""
+        if len(keys) <= CONTENT_CANDIDATES:
+            return list(keys)
+        members = self.members
+        return heapq.nlargest(CONTENT_CANDIDATES, keys, key=lambda k: members[k].at)
+
     def match(self, sig: LeanMinHash, ind: Indicators
               ) -> tuple[str | None, str, tuple[str, ...]]:
         """The cluster a message with ``sig`` and ``ind`` joins, how (None, "new"), and the
@@ -129,7 +141,7 @@ class CampaignIndex:
         found: dict[str, str] = {}
         has_text = not sig.is_empty()
         if has_text:
-            keys = list(self.lsh.query(sig))
+            keys = self._newest_candidates(self.lsh.query(sig))
             scores = ct.similarities(sig, [self.members[k].sig for k in keys])
             found.update((k, "content") for k, s in zip(keys, scores, strict=True)
                          if s >= self.similarity)
