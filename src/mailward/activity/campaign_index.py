@@ -96,6 +96,7 @@ class CampaignIndex:
         self.infra_similarity = infra_similarity
         self.lsh = MinHashLSH(threshold=similarity, num_perm=num_perm)
         self.members: dict[str, IndexedMessage] = {}
+        self.received: dict[str, float] = {}  # key -> its member's ``at`` (a quick sort key)
         self.order: deque[tuple[float, str]] = deque()
         self.by_indicator: dict[str, dict[str, None]] = {}
         self.sizes: Counter[str] = Counter()
@@ -131,8 +132,7 @@ class CampaignIndex:
         """The newest ``CONTENT_CANDIDATES`` of the LSH's candidates (all when fewer)."""
         if len(keys) <= CONTENT_CANDIDATES:
             return list(keys)
-        members = self.members
-        return heapq.nlargest(CONTENT_CANDIDATES, keys, key=lambda k: members[k].at)
+        return heapq.nlargest(CONTENT_CANDIDATES, keys, key=self.received.__getitem__)
 
     def match(self, sig: LeanMinHash, ind: Indicators
               ) -> tuple[str | None, str, tuple[str, ...]]:
@@ -173,6 +173,7 @@ class CampaignIndex:
         if key in self.members:
             return
         self.members[key] = member
+        self.received[key] = member.at
         self.order.append((member.at, key))
         if not member.sig.is_empty():
             self.lsh.insert(key, member.sig)
@@ -187,6 +188,7 @@ class CampaignIndex:
             member = self.members.pop(key, None)
             if member is None:
                 continue
+            del self.received[key]
             if not member.sig.is_empty():
                 self.lsh.remove(key)
             for value in member.indicators.all:
