@@ -8,6 +8,7 @@ from mailward.activity.campaign_text import (
     normalise,
     shingles,
     signature,
+    similarities,
     similarity,
     to_bytes,
 )
@@ -57,3 +58,22 @@ def test_signature_survives_the_store() -> None:
     sig = signature("some words to hash for the store")
     assert similarity(from_bytes(to_bytes(sig)), sig) == 1.0
     assert len(to_bytes(sig)) == 64 * 4
+
+
+def test_similarities_give_the_figures_of_similarity_in_one_go() -> None:
+    sig = signature(normalise("please confirm your mailbox password today or lose access"))
+    others = [
+        sig,  # the same text: 1.0
+        signature(normalise("please confirm your mailbox password now or lose access")),
+        signature(normalise("lunch on friday at the usual place")),
+        signature(""),  # an empty text: never similar
+        from_bytes(to_bytes(sig)),  # as loaded from the store
+    ]
+    assert similarities(sig, others) == [similarity(sig, o) for o in others]
+    assert similarities(sig, others)[0] == 1.0 and similarities(sig, others)[3] == 0.0
+
+
+def test_similarities_of_an_empty_text_or_no_candidates() -> None:
+    sig = signature(normalise("please confirm your mailbox password today"))
+    assert similarities(signature(""), [sig, sig]) == [0.0, 0.0]
+    assert similarities(sig, []) == []

@@ -384,3 +384,31 @@ def test_an_indicator_many_messages_share_is_read_from_its_newest(
     assert c.index._newest("link:popular.com") == [
         f"p{i}" for i in range(INDICATOR_CANDIDATES + 19, 19, -1)]
     assert c.index._newest("link:unknown.com") == []
+
+
+def test_a_big_campaign_is_matched_against_its_newest_members(
+        make_campaigns: Callable[..., Campaigns], monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailward.activity import campaign_index
+    monkeypatch.setattr(campaign_index, "CONTENT_CANDIDATES", 3)
+    c = make_campaigns()
+    for i in range(6):
+        observe(c, i, lure(i), T0 + i)
+    compared: list[int] = []
+    similarities = campaign_index.ct.similarities
+    monkeypatch.setattr(campaign_index.ct, "similarities",
+                        lambda sig, others: compared.append(len(others)) or similarities(
+                            sig, others))
+    newest = c.index._newest_candidates(list(c.index.members))
+    assert sorted(newest) == ["s3", "s4", "s5"]
+    placed = observe(c, 6, lure(6), T0 + 6)
+    assert placed is not None and placed.joined_by == "content" and placed.size == 7
+    assert compared[0] == 3  # six similar members, three compared
+
+
+def test_a_small_campaign_is_matched_against_every_member(
+        make_campaigns: Callable[..., Campaigns]) -> None:
+    c = make_campaigns()
+    for i in range(4):
+        observe(c, i, lure(i), T0 + i)
+    assert sorted(c.index._newest_candidates(list(c.index.members))) == [
+        "s0", "s1", "s2", "s3"]

@@ -10,6 +10,7 @@ from each merged id to the one kept, so members keep their labels and resolve th
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, deque
 from dataclasses import dataclass
 from itertools import islice
@@ -24,6 +25,10 @@ from mailward.model import Envelope, ParsedMessage
 #: Messages per indicator considered (the newest): bounds the work for an indicator that very
 #: many messages share (a popular link domain, a big provider's sender domain).
 INDICATOR_CANDIDATES = 50
+#: Content candidates (the LSH's answer) compared at most, the newest: a campaign of thousands
+#: of near-identical messages is recognised from its latest members as well as from all of
+#: them, and its next message costs the same whatever its size.
+CONTENT_CANDIDATES = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,7 @@ class CampaignIndex:
         self.infra_similarity = infra_similarity
         self.lsh = MinHashLSH(threshold=similarity, num_perm=num_perm)
         self.members: dict[str, IndexedMessage] = {}
+        self.received: dict[str, float] = {}  # key -> its member's ``at`` (a quick sort key)
         self.order: deque[tuple[float, str]] = deque()
         self.by_indicator: dict[str, dict[str, None]] = {}
         self.sizes: Counter[str] = Counter()
@@ -122,24 +128,33 @@ class CampaignIndex:
         """The newest ``INDICATOR_CANDIDATES`` messages showing an indicator."""
         return list(islice(reversed(self.by_indicator.get(value, {})), INDICATOR_CANDIDATES))
 
+    def _newest_candidates(self, keys: list[str]) -> list[str]:
+        """The newest ``CONTENT_CANDIDATES`` of the LSH's candidates (all when fewer)."""
+        if len(keys) <= CONTENT_CANDIDATES:
+            return list(keys)
+        return heapq.nlargest(CONTENT_CANDIDATES, keys, key=self.received.__getitem__)
+
     def match(self, sig: LeanMinHash, ind: Indicators
               ) -> tuple[str | None, str, tuple[str, ...]]:
         """The cluster a message with ``sig`` and ``ind`` joins, how (None, "new"), and the
         other clusters it matches members of too (the most matching members first)."""
         found: dict[str, str] = {}
-        if not sig.is_empty():
-            for key in self.lsh.query(sig):
-                if ct.similarity(sig, self.members[key].sig) >= self.similarity:
-                    found[key] = "content"
+        has_text = not sig.is_empty()
+        if has_text:
+            keys = self._newest_candidates(self.lsh.query(sig))
+            scores = ct.similarities(sig, [self.members[k].sig for k in keys])
+            found.update((k, "content") for k, s in zip(keys, scores, strict=True)
+                         if s >= self.similarity)
         for value in ind.strong:
             for key in self._newest(value):
                 found.setdefault(key, "attachment")
-        if not sig.is_empty():
+        if has_text:
             for value in ind.infra:
-                for key in self._newest(value):
-                    if key not in found and ct.similarity(
-                            sig, self.members[key].sig) >= self.infra_similarity:
-                        found[key] = "link" if value.startswith("link:") else "infra"
+                keys = [k for k in self._newest(value) if k not in found]
+                scores = ct.similarities(sig, [self.members[k].sig for k in keys])
+                kind = "link" if value.startswith("link:") else "infra"
+                found.update((k, kind) for k, s in zip(keys, scores, strict=True)
+                             if s >= self.infra_similarity)
         if not found:
             return None, "new", ()
         votes: Counter[str] = Counter()
@@ -158,6 +173,7 @@ class CampaignIndex:
         if key in self.members:
             return
         self.members[key] = member
+        self.received[key] = member.at
         self.order.append((member.at, key))
         if not member.sig.is_empty():
             self.lsh.insert(key, member.sig)
@@ -172,6 +188,7 @@ class CampaignIndex:
             member = self.members.pop(key, None)
             if member is None:
                 continue
+            del self.received[key]
             if not member.sig.is_empty():
                 self.lsh.remove(key)
             for value in member.indicators.all:

@@ -11,7 +11,8 @@ display names) ``name``; punctuation is dropped and whitespace collapsed. The si
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash
@@ -63,6 +64,7 @@ def shingles(normalised: str, size: int = 3) -> set[str]:
 _SEED = 1
 _SCHEME = "affine32"
 _TEMPLATES: dict[int, MinHash] = {}
+_EMPTY: dict[int, Any] = {}  # num_perm -> the hash values of an empty signature
 
 
 def signature(normalised: str, num_perm: int = 64, shingle_words: int = 3) -> LeanMinHash:
@@ -86,6 +88,28 @@ def from_bytes(data: bytes) -> LeanMinHash:
     """A stored signature back (see :func:`to_bytes`)."""
     values = np.frombuffer(data, dtype="<u4")
     return LeanMinHash(seed=_SEED, hashvalues=values, scheme=_SCHEME)
+
+
+def similarities(sig: MinHash, others: Sequence[MinHash]) -> list[float]:
+    """:func:`similarity` of ``sig`` with each of ``others``, in one array operation (the same
+    figures; a cluster's candidates are compared in one go instead of one call each)."""
+    if not others:
+        return []
+    if sig.is_empty():
+        return [0.0] * len(others)
+    mine = np.asarray(sig.hashvalues)
+    rows = np.stack([np.asarray(o.hashvalues) for o in others])
+    if rows.shape[1] != mine.shape[0]:
+        raise ValueError("cannot compare MinHash signatures of different lengths")
+    empty = _EMPTY.get(mine.shape[0])
+    if empty is None:
+        empty = _EMPTY[mine.shape[0]] = np.asarray(MinHash(
+            num_perm=mine.shape[0], seed=_SEED, scheme=_SCHEME).hashvalues)
+    equal = np.count_nonzero(rows == mine, axis=1)
+    blank = np.all(rows == empty, axis=1)
+    size = float(mine.shape[0])
+    return [0.0 if b else float(n) / size for n, b in zip(equal.tolist(), blank.tolist(),
+                                                                 strict=True)]
 
 
 def similarity(a: MinHash, b: MinHash) -> float:

@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, delete, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailward.activity import _campaign_schema as t
@@ -66,6 +66,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ACTOR = "mailward-campaigns"
+# Built once; each message only binds its values.
+_INSERT_MESSAGE = t.messages.insert()
+_SELECT_CAMPAIGN = select(t.campaigns).where(t.campaigns.c.id == bindparam("cid"))
+_COUNT_MEMBER = update(t.campaigns).where(t.campaigns.c.id == bindparam("cid")).values(
+    members=t.campaigns.c.members + 1, last_seen=bindparam("new_last"),
+    first_seen=bindparam("new_first"),
+    indicators=bindparam("new_indicators", type_=t.campaigns.c.indicators.type))
 DELIVERED = frozenset({"deliver", "tag", "disarm"})
 MAX_INDICATORS = 200
 
@@ -320,20 +327,20 @@ class Campaigns:
             with self.tx("store a campaign message", write=True) as conn:
                 if merged:
                     outcome = merge_clusters(conn, cluster, merged, at, self.cfg.min_members)
-                current = conn.execute(select(c).where(c.c.id == cluster)).first()
+                current = conn.execute(_SELECT_CAMPAIGN, {"cid": cluster}).first()
                 if current is None and not merged and row["joined_by"] != "new":
                     # another node may have merged the cluster this node knows: its kept id
                     into = resolve_merged(conn, [cluster]).get(cluster)
                     if into is not None:
                         cluster = row["campaign_id"] = into
-                        current = conn.execute(select(c).where(c.c.id == cluster)).first()
-                conn.execute(m.insert().values(**row))
+                        current = conn.execute(_SELECT_CAMPAIGN, {"cid": cluster}).first()
+                conn.execute(_INSERT_MESSAGE, row)
                 if current is not None:
                     bad = current.state == "bad"  # found bad elsewhere (a node, the CLI)
                     known = list(dict.fromkeys([*current.indicators, *ind.all]))[:MAX_INDICATORS]
-                    conn.execute(update(c).where(c.c.id == cluster).values(
-                        members=c.c.members + 1, last_seen=max(at, current.last_seen),
-                        first_seen=min(at, current.first_seen), indicators=known))
+                    conn.execute(_COUNT_MEMBER, {
+                        "cid": cluster, "new_last": max(at, current.last_seen),
+                        "new_first": min(at, current.first_seen), "new_indicators": known})
                     return True, outcome
                 rows = conn.execute(select(m.c.at, m.c.indicators)
                                     .where(m.c.campaign_id == cluster)).all()

@@ -34,10 +34,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 DEMO_CONSOLE_PORT = 8025
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
+#: aiosmtpd's logger: at INFO it writes every command line of every session (an AUTH line
+#: with its credentials too) and five lines per message; the gateway logs what matters itself.
+PROTOCOL_TRACE_LOGGER = "mail.log"
+
+
+def configure_logging() -> None:
+    """INFO for the gateway's own logs; aiosmtpd's per-command trace only from WARNING."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger(PROTOCOL_TRACE_LOGGER).setLevel(logging.WARNING)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    configure_logging()
     if args.demo:
         settings = _demo_console(settings)
     asyncio.run(_serve(settings, args.demo, args.config))

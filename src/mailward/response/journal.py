@@ -109,7 +109,7 @@ class Journal:
         existing = conn.execute(select(_J.c.id).where(_J.c.spool_id == entry.spool_id)).first()
         row, indicators, copies, raw = entry_rows(entry)
         if existing is None:
-            inserted = conn.execute(_J.insert().values(**row)).inserted_primary_key
+            inserted = conn.execute(_J.insert(), row).inserted_primary_key
             assert inserted is not None
             journal_id = int(inserted[0])
             for item in (*indicators, *copies, *([raw] if raw else [])):
@@ -117,7 +117,7 @@ class Journal:
             if indicators:
                 conn.execute(_I.insert(), indicators)
             if raw is not None:
-                conn.execute(journal_raw.insert().values(**raw))
+                conn.execute(journal_raw.insert(), raw)
         else:
             journal_id = int(existing[0])
             known = set(conn.execute(

@@ -26,6 +26,7 @@ from sqlalchemy import (
     RowMapping,
     String,
     Table,
+    bindparam,
     select,
     update,
 )
@@ -46,6 +47,8 @@ sender_history = Table(
     Column("last_seen", Float, nullable=False),
     Column("count", Integer, nullable=False),
 )
+#: Built once (each sender only binds its values).
+_UPDATE = update(sender_history).where(sender_history.c.address == bindparam("key"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,13 +140,9 @@ class SqlSenderHistory:
         with self._engine.connect().execution_options(**options) as conn, conn.begin():
             row = conn.execute(select(table).where(table.c.address == key)).first()
             if row is None:
-                conn.execute(
-                    table.insert().values(address=key, first_seen=at, last_seen=at, count=1)
-                )
+                conn.execute(table.insert(),
+                             {"address": key, "first_seen": at, "last_seen": at, "count": 1})
                 return
             new = _merge(_row_stats(row._mapping), at)
-            conn.execute(
-                update(table)
-                .where(table.c.address == key)
-                .values(first_seen=new.first_seen, last_seen=new.last_seen, count=new.count)
-            )
+            conn.execute(_UPDATE, {"key": key, "first_seen": new.first_seen,
+                                   "last_seen": new.last_seen, "count": new.count})

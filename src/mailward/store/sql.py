@@ -55,6 +55,19 @@ def open_store(url: str, *, clock: Callable[[], float] = time.time) -> Store:
     return store
 
 
+def _message_upsert(dialect: Any) -> Any:
+    """INSERT ... ON CONFLICT (id) DO UPDATE of a whole message-log row, built once: each
+    call only binds its values (no statement built and cache key computed per message)."""
+    stmt = dialect.insert(s.messages)
+    return stmt.on_conflict_do_update(
+        index_elements=["id"],
+        set_={c.name: stmt.excluded[c.name] for c in s.messages.c if c.name != "id"})
+
+
+_UPSERT_PG = _message_upsert(postgresql)
+_UPSERT_LITE = _message_upsert(sqlite)
+
+
 class SqlStore(Store):
     """:class:`~mailward.store.base.Store` on a SQLAlchemy engine (SQLite or PostgreSQL)."""
 
@@ -86,14 +99,8 @@ class SqlStore(Store):
         self._engine.dispose()
 
     def _upsert(self, conn: Connection, values: Mapping[str, Any]) -> None:
-        table = s.messages
-        changed = {k: v for k, v in values.items() if k != "id"}
-        if conn.dialect.name == "postgresql":
-            pg = postgresql.insert(table).values(**values)
-            conn.execute(pg.on_conflict_do_update(index_elements=["id"], set_=changed))
-        else:
-            lite = sqlite.insert(table).values(**values)
-            conn.execute(lite.on_conflict_do_update(index_elements=["id"], set_=changed))
+        upsert = _UPSERT_PG if conn.dialect.name == "postgresql" else _UPSERT_LITE
+        conn.execute(upsert, dict(values))
 
     def _insert_new(self, conn: Connection, values: Mapping[str, Any]) -> bool:
         """Insert a quarantine row unless its id exists; True when inserted."""
