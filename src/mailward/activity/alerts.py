@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Select, select, update
 
 from mailward.activity import _schema as t
 from mailward.activity.baseline import Baselines
@@ -196,13 +196,7 @@ class AlertStore:
         """Alerts, newest first; ``state`` "active" means open or acknowledged, "all" or None
         any state."""
         a = t.alerts
-        query = select(a)
-        if state == "active":
-            query = query.where(a.c.state != "closed")
-        elif state not in (None, "all"):
-            query = query.where(a.c.state == state)
-        if kind is not None:
-            query = query.where(a.c.kind == kind)
+        query = _filtered(state, kind)
         with self.base.tx("list alerts") as conn:
             rows = conn.execute(query.order_by(a.c.id.desc()).limit(limit)).all()
         return [_alert(r) for r in rows]
@@ -214,13 +208,7 @@ class AlertStore:
         ``state`` as in :meth:`list`. Returns the alerts and the ``before`` of the next
         (older) page, None on the last."""
         a = t.alerts
-        query = select(a)
-        if state == "active":
-            query = query.where(a.c.state != "closed")
-        elif state not in (None, "all"):
-            query = query.where(a.c.state == state)
-        if kind is not None:
-            query = query.where(a.c.kind == kind)
+        query = _filtered(state, kind)
         if severity is not None:
             query = query.where(a.c.severity == severity)
         if before is not None:
@@ -251,3 +239,16 @@ class AlertStore:
 
 def _summary(kind: str, subject: str, symbols: Sequence[str]) -> str:
     return f"{kind} {subject}: {', '.join(symbols)}"
+
+
+def _filtered(state: str | None, kind: str | None) -> Select[Any]:
+    """Alerts in ``state`` ("active": open or acknowledged; "all" or None: any) of ``kind``."""
+    a = t.alerts
+    query = select(a)
+    if state == "active":
+        query = query.where(a.c.state != "closed")
+    elif state not in (None, "all"):
+        query = query.where(a.c.state == state)
+    if kind is not None:
+        query = query.where(a.c.kind == kind)
+    return query

@@ -8,9 +8,9 @@ skipped (fail open): a rate limit never holds up mail wholesale.
 
 from __future__ import annotations
 
-import ipaddress
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mailward.networks import check_networks
 
 
 class BucketSettings(BaseModel):
@@ -70,12 +70,7 @@ class RateLimitSettings(BaseModel):
     @field_validator("exempt_networks")
     @classmethod
     def _valid_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for net in value:
-            try:
-                ipaddress.ip_network(net, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"{net!r} is not an IP network ({exc})") from exc
-        return value
+        return check_networks(value)
 
     @field_validator("redis_url")
     @classmethod

@@ -8,7 +8,6 @@ each detector's own settings model when the registry is built.
 from __future__ import annotations
 
 import fnmatch
-import ipaddress
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +19,7 @@ from mailward.config.campaigns import CampaignSettings
 from mailward.config.cluster import ClusterSettings
 from mailward.config.ratelimit import RateLimitSettings
 from mailward.model import Action
+from mailward.networks import check_networks
 
 _SAFE_SETTING = re.compile(r"[\x20-\x7e]*")
 
@@ -47,12 +47,7 @@ class OrganisationSettings(Section):
     @field_validator("internal_networks")
     @classmethod
     def _valid_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for net in value:
-            try:
-                ipaddress.ip_network(net, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"{net!r} is not an IP network ({exc})") from exc
-        return value
+        return check_networks(value)
 
 
 class SmtpSettings(Section):

@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mailward.config.ratelimit import BucketSettings, RateLimitSettings
+from mailward.networks import Network, ip_in_networks, parse_networks
 from mailward.ratelimit.buckets import Bucket, BucketStore, MemoryBuckets, Take, retry_seconds
 from mailward.ratelimit.redis_buckets import RedisBuckets
 from mailward.ratelimit.redis_conn import open_redis
 
 log = logging.getLogger(__name__)
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _REPLIES = {
     "client_address": "Too many messages from your address",
@@ -96,13 +96,7 @@ class RateLimiter:
         s = self.settings
         if authenticated and s.exempt_authenticated:
             return True
-        try:
-            ip = ipaddress.ip_address(peer_ip.split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip in net for net in self._exempt)
+        return ip_in_networks(peer_ip, self._exempt)
 
     async def check_mail(
         self, peer_ip: str, sender: str, *, authenticated: bool = False
@@ -172,8 +166,8 @@ class RateLimiter:
 
 
 def _networks(settings: RateLimitSettings, internal: Sequence[str]) -> tuple[Network, ...]:
-    cidrs = [*settings.exempt_networks, *(internal if settings.exempt_internal else ())]
-    return tuple(ipaddress.ip_network(n, strict=False) for n in cidrs)
+    return parse_networks([*settings.exempt_networks,
+                           *(internal if settings.exempt_internal else ())])
 
 
 def _open_store(settings: RateLimitSettings) -> BucketStore:

@@ -8,9 +8,12 @@ their local part (``user%other@``, ``other!user@``, quoted ``@``) or carry a sou
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from mailward.networks import Network, ip_in_networks, parse_networks
+
+__all__ = ["Network", "RcptDecision", "RelayPolicy", "ip_in_networks", "parse_networks"]
 
 _ROUTING_CHARS = ("%", "!", "@", "\\")
 
@@ -19,24 +22,6 @@ _ROUTING_CHARS = ("%", "!", "@", "\\")
 class RcptDecision:
     ok: bool
     reply: str
-
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(cidrs: Sequence[str]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(n, strict=False) for n in cidrs)
-
-
-def ip_in_networks(peer_ip: str, networks: Sequence[Network]) -> bool:
-    """Whether ``peer_ip`` (IPv4-mapped IPv6 counts as IPv4) is in one of ``networks``."""
-    try:
-        ip = ipaddress.ip_address(peer_ip.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in net for net in networks)
 
 
 class RelayPolicy:
