@@ -65,6 +65,7 @@ from aiosmtpd.proxy_protocol import AF, PROTO, V2_CMD, ProxyData
 from aiosmtpd.smtp import SMTP
 
 from mailward.config.settings import SmtpSettings
+from mailward.frontends.smtp.address import simple_address
 from mailward.frontends.smtp.auth import PasswordAuthenticator
 from mailward.frontends.smtp.handler import GatewayHandler
 from mailward.frontends.smtp.relay_policy import Network, ip_in_networks, parse_networks
@@ -173,6 +174,12 @@ class GatewaySMTP(SMTP):
             await method(arg)
 
         return run
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """The plain ``<local@domain> PARAMS`` form without the header parser (the same
+        answer, see :mod:`~mailward.frontends.smtp.address`); anything else as aiosmtpd."""
+        simple = simple_address(arg, self.local_part_limit)
+        return simple if simple is not None else super()._getaddr(arg)
 
     def _refuse_arg(self, command: str, arg: str | None) -> str | None:
         if not arg or command == "XCLIENT":  # XCLIENT checks its decoded values itself
