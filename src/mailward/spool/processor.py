@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-import email.parser
-import email.policy
 import email.utils
 import hashlib
 import logging
@@ -41,6 +39,7 @@ from mailward.response.indicators import entry_from_message, maildir_location, r
 from mailward.response.journal import Journal
 from mailward.response.lockdown import Level, must_hold
 from mailward.spool.queue import Spool, SpoolEntry, SpoolState
+from mailward.spool.sender import header_from_address
 from mailward.store import MessageRecord, Store
 
 log = logging.getLogger(__name__)
@@ -462,20 +461,6 @@ def trusted_authserv_ids(settings: Settings) -> tuple[str, ...]:
     value = settings.detectors.get("auth", {}).get("trust_authentication_results_from", ())
     values = (value,) if isinstance(value, str) else tuple(value or ())
     return tuple(str(v).strip().lower() for v in values if str(v).strip())
-
-
-def header_from_address(raw: bytes) -> str:
-    """The single From address of a message, lower-cased; "" when there is not exactly one."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    try:
-        parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
-        values = parsed.get_all("From") or []
-        addresses = email.utils.getaddresses([str(v) for v in values])
-    except Exception:
-        return ""
-    if len(addresses) != 1 or "@" not in addresses[0][1]:
-        return ""
-    return addresses[0][1].strip().lower()
 
 
 def delivered_copies(
