@@ -31,6 +31,23 @@ def write_synced(path: Path, data: bytes, *, exclusive: bool = False, mode: int 
         os.close(fd)
 
 
+def read_file(path: Path) -> bytes:
+    """The bytes of a regular file, as ``Path.read_bytes`` gives them, in four system calls
+    instead of nine (a short read of a regular file is its end)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        want = os.fstat(fd).st_size + 1
+        chunks = []
+        while True:
+            chunk = os.read(fd, want)
+            chunks.append(chunk)
+            if len(chunk) < want:
+                return chunk if len(chunks) == 1 else b"".join(chunks)
+            want = 1 << 16  # it grew since fstat: read on to its end
+    finally:
+        os.close(fd)
+
+
 def fsync_dir(path: Path) -> None:
     """fsync a directory, so that entries created or renamed in it survive a crash (shared
     with the other threads syncing the same directory at the same time)."""

@@ -8,6 +8,11 @@ The file name is derived from the delivery id and the recipient, so delivering t
 twice (a retry after a crash) finds the first copy and writes nothing. A message is written to
 ``tmp/``, fsynced, hard-linked into ``new/`` and the directory is fsynced before ``deliver``
 returns: once it returns, the message survives a power cut.
+
+A :class:`MaildirDelivery` creates and checks a recipient's Maildir (its directories, their
+modes, that it resolves inside the root) on its first delivery there and remembers it, so later
+deliveries to the same recipient skip the ~40 ``stat``/``mkdir`` calls of that check; a Maildir
+removed meanwhile is noticed (the write into ``tmp/`` fails) and made again.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ __all__ = ["MaildirDelivery", "iter_messages", "maildir_for", "message_name"]
 _COMPONENT = re.compile(r"[a-z0-9._+=-]+")
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _SUBDIRS = ("tmp", "new", "cur")
+#: Recipients whose prepared Maildir a MaildirDelivery remembers.
+_READY_KEPT = 4096
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 
@@ -119,6 +126,24 @@ class MaildirDelivery:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        #: recipient (lower-cased) -> its Maildir, created and checked by _prepare.
+        self._ready: dict[str, Path] = {}
+
+    def maildir(self, recipient: str) -> Path:
+        """The recipient's Maildir, created and checked on first use (raises as deliver)."""
+        key = recipient.lower()
+        maildir = self._ready.get(key)
+        if maildir is None:
+            maildir = self._prepare(recipient)
+            if len(self._ready) >= _READY_KEPT:
+                self._ready.clear()
+            self._ready[key] = maildir
+        return maildir
+
+    def copy_path(self, delivery_id: str, recipient: str) -> Path:
+        """Where ``deliver`` puts (put) this delivery's copy in ``new/`` (nothing is created)."""
+        maildir = self._ready.get(recipient.lower()) or maildir_for(self.root, recipient)
+        return maildir / "new" / message_name(delivery_id, recipient)
 
     def _prepare(self, recipient: str) -> Path:
         maildir = maildir_for(self.root, recipient)
@@ -139,7 +164,13 @@ class MaildirDelivery:
         delivery id; OSError from the file system is left to the caller (retry later).
         """
         name = message_name(delivery_id, recipient)
-        maildir = self._prepare(recipient)
+        try:
+            return self._deliver_into(self.maildir(recipient), name, raw)
+        except FileNotFoundError:  # the Maildir was removed since we made it: make it again
+            self._ready.pop(recipient.lower(), None)
+            return self._deliver_into(self.maildir(recipient), name, raw)
+
+    def _deliver_into(self, maildir: Path, name: str, raw: bytes) -> Path:
         existing = _find_existing(maildir, name)
         if existing is not None:
             return existing

@@ -27,7 +27,7 @@ from mailward.activity.monitor import ActivityMonitor
 from mailward.config.settings import RelaySettings, Settings
 from mailward.delivery.dsn import build_bounce
 from mailward.delivery.lmtp import lmtp_message
-from mailward.delivery.maildir import MaildirDelivery, maildir_for, message_name
+from mailward.delivery.maildir import MaildirDelivery
 from mailward.delivery.relay import RelayResult, normalise_line_endings, relay_message
 from mailward.delivery.retry import next_retry_delay
 from mailward.disarm import disarm_message, removed_summary
@@ -121,12 +121,14 @@ class Processor:
         with self.spool.locked(entry_id) as mine:
             if not mine:
                 return None
-            entry = await asyncio.to_thread(self.spool.load, entry_id)
-            state = await asyncio.to_thread(self.spool.state, entry_id)
+            entry, state = await asyncio.to_thread(self._load, entry_id)
             if prepare is not None:
                 prepare(state)
                 await asyncio.to_thread(self.spool.save_state, entry_id, state)
             return await self._process(entry, state, time.time() if now is None else now)
+
+    def _load(self, entry_id: str) -> tuple[SpoolEntry, SpoolState]:
+        return self.spool.load(entry_id), self.spool.state(entry_id)
 
     async def _process(self, entry: SpoolEntry, state: SpoolState, now: float) -> Outcome:
         if self._must_hold(entry, state):
@@ -327,9 +329,16 @@ class Processor:
         self, entry: SpoolEntry, state: SpoolState, raw: bytes, rcpts: list[str],
         temp: dict[str, str], perm: dict[str, str],
     ) -> None:
+        if rcpts:  # one worker-thread hop for all of them
+            await asyncio.to_thread(self._maildir_copies, entry, state, raw, rcpts, temp, perm)
+
+    def _maildir_copies(
+        self, entry: SpoolEntry, state: SpoolState, raw: bytes, rcpts: list[str],
+        temp: dict[str, str], perm: dict[str, str],
+    ) -> None:
         for rcpt in rcpts:
             try:
-                await asyncio.to_thread(self.maildir.deliver, entry.id, rcpt, raw)
+                self.maildir.deliver(entry.id, rcpt, raw)
                 state.done[rcpt] = "delivered"
             except PermanentDeliveryError as exc:
                 perm[rcpt] = str(exc)
@@ -372,9 +381,15 @@ class Processor:
             state.done.update({r: "bounced" for r in failed})
         if temp:
             return await self._defer(entry, state, now, temp)
-        await asyncio.to_thread(self.spool.save_state, entry.id, state)
-        await self._remember_sender(entry)
-        await self._record_in_journal(entry, state, verdict)
+        if failed:  # bounced: not sent again after a crash before finish
+            await asyncio.to_thread(self.spool.save_state, entry.id, state)
+        # Otherwise the entry is finished below, and a crash before that repeats nothing:
+        # Maildir copies are found again by name, relay and LMTP recipients were saved as
+        # done the moment the next hop took them, the journal is idempotent by spool id.
+        # The sender history and the journal are written side by side (their commits can
+        # share the database's log fsync).
+        await asyncio.gather(self._remember_sender(entry),
+                             self._record_in_journal(entry, state, verdict))
         await asyncio.to_thread(self.spool.finish, entry.id)
         return Outcome(entry.id, True, str(verdict.action))
 
@@ -384,13 +399,15 @@ class Processor:
         """Index what was delivered where, for hunts and claw-back (idempotent by spool id)."""
         if self.journal is None or entry.flags.get("bounce"):
             return
-        copies = await asyncio.to_thread(delivered_copies, self.settings, entry.id, state.done)
-        if not copies:
-            return
         try:
-            await asyncio.to_thread(self._journal_entry, entry, verdict, copies)
+            await asyncio.to_thread(self._journal_delivered, entry, state, verdict)
         except Exception:  # the journal serves hunts; it never holds up delivery
             log.exception("could not journal %s", entry.id)
+
+    def _journal_delivered(self, entry: SpoolEntry, state: SpoolState, verdict: Verdict) -> None:
+        copies = delivered_copies(self.settings, entry.id, state.done, self.maildir)
+        if copies:
+            self._journal_entry(entry, verdict, copies)
 
     async def _remember_sender(self, entry: SpoolEntry) -> None:
         """Record the From address of delivered outside mail in the sender history."""
@@ -464,13 +481,16 @@ def trusted_authserv_ids(settings: Settings) -> tuple[str, ...]:
 
 
 def delivered_copies(
-    settings: Settings, entry_id: str, done: dict[str, str]
+    settings: Settings, entry_id: str, done: dict[str, str],
+    maildir: MaildirDelivery | None = None,
 ) -> list[tuple[str, str]]:
-    """(recipient, location) of each delivered copy, as the journal keeps them."""
+    """(recipient, location) of each delivered copy, as the journal keeps them (``maildir``:
+    the delivery that made the copies, which knows their Maildirs already)."""
     copies = []
+    maildir = maildir or MaildirDelivery(settings.maildir_root)
     for rcpt, outcome in done.items():
         if outcome == "delivered":
-            path = maildir_for(settings.maildir_root, rcpt) / "new" / message_name(entry_id, rcpt)
+            path = maildir.copy_path(entry_id, rcpt)
             copies.append((rcpt, maildir_location(path)))
         elif outcome == "relayed":
             copies.append((rcpt, relay_location(settings.delivery.relay.host or "")))

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailward.durable import fsync_dir, write_synced
+from mailward.durable import fsync_dir, read_file, write_synced
 from mailward.errors import SpoolError
 from mailward.model import Envelope
 
@@ -106,12 +106,13 @@ class Spool:
         state: SpoolState | None = None,
     ) -> str:
         """Store a message durably and return its id. An existing ``entry_id`` is kept as is."""
-        if entry_id is None:
+        if entry_id is None:  # a new random id: nothing can be there already
             entry_id = new_spool_id(envelope.received_at or None)
-        entry_id = check_spool_id(entry_id)
-        final = self._msg_path(entry_id)
-        if final.exists():
-            return entry_id
+            final = self._msg_path(entry_id)
+        else:
+            final = self._msg_path(check_spool_id(entry_id))
+            if final.exists():
+                return entry_id
         head = json.dumps(
             {"envelope": dataclasses.asdict(envelope), "flags": dict(flags or {})},
             separators=(",", ":"),
@@ -149,7 +150,7 @@ class Spool:
     def load(self, entry_id: str) -> SpoolEntry:
         path = self._msg_path(check_spool_id(entry_id))
         try:
-            data = path.read_bytes()
+            data = read_file(path)
         except OSError as exc:
             raise SpoolError(f"cannot read spool entry {entry_id}: {exc}") from exc
         head, _, raw = data.partition(b"\n")
@@ -163,7 +164,7 @@ class Spool:
 
     def state(self, entry_id: str) -> SpoolState:
         try:
-            data = self._state_path(entry_id).read_bytes()
+            data = read_file(self._state_path(entry_id))
         except FileNotFoundError:
             return SpoolState()
         try:

@@ -16,7 +16,7 @@ from typing import Any
 from mailward.activity.monitor import ActivityMonitor
 from mailward.cluster.backlog import HeldCount
 from mailward.config.settings import Settings
-from mailward.engine.pipeline import Engine
+from mailward.engine.pipeline import Engine, ScanOutcome
 from mailward.errors import MailwardError
 from mailward.frontends.smtp.relay_policy import RelayPolicy
 from mailward.model import Action, Envelope
@@ -168,22 +168,30 @@ class GatewayHandler:
         except TimeoutError:
             log.info("inline scan of %s exceeded %ss; finishing from the spool", entry_id, timeout)
             return None
+        # The message log row, then the verdict or the end of the entry: one worker-thread hop.
+        return await asyncio.to_thread(self._settle_scan, entry_id, env, raw, outcome)
+
+    def _settle_scan(
+        self, entry_id: str, env: Envelope, raw: bytes, outcome: ScanOutcome
+    ) -> str | None:
+        """Record the scan; a reply replaces the 250 (the entry is then finished), else the
+        verdict is saved in the entry's state for the spool worker."""
         verdict = outcome.verdict
         try:
-            await asyncio.to_thread(self.processor.record, entry_id, env, raw, outcome)
+            self.processor.record(entry_id, env, raw, outcome)
         except MailwardError as exc:
             log.error("store failed for %s: %s", entry_id, exc)
-            await asyncio.to_thread(self.spool.finish, entry_id)
+            self.spool.finish(entry_id)
             return "451 4.3.0 Temporary failure recording the message, try again later"
         if verdict.action in (Action.REJECT, Action.TEMPFAIL):
-            await asyncio.to_thread(self.spool.finish, entry_id)
+            self.spool.finish(entry_id)
             reason = _reply_text(verdict.reason)
             if verdict.action is Action.REJECT:
                 return f"550 5.7.1 Message rejected as unsafe ({reason}); id {entry_id}"
             return f"451 4.7.1 Message cannot be checked now ({reason}); try again later"
         state = SpoolState(verdict=verdict_to_state(verdict))
         try:
-            await asyncio.to_thread(self.spool.save_state, entry_id, state)
+            self.spool.save_state(entry_id, state)
         except MailwardError as exc:  # the message is safe in the spool; it will be re-scanned
             log.error("could not save verdict of %s: %s", entry_id, exc)
         return None
