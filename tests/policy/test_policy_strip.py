@@ -7,11 +7,14 @@ Authentication-Results of an upstream the operator trusts.
 
 from __future__ import annotations
 
+import fnmatch
+import random
+
 import pytest
 from pydantic import ValidationError
 
 from mailward.config.settings import STRIP_INBOUND_HEADERS, PolicySettings
-from mailward.policy.rewrite import strip_inbound_headers
+from mailward.policy.rewrite import matches_header, strip_inbound_headers
 
 BODY = b"Hello,\r\nX-Spam-Status: No (in the body, not a header)\r\n"
 FORGED = (
@@ -112,3 +115,19 @@ def test_operator_list_replaces_the_default() -> None:
     raw = b"X-Custom-Verdict: ok\r\nX-Virus-Scanned: yes\r\nFrom: a@b.example\r\n\r\n."
     out, removed = strip_inbound_headers(raw, settings.strip_inbound_headers)
     assert removed == ["X-Custom-Verdict"] and b"X-Virus-Scanned" in out
+
+
+def test_the_compiled_globs_match_as_fnmatch_does_one_by_one() -> None:
+    rnd = random.Random(15)
+    names = ["X-Spam-Status", "Authentication-Results", "x-spam", "Subject", "ARC-Seal",
+             "DKIM-Signature", "X-Mailward-Score", "X-MS-Exchange-Organization-SCL", "x-*"]
+    chars = "Xx-SsPpAaMm*?[]!."
+    for i in range(20_000):
+        patterns = (["".join(rnd.choices(chars, k=rnd.randint(0, 6)))
+                     for _ in range(rnd.randint(0, 3))]
+                    if i % 2 else ["X-Spam*", "Authentication-Results", "X-*-MailScanner-*"])
+        name = rnd.choice(names) if i % 3 else "".join(rnd.choices(chars, k=rnd.randint(0, 8)))
+        low = name.lower()
+        one_by_one = not (low.startswith("arc-") or low == "dkim-signature") and any(
+            fnmatch.fnmatchcase(low, p.lower()) for p in patterns)
+        assert matches_header(name, patterns) == one_by_one, (name, patterns)

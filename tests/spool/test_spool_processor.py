@@ -21,6 +21,7 @@ from mailward.model import Action, Envelope, Verdict
 from mailward.spool.processor import Outcome, Processor, verdict_from_state, verdict_to_state
 from mailward.spool.queue import Spool, SpoolState
 from mailward.store import Store, open_store
+from mailward.store.history import MemorySenderHistory, SqlSenderHistory
 
 T0 = 1_717_000_000.0
 SENDER = "bob@partner.example.net"
@@ -442,3 +443,30 @@ def test_disarm_delivers_the_harmless_rest_and_keeps_the_original(rig: Rig) -> N
     rig.process(entry_id)
     assert len(rig.maildir()) == 1
     assert len(rig.store.list_quarantine(status="held")) == 1
+
+
+# --- sender history after delivery --------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sql", "memory"])
+def test_delivered_outside_mail_is_remembered_in_the_sender_history(
+    rig: Rig, kind: str
+) -> None:
+    """SqlSenderHistory is written in the worker thread that finishes the entry, an
+    async-only history from the event loop; both see the From address, internal ones never."""
+    history: Any = (SqlSenderHistory(f"sqlite:///{rig.settings.data_dir}/history.db")
+                    if kind == "sql" else MemorySenderHistory())
+    engine = Engine(rig.settings, clients={"history": history})
+    processor = Processor(rig.settings, engine, rig.spool, rig.store, relay=rig.relay)
+    outside = rig.spool.put(envelope(), clean_raw())
+    inside = clean_raw(1).replace(f"<{SENDER}>".encode(), b"<carol@example.com>")
+    internal = rig.spool.put(envelope(mail_from="carol@example.com"), inside)
+    for entry_id in (outside, internal):
+        assert asyncio.run(processor.process(entry_id, now=T0 + 10)) == Outcome(
+            entry_id, True, "deliver")
+    seen = asyncio.run(history.seen(SENDER))
+    assert seen is not None and seen.count == 1 and seen.last_seen == T0
+    assert asyncio.run(history.seen("carol@example.com")) is None
+    assert rig.spool.ids() == []
+    if kind == "sql":
+        history.close()

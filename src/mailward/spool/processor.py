@@ -386,41 +386,67 @@ class Processor:
         # Otherwise the entry is finished below, and a crash before that repeats nothing:
         # Maildir copies are found again by name, relay and LMTP recipients were saved as
         # done the moment the next hop took them, the journal is idempotent by spool id.
-        # The sender history and the journal are written side by side (their commits can
-        # share the database's log fsync).
-        await asyncio.gather(self._remember_sender(entry),
-                             self._record_in_journal(entry, state, verdict))
-        await asyncio.to_thread(self.spool.finish, entry.id)
+        await self._complete(entry, state, verdict)
         return Outcome(entry.id, True, str(verdict.action))
 
-    async def _record_in_journal(
-        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict
+    async def _complete(self, entry: SpoolEntry, state: SpoolState, verdict: Verdict) -> None:
+        """Sender history, journal, then the entry removed: one worker-thread hop (a history
+        that can only be written from the event loop is written first)."""
+        sender = self._sender_to_remember(entry)
+        history = self.engine.clients.get("history") if sender else None
+        record_sync = getattr(history, "record_sync", None)
+        if history is not None and not callable(record_sync):
+            await self._remember(history, sender, entry)
+            record_sync = None
+        await asyncio.to_thread(self._complete_sync, entry, state, verdict, sender, record_sync)
+
+    def _complete_sync(
+        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, sender: str,
+        record_sync: Callable[[str, float], None] | None,
     ) -> None:
-        """Index what was delivered where, for hunts and claw-back (idempotent by spool id)."""
-        if self.journal is None or entry.flags.get("bounce"):
-            return
-        try:
-            await asyncio.to_thread(self._journal_delivered, entry, state, verdict)
-        except Exception:  # the journal serves hunts; it never holds up delivery
-            log.exception("could not journal %s", entry.id)
+        if record_sync is not None:
+            try:  # history is advisory: never hold up delivery for it
+                record_sync(sender, self._seen_at(entry))
+            except Exception:
+                log.exception("could not record sender history for %s", entry.id)
+        if self.journal is not None and not entry.flags.get("bounce"):
+            try:  # the journal serves hunts; it never holds up delivery
+                self._journal_delivered(entry, state, verdict)
+            except Exception:
+                log.exception("could not journal %s", entry.id)
+        self.spool.finish(entry.id)
 
     def _journal_delivered(self, entry: SpoolEntry, state: SpoolState, verdict: Verdict) -> None:
+        """Index what was delivered where, for hunts and claw-back (idempotent by spool id)."""
         copies = delivered_copies(self.settings, entry.id, state.done, self.maildir)
         if copies:
             self._journal_entry(entry, verdict, copies)
 
+    def _sender_to_remember(self, entry: SpoolEntry) -> str:
+        """The From address of delivered outside mail, for the sender history ("": none)."""
+        if self.engine.clients.get("history") is None or entry.flags.get("skip_scan"):
+            return ""
+        sender = header_from_address(entry.raw)
+        if sender.rpartition("@")[2] in self.settings.organisation.accepted_domains:
+            return ""
+        return sender
+
+    @staticmethod
+    def _seen_at(entry: SpoolEntry) -> float:
+        return entry.envelope.received_at or time.time()
+
+    async def _remember(self, history: Any, sender: str, entry: SpoolEntry) -> None:
+        try:
+            await history.record(sender, self._seen_at(entry))
+        except Exception:  # history is advisory: never hold up delivery for it
+            log.exception("could not record sender history for %s", entry.id)
+
     async def _remember_sender(self, entry: SpoolEntry) -> None:
         """Record the From address of delivered outside mail in the sender history."""
+        sender = self._sender_to_remember(entry)
         history = self.engine.clients.get("history")
-        if history is None or entry.flags.get("skip_scan"):
-            return
-        sender = header_from_address(entry.raw)
-        domain = sender.rpartition("@")[2]
-        if sender and domain not in self.settings.organisation.accepted_domains:
-            try:
-                await history.record(sender, entry.envelope.received_at or time.time())
-            except Exception:  # history is advisory: never hold up delivery for it
-                log.exception("could not record sender history for %s", entry.id)
+        if sender and history is not None:
+            await self._remember(history, sender, entry)
 
     async def _defer(
         self, entry: SpoolEntry, state: SpoolState, now: float, errors: dict[str, str]
