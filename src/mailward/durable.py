@@ -15,7 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def write_synced(path: Path, data: bytes, *, exclusive: bool = False, mode: int = 0o600) -> None:
+def write_synced(
+    path: str | Path, data: bytes, *, exclusive: bool = False, mode: int = 0o600
+) -> None:
     """Write ``data`` to ``path`` and fsync it. ``exclusive``: fail if it exists, and never
     follow a symlink there."""
     flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
@@ -31,7 +33,7 @@ def write_synced(path: Path, data: bytes, *, exclusive: bool = False, mode: int 
         os.close(fd)
 
 
-def read_file(path: Path) -> bytes:
+def read_file(path: str | Path) -> bytes:
     """The bytes of a regular file, as ``Path.read_bytes`` gives them, in four system calls
     instead of nine (a short read of a regular file is its end)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,3 +75,14 @@ def test_memory_history_can_start_filled() -> None:
 def test_bad_url_raises_store_error() -> None:
     with pytest.raises(StoreError):
         SqlSenderHistory("mysql://nowhere/db")
+
+
+def test_concurrent_sightings_of_a_new_sender_are_all_counted(tmp_path: Path) -> None:
+    """One upsert per sighting: threads recording a first-time sender at once never collide."""
+    history = SqlSenderHistory(f"sqlite:///{tmp_path / 'history.db'}")
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda n: history.record_sync("new@example.net", float(n)), range(80)))
+        assert asyncio.run(history.seen("new@example.net")) == SenderStats(0.0, 79.0, 80)
+    finally:
+        history.close()

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from mailward.errors import StoreError
@@ -61,6 +61,14 @@ __all__ = [
 
 _J = journal
 _I = journal_indicators
+# Built once; each entry only binds its values.
+_INSERT_JOURNAL = _J.insert()
+_INSERT_INDICATORS = _I.insert()
+_INSERT_RAW = journal_raw.insert()
+_INSERT_COPIES = journal_copies.insert()
+_SPOOL_ID = select(_J.c.id).where(_J.c.spool_id == bindparam("spool_id"))
+_KNOWN_COPIES = select(journal_copies.c.recipient).where(
+    journal_copies.c.journal_id == bindparam("journal_id"))
 
 
 class Journal:
@@ -95,39 +103,42 @@ class Journal:
     def record(self, entry: JournalEntry) -> None:
         """Journal one delivered message. Idempotent by spool id: recording the same spool id
         again only adds the copies of recipients not yet journaled (a partly deferred delivery
-        finishing later); the rest of the first record stands."""
-        for attempt in range(2):
+        finishing later); the rest of the first record stands.
+
+        The first try inserts without looking (nearly every entry is new); the unique spool id
+        refuses a second record, whose transaction is then rolled back and redone the careful
+        way (look the spool id up first)."""
+        for attempt in range(3):
             try:
                 with self._tx(f"record {entry.spool_id}", write=True) as conn:
-                    self._record(conn, entry)
+                    self._record(conn, entry, look_first=attempt > 0)
                 return
-            except IntegrityError as exc:  # a concurrent first record of the same spool id
-                if attempt:
+            except IntegrityError as exc:  # recorded before, or a concurrent first record
+                if attempt == 2:
                     raise StoreError(f"journal cannot record {entry.spool_id}: {exc}") from None
 
-    def _record(self, conn: Connection, entry: JournalEntry) -> None:
-        existing = conn.execute(select(_J.c.id).where(_J.c.spool_id == entry.spool_id)).first()
+    def _record(self, conn: Connection, entry: JournalEntry, *, look_first: bool) -> None:
+        existing = (conn.execute(_SPOOL_ID, {"spool_id": entry.spool_id}).first()
+                    if look_first else None)
         row, indicators, copies, raw = entry_rows(entry)
         if existing is None:
-            inserted = conn.execute(_J.insert(), row).inserted_primary_key
+            inserted = conn.execute(_INSERT_JOURNAL, row).inserted_primary_key
             assert inserted is not None
             journal_id = int(inserted[0])
             for item in (*indicators, *copies, *([raw] if raw else [])):
                 item["journal_id"] = journal_id
             if indicators:
-                conn.execute(_I.insert(), indicators)
+                conn.execute(_INSERT_INDICATORS, indicators)
             if raw is not None:
-                conn.execute(journal_raw.insert(), raw)
+                conn.execute(_INSERT_RAW, raw)
         else:
             journal_id = int(existing[0])
-            known = set(conn.execute(
-                select(journal_copies.c.recipient).where(journal_copies.c.journal_id == journal_id)
-            ).scalars())
+            known = set(conn.execute(_KNOWN_COPIES, {"journal_id": journal_id}).scalars())
             copies = [c for c in copies if c["recipient"] not in known]
             for item in copies:
                 item["journal_id"] = journal_id
         if copies:
-            conn.execute(journal_copies.insert(), copies)
+            conn.execute(_INSERT_COPIES, copies)
 
     # -- reading ----------------------------------------------------------------------------
 

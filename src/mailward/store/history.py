@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Column,
@@ -26,11 +26,11 @@ from sqlalchemy import (
     RowMapping,
     String,
     Table,
-    bindparam,
+    func,
     select,
-    update,
 )
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
 from mailward.errors import StoreError
 from mailward.store._engine import WRITE_OPTION, open_tables
@@ -47,8 +47,23 @@ sender_history = Table(
     Column("last_seen", Float, nullable=False),
     Column("count", Integer, nullable=False),
 )
-#: Built once (each sender only binds its values).
-_UPDATE = update(sender_history).where(sender_history.c.address == bindparam("key"))
+
+
+def _upsert_statement(dialect: Any, least: Any, greatest: Any) -> Any:
+    """One INSERT ... ON CONFLICT DO UPDATE that records a sighting (what _merge computes:
+    the earliest first, the latest last, one more), built once: each sender only binds."""
+    stmt = dialect.insert(sender_history)
+    row = sender_history.c
+    return stmt.on_conflict_do_update(index_elements=["address"], set_={
+        "first_seen": least(row.first_seen, stmt.excluded.first_seen),
+        "last_seen": greatest(row.last_seen, stmt.excluded.last_seen),
+        "count": row.count + 1,
+    })
+
+
+# SQLite's two-argument min()/max() are its least/greatest.
+_UPSERT_LITE = _upsert_statement(sqlite, func.min, func.max)
+_UPSERT_PG = _upsert_statement(postgresql, func.least, func.greatest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,27 +137,13 @@ class SqlSenderHistory:
         return None if row is None else _row_stats(row._mapping)
 
     def record_sync(self, address: str, at: float) -> None:
-        """Blocking form of :meth:`record`; a concurrent first insert is retried as an update."""
-        key = _key(address)
-        for attempt in range(2):
-            try:
-                self._upsert(key, at)
-                return
-            except IntegrityError:
-                if attempt:
-                    raise StoreError("cannot record sender: concurrent writes collided") from None
-            except SQLAlchemyError as exc:
-                raise StoreError(f"cannot record sender: {exc}") from exc
-
-    def _upsert(self, key: str, at: float) -> None:
-        table = sender_history
-        options = {WRITE_OPTION: True}
-        with self._engine.connect().execution_options(**options) as conn, conn.begin():
-            row = conn.execute(select(table).where(table.c.address == key)).first()
-            if row is None:
-                conn.execute(table.insert(),
-                             {"address": key, "first_seen": at, "last_seen": at, "count": 1})
-                return
-            new = _merge(_row_stats(row._mapping), at)
-            conn.execute(_UPDATE, {"key": key, "first_seen": new.first_seen,
-                                   "last_seen": new.last_seen, "count": new.count})
+        """Blocking form of :meth:`record`: one upsert statement (atomic, so concurrent
+        first sightings of an address cannot collide)."""
+        values = {"address": _key(address), "first_seen": at, "last_seen": at, "count": 1}
+        try:
+            with self._engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
+                upsert = _UPSERT_PG if conn.dialect.name == "postgresql" else _UPSERT_LITE
+                with conn.begin():
+                    conn.execute(upsert, values)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot record sender: {exc}") from exc
