@@ -97,6 +97,10 @@ class Attachment:
     #: Every name a mail program could show for the part (``filename`` among them): see
     #: :mod:`mailward.mime._names`. Empty for attachments not built by the parser.
     names: tuple[str, ...] = ()
+    #: MD5 and SHA-1 (hex) when known already: a scan process sends them back to the gateway
+    #: instead of ``content`` (then empty); "" when not computed.
+    md5: str = ""
+    sha1: str = ""
 
     @property
     def all_names(self) -> tuple[str, ...]:

@@ -60,8 +60,8 @@ def attachment_digest(att: Attachment) -> AttachmentDigest:
         filename=att.filename or "",
         size=att.size,
         sha256=att.sha256.lower() or hashlib.sha256(data).hexdigest(),
-        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
-        sha1=hashlib.sha1(data, usedforsecurity=False).hexdigest(),
+        md5=att.md5 or hashlib.md5(data, usedforsecurity=False).hexdigest(),
+        sha1=att.sha1 or hashlib.sha1(data, usedforsecurity=False).hexdigest(),
     )
 
 

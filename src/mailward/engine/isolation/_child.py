@@ -10,7 +10,8 @@ Started by :mod:`mailward.engine.isolation._pool` with the 'forkserver' context.
 - builds its own clients (DNS, threat feeds, the sender history on the store URL) and an Engine
   whose lockdown level is the one sent with each job;
 - answers each :class:`Job` with a :data:`Reply`: ``("ok", outcome, recycle)`` where the
-  outcome's ParsedMessage has ``raw=b""`` (the gateway has the bytes), ``("error", text)`` for
+  outcome's ParsedMessage carries only what the gateway reads (:func:`for_gateway`: no bytes,
+  header list, HTML or attachment contents), ``("error", text)`` for
   an unexpected exception, or ``("memory", text)`` after a MemoryError (then it exits);
 - retires itself after answering when ``recycle`` is a reason (not None): a detector ran out of
   memory or time, a thread is still running, or it served ``engine.scan_recycle_after`` scans
@@ -31,6 +32,7 @@ import asyncio
 import contextlib
 import ctypes
 import dataclasses
+import hashlib
 import logging
 import os
 import resource
@@ -164,13 +166,28 @@ async def _scan(engine: Engine, job: Job, config: ChildConfig, watch: LeftoverWa
         return ("error", f"{type(exc).__name__}: {exc}")
     findings = outcome.result.findings
     recycle = "a detector ran out of memory" if _hit_memory_limit(outcome) else None
-    return ("ok", _without_raw(outcome), recycle or await watch.reason(findings))
+    return ("ok", for_gateway(outcome), recycle or await watch.reason(findings))
 
 
-def _without_raw(outcome: ScanOutcome) -> ScanOutcome:
-    if outcome.parsed is None:
+def for_gateway(outcome: ScanOutcome) -> ScanOutcome:
+    """The outcome as sent back: its ParsedMessage without what the gateway has or never
+    reads -- the bytes (the gateway has them), the header list and the HTML (the detectors'
+    inputs), the attachments' contents (their MD5 and SHA-1, which the journal keeps, are
+    computed here instead). What the gateway reads of it: Message-ID and Subject (message
+    log), From, To, Cc, text, links and attachment names, sizes and digests (journal,
+    campaigns). The tests compare the journal entry, message-log row and campaign signature
+    made from it with those made from the whole ParsedMessage."""
+    parsed = outcome.parsed
+    if parsed is None:
         return outcome
-    return dataclasses.replace(outcome, parsed=dataclasses.replace(outcome.parsed, raw=b""))
+    attachments = tuple(
+        dataclasses.replace(
+            a, content=b"",
+            md5=a.md5 or hashlib.md5(a.content, usedforsecurity=False).hexdigest(),
+            sha1=a.sha1 or hashlib.sha1(a.content, usedforsecurity=False).hexdigest())
+        for a in parsed.attachments)
+    trimmed = dataclasses.replace(parsed, raw=b"", headers=(), html="", attachments=attachments)
+    return dataclasses.replace(outcome, parsed=trimmed)
 
 
 def _hit_memory_limit(outcome: ScanOutcome) -> bool:

@@ -5,7 +5,9 @@ in ``engine.scan_processes`` separate processes, so a message that loops, eats m
 a C library takes down one scan process and never the gateway's event loop (SMTP sessions,
 deliveries) or other messages. How a scan ends:
 
-- it finishes: its ScanOutcome, exactly as :class:`~mailward.engine.pipeline.Engine` gives it;
+- it finishes: its ScanOutcome as :class:`~mailward.engine.pipeline.Engine` gives it, the
+  ParsedMessage carrying only what the gateway reads of it (``_child.for_gateway``: no header
+  list, HTML or attachment contents; the message bytes are put back here);
 - it runs past ``engine.scan_hard_timeout``, or its process dies (crash, out of memory, killed):
   the process is replaced and the outcome holds one finding, ``ENGINE_SCAN_KILLED``, which the
   default force rules turn into quarantine, so a person looks at it;
