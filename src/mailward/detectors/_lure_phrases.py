@@ -81,12 +81,45 @@ def _fold_table() -> dict[int, str | None]:
     return table
 
 
+@functools.cache
+def _fold_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(the characters :func:`_fold_table` drops, the ones it maps), as character classes."""
+    table = _fold_table()
+    dropped = "".join(re.escape(chr(cp)) for cp, to in sorted(table.items()) if to is None)
+    mapped = "".join(re.escape(chr(cp)) for cp, to in sorted(table.items()) if to is not None)
+    return re.compile(f"[{dropped}]+"), re.compile(f"[{mapped}]")
+
+
+def _collapse_spaces(text: str) -> str:
+    r"""``_SPACES.sub(" ", text)``: str.split() splits at exactly the characters ``\s``
+    matches, so the words joined by one space, with one space kept at either end where the
+    text had some, are that; without a replacement made for every single space."""
+    words = text.split()
+    if not words:
+        return " " if text else ""
+    out = " ".join(words)
+    if text[0].isspace():
+        out = " " + out
+    if text[-1].isspace():
+        out += " "
+    return out
+
+
 def fold(text: str) -> str:
-    """Case-folded, accents removed, whitespace collapsed: the form lure patterns match."""
+    """Case-folded, accents removed, whitespace collapsed: the form lure patterns match.
+
+    The translation by :func:`_fold_table` is made as two substitutions (the dropped
+    characters removed where they occur, then the look-alikes mapped when there are any):
+    the same characters, without a table lookup for every character of the text.
+    """
     if text.isascii():
-        return _SPACES.sub(" ", text.lower())
+        return _collapse_spaces(text.lower())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return _SPACES.sub(" ", decomposed.translate(_fold_table()))
+    drop, lookalike = _fold_patterns()
+    decomposed = drop.sub("", decomposed)
+    if not decomposed.isascii() and lookalike.search(decomposed):
+        decomposed = decomposed.translate(_fold_table())
+    return _collapse_spaces(decomposed)
 
 
 def parse_lines(text: str, source: str) -> dict[str, list[str]]:
