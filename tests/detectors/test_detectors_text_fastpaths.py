@@ -93,3 +93,29 @@ def test_mail_kind_reads_the_first_value_of_each_header_whatever_its_case() -> N
         "Precedence: bulk", "Auto-Submitted: auto-generated", "X-Auto-Response-Suppress",
         "sender no-reply@example.net",
     )  # fmt: skip
+
+
+def test_the_active_html_hints_find_what_the_one_pattern_finds() -> None:
+    from mailward.detectors import smuggling
+
+    whole = re.compile(r"<script|\sdownload\b|\son[a-z]{3,30}\s*=", re.IGNORECASE)
+    rnd = random.Random(12)
+    pieces = ["<script", "<SCRIPT", " download", "\tDownload", "download", " onclick=", " onload =",
+              " on\u017fome=", " onab=", "<scr", " on\u212aeyup=", "x", " ", "\n", "="]  # fmt: skip
+    for _ in range(20_000):
+        html = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6)))
+        either = any(hint.search(html) for hint in smuggling._ACTIVE_HINTS)
+        assert either is (whole.search(html) is not None)
+
+
+def test_long_css_lengths_are_the_plain_patterns_matches() -> None:
+    from mailward.detectors import evasion
+
+    plain = re.compile(r"(\d{4,})(?:\.\d+)?\s*(px|vh)", re.IGNORECASE)
+    rnd = random.Random(13)
+    letters = "0123456789 .pxvhPXVH\u0660\u0661a:-"
+    samples = ["top: 99999px", "margin-top:-12000PX;", "height: 1234.5 vh", "123456789012345678"]
+    samples += ["".join(rnd.choice(letters) for _ in range(rnd.randint(0, 30))) for _ in range(50_000)]
+    for text in samples:
+        expected = [(m.span(), m.groups()) for m in plain.finditer(text)]
+        assert [(m.span(), m.groups()) for m in evasion._LONG_LENGTH.finditer(text)] == expected
