@@ -54,7 +54,7 @@ def test_char_windows_of_five_four_byte_characters_hash_all_their_blocks() -> No
 
 def test_counting_by_sort_gives_the_weighted_sums_bit_for_bit() -> None:
     rng = np.random.default_rng(7)
-    for size in (0, 1, 2, 17, 3000):
+    for size in (0, 1, 2, 17, 64, 65, 3000):  # counted in Python up to 64, by a sort above
         columns = rng.integers(0, 500, size=size)
         fast = features._normalised(columns)
         plain = features._normalised(columns, np.ones(size, dtype=np.float64))
@@ -102,3 +102,21 @@ def test_one_message_is_predicted_exactly_as_a_batch_is() -> None:
         one = model.predict_one(msg)
         (batch,) = model.predict([msg])
         assert [v.hex() for v in one.values()] == [v.hex() for v in batch.values()]
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["example.com", "", "[]", "1.2.3.4", "[1.2.3.4]", "01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1",
+     "::1", "[2001:db8::1]", "fe80::1%eth0", "\u0661.\u0662.\u0663.\u0664", "1..2.3", "12",
+     "\u00b2.1.1.1", "a:b", "10.0.0.1x"],
+)  # fmt: skip
+def test_ip_hosts_are_told_as_ipaddress_tells_them(host: str) -> None:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        expected = False
+    else:
+        expected = True
+    assert features._is_ip(host) is expected

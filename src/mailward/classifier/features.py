@@ -148,8 +148,11 @@ def _addresses_replaced(text: str) -> str:
 
 
 def _is_ip(host: str) -> bool:
+    host = host.strip("[]")
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return False  # neither IPv6 (has ":") nor IPv4 (digits and dots): no exception raised
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        ipaddress.ip_address(host)
     except ValueError:
         return False
     return True
@@ -236,18 +239,40 @@ def _normalised(
     if values is not None:
         unique, inverse = np.unique(indices, return_inverse=True)
         counts = np.bincount(inverse, weights=values)
-    elif len(indices):
+    elif len(indices) <= _FEW:
+        return _normalised_few(indices)
+    else:
         ordered = np.sort(indices.astype(np.int32))  # columns fit: n_features < 2**31
         new = np.empty(len(ordered), dtype=bool)
         new[0] = True
         np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
         first = np.flatnonzero(new)
         unique = ordered[first]
-        counts = np.diff(first, append=len(ordered)).astype(np.float64)
-    else:
-        unique, counts = np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64)
+        counts = np.empty(len(first), dtype=np.float64)
+        np.subtract(first[1:], first[:-1], out=counts[:-1])
+        counts[-1] = len(ordered) - first[-1]
     norm = float(np.sqrt(np.dot(counts, counts))) or 1.0
     return unique.astype(np.int32), (counts / norm).astype(np.float32)
+
+
+#: Up to this many indices, :func:`_normalised` counts in Python (numpy's per-call cost is
+#: most of the work for a few dozen link tokens).
+_FEW = 64
+
+
+def _normalised_few(indices: npt.NDArray[Any]) -> tuple[IntArray, FloatArray]:
+    """:func:`_normalised` of a few indices, each counting 1, in Python: the same numbers (whole
+    counts and their squares add up exactly; square root and division are correctly rounded
+    in both; float64 to float32 rounds the same way)."""
+    counts: dict[int, int] = {}
+    for column in indices.tolist():
+        counts[column] = counts.get(column, 0) + 1
+    columns = sorted(counts)
+    norm = math.sqrt(sum(c * c for c in counts.values())) or 1.0
+    return (
+        np.array(columns, dtype=np.int32),
+        np.array([counts[c] / norm for c in columns], dtype=np.float64).astype(np.float32),
+    )
 
 
 def _hash_chars(analyzer: Any, doc: str, n_features: int) -> tuple[IntArray, FloatArray]:
