@@ -119,3 +119,33 @@ def test_long_css_lengths_are_the_plain_patterns_matches() -> None:
     for text in samples:
         expected = [(m.span(), m.groups()) for m in plain.finditer(text)]
         assert [(m.span(), m.groups()) for m in evasion._LONG_LENGTH.finditer(text)] == expected
+
+
+def test_anchors_are_found_where_the_lookbehind_pattern_finds_them() -> None:
+    matcher = _lure_phrases.compiled(_lure_phrases.LANGUAGES)
+    plain = re.compile(f"(?<!\\w)(?=({_lure_phrases._trie_regex(sorted(matcher.by_anchor))}))")
+    rnd = random.Random(21)
+    words = ["verify", "your", "account", "ha", "has", "conta", "send", "gift", "card", "urgent"]
+    seps = [" ", "", "-", ".", "\n", "_", "é", "  "]
+    texts = ["", "verify your account", "xverify", "-verify", "ha ha", "a" * 50]
+    for _ in range(5_000):
+        texts.append("".join(rnd.choice(words) + rnd.choice(seps) for _ in range(rnd.randint(0, 8))))
+    for text in texts:
+        expected = [(m.start(), m.group(1)) for m in plain.finditer(text)]
+        assert matcher._anchors(text) == expected
+
+
+def test_currency_hints_are_the_plain_patterns_matches() -> None:
+    from mailward.detectors import _lure_tricks
+
+    plain = re.compile(
+        r"[$€£]|(?<![a-z])(?:usd|eur|gbp|btc|eth|usdt|bitcoins?|dollars?|pounds?|reais|euros?)"
+        r"(?![a-z])"
+    )
+    rnd = random.Random(22)
+    pieces = ["usd", "usdt", "eur", "euro", "euros", "eth", "btc", "bitcoin", "bitcoins", "dollar",
+              "dollars", "pound", "pounds", "reais", "gbp", "$", "€", "£", "a", " ", "é", "1", "s"]  # fmt: skip
+    for _ in range(30_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 8)))
+        expected = [m.span() for m in plain.finditer(text)]
+        assert [m.span() for m in _lure_tricks._CURRENCY.finditer(text)] == expected
