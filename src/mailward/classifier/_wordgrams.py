@@ -6,7 +6,8 @@ strip_accents="unicode").build_analyzer()(doc)``: the document lower-cased, acce
 the tokens followed by each pair of neighbouring tokens joined by one space. Two steps differ
 in how, not in what: the combining characters are dropped with one ``str.translate`` (each
 code point asked of :func:`unicodedata.combining` once, then remembered) instead of a Python
-loop over the characters, and the pairs are joined in one comprehension instead of slicing.
+loop over the characters, and the pairs are joined by one ``map(" ".join, ...)`` instead of
+slicing.
 """
 
 from __future__ import annotations
@@ -63,4 +64,4 @@ class WordGrams:
     def grams(self, doc: str) -> list[str]:
         """Unigrams in order, then the bigrams in order."""
         tokens: list[str] = self._token.findall(strip_accents(doc.lower()))
-        return tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
+        return tokens + list(map(" ".join, itertools.pairwise(tokens)))
