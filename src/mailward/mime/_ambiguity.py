@@ -277,7 +277,9 @@ def _prefix(boundaries: list[str]) -> Iterator[Ambiguity]:
 def _raw_ambiguities(raw: bytes, root: Message) -> Iterator[Ambiguity]:
     top = _TOP_END.search(raw)
     head = raw[: top.start() if top else len(raw)]
-    if _BARE_CR_HEADER.search(head) or (b"\r" in raw and _BARE_CR_DELIM.search(raw)):
+    # the delimiter pattern tries every line start; a bare CR anywhere is what it needs
+    bare = _BARE_CR_HEADER.search(raw) is not None
+    if bare and (_BARE_CR_HEADER.search(head) or _BARE_CR_DELIM.search(raw)):
         yield Ambiguity(
             "bare_cr",
             "A carriage return alone ends a header or delimiter line; some programs treat "

@@ -1,0 +1,47 @@
+"""Shortcuts in the parse stages give what the plain code they replace gives."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from mailward.config.settings import LimitSettings
+from mailward.mime import _salvage
+from mailward.mime._ambiguity import _BARE_CR_DELIM, _BARE_CR_HEADER, _raw_ambiguities
+from mailward.mime._parse import _parse_bytes
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _groups_of_three_by_pattern(letters: str) -> bytes:
+    full = len(letters) // 3 * 3
+    data = bytearray(_salvage._b64(re.sub(r"(...)", r"\1A", letters[:full])))
+    del data[2::3]
+    return bytes(data) + _salvage._b64(letters[full:])
+
+
+def test_groups_of_three_agrees_with_the_pattern() -> None:
+    rng = random.Random(15)
+    for size in [*range(12), *(rng.randrange(3000) for _ in range(300))]:
+        letters = "".join(rng.choice(_LETTERS) for _ in range(size))
+        assert _salvage._groups_of_three(letters) == _groups_of_three_by_pattern(letters)
+
+
+RAW_CR = [
+    (b"From: a@example.com\r\n\r\nbody\r\n", False),
+    (b"From: a@example.com\rTo: b@example.com\r\n\r\nbody\r\n", True),  # in the header block
+    (b"From: a\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\rx\r\n--b--\r\n", True),
+    (b"From: a\r\n\r\nbody\rmore\r\n--b\r\n", False),  # a bare CR in a body line only
+    (b"From: a\n\n--b\n\r--b\r\n", False),  # a CR before "--" is no delimiter line
+    (b"From: a\n\n--b\r\r\n", True),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), RAW_CR)
+def test_bare_cr_is_found_where_the_patterns_find_it(raw: bytes, expected: bool) -> None:
+    head = raw[: m.start() if (m := re.search(rb"\r?\n\r?\n", raw)) else len(raw)]
+    assert bool(_BARE_CR_HEADER.search(head) or _BARE_CR_DELIM.search(raw)) is expected
+    msg = _parse_bytes(raw, LimitSettings())
+    assert any(a.code == "bare_cr" for a in _raw_ambiguities(raw, msg)) is expected
