@@ -11,6 +11,7 @@ from mailward.config.settings import LimitSettings
 from mailward.mime import _salvage
 from mailward.mime._ambiguity import _BARE_CR_DELIM, _BARE_CR_HEADER, _raw_ambiguities
 from mailward.mime._parse import _parse_bytes
+from mailward.mime._quirks import _EMBEDDED, _HIDDEN_HEADER, _has_embedded, _part
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
@@ -45,3 +46,26 @@ def test_bare_cr_is_found_where_the_patterns_find_it(raw: bytes, expected: bool)
     assert bool(_BARE_CR_HEADER.search(head) or _BARE_CR_DELIM.search(raw)) is expected
     msg = _parse_bytes(raw, LimitSettings())
     assert any(a.code == "bare_cr" for a in _raw_ambiguities(raw, msg)) is expected
+
+
+EMBEDDED_BODIES = [
+    "", "hello\nbegin 644 file.txt\n", "x begin 644 f\n", "begin 64 f", "=ybegin line=128\n",
+    "text\n=ybegin x", "(This file must be converted with BinHex 4.0)\n:", " (This file must",
+    "\nbegin 0755 a", "begin 644 \n", "a\r\nbegin 644 z",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("body", EMBEDDED_BODIES)
+def test_embedded_file_shortcut_agrees_with_the_pattern(body: str) -> None:
+    assert _has_embedded(body) is (_EMBEDDED.search(body) is not None)
+
+
+def test_hidden_header_is_found_in_any_one_header_value() -> None:
+    head = b"From: a@example.com\r\nSubject: x\r\n"
+    hidden = head + b"X-A: y\r\n Content-Type: text/html\r\n\r\nbody\r\n"
+    nul = head + b"X-A: y\r\rX-B: \x00Content-Type: x\r\n\r\nbody\r\n"
+    for raw, expected in ((head + b"\r\nbody\r\n", False), (hidden, True), (nul, False)):
+        msg = _parse_bytes(raw, LimitSettings())
+        by_value = any(_HIDDEN_HEADER.search(str(v)) for v in msg.values())
+        assert by_value is expected
+        assert any(code == "hidden_header" for code, _ in _part(msg)) is expected

@@ -67,6 +67,8 @@ _EMBEDDED = re.compile(
     r"^(?:begin [0-7]{3,4} \S|=ybegin |\(This file must be converted with BinHex)",
     re.MULTILINE,
 )
+#: What every match of :data:`_EMBEDDED` contains.
+_EMBEDDED_STARTS = ("begin ", "=ybegin ", "(This file must be converted with BinHex")
 #: Types whose body is a file in a text encoding some programs decode (BinHex, uuencode).
 _ENCODED_FILE_TYPES = frozenset(
     {"application/mac-binhex40", "application/mac-binhex", "application/x-binhex40",
@@ -96,7 +98,8 @@ def _all(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
 
 
 def _part(part: Message) -> Iterator[tuple[str, str]]:
-    if any(_HIDDEN_HEADER.search(str(value)) for value in part.values()):
+    # one search over the values joined by NUL (no match can hold a NUL, so none spans two)
+    if _HIDDEN_HEADER.search("\0".join(map(str, part.values()))):
         yield (
             "hidden_header",
             "A Content-* header is folded into the header before it or hidden behind a lone "
@@ -158,7 +161,7 @@ def _body(part: Message, body: str) -> Iterator[tuple[str, str]]:
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     textual = ctype.startswith("text/") or ctype in _ENCODED_FILE_TYPES
     plain = textual and cte not in {"base64", "quoted-printable"}
-    if plain and _EMBEDDED.search(body[:1_000_000]):
+    if plain and _has_embedded(body[:1_000_000]):
         yield (
             "embedded_file",
             "A text body carries a uuencoded, yEnc or BinHex file, which some programs "
@@ -179,6 +182,12 @@ def _body(part: Message, body: str) -> Iterator[tuple[str, str]]:
             "A quoted-printable attachment has escapes that are not '=' and two hex digits; "
             "decoders read them differently.",
         )
+
+
+def _has_embedded(body: str) -> bool:
+    """:data:`_EMBEDDED` matches ``body``; its literal starts are looked for first (the
+    pattern alone is tried at every character, as each could start a line)."""
+    return any(start in body for start in _EMBEDDED_STARTS) and _EMBEDDED.search(body) is not None
 
 
 def _base64_letters(body: str) -> int:
