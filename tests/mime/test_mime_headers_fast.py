@@ -82,3 +82,30 @@ def test_random_lists_read_as_the_stdlib_reads_them() -> None:
             taken += 1
             assert fast == getaddresses([value]), value
     assert taken > 20
+
+
+PARAM_VALUES = [
+    'multipart/mixed; boundary="b1"', "text/plain; charset=utf-8; format=flowed",
+    "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf", 'application/pdf; name="a;b.pdf"',
+    "text/html; charset", "application/octet-stream; name*0=a; name*1=b.exe", "text/plain",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", PARAM_VALUES)
+def test_parameters_are_read_as_message_reads_them(value: str) -> None:
+    plain, indexed = Message(policy=RAW_POLICY), IndexedMessage(policy=RAW_POLICY)
+    for msg in (plain, indexed):
+        msg.set_raw("Content-Type", value)
+        msg.set_raw("Content-Disposition", value)
+    for _ in range(2):  # the second time from what was kept
+        for header in ("content-type", "content-disposition", "x-missing"):
+            assert indexed.get_params(header=header) == plain.get_params(header=header)
+            assert indexed.get_params("none", header=header, unquote=False) == plain.get_params(
+                "none", header=header, unquote=False
+            )
+        assert indexed.get_boundary() == plain.get_boundary()
+        assert indexed.get_filename() == plain.get_filename()
+        assert indexed.get_content_charset() == plain.get_content_charset()
+        assert indexed.get_param("name") == plain.get_param("name")
+    indexed.get_params().append(("x", "y"))  # a caller's change to the list is its own
+    assert indexed.get_params() == plain.get_params()

@@ -9,7 +9,14 @@ import pytest
 
 from mailward.config.settings import LimitSettings
 from mailward.mime import _salvage
-from mailward.mime._ambiguity import _BARE_CR_DELIM, _BARE_CR_HEADER, _raw_ambiguities
+from mailward.mime._ambiguity import (
+    _B64_JUNK,
+    _BARE_CR_DELIM,
+    _BARE_CR_HEADER,
+    _has_b64_junk,
+    _raw_ambiguities,
+)
+from mailward.mime._headers import _EOL, _FOLD, decode_header_value, decode_words, fix_surrogates
 from mailward.mime._parse import _parse_bytes
 from mailward.mime._quirks import _EMBEDDED, _HIDDEN_HEADER, _has_embedded, _part
 
@@ -69,3 +76,38 @@ def test_hidden_header_is_found_in_any_one_header_value() -> None:
         by_value = any(_HIDDEN_HEADER.search(str(v)) for v in msg.values())
         assert by_value is expected
         assert any(code == "hidden_header" for code, _ in _part(msg)) is expected
+
+
+B64_BODIES = ["", "QUJD\r\n", "QU JD\t\x0b\x0c\x1c\x1f\n", "QUJD*", "QUJD\x00", "QUJD\x7f", "QUé", "Q\u2028"]
+
+
+@pytest.mark.parametrize("body", B64_BODIES)
+def test_base64_junk_shortcut_agrees_with_the_pattern(body: str) -> None:
+    assert _has_b64_junk(body) is (_B64_JUNK.search(body) is not None)
+
+
+def _decode_header_value_by_patterns(value: str) -> str:
+    text = _fix_by_encoding(_FOLD.sub("", value))
+    if "=?" in text:
+        text = decode_words(text)
+    return _EOL.sub(" ", text).strip()
+
+
+def _fix_by_encoding(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text
+
+
+HEADER_VALUES = [
+    "", " plain ", "a\r\n b", "a\n\tb", "a\rb", "=?utf-8?q?x?=\r\n =?utf-8?q?y?=", "caf\udce9",
+    "=?utf-8?b?4pyTIA==?=\n", "x =?bad?q?=ZZ?= y", "\u00e9t\u00e9", "a\r\n",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", HEADER_VALUES)
+def test_header_values_decode_as_with_the_patterns_always_run(value: str) -> None:
+    assert decode_header_value(value) == _decode_header_value_by_patterns(value)
+    assert fix_surrogates(value) == _fix_by_encoding(value)

@@ -21,6 +21,13 @@ _WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
 _SINGLE = ("from", "sender", "to", "cc", "subject", "date", "message-id", "reply-to")
 
 
+#: Parsed parameters by header value (values repeat across parts and messages): at most
+#: _PARAMS_KEPT values of at most _PARAMS_VALUE_MAX characters.
+_PARAMS: dict[str, tuple[tuple[str, Any], ...]] = {}
+_PARAMS_KEPT = 4096
+_PARAMS_VALUE_MAX = 1000
+
+
 class IndexedMessage(Message):
     """A Message whose header lookups (``get``, ``get_all``, ``in``) find the headers through
     an index of their lower-cased names instead of lower-casing every name on every lookup
@@ -58,6 +65,21 @@ class IndexedMessage(Message):
         fetch = self.policy.header_fetch_parse
         return [fetch(*self._headers[i]) for i in found]  # type: ignore[attr-defined]
 
+    def _get_params_preserve(self, failobj: Any, header: str) -> Any:
+        # Message parses a header's parameters again on every get_param, get_boundary,
+        # get_filename, get_content_charset...; the parse depends on the value alone.
+        value = self.get(header)
+        if type(value) is not str or len(value) > _PARAMS_VALUE_MAX:
+            return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
+        params = _PARAMS.get(value)
+        if params is None:
+            if len(_PARAMS) >= _PARAMS_KEPT:
+                _PARAMS.clear()
+            params = _PARAMS[value] = tuple(
+                super()._get_params_preserve(failobj, header)  # type: ignore[misc]
+            )
+        return list(params)
+
     def __contains__(self, name: str) -> bool:
         return name.lower() in self._positions()
 
@@ -80,6 +102,8 @@ RAW_POLICY = RawHeaderPolicy()
 
 def fix_surrogates(text: str) -> str:
     """Turn raw 8-bit bytes (surrogate-escaped by the parser) into text, as UTF-8."""
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -100,10 +124,15 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
 
 def decode_header_value(value: object) -> str:
     """Unfold a header value, read raw 8-bit bytes as UTF-8, decode RFC 2047 encoded words."""
-    text = fix_surrogates(_FOLD.sub("", str(value)))
+    text = str(value)
+    if "\n" in text:  # the patterns below change nothing in a text without line ends
+        text = _FOLD.sub("", text)
+    text = fix_surrogates(text)
     if "=?" in text:
         text = decode_words(text)
-    return _EOL.sub(" ", text).strip()
+    if "\n" in text or "\r" in text:
+        text = _EOL.sub(" ", text)
+    return text.strip()
 
 
 def decode_words(text: str) -> str:
