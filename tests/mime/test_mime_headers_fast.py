@@ -109,3 +109,22 @@ def test_parameters_are_read_as_message_reads_them(value: str) -> None:
         assert indexed.get_param("name") == plain.get_param("name")
     indexed.get_params().append(("x", "y"))  # a caller's change to the list is its own
     assert indexed.get_params() == plain.get_params()
+
+
+@pytest.mark.parametrize(
+    ("body", "charset"),
+    [("plain text\r\n", None), ("caf\udce9\r\n", "latin-1"), ("caf\udcc3\udca9", "utf-8"),
+     ("x\udce9", "no-such-charset"), ("\u00e9t\u00e9", None)],
+)  # fmt: skip
+def test_payloads_come_back_as_message_gives_them(body: str, charset: str | None) -> None:
+    plain, indexed = Message(policy=RAW_POLICY), IndexedMessage(policy=RAW_POLICY)
+    for msg in (plain, indexed):
+        if charset:
+            msg.set_raw("Content-Type", f"text/plain; charset={charset}")
+        msg.set_payload(body)
+    for _ in range(3):
+        assert indexed.get_payload() == plain.get_payload()
+        assert indexed.get_payload(decode=True) == plain.get_payload(decode=True)
+    for msg in (plain, indexed):
+        msg.set_payload("other \udce9")
+    assert indexed.get_payload() == plain.get_payload()

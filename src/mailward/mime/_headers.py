@@ -28,10 +28,22 @@ _PARAMS_KEPT = 4096
 _PARAMS_VALUE_MAX = 1000
 
 
+def _has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds surrogate-escaped bytes (as ``email.utils._has_surrogates``)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 class IndexedMessage(Message):
     """A Message whose header lookups (``get``, ``get_all``, ``in``) find the headers through
     an index of their lower-cased names instead of lower-casing every name on every lookup
-    (a message's header block is read twenty times and more during a scan).
+    (a message's header block is read twenty times and more during a scan); parameters and
+    the body's 8-bit test are kept too (below).
 
     Same answers as Message: the index holds positions only (values are read from the header
     list each time) and is rebuilt whenever the header list is another object or has another
@@ -39,7 +51,21 @@ class IndexedMessage(Message):
     a new list (``replace_header`` keeps the name).
     """
 
-    __slots__ = ("_index",)
+    __slots__ = ("_index", "_plain_body")
+
+    def get_payload(self, i: Any = None, decode: bool = False) -> Any:
+        # Message tests a text body for raw 8-bit bytes on every call (encoding it whole);
+        # a scan asks for the same body a dozen times. Which body was tested is kept with the
+        # answer, so a new payload is tested again.
+        payload = self._payload  # type: ignore[attr-defined]
+        if i is None and not decode and type(payload) is str:
+            plain = getattr(self, "_plain_body", None)
+            if plain is not None and plain[0] is payload and plain[1]:
+                return payload  # no surrogates: Message returns the payload itself
+            result = super().get_payload()
+            self._plain_body = (payload, result is payload and not _has_surrogates(payload))
+            return result
+        return super().get_payload(i, decode)  # type: ignore[call-overload]
 
     def _positions(self) -> dict[str, list[int]]:
         headers = self._headers  # type: ignore[attr-defined]
