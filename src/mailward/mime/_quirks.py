@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from email import errors as email_errors
 from email.message import Message
 
-from mailward.mime._lines import line_start_matches
+from mailward.mime._lines import line_starts
 
 SEVERITY: dict[str, float] = {
     "cte_unusual": 0.7,
@@ -54,7 +54,7 @@ _MIME_HEADER = re.compile(
 )
 #: Types whose body is headers by design (a bounce quoting the original message's headers).
 _HEADER_BODIES = frozenset({"text/rfc822-headers", "message/delivery-status"})
-#: Found where it begins a line (:func:`mailward.mime._lines.line_start_matches`).
+#: Its matches that begin a line are found by :func:`delimiter_like_lines`.
 _DELIM_LINE = re.compile(rb"--([^\r\n]+?)\r?$", re.MULTILINE)
 _HEADER_AFTER = re.compile(
     rb"(?:[^\r\n]{0,80}\r?\n){0,2}?[ \t\x0b\r]*content-[a-z-]+[ \t]*:", re.IGNORECASE
@@ -211,17 +211,29 @@ def _is_file(part: Message) -> bool:
     )
 
 
+def delimiter_like_lines(raw: bytes) -> Iterator[tuple[bytes, int]]:
+    """(group 1, end) of each match of :data:`_DELIM_LINE` that begins a line: a line that
+    starts with "--" and holds something more, with no CR inside (one may end it), and where
+    its match ends (before the LF). Found from the line starts instead of every "--"."""
+    for start in line_starts(raw, b"--"):
+        end = raw.find(b"\n", start + 2)
+        end = len(raw) if end < 0 else end
+        line = raw[start + 2 : end - 1 if raw[end - 1 : end] == b"\r" else end]
+        if line and b"\r" not in line:
+            yield line, end
+
+
 def _stray(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
     boundaries = {
         b.encode("utf-8", "surrogateescape")
         for p in parts
         if p.get_content_maintype() == "multipart" and (b := p.get_boundary())
     }
-    for match in line_start_matches(_DELIM_LINE, raw):
-        token = match[1].rstrip(b" \t")
+    for line, end in delimiter_like_lines(raw):
+        token = line.rstrip(b" \t")
         if token in boundaries or token.removesuffix(b"--") in boundaries:
             continue
-        if _HEADER_AFTER.match(raw, match.end() + 1):
+        if _HEADER_AFTER.match(raw, end + 1):
             yield (
                 "stray_delimiter",
                 f"The line {('--' + token.decode('latin-1'))[:60]!r} is followed by MIME "
