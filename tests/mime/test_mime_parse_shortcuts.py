@@ -111,3 +111,44 @@ HEADER_VALUES = [
 def test_header_values_decode_as_with_the_patterns_always_run(value: str) -> None:
     assert decode_header_value(value) == _decode_header_value_by_patterns(value)
     assert fix_surrogates(value) == _fix_by_encoding(value)
+
+
+def _qp_decode_byte_by_byte(data: bytes, lower: bool, invalid: int, space_soft: bool) -> bytes:
+    out = bytearray()
+    hexdigits = b"0123456789ABCDEFabcdef" if lower else b"0123456789ABCDEF"
+    i, n = 0, len(data)
+    while i < n:
+        c = data[i]
+        if c != 0x3D:
+            out.append(c)
+            i += 1
+            continue
+        nxt = data[i + 1 : i + 3]
+        if len(nxt) == 2 and nxt[0] in hexdigits and nxt[1] in hexdigits:
+            out.append(int(nxt, 16))
+            i += 3
+            continue
+        rest = re.match(rb"[ \t]*(\r?\n|$)", data[i + 1 : i + 200])
+        if rest is not None:
+            i += 1 + rest.end()
+            continue
+        if space_soft and data[i + 1 : i + 2] in (b" ", b"\t"):
+            ws = re.match(rb"[ \t]+", data[i + 1 :])
+            i += 1 + (ws.end() if ws else 0)
+            continue
+        if invalid < 0:
+            out.append(c)
+            i += 1
+        else:
+            i += 1 + invalid
+    return bytes(out)
+
+
+def test_qp_decode_agrees_with_the_byte_by_byte_decoder() -> None:
+    rng = random.Random(15)
+    pieces = [b"=", b"=4", b"=41", b"=a1", b"= ", b"=\t", b"=\r\n", b"=\n", b" ", b"\r\n", b"x", b"\xff"]
+    for _ in range(3000):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        for lower, invalid, space in [(True, 0, True), (False, 2, True), (True, -1, False)]:
+            expected = _qp_decode_byte_by_byte(data, lower, invalid, space)
+            assert _salvage.qp_decode(data, lower, invalid, space) == expected, data
