@@ -228,26 +228,31 @@ def addresses(msg: Message, name: str) -> tuple[Address, ...]:
     return tuple(out)
 
 
-# Address lists of the plain kinds most mail carries: "local@domain" and "Name <local@domain>"
-# (the name of atoms and dots, or of quoted strings without escapes, apart by blanks).
-_ATOM = r'[^()<>@,:;."\[\] \t\r\n]+'
-_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*"
+# Address lists of the plain kinds most mail carries: "local@domain", "local@domain (Name)",
+# "Name <local@domain>" (the name of atoms and dots, or of quoted strings without escapes, apart
+# by blanks) and the empty group "Name:;".
+_ATOM_CHAR = r'[^()<>@,:;."\[\] \t\r\n]'
+_ADDR_SPEC = rf"(?:{_ATOM_CHAR}|\.)+@(?:{_ATOM_CHAR}|\.)+"
 _PHRASE_WORD = r'(?:[^()<>@,:;"\[\] \t\r\n]+|"[^"\\\r\n]*")'
+_PHRASE = rf"{_PHRASE_WORD}(?:[ \t]+{_PHRASE_WORD})*"
 _SIMPLE_ITEM = re.compile(
-    rf"[ \t]*(?:(?P<spec>{_ADDR_SPEC})|(?:(?P<name>{_PHRASE_WORD}(?:[ \t]+{_PHRASE_WORD})*)[ \t]*)?"
-    rf"<(?P<route>{_ADDR_SPEC})>)[ \t]*(?=,|\Z)"
+    rf"[ \t]*(?:(?P<spec>{_ADDR_SPEC})(?:[ \t]*\((?P<comment>[^()\\\r\n]*)\))?"
+    rf"|(?:(?P<name>{_PHRASE})[ \t]*)?<(?P<route>{_ADDR_SPEC})>"
+    rf"|(?P<group>{_PHRASE})[ \t]*:[ \t]*;)[ \t]*(?=,|\Z)"
 )
 _NAME_WORD = re.compile(_PHRASE_WORD)
 
 
 def simple_addresses(values: list[str]) -> list[tuple[str, str]] | None:
     """What ``email.utils.getaddresses(values)`` returns, for lists of plain addresses only
-    (None for anything else: groups, comments, routes, escapes, blanks inside an address...).
+    (None for anything else: groups with members, nested comments, routes, escapes, blanks
+    inside an address...).
 
     The stdlib's address parser reads such a list item by item: an address alone gives
-    ("", address); a name then ``<address>`` gives the name's words (quoted ones unquoted)
-    joined by single spaces, and the address; blanks around items are skipped. Checked against
-    ``getaddresses`` on every address header of the corpus and on random lists.
+    (its comment or "", address: atoms and dots as written); a name then ``<address>`` gives
+    the name's words (quoted ones unquoted) joined by single spaces, and the address; an empty
+    group gives ("", ""); blanks around items are skipped. Checked against ``getaddresses`` on
+    every address header of the corpus and on random lists.
     """
     field = ", ".join(values)
     out: list[tuple[str, str]] = []
@@ -257,7 +262,9 @@ def simple_addresses(values: list[str]) -> list[tuple[str, str]] | None:
         if match is None:
             return None
         if match["spec"] is not None:
-            out.append(("", match["spec"]))
+            out.append((match["comment"] or "", match["spec"]))
+        elif match["group"] is not None:
+            out.append(("", ""))  # an empty group: no address, read as one empty pair
         else:
             words = _NAME_WORD.findall(match["name"] or "")
             name = " ".join(w[1:-1] if w.startswith('"') else w for w in words)
