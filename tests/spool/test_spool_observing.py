@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+import time
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -191,3 +192,36 @@ def test_a_refused_message_is_observed_before_its_reply(rig: Rig) -> None:
     assert rig.counted() == 1 and len(rig.campaigns.index.members) == 1
     assert rig.spool.ids() == []
     assert rig.monitor.holding(Envelope(ALICE, (), "10.0.0.5", internal=True)) is not None
+
+
+def test_a_client_gone_before_its_250_loses_no_observation(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session is cancelled while the verdict and the message-log row are written: the
+    message stays spooled with its verdict, and the worker observes it itself."""
+    gate = threading.Event()
+    real = rig.processor.record
+
+    def slow_record(*args: Any, **kwargs: Any) -> Any:
+        assert gate.wait(10), "the test never opened the gate"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rig.processor, "record", slow_record)
+
+    async def scenario() -> None:
+        session = asyncio.create_task(rig.send(raw(1)))
+        deadline = time.monotonic() + 10
+        while not rig.spool.ids() or not rig.spool.state(rig.spool.ids()[0]).observe:
+            assert time.monotonic() < deadline, "the verdict was never saved"
+            await asyncio.sleep(0.01)  # until the verdict (with its mark) is saved
+        session.cancel()
+        gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await session
+        [entry] = rig.spool.ids()
+        await rig.processor.later.made()
+        assert not rig.clustered(entry) and rig.counted() == 0
+        outcome = await rig.processor.process(entry)
+        assert outcome is not None and outcome.action == "deliver"
+        assert rig.clustered(entry) and rig.counted() == 1
+
+    asyncio.run(scenario())

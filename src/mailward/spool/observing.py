@@ -8,8 +8,10 @@ process's token and a sequence number). Before a spooled message's checks (lockd
 campaign, activity hold), the spool worker waits for every observation up to its own
 (:meth:`LaterObservations.made`), so a message is judged knowing every message accepted before
 it, as when the observation came before the 250. A mark of another token was left by an
-earlier run of the gateway (a crash or a stop between the 250 and the worker): the processor
-observes that message again from its spooled bytes (each observation counts a spool id once).
+earlier run of the gateway (a crash or a stop between the 250 and the worker), and a mark
+dropped here was never started (the client went away before its reply, a write failed): the
+processor observes those messages again from their spooled bytes (each observation counts a
+spool id once).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class LaterObservations:
         self._token = secrets.token_hex(6)
         self._sequence = itertools.count(1)
         self._running: dict[int, asyncio.Future[None]] = {}
+        #: Marks given up (the reply was not sent: the client went away, a write failed)
+        #: that may be in a spool state all the same: the processor observes those itself.
+        self._dropped: set[int] = set()
 
     def mark(self) -> str:
         """The mark for the spool state of a message :meth:`start` will observe."""
@@ -45,6 +50,19 @@ class LaterObservations:
         """Whether ``mark`` was made here (its observation started in this process)."""
         token, _, seq = mark.rpartition(":")
         return token == self._token and seq.isdigit()
+
+    def drop(self, mark: str) -> None:
+        """Give up a mark :meth:`start` will not be called with (every mark is started or
+        dropped)."""
+        self._dropped.add(int(mark.rpartition(":")[2]))
+
+    def dropped(self, mark: str) -> bool:
+        """Whether ``mark`` (one of :meth:`ours`) was dropped; forgets it."""
+        seq = int(mark.rpartition(":")[2])
+        if seq in self._dropped:
+            self._dropped.discard(seq)
+            return True
+        return False
 
     def start(self, mark: str, entry_id: str, envelope: Envelope, outcome: ScanOutcome) -> None:
         """Observe the scan in a worker thread once the calling task waits (after its reply)."""

@@ -244,9 +244,9 @@ class Processor:
         if not state.observe:  # made before the 250, or to be made by its scan (record)
             await self.later.made()
             return False
-        if self.later.ours(state.observe):
+        if self.later.ours(state.observe) and not self.later.dropped(state.observe):
             await self.later.made(state.observe)
-        elif state.verdict is not None:  # accepted before a restart: observe it now
+        elif state.verdict is not None:  # accepted before a restart, or never started
             await asyncio.to_thread(self._observe_again, entry, verdict_from_state(state.verdict))
         state.observe = ""
         return True

@@ -185,15 +185,23 @@ class GatewayHandler:
         # The verdict and the message-log row are written side by side (each waits for its
         # fsync); the observation (activity, campaigns) is made after the 250, and the spool
         # worker waits for it before its checks (mailward.spool.observing).
-        mark = self.processor.later.mark()
+        later = self.processor.later
+        mark = later.mark()
         state = SpoolState(verdict=verdict_to_state(verdict), observe=mark)
-        recorded, saved = await asyncio.gather(
-            self._record(entry_id, env, raw, outcome, observe=False), self._save(entry_id, state))
-        if not recorded:
-            await asyncio.to_thread(self.spool.finish, entry_id)
-            return _STORE_FAILED
-        if saved:  # else the spool worker scans it again, and observes it then
-            self.processor.later.start(mark, entry_id, env, outcome)
+        started = False
+        try:
+            recorded, saved = await asyncio.gather(
+                self._record(entry_id, env, raw, outcome, observe=False),
+                self._save(entry_id, state))
+            if not recorded:
+                await asyncio.to_thread(self.spool.finish, entry_id)
+                return _STORE_FAILED
+            if saved:  # else the spool worker scans it again, and observes it then
+                later.start(mark, entry_id, env, outcome)
+                started = True
+        finally:
+            if not started:  # the client went away meanwhile, or a write failed
+                later.drop(mark)
         return None
 
     async def _record(self, entry_id: str, env: Envelope, raw: bytes, outcome: ScanOutcome,
