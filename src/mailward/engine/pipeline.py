@@ -22,7 +22,14 @@ from mailward.engine.registry import build_detectors, symbol_table
 from mailward.engine.scoring import Scorer
 from mailward.errors import LimitExceeded, ParseError
 from mailward.mime import parse_message
-from mailward.model import Envelope, Finding, ParsedMessage, ScanResult, Verdict
+from mailward.model import (
+    Envelope,
+    Finding,
+    ParsedMessage,
+    ScanResult,
+    TextSignature,
+    Verdict,
+)
 from mailward.policy.decide import FAIL_CLOSED_SYMBOL, decide
 from mailward.response.lockdown import Level, is_external
 
@@ -36,6 +43,9 @@ class ScanOutcome:
     parsed: ParsedMessage | None
     result: ScanResult
     verdict: Verdict
+    #: The campaign signature, when the scan process made it (see TextSignature); None from
+    #: an in-process scan: the campaigns make it themselves then.
+    text_signature: TextSignature | None = None
 
     @property
     def message_id(self) -> str:
