@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from mailward.activity import _campaign_schema as t
 from mailward.activity import campaign_text as ct
-from mailward.activity.campaigns import Campaigns, message_indicators, message_signature
+from mailward.activity.campaign_index import message_indicators, message_signature
+from mailward.activity.campaigns import Campaigns
 from mailward.config.settings import LimitSettings, Settings
 from mailward.mime import parse_message
 from mailward.model import Action, Envelope, ParsedMessage, Verdict

@@ -145,6 +145,19 @@ class ParsedMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class TextSignature:
+    """A message's campaign signature (the MinHash of its normalised text, see
+    :mod:`mailward.activity.campaign_text`), made by the scan process that parsed it and sent
+    back with the verdict, so the gateway does not normalise and hash the text again. The
+    settings it was made with travel along: one made with others is not used."""
+
+    num_perm: int
+    shingle_words: int
+    #: The MinHash values, little-endian uint32 (``campaign_text.to_bytes``).
+    hashvalues: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One symbol a detector raised.
 

@@ -95,3 +95,20 @@ def test_onenote_files_reads_each_file_data_store_object() -> None:
         section += FILE_GUID + struct.pack("<QI", len(data), 0) + bytes(8) + data
     assert onenote_files(bytes(section)) == [b"first", b"second file"]
     assert onenote_files(bytes(16) + bytes(section)) == []  # no section header: not OneNote
+
+
+def test_the_section_names_rule_out_only_files_without_the_sections() -> None:
+    import random
+
+    from mailward.attachments import _windows
+
+    rnd = random.Random(31)
+    pieces = ["[InternetShortcut]", "[internetshortcut]", "[Shell]", "[SHELL]", "[Shel]", "\n",
+              " ", "\t", "URL=x", "Command=2", "[", "]", "Internet\u017fhortcut", "\u0130"]  # fmt: skip
+    for _ in range(20_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6)))
+        for name, whole in (
+            (_windows._INTERNET_SHORTCUT_NAME, _windows._INTERNET_SHORTCUT),
+            (_windows._SHELL_SECTION_NAME, _windows._SHELL_SECTION),
+        ):
+            assert bool(name.search(text) and whole.search(text)) is bool(whole.search(text))

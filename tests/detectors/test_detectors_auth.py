@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -311,11 +312,26 @@ def test_single_from_is_not_ambiguous(client: DnsClient) -> None:
     assert "AUTH_FROM_AMBIGUOUS" not in found
 
 
-def test_no_dns_client_means_no_checks() -> None:
+def test_no_dns_client_means_no_lookups_and_no_results() -> None:
+    env = envelope("x@nospf.example.com", OTHER_IP)
+    for clients in ({}, {"dns": None}):
+        found, results = scan(raw_message(), env, clients)
+        assert found == {} and results == []
+
+
+def test_without_dns_a_from_readers_may_see_otherwise_is_still_ambiguous() -> None:
+    # the From header's tricks need no lookup: a gateway with DNS off must still see them
     env = envelope("x@nospf.example.com", OTHER_IP)
     for clients in ({}, {"dns": None}):
         found, results = scan(raw_message("ceo@example.net, x@y.example.com"), env, clients)
-        assert found == {} and results == []
+        assert set(found) == {"AUTH_FROM_AMBIGUOUS"} and results == []
+        assert "2 senders" in found["AUTH_FROM_AMBIGUOUS"].explanation
+
+
+def test_without_dns_mail_from_an_authenticated_client_is_not_checked() -> None:
+    env = dataclasses.replace(envelope("x@nospf.example.com", OTHER_IP), authenticated_as="x")
+    found, _ = scan(raw_message("ceo@example.net, x@y.example.com"), env, {})
+    assert found == {}
 
 
 def test_dns_timeouts_give_temperror_and_no_findings(key: tuple[bytes, str]) -> None:

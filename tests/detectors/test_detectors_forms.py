@@ -129,3 +129,23 @@ def test_a_post_elsewhere_that_collects_nothing_personal_misses(fields: str) -> 
 def test_a_post_elsewhere_that_collects_card_or_user_data_hits(field: str) -> None:
     html = f'<form method="post" action="https://partner.example.net/p.php">{field}</form>'
     assert "FORM_EXTERNAL_POST" in findings(html)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [LOGIN_PAGE, LOGIN_PAGE.upper(), EMAIL_ONLY_PAGE, "<p>No form here, only <b>text</b></p>",
+     "<script>document.write('<input type=\\\"password\\\" name=p>')</script>",
+     '<svg><foreignObject><INPUT type="password"/></foreignObject></svg>',
+     "<isindex prompt='password'>", "<in\x00put type=password>", "<FoRm action=x></FoRm>"],
+)  # fmt: skip
+def test_html_without_input_or_form_tags_is_not_parsed_and_reads_the_same(
+    page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    from mailward.detectors import forms
+
+    attached = (html_file("page.html", page),)
+    quick = (findings(page), findings(attachments=attached))
+    monkeypatch.setattr(forms, "_FORM_TAGS", re.compile(""))  # always parse
+    assert (findings(page), findings(attachments=attached)) == quick

@@ -64,3 +64,35 @@ def test_evidence_is_capped() -> None:
     msg = make_message(urls=tuple(html_link(h, "x") for h in hrefs))
     (finding,) = run(HostingDetector(HostingSettings(max_findings=2)), msg)
     assert finding.evidence == tuple(hrefs[:2])
+
+
+@pytest.mark.parametrize("href", [
+    "https://b-a4qxna7jwq-rj.a.run.app/b/?tr=50bd12918fc94a82",
+    "https://secure-login-7.web.app/",
+    "https://verify-account.pages.dev/index",
+    "https://x1.workers.dev/?id=9",
+    "https://office-docs.netlify.app/",
+    "https://someone.blogspot.com/2024/login",
+    "https://www-bank-example.translate.goog/login?_x_tr_sl=auto",
+    "https://forms.yandex.com/cloud/65815ae83e9d0801973d7263/",
+    "https://docs.google.com/forms/d/e/1FAIpQL/viewform",
+])  # fmt: skip
+def test_a_page_on_a_free_site_app_or_form_host_is_reported(href: str) -> None:
+    assert set(_scan(href)) == {"URL_FREE_SITE"}
+
+
+@pytest.mark.parametrize("href", [
+    "https://docs.google.com/document/d/1abc/edit",  # a shared document, not a form
+    "https://run.app/",  # the platform's own name, no account in front
+    "https://www.dropbox.com/s/abc/report.pdf",  # file sharing is left out
+    "https://www.example.net/login",
+])  # fmt: skip
+def test_documents_platform_names_and_other_sites_are_not_free_sites(href: str) -> None:
+    assert _scan(href) == {}
+
+
+def test_a_free_site_link_that_shows_its_host_is_not_reported() -> None:
+    # a plain-text address or a link whose text shows the host tells the reader where it goes
+    shown = html_link("https://project.github.io/docs", "https://project.github.io/docs")
+    msg = make_message(urls=(shown,))
+    assert run(HostingDetector(), msg) == []

@@ -11,6 +11,7 @@ import pytest
 from helpers_isolation import run
 from pydantic import ValidationError
 
+from mailward.activity.campaign_index import text_signature
 from mailward.config import settings_from_mapping
 from mailward.config.settings import EngineSettings, Settings
 from mailward.engine.isolation import SCAN_UNAVAILABLE_SYMBOL, IsolatedEngine
@@ -68,6 +69,9 @@ async def test_isolated_outcomes_match_the_inline_engine() -> None:
             assert mine.message_id == theirs.message_id
             if mine.parsed is not None:
                 assert mine.parsed.raw == raw  # the bytes are put back in the gateway
+            # the campaign signature comes back made, as the gateway would make it
+            assert mine.text_signature == text_signature(settings, OUTSIDE, theirs.parsed)
+            assert theirs.text_signature is None  # an in-process scan leaves it to campaigns
         assert (await engine.scan(PHISH, OUTSIDE)).verdict.action is not Action.DELIVER
     finally:
         engine.close()

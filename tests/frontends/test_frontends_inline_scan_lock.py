@@ -51,7 +51,10 @@ def test_entry_is_locked_during_the_inline_scan_and_free_after(tmp_path: Path) -
     settings = Settings(data_dir=tmp_path)
     spool = Spool(tmp_path / "spool")
     engine = LockProbeEngine(settings, spool)
-    processor = types.SimpleNamespace(lockdown=None, record=lambda *args: None)
+    later = types.SimpleNamespace(mark=lambda: "t:1", start=lambda *args: None,
+                                  drop=lambda _mark: None)
+    processor = types.SimpleNamespace(lockdown=None, record=lambda *args, **kw: None,
+                                      later=later)
     queued: list[str] = []
     handler = GatewayHandler(
         settings, spool, engine, processor, on_queued=queued.append  # type: ignore[arg-type]

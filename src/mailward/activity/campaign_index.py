@@ -20,7 +20,7 @@ from datasketch import LeanMinHash, MinHashLSH
 from mailward.activity import campaign_text as ct
 from mailward.activity.baseline import network_of
 from mailward.config.settings import Settings
-from mailward.model import Envelope, ParsedMessage
+from mailward.model import Envelope, ParsedMessage, TextSignature
 
 #: Messages per indicator considered (the newest): bounds the work for an indicator that very
 #: many messages share (a popular link domain, a big provider's sender domain).
@@ -86,6 +86,27 @@ def message_signature(settings: Settings, envelope: Envelope,
     names = ct.name_tokens(envelope.rcpt_tos, (a.display_name for a in (*parsed.to, *parsed.cc)))
     text = ct.normalise(f"{parsed.subject}\n{parsed.text}", names)
     return ct.signature(text, cfg.num_perm, cfg.shingle_words)
+
+
+def text_signature(settings: Settings, envelope: Envelope,
+                   parsed: ParsedMessage | None) -> TextSignature:
+    """:func:`message_signature` as it travels (made in the scan process, see
+    :class:`~mailward.model.TextSignature`)."""
+    cfg = settings.campaigns
+    sig = message_signature(settings, envelope, parsed)
+    return TextSignature(cfg.num_perm, cfg.shingle_words, ct.to_bytes(sig))
+
+
+def signature_of(settings: Settings, envelope: Envelope, parsed: ParsedMessage | None,
+                 sent: TextSignature | None = None) -> LeanMinHash:
+    """The message's signature: the one its scan process ``sent`` when it was made with these
+    settings (a reload may change them), else :func:`message_signature` made here."""
+    cfg = settings.campaigns
+    if (sent is not None and sent.num_perm == cfg.num_perm
+            and sent.shingle_words == cfg.shingle_words
+            and len(sent.hashvalues) == 4 * cfg.num_perm):
+        return ct.from_bytes(sent.hashvalues)
+    return message_signature(settings, envelope, parsed)
 
 
 class CampaignIndex:

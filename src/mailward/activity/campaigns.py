@@ -47,7 +47,7 @@ from mailward.activity.campaign_index import (
     IndexedMessage,
     Indicators,
     message_indicators,
-    message_signature,
+    signature_of,
 )
 from mailward.activity.campaign_merge import MergeOutcome, merge_clusters, oldest, resolve_merged
 from mailward.activity.checks import ActivityFinding
@@ -55,7 +55,7 @@ from mailward.cluster.notify import CAMPAIGN, publish
 from mailward.cluster.redis import RedisLink
 from mailward.config.settings import Settings
 from mailward.errors import StoreError
-from mailward.model import Action, Envelope, ParsedMessage, Verdict
+from mailward.model import Action, Envelope, ParsedMessage, TextSignature, Verdict
 from mailward.response.journal import Journal, JournalHit
 from mailward.response.zero_hour import claw_back_hits
 from mailward.store import Store
@@ -231,15 +231,17 @@ class Campaigns:
     # -- observing -------------------------------------------------------------------------
 
     def observe(self, spool_id: str, envelope: Envelope, parsed: ParsedMessage | None,
-                verdict: Verdict, now: float | None = None) -> Placement | None:
+                verdict: Verdict, now: float | None = None,
+                signature: TextSignature | None = None) -> Placement | None:
         """Cluster one scanned message and store it (once per spool id); a member whose
-        verdict is one of ``bad_actions`` makes its campaign bad (the response follows)."""
+        verdict is one of ``bad_actions`` makes its campaign bad (the response follows).
+        ``signature``: the one its scan process made (else it is made here)."""
         if verdict.action is Action.TEMPFAIL:  # not judged yet: clustered when it is
             return None
         self.ready()
         started = time.thread_time()
         at = envelope.received_at or (time.time() if now is None else now)
-        sig = message_signature(self.settings, envelope, parsed)
+        sig = signature_of(self.settings, envelope, parsed, signature)
         ind = message_indicators(self.settings, envelope, parsed)
         with self._lock:
             if spool_id in self.index.members:

@@ -54,6 +54,11 @@ _INTERNET_SHORTCUT = re.compile(r"^\s*\[InternetShortcut\]\s*$", re.IGNORECASE |
 _URL_LINE = re.compile(r"^\s*URL\s*=\s*(\S.*?)\s*$", re.IGNORECASE | re.MULTILINE)
 _ICON_LINE = re.compile(r"^\s*IconFile\s*=\s*(\S.*?)\s*$", re.IGNORECASE | re.MULTILINE)
 _SHELL_SECTION = re.compile(r"^\s*\[Shell\]\s*$", re.IGNORECASE | re.MULTILINE)
+#: The section names alone: each line pattern above can only match where its name is, and a
+#: pattern that starts with "[" is searched for that character (the line patterns start with
+#: a line-start test tried at every character), so most files are ruled out quickly.
+_INTERNET_SHORTCUT_NAME = re.compile(r"\[InternetShortcut\]", re.IGNORECASE)
+_SHELL_SECTION_NAME = re.compile(r"\[Shell\]", re.IGNORECASE)
 _COMMAND_LINE = re.compile(r"^\s*Command\s*=", re.IGNORECASE | re.MULTILINE)
 _LIBRARY = re.compile(r"<(?:\w+:)?(libraryDescription|searchConnectorDescription)\b",
                       re.IGNORECASE)  # fmt: skip
@@ -129,11 +134,15 @@ def onenote_files(content: bytes) -> list[bytes]:
 
 def _shortcut(content: bytes) -> WindowsMatch | None:
     text = _text(content)
-    if _INTERNET_SHORTCUT.search(text):
+    if _INTERNET_SHORTCUT_NAME.search(text) and _INTERNET_SHORTCUT.search(text):
         targets = [m.group(1) for m in _URL_LINE.finditer(text)][:5]
         icons = [i for i in (m.group(1) for m in _ICON_LINE.finditer(text)) if _remote(i)]
         return _pointing("url", "an Internet shortcut (.url)", targets, icons)
-    if _SHELL_SECTION.search(text) and _COMMAND_LINE.search(text):
+    if (
+        _SHELL_SECTION_NAME.search(text)
+        and _SHELL_SECTION.search(text)
+        and _COMMAND_LINE.search(text)
+    ):
         icons = [m.group(1) for m in _ICON_LINE.finditer(text)]
         return WindowsMatch(by_id("scf"), "content", "an Explorer command file (.scf)",
                             tuple(icons[:5]))  # fmt: skip

@@ -9,27 +9,30 @@ n_features``.
 
 How: the padded words are laid side by side (``" w1  w2 "``); a window of that string is a
 window of one padded word exactly when it holds no two spaces in a row, so the windows are all
-the positions of that string minus those. Each window's bytes (at most 4 per character) are
-gathered into a row of a byte matrix, and MurmurHash3 runs over all rows at once in uint32
-arithmetic. :func:`hash_char_ngrams` returns the column of every window (duplicates included).
+the positions of that string minus those. MurmurHash3 then runs over all windows at once in
+uint32 arithmetic: the little-endian 32-bit word starting at every byte of the text is read
+once (an unaligned strided view, zeros past the end), a window's j-th block is the word at
+its start plus 4j, and its tail is the word after its last whole block masked to the bytes
+left. :func:`hash_char_ngrams` returns the column of every window (duplicates included).
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import numpy.typing as npt
 
-_WHITE_SPACES = re.compile(r"\s\s+")  # as scikit-learn's char_wb analyzer
 _C1 = np.uint32(0xCC9E2D51)
 _C2 = np.uint32(0x1B873593)
 _M5 = np.uint32(5)
 _N1 = np.uint32(0xE6546B64)
 _F1 = np.uint32(0x85EBCA6B)
 _F2 = np.uint32(0xC2B2AE35)
+#: A tail of 0..3 bytes: the bits of the 32-bit word that belong to it.
+_TAIL_MASK = np.array([0, 0xFF, 0xFFFF, 0xFFFFFF], dtype=np.uint32)
 
 U32 = npt.NDArray[np.uint32]
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
 
 
 def _rotl(x: U32, r: int) -> U32:
@@ -37,78 +40,77 @@ def _rotl(x: U32, r: int) -> U32:
     return out
 
 
-def _utf8_lengths(points: U32) -> npt.NDArray[np.int64]:
-    out: npt.NDArray[np.int64] = (
-        1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
-    ).astype(np.int64)
-    return out
+def _block(k: U32) -> U32:
+    """MurmurHash3's scrambling of one 4-byte block (or tail) before it enters the state."""
+    return _rotl(k * _C1, 15) * _C2
 
 
-def hash_char_ngrams(doc: str, lo: int, hi: int, n_features: int) -> npt.NDArray[np.int64]:
+def _words_at(data: bytes, reach: int) -> U32:
+    """The little-endian 32-bit word starting at each byte of ``data`` and ``reach`` bytes past
+    its end (bytes past the end read as zero)."""
+    buffer = data + bytes(reach + 4)
+    view: U32 = np.ndarray((len(data) + reach,), dtype="<u4", buffer=buffer, strides=(1,))
+    return view.astype(np.uint32)
+
+
+def hash_char_ngrams(doc: str, lo: int, hi: int, n_features: int) -> I32:
     """The column of every char_wb window of ``doc`` (sizes ``lo``..``hi``), as scikit-learn
     hashes them. Raises UnicodeEncodeError where scikit-learn would (a lone surrogate)."""
-    words = _WHITE_SPACES.sub(" ", doc.lower()).split()
-    padded = " " + "  ".join(words) + " "
+    # str.split() splits at every character scikit-learn's \s\s+ collapse matches, so the
+    # collapse itself changes no word
+    padded = " " + "  ".join(doc.lower().split()) + " "
     data = padded.encode("utf-8")  # strict, as scikit-learn encodes each n-gram
-    points = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32)
-    n_chars = len(points)
-    offsets = np.zeros(n_chars + 1, dtype=np.int64)
-    np.cumsum(_utf8_lengths(points), out=offsets[1:])
-    space = points == 32
+    n_chars = len(padded)
+    offsets: I64 | None = None
+    if len(data) == n_chars:  # ASCII: a character's byte offset is its index
+        space = np.frombuffer(data, dtype=np.uint8) == 32
+    else:
+        points = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32)
+        space = points == 32
+        offsets = np.zeros(n_chars + 1, dtype=np.int64)
+        sizes = 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
+        np.cumsum(sizes, out=offsets[1:])
     doubled = np.zeros(n_chars + 1, dtype=np.int64)  # doubled[i]: "  " starting at <= i - 2
     if n_chars > 1:
         np.cumsum(space[:-1] & space[1:], out=doubled[2:])
-    starts: list[npt.NDArray[np.int64]] = []
-    ends: list[npt.NDArray[np.int64]] = []
+    starts: list[I64] = []
+    ends: list[I64] = []
     for n in range(lo, hi + 1):
         if n_chars < n:
             break
         first = np.arange(n_chars - n + 1, dtype=np.int64)
         # "  " starting at any of first .. first+n-2 means the window spans two words
-        clean = doubled[first + n] - doubled[first + 1] == 0
-        first = first[clean]
-        starts.append(offsets[first])
-        ends.append(offsets[first + n])
+        first = first[doubled[first + n] - doubled[first + 1] == 0]
+        if offsets is None:
+            starts.append(first)
+            ends.append(first + n)
+        else:
+            starts.append(offsets[first])
+            ends.append(offsets[first + n])
     if not starts:
-        return np.empty(0, dtype=np.int64)
-    begin, stop = np.concatenate(starts), np.concatenate(ends)
-    return _columns(data, begin, stop - begin, hi * 4, n_features)
+        return np.empty(0, dtype=np.int32)
+    begin = np.concatenate(starts)
+    return _columns(data, begin, np.concatenate(ends) - begin, hi * 4, n_features)
 
 
-def _columns(
-    data: bytes,
-    begin: npt.NDArray[np.int64],
-    length: npt.NDArray[np.int64],
-    width: int,
-    n_features: int,
-) -> npt.NDArray[np.int64]:
-    """MurmurHash3 (x86, 32 bits, seed 0) of ``data[begin:begin+length]`` for every row."""
-    width = (width + 3) // 4 * 4 + 4  # whole blocks, and room for a tail block
-    buffer = np.zeros(len(data) + width, dtype=np.uint8)
-    buffer[: len(data)] = np.frombuffer(data, dtype=np.uint8)
-    span = np.arange(width, dtype=np.int64)
-    rows = buffer[begin[:, None] + span]
-    rows[span[None, :] >= length[:, None]] = 0  # bytes past the window read as zero
-    blocks = np.ascontiguousarray(rows).view("<u4").astype(np.uint32)
-    n_blocks = length // 4
+def _columns(data: bytes, begin: I64, length: I64, width: int, n_features: int) -> I32:
+    """MurmurHash3 (x86, 32 bits, seed 0) of ``data[begin:begin+length]`` for every row
+    (``length`` at most ``width``), as its column."""
+    words = _words_at(data, width)
+    n_blocks = length >> 2
     h = np.zeros(len(begin), dtype=np.uint32)
     with np.errstate(over="ignore"):
-        for j in range(blocks.shape[1] - 1):
-            active = n_blocks > j
-            if not active.any():
-                break
-            k = _rotl(blocks[:, j] * _C1, 15) * _C2
-            mixed = _rotl(h ^ k, 13) * _M5 + _N1
-            h = np.where(active, mixed, h)
-        tail = blocks[np.arange(len(begin)), n_blocks]  # zero when the length is whole blocks
-        h ^= _rotl(tail * _C1, 15) * _C2
+        for j in range(int(n_blocks.max())):
+            mixed = _rotl(h ^ _block(words[begin + 4 * j]), 13) * _M5 + _N1
+            h = np.where(n_blocks > j, mixed, h)
+        h ^= _block(words[begin + 4 * n_blocks] & _TAIL_MASK[length & 3])
         h ^= length.astype(np.uint32)
         h ^= h >> np.uint32(16)
         h *= _F1
         h ^= h >> np.uint32(13)
         h *= _F2
         h ^= h >> np.uint32(16)
-    signed = h.astype(np.int64)
-    magnitude = np.where(signed >= 2**31, 2**32 - signed, signed)  # abs() of the signed hash
-    out: npt.NDArray[np.int64] = magnitude % n_features
+    # abs() of the signed hash, exact in uint32 (abs(-2**31) is 2**31)
+    magnitude = np.where(h >= np.uint32(2**31), -h, h)
+    out: I32 = (magnitude % np.uint32(n_features)).astype(np.int32)
     return out

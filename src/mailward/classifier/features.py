@@ -55,7 +55,9 @@ _PATH_WORD = re.compile(r"[a-z]{3,20}")
 #: The local part is matched possessively (``++``): it cannot hold "@", so giving characters
 #: back never helps a match; the same matches without retrying every shorter run.
 _EMAIL = re.compile(r"[\w.+-]++@[\w-]+(?:\.[\w-]+)+")
+_LOCAL_CHAR = re.compile(r"[\w.+-]")
 _DIGIT = re.compile(r"\d")
+_ASCII_DIGITS = {ord(d): "0" for d in "123456789"}
 _MAX_URLS = 50
 IntArray = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float32]
@@ -110,13 +112,47 @@ def body_text(msg: ParsedMessage, limit: int = WORD_CHARS) -> str:
     """
     text = f"{msg.subject}\n{msg.text[:limit]}"
     if "@" in text:
-        text = _EMAIL.sub(" emailaddress ", text)
+        text = _addresses_replaced(text)
+    if text.isascii():  # \d matches only 0-9 there: one translate, not a match per digit
+        return text.translate(_ASCII_DIGITS)
     return _DIGIT.sub("0", text)
 
 
+def _addresses_replaced(text: str) -> str:
+    """``_EMAIL.sub(" emailaddress ", text)``, with the pattern tried only where it can match.
+
+    The pattern scanned from each character of a word, running to the word's end every time
+    (quadratic in the word). A match holds exactly one "@", and its local part (which cannot
+    hold "@") runs back from it, so the match re.sub would find next is the one starting where
+    the run of local-part characters before the next "@" begins (not before the last match's
+    end), when one starts there; else that "@" has none and the next "@" is tried.
+    """
+    out: list[str] = []
+    done = 0  # end of the last match
+    at = text.find("@")
+    while at != -1:
+        start = at
+        while start > done and _LOCAL_CHAR.match(text, start - 1):
+            start -= 1
+        found = _EMAIL.match(text, start) if start < at else None
+        if found is None:
+            at = text.find("@", at + 1)
+            continue
+        out += (text[done:start], " emailaddress ")
+        done = found.end()
+        at = text.find("@", done)
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
+
+
 def _is_ip(host: str) -> bool:
+    host = host.strip("[]")
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return False  # neither IPv6 (has ":") nor IPv4 (digits and dots): no exception raised
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        ipaddress.ip_address(host)
     except ValueError:
         return False
     return True
@@ -187,22 +223,56 @@ def _hash_tokens(tokens: list[str], n_features: int) -> tuple[IntArray, FloatArr
         return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
     if _hash_fast is not None:
         # each token counted once, repeats summed below: the same sums as a Counter's
-        indices, _, values = _hash_fast([zip(tokens, repeat(1))], n_features, np.float32, False, 0)
+        indices, _, _ = _hash_fast([zip(tokens, repeat(1))], n_features, np.float32, False, 0)
+        return _normalised(np.asarray(indices))
+    hasher = FeatureHasher(n_features, input_type="string", alternate_sign=False)
+    row = hasher.transform([tokens])
+    return _normalised(np.asarray(row.indices), np.asarray(row.data, dtype=np.float64))
+
+
+def _normalised(
+    indices: npt.NDArray[Any], values: npt.NDArray[np.float64] | None = None
+) -> tuple[IntArray, FloatArray]:
+    """(sorted distinct columns, l2-normalised sums of ``values`` per column); without
+    ``values`` each index counts 1, and the counts come from one sort (the same numbers as
+    summing ones: whole numbers add up exactly in float64 in any order)."""
+    if values is not None:
+        unique, inverse = np.unique(indices, return_inverse=True)
+        counts = np.bincount(inverse, weights=values)
+    elif len(indices) <= _FEW:
+        return _normalised_few(indices)
     else:
-        hasher = FeatureHasher(n_features, input_type="string", alternate_sign=False)
-        row = hasher.transform([tokens])
-        indices, values = row.indices, row.data
-    return _normalised(np.asarray(indices), np.asarray(values, dtype=np.float64))
-
-
-def _normalised(indices: npt.NDArray[Any], values: npt.NDArray[np.float64]) -> tuple[
-    IntArray, FloatArray
-]:
-    """(sorted distinct columns, l2-normalised sums of ``values`` per column)."""
-    unique, inverse = np.unique(indices, return_inverse=True)
-    counts = np.bincount(inverse, weights=values)
+        ordered = np.sort(indices.astype(np.int32))  # columns fit: n_features < 2**31
+        new = np.empty(len(ordered), dtype=bool)
+        new[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+        first = np.flatnonzero(new)
+        unique = ordered[first]
+        counts = np.empty(len(first), dtype=np.float64)
+        np.subtract(first[1:], first[:-1], out=counts[:-1])
+        counts[-1] = len(ordered) - first[-1]
     norm = float(np.sqrt(np.dot(counts, counts))) or 1.0
     return unique.astype(np.int32), (counts / norm).astype(np.float32)
+
+
+#: Up to this many indices, :func:`_normalised` counts in Python (numpy's per-call cost is
+#: most of the work for a few dozen link tokens).
+_FEW = 64
+
+
+def _normalised_few(indices: npt.NDArray[Any]) -> tuple[IntArray, FloatArray]:
+    """:func:`_normalised` of a few indices, each counting 1, in Python: the same numbers (whole
+    counts and their squares add up exactly; square root and division are correctly rounded
+    in both; float64 to float32 rounds the same way)."""
+    counts: dict[int, int] = {}
+    for column in indices.tolist():
+        counts[column] = counts.get(column, 0) + 1
+    columns = sorted(counts)
+    norm = math.sqrt(sum(c * c for c in counts.values())) or 1.0
+    return (
+        np.array(columns, dtype=np.int32),
+        np.array([counts[c] / norm for c in columns], dtype=np.float64).astype(np.float32),
+    )
 
 
 def _hash_chars(analyzer: Any, doc: str, n_features: int) -> tuple[IntArray, FloatArray]:
@@ -212,9 +282,7 @@ def _hash_chars(analyzer: Any, doc: str, n_features: int) -> tuple[IntArray, Flo
         columns = hash_char_ngrams(doc, 3, 5, n_features)
     except UnicodeEncodeError:  # a lone surrogate: scikit-learn's own path says what happens
         return _hash_tokens(analyzer(doc), n_features)
-    if not len(columns):
-        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
-    return _normalised(columns, np.ones(len(columns), dtype=np.float64))
+    return _normalised(columns)
 
 
 class Featurizer:

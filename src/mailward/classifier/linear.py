@@ -73,11 +73,14 @@ class LinearModel:
 
         The same numbers as :meth:`predict_rows` on that row, without building a sparse
         matrix: the products are summed in float32 one after another in the row's order
-        (``cumsum``), as the sparse product does.
+        (``cumsum``), as the sparse product does; the coefficients are read in the
+        (classes, features) layout, whose columns a row's indices pick in one ``take``.
         """
         if len(indices):
-            terms = values[:, None] * self._coef_t[indices]
-            sums = np.cumsum(terms, axis=0, dtype=np.float32)[-1]
+            # (classes, terms): each class's products side by side, summed along the row
+            terms = np.take(self.coef, indices, axis=1)
+            terms *= values
+            sums = np.cumsum(terms, axis=1, dtype=np.float32)[:, -1]
         else:
             sums = np.zeros(len(self.classes), dtype=np.float32)
         return _softmax(np.asarray(sums, dtype=np.float32)[None, :] + self.intercept)

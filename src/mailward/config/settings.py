@@ -208,16 +208,52 @@ class CompositeSetting(Section):
     replace_members: bool = False
 
 
+#: Money lures: the message asks for money or promises it (fees, prizes, crypto, gift cards,
+#: wire transfers, changed bank details, romance, a refund to call about).
+_MONEY_LURES = (
+    "LURE_ADVANCE_FEE | LURE_PRIZE | LURE_MONEY_BAIT | LURE_CRYPTO | LURE_GIFT_CARD"
+    " | LURE_WIRE | LURE_PAYMENT_CHANGE | LURE_ROMANCE | LURE_REFUND_CALLBACK"
+)
+
+#: Shipped composites, kept unless the configuration names the composite. One whose members
+#: are not all raised by the enabled detectors is left out (a disabled detector is not an error
+#: in a composite the operator did not write).
+DEFAULT_COMPOSITES: dict[str, CompositeSetting] = {
+    # The shape of an advance-fee, prize or investment scam: the message is about money and
+    # the answer goes to another mailbox than the one it says it is from, so the conversation
+    # leaves the address the reader could check. Two facts of different kinds (structure and
+    # wording); in none of the 7,354 legitimate messages of the development corpus.
+    "SCAM_REPLY_DIVERTED": CompositeSetting(
+        expression=f"IMP_REPLY_TO_DIVERT & ({_MONEY_LURES})",
+        weight=3.0,
+        description=(
+            "The message is about money (a fee, prize, investment or payment) and replies go "
+            "to another, unrelated mailbox than the sender's: the shape of an advance-fee scam."
+        ),
+    ),
+}
+
+
 class ScoringSettings(Section):
     symbols: dict[str, SymbolSetting] = Field(default_factory=dict)
     #: Group settings; the DEFAULT_GROUPS are added unless configured here by name.
     groups: dict[str, GroupSetting] = Field(default_factory=lambda: dict(DEFAULT_GROUPS))
-    composites: dict[str, CompositeSetting] = Field(default_factory=dict)
+    #: Composites; the DEFAULT_COMPOSITES are added unless configured here by name.
+    composites: dict[str, CompositeSetting] = Field(
+        default_factory=lambda: dict(DEFAULT_COMPOSITES)
+    )
 
     @field_validator("groups")
     @classmethod
     def _default_groups(cls, value: dict[str, GroupSetting]) -> dict[str, GroupSetting]:
         return {**DEFAULT_GROUPS, **value}
+
+    @field_validator("composites")
+    @classmethod
+    def _default_composites(
+        cls, value: dict[str, CompositeSetting]
+    ) -> dict[str, CompositeSetting]:
+        return {**DEFAULT_COMPOSITES, **value}
 
 
 class ForceRule(Section):

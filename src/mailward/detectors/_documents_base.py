@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailward.attachments import LNK_MAGIC
-from mailward.detectors.attachments import native_program, script_indicators
+from mailward.detectors._script_indicators import script_indicators
+from mailward.detectors.attachments import native_program
 
 #: A neutral label for libraries that want a file name; never the attachment's own name.
 LIBRARY_LABEL = "attachment"

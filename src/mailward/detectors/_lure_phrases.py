@@ -81,12 +81,45 @@ def _fold_table() -> dict[int, str | None]:
     return table
 
 
+@functools.cache
+def _fold_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(the characters :func:`_fold_table` drops, the ones it maps), as character classes."""
+    table = _fold_table()
+    dropped = "".join(re.escape(chr(cp)) for cp, to in sorted(table.items()) if to is None)
+    mapped = "".join(re.escape(chr(cp)) for cp, to in sorted(table.items()) if to is not None)
+    return re.compile(f"[{dropped}]+"), re.compile(f"[{mapped}]")
+
+
+def _collapse_spaces(text: str) -> str:
+    r"""``_SPACES.sub(" ", text)``: str.split() splits at exactly the characters ``\s``
+    matches, so the words joined by one space, with one space kept at either end where the
+    text had some, are that; without a replacement made for every single space."""
+    words = text.split()
+    if not words:
+        return " " if text else ""
+    out = " ".join(words)
+    if text[0].isspace():
+        out = " " + out
+    if text[-1].isspace():
+        out += " "
+    return out
+
+
 def fold(text: str) -> str:
-    """Case-folded, accents removed, whitespace collapsed: the form lure patterns match."""
+    """Case-folded, accents removed, whitespace collapsed: the form lure patterns match.
+
+    The translation by :func:`_fold_table` is made as two substitutions (the dropped
+    characters removed where they occur, then the look-alikes mapped when there are any):
+    the same characters, without a table lookup for every character of the text.
+    """
     if text.isascii():
-        return _SPACES.sub(" ", text.lower())
+        return _collapse_spaces(text.lower())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return _SPACES.sub(" ", decomposed.translate(_fold_table()))
+    drop, lookalike = _fold_patterns()
+    decomposed = drop.sub("", decomposed)
+    if not decomposed.isascii() and lookalike.search(decomposed):
+        decomposed = decomposed.translate(_fold_table())
+    return _collapse_spaces(decomposed)
 
 
 def parse_lines(text: str, source: str) -> dict[str, list[str]]:
@@ -216,7 +249,12 @@ class PhraseMatcher:
                 for anchor in found or ():
                     own.setdefault(anchor, []).append(index)
         words = sorted(own)
-        self.finder = re.compile(f"(?<!\\w)(?=({_trie_regex(words)}))") if words else None
+        # Anchors start where a word may: at the text's start, or after a non-word character.
+        # Consuming that character (``\W`` first) lets the regex engine skip ahead to the next
+        # one instead of trying the lookbehind and the trie at every character.
+        trie = _trie_regex(words)
+        self.finder = re.compile(f"\\W(?=({trie}))") if words else None
+        self.finder_at_start = re.compile(f"(?=({trie}))") if words else None
         self.by_anchor = {
             word: sorted({i for n in range(1, len(word) + 1) for i in own.get(word[:n], ())})
             for word in words
@@ -225,9 +263,9 @@ class PhraseMatcher:
     def find(self, text: str) -> dict[str, list[str]]:
         """{category: distinct phrases in text order}, categories in CATEGORIES order."""
         spots: dict[int, list[int]] = {index: [0] for index in self.always}
-        for match in self.finder.finditer(text) if self.finder else ():
-            for index in self.by_anchor[match.group(1)]:
-                spots.setdefault(index, []).append(match.start())
+        for start, anchor in self._anchors(text):
+            for index in self.by_anchor[anchor]:
+                spots.setdefault(index, []).append(start)
         seen: list[tuple[int, str, str]] = []
         for index, starts in spots.items():
             category, regex = self.patterns[index]
@@ -239,6 +277,15 @@ class PhraseMatcher:
             if phrase not in found[category]:
                 found[category].append(phrase)
         return {c: found[c] for c in CATEGORIES if c in found}
+
+    def _anchors(self, text: str) -> list[tuple[int, str]]:
+        """(where, anchor) of every anchor at the start of a word, in text order."""
+        if self.finder is None or self.finder_at_start is None:
+            return []
+        first = self.finder_at_start.match(text)
+        found = [(0, first.group(1))] if first else []
+        found += [(m.start(1), m.group(1)) for m in self.finder.finditer(text)]
+        return found
 
     @staticmethod
     def _windows(starts: list[int], size: int, whole: bool) -> list[tuple[int, int]]:

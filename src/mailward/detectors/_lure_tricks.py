@@ -71,8 +71,14 @@ _AMOUNT = re.compile(
     r"(?:usd|us dollars|dollars|euros?|eur|gbp|pounds|reais)"
     r"|(?P<c>\d+(?:[.,]\d+)?) ?(?:btc|bitcoins?|eth|usdt)(?!\w)"
 )
+#: ``[$€£]|(?<![a-z])(?:usd|eur|gbp|btc|eth|usdt|bitcoins?|dollars?|pounds?|reais|euros?)(?![a-z])``
+#: with every alternative starting with its literal first character (the word boundary checked
+#: just after it), so the regex engine skips ahead to those characters instead of trying the
+#: pattern at every one; ``(?![a-z])`` makes a match the whole run of letters either way.
 _CURRENCY = re.compile(
-    r"[$€£]|(?<![a-z])(?:usd|eur|gbp|btc|eth|usdt|bitcoins?|dollars?|pounds?|reais|euros?)(?![a-z])"
+    r"\$|€|£|u(?<![a-z]u)sdt?(?![a-z])|e(?<![a-z]e)(?:ur|uros?|th)(?![a-z])"
+    r"|g(?<![a-z]g)bp(?![a-z])|b(?<![a-z]b)(?:tc|itcoins?)(?![a-z])"
+    r"|d(?<![a-z]d)ollars?(?![a-z])|p(?<![a-z]p)ounds?(?![a-z])|r(?<![a-z]r)eais(?![a-z])"
 )
 _TO_READER = re.compile(
     r"(?<!\w)(?:(?:transfer|send|release|donat|pay|give|wire|credit|deliver|deposit)\w* "

@@ -41,19 +41,36 @@ class MailKind:
         return bool(self.machine_markers)
 
 
+_READ = frozenset(
+    h.lower() for h in (*_LIST_HEADERS, "Precedence", "Auto-Submitted", "X-Auto-Response-Suppress")
+)
+
+
+def _first_values(msg: ParsedMessage) -> dict[str, str]:
+    """{lower-case name: first value} of the headers read here, in one pass over the headers
+    (``msg.header(name)`` for each of them, without a pass per name)."""
+    first: dict[str, str] = {}
+    for key, value in msg.headers:
+        name = key.lower()
+        if name in _READ and name not in first:
+            first[name] = value
+    return first
+
+
 def mail_kind(msg: ParsedMessage) -> MailKind:
     """The list and machine markers of ``msg`` (what it says of itself, unproven)."""
-    lists = [f"{h}: {v[:80]}" for h in _LIST_HEADERS for v in msg.header_all(h)[:1]]
+    first = _first_values(msg)
+    lists = [f"{h}: {first[h.lower()][:80]}" for h in _LIST_HEADERS if h.lower() in first]
     machine: list[str] = []
-    precedence = msg.header("Precedence") or ""
+    precedence = first.get("precedence", "")
     if _BULK.match(precedence):
         (lists if precedence.strip().lower() == "list" else machine).append(
             f"Precedence: {precedence.strip()[:20]}"
         )
-    auto = msg.header("Auto-Submitted") or ""
+    auto = first.get("auto-submitted", "")
     if _AUTO.match(auto):
         machine.append(f"Auto-Submitted: {auto.strip()[:30]}")
-    if msg.header("X-Auto-Response-Suppress"):
+    if first.get("x-auto-response-suppress"):
         machine.append("X-Auto-Response-Suppress")
     if msg.from_:
         local = msg.from_[0].address.rpartition("@")[0]

@@ -55,11 +55,11 @@ from mailward.attachments import (
     read_plan,
     windows_type,
 )
+from mailward.detectors._script_indicators import script_indicators
 from mailward.detectors.attachments import (
     DEFAULT_DANGEROUS_EXTENSIONS,
     code_reason,
     native_program,
-    script_indicators,
 )
 from mailward.detectors.windows_types import onenote_payloads
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec

@@ -49,11 +49,11 @@ from mailward.detectors._attachment_policy import (
     normalise_extensions,
     normalise_types,
 )
+from mailward.detectors._script_indicators import script_indicators
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.model import Attachment, Finding, ParsedMessage
 
 _GROUP = "attachments"
-_SCAN_BYTES = 1_048_576
 #: The "runs_code" rows of mailward/data/windows_file_types.toml (docs/windows-file-types.md).
 DEFAULT_DANGEROUS_EXTENSIONS = extensions_that("runs_code")
 #: Types that run code which we read by content besides programs and scripts.
@@ -80,28 +80,6 @@ _MACHO_MAGICS = frozenset(
     {b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe"}
 )
 _FAT_MAGICS = frozenset({b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf"})
-_SCRIPT_INDICATORS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (label, re.compile(pattern, re.IGNORECASE))
-    for label, pattern in (
-        ("WScript.Shell", r"\bwscript\.shell\b"),
-        ("ActiveXObject", r"\bnew\s+ActiveXObject\s*\("),
-        ("CreateObject", r"\bcreateobject\s*\(\s*[\"'](?:wscript|shell\.|scripting\.|msxml2\.|"
-         r"microsoft\.xmlhttp|winhttp|adodb\.)"),
-        ("WScript object", r"\bwscript\.(?:sleep|arguments|scriptfullname|quit|createobject)\b"),
-        ("encoded PowerShell", r"\bpowershell(?:\.exe)?\b[^\n]{0,80}?\s-e(?:nc?|ncodedcommand|c)?"
-         r"\s+[a-z0-9+/=]{16,}"),
-        ("PowerShell policy bypass", r"-(?:ep|exec|executionpolicy)\s+bypass\b"),
-        ("Invoke-Expression", r"\binvoke-expression\b|\biex\s*[($]|\|\s*iex\b"),
-        ("Start-Process", r"\bstart-process\b"),
-        ("download cradle", r"\bnet\.webclient\b|\bdownload(?:string|file|data)\s*\(|"
-         r"\binvoke-webrequest\b|\bstart-bitstransfer\b"),
-        ("FromBase64String", r"\bfrombase64string\s*\("),
-        ("ADODB.Stream", r"\badodb\.stream\b"),
-        ("system tool abuse", r"\b(?:mshta|regsvr32|rundll32)(?:\.exe)?\s|\bcertutil(?:\.exe)?\s+"
-         r"-(?:decode|urlcache)\b|\bbitsadmin(?:\.exe)?\s+/transfer\b"),
-        ("obfuscated eval", r"\beval\s*\(\s*(?:unescape|atob|string\.fromcharcode)\b"),
-    )
-)  # fmt: skip
 _SHEBANG = re.compile(rb"\A(?:\xef\xbb\xbf)?#![ \t]*/\S+")
 _SCANNED_TYPES = frozenset(
     {"application/javascript", "application/x-javascript", "application/ecmascript",
@@ -218,44 +196,6 @@ def code_reason(found: WindowsMatch | None) -> str | None:
     if found is None or found.by != "content" or found.type.content not in _CODE_BY_CONTENT:
         return None
     return f"is {found.kind}: {found.type.what}"
-
-
-def _text_of(content: bytes) -> str:
-    head = content[:_SCAN_BYTES]
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return head.decode("utf-16", errors="replace")
-    return head.decode("latin-1")
-
-
-#: Words one of which each indicator's pattern needs (lower case): a pattern runs only when one
-#: is in the text, so a large harmless text costs a few substring searches, not 13 regexes
-#: that each try a word boundary at every position.
-_INDICATOR_WORDS: dict[str, tuple[str, ...]] = {
-    "WScript.Shell": ("wscript.shell",),
-    "ActiveXObject": ("activexobject",),
-    "CreateObject": ("createobject",),
-    "WScript object": ("wscript.",),
-    "encoded PowerShell": ("powershell",),
-    "PowerShell policy bypass": ("bypass",),
-    "Invoke-Expression": ("invoke-expression", "iex"),
-    "Start-Process": ("start-process",),
-    "download cradle": ("webclient", "download", "invoke-webrequest", "start-bitstransfer"),
-    "FromBase64String": ("frombase64string",),
-    "ADODB.Stream": ("adodb.stream",),
-    "system tool abuse": ("mshta", "regsvr32", "rundll32", "certutil", "bitsadmin"),
-    "obfuscated eval": ("eval",),
-}
-
-
-def script_indicators(content: bytes) -> list[str]:
-    """Labels of the Windows-script indicators found in ``content``, in a fixed order."""
-    text = _text_of(content)
-    lowered = text.lower()
-    return [
-        label
-        for label, pattern in _SCRIPT_INDICATORS
-        if any(word in lowered for word in _INDICATOR_WORDS[label]) and pattern.search(text)
-    ]
 
 
 def _script_reason(att: Attachment, ext: str) -> tuple[str, float] | None:

@@ -33,7 +33,8 @@ Detects
 Every method result is also added to ``ScanContext.auth_results`` ("spf=pass
 smtp.mailfrom=...", "dkim=fail header.d=...", "dmarc=fail (p=reject) header.from=...",
 "arc=none"), which policy writes into the Authentication-Results header. All DNS goes through
-the ``dns`` client (:mod:`mailward.dns`); without one the detector does nothing. A lookup that
+the ``dns`` client (:mod:`mailward.dns`); without one (DNS off) only the From header's own
+tricks are checked (AUTH_FROM_AMBIGUOUS: they need no lookup to be seen). A lookup that
 fails for now gives a ``temperror`` result and no finding. Mail from authenticated or internal
 clients gets no SPF or DMARC check (the peer is a client, not a mail server of the domain).
 
@@ -185,7 +186,7 @@ class AuthDetector:
     async def check(self, msg: ParsedMessage, ctx: ScanContext) -> Sequence[Finding]:
         client: DnsClient | None = ctx.clients.get("dns")
         if client is None:
-            return []
+            return self._from_header_only(msg, ctx)
         bridge = SyncDnsBridge(client, asyncio.get_running_loop(), self.settings.lookup_timeout)
         trusted = trusted_results(
             msg.header_all("Authentication-Results"),
@@ -216,6 +217,13 @@ class AuthDetector:
         if readings.tricks:
             findings.append(ambiguous_finding(msg, readings, self.name))
         return findings
+
+    def _from_header_only(self, msg: ParsedMessage, ctx: ScanContext) -> list[Finding]:
+        """Without DNS: the From header's own tricks, which need no lookup to be seen."""
+        if not (self.settings.check_dmarc and _external(ctx)):
+            return []
+        readings = from_readings(msg)
+        return [ambiguous_finding(msg, readings, self.name)] if readings.tricks else []
 
     async def _spf(
         self, ctx: ScanContext, bridge: SyncDnsBridge, trusted: Mapping[str, list[MethodResult]]

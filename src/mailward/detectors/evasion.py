@@ -54,7 +54,11 @@ _STYLED = re.compile(
     "\u24b6-\u24e9\U0001f130-\U0001f189]"
 )
 #: A long CSS length; the property it belongs to is read from the text just before it.
-_LONG_LENGTH = re.compile(r"(\d{4,})(?:\.\d+)?\s*(px|vh)", re.IGNORECASE)
+#: The matches of ``(\d{4,})(?:\.\d+)?\s*(px|vh)``: what follows the digits is never a digit,
+#: so a match takes a whole run of digits (possessive ``{3,}+``) and starts where the run does
+#: (``(?<!\d\d)`` after its first digit); starting with a digit lets the regex engine skip
+#: ahead to the next digit instead of trying the pattern at every character.
+_LONG_LENGTH = re.compile(r"(\d(?<!\d\d)\d{3,}+)(?:\.\d+)?\s*(px|vh)", re.IGNORECASE)
 _OFFSCREEN_PROPERTY = re.compile(
     r"(?:(?:margin|padding)(?:-(?:top|bottom))?|(?<![-\w])(?:top|height|min-height|line-height))"
     r"\s*:\s*$",

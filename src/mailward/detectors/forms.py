@@ -48,6 +48,9 @@ _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml"})
 _HTML_EXTS = (".htm", ".html", ".shtml", ".xhtml", ".svg")
 _SCRIPT_ACTION = re.compile(r"^(?:javascript|vbscript|data):", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x20]+")
+#: An input or form start tag: the parser lower-cases a tag name's ASCII letters only, so an
+#: input or form element comes from these letters after a "<" (HTML without them has none).
+_FORM_TAGS = re.compile(r"<(?:[iI][nN][pP][uU][tT]|[fF][oO][rR][mM])")
 _SCRIPTED_PASSWORD = re.compile(r"""type\s*=\s*\\?["']?password\b""", re.IGNORECASE)
 _USER_HINT = re.compile(r"e-?mail|user|login|logon|account|username|userid|\bid\b", re.I)
 _USER_TYPES = frozenset({"email", "text", ""})
@@ -164,6 +167,10 @@ class CredentialFormDetector:
 
     def _inspect(self, html: str, report: _DocReport, trusted: tuple[str, ...]) -> _DocReport:
         html = html[: self.settings.max_html_chars]
+        if not _FORM_TAGS.search(html):  # no input and no form: nothing the parse could find
+            if report.attached:
+                report.password = _SCRIPTED_PASSWORD.search(html) is not None
+            return report
         tree = LexborHTMLParser(html)
         inputs = tree.css("input")
         report.password = any(_is_password(n) for n in inputs)

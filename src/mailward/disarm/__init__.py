@@ -23,10 +23,10 @@ from email.message import EmailMessage
 from selectolax.lexbor import LexborHTMLParser
 
 from mailward.attachments import expand
+from mailward.detectors._script_indicators import script_indicators
 from mailward.detectors.attachments import (
     DEFAULT_DANGEROUS_EXTENSIONS,
     native_program,
-    script_indicators,
 )
 from mailward.detectors.documents import analyse_attachment
 from mailward.mime import detect_type

@@ -22,7 +22,14 @@ from mailward.engine.registry import build_detectors, symbol_table
 from mailward.engine.scoring import Scorer
 from mailward.errors import LimitExceeded, ParseError
 from mailward.mime import parse_message
-from mailward.model import Envelope, Finding, ParsedMessage, ScanResult, Verdict
+from mailward.model import (
+    Envelope,
+    Finding,
+    ParsedMessage,
+    ScanResult,
+    TextSignature,
+    Verdict,
+)
 from mailward.policy.decide import FAIL_CLOSED_SYMBOL, decide
 from mailward.response.lockdown import Level, is_external
 
@@ -36,6 +43,9 @@ class ScanOutcome:
     parsed: ParsedMessage | None
     result: ScanResult
     verdict: Verdict
+    #: The campaign signature, when the scan process made it (see TextSignature); None from
+    #: an in-process scan: the campaigns make it themselves then.
+    text_signature: TextSignature | None = None
 
     @property
     def message_id(self) -> str:
@@ -58,6 +68,17 @@ class Engine:
         self.detectors = list(build_detectors(settings) if detectors is None else detectors)
         self.scorer = Scorer(symbol_table(self.detectors), settings.scoring)
         self.clients = dict(clients or {})
+        self._plan: tuple[tuple[Detector, ...], list[list[Detector]]] = ((), [])
+
+    def _stages(self) -> list[list[Detector]]:
+        """The detectors grouped by stage, stages in order (worked out again only when
+        ``self.detectors`` changes)."""
+        current = tuple(self.detectors)
+        if self._plan[0] != current:
+            stages = sorted({detector_stage(d) for d in current})
+            groups = [[d for d in current if detector_stage(d) == stage] for stage in stages]
+            self._plan = (current, groups)
+        return self._plan[1]
 
     async def scan(self, raw: bytes, envelope: Envelope | None = None) -> ScanOutcome:
         started = time.perf_counter()
@@ -99,11 +120,11 @@ class Engine:
         that finishes without waiting for anything costs no task; the ones that suspend (DNS, a
         thread, a socket) go on concurrently, each under its timeout."""
         findings: list[Finding] = []
-        for stage in sorted({detector_stage(d) for d in self.detectors}):
+        for stage in self._stages():
             batches: list[Sequence[Finding] | None] = []
             waiting: list[Awaitable[Sequence[Finding]]] = []
             slots: list[int] = []
-            for detector in (d for d in self.detectors if detector_stage(d) == stage):
+            for detector in stage:
                 started = time.monotonic()
                 try:
                     first = _inline.step(detector.check(msg, ctx))
@@ -116,8 +137,9 @@ class Engine:
                 slots.append(len(batches))
                 batches.append(None)
                 waiting.append(self._finish(detector, msg, first, started))
-            for slot, batch in zip(slots, await asyncio.gather(*waiting), strict=True):
-                batches[slot] = batch
+            if waiting:
+                for slot, batch in zip(slots, await asyncio.gather(*waiting), strict=True):
+                    batches[slot] = batch
             for done in batches:
                 findings.extend(done or ())
             ctx.findings[:] = findings

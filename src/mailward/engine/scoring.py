@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from mailward.config.settings import ScoringSettings
+from mailward.config.settings import DEFAULT_COMPOSITES, ScoringSettings
 from mailward.engine.composites import CompositeExpression, parse_composite
 from mailward.engine.contract import SymbolSpec
 from mailward.errors import ConfigError
@@ -191,6 +191,8 @@ def _build_composites(
         except ValueError as exc:
             raise ConfigError(f"scoring.composites.{symbol}.expression: {exc}") from exc
         unknown = sorted(expression.members - specs.keys())
+        if unknown and DEFAULT_COMPOSITES.get(symbol) == comp:
+            continue  # shipped, and a member's detector is not enabled here
         if unknown:
             raise ConfigError(
                 f"scoring.composites.{symbol}.expression: unknown symbol(s) {', '.join(unknown)}"

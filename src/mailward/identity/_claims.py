@@ -25,7 +25,11 @@ PLACES: dict[str, float] = {
 }  # fmt: skip
 #: Characters of body text searched for brand names.
 BODY_CHARS = 6_000
-_ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]{1,200})"|'([^']{1,200})')""", re.IGNORECASE)
+#: ``\balt\s*=\s*(?:"([^"]{1,200})"|'([^']{1,200})')`` with IGNORECASE, written so that the
+#: regex engine skips ahead to each "a"/"A" instead of trying the pattern at every character:
+#: the first letter is consumed, then ``(?<!\w[aA])`` is the word boundary before it; only
+#: "A" folds to "a", "L" to "l", "T" to "t", so the cases spelled out are IGNORECASE's.
+_ALT = re.compile(r"""[aA](?<!\w[aA])[lL][tT]\s*=\s*(?:"([^"]{1,200})"|'([^']{1,200})')""")
 _WORD = re.compile(r"[^\W_]+")
 _MAX_ALTS = 50
 

@@ -48,6 +48,8 @@ from mailward.mime._quirks import quirk_codes
 _IDENTITY_CTE = frozenset({"", "7bit", "8bit", "binary"})
 _ENCODED_CTE = frozenset({"base64", "quoted-printable"})
 _B64_JUNK = re.compile(r"[^A-Za-z0-9+/=\s]")
+#: The ASCII characters :data:`_B64_JUNK` does not find (asked of the pattern itself).
+_B64_ALLOWED = bytes(c for c in range(128) if _B64_JUNK.match(chr(c)) is None)
 _B64_AFTER_PAD = re.compile(r"=[\s=]*[A-Za-z0-9+/]")
 _MIME_LINE = re.compile(
     r"^(?:content-(?:type|transfer-encoding|disposition)[ \t]*:|--[^\s-][^\r\n]*$)",
@@ -239,7 +241,7 @@ def _base64(part: Message) -> Iterator[Ambiguity]:
     body = part.get_payload()
     if not isinstance(body, str):
         return
-    if _B64_JUNK.search(body):
+    if _has_b64_junk(body):
         yield Ambiguity(
             "base64_junk",
             "A base64 body holds characters outside the base64 alphabet; decoders skip them "
@@ -250,6 +252,14 @@ def _base64(part: Message) -> Iterator[Ambiguity]:
             "base64_padding",
             "A base64 body goes on after its padding; decoders stop there or read on.",
         )
+
+
+def _has_b64_junk(body: str) -> bool:
+    """:data:`_B64_JUNK` finds something in ``body`` (on an ASCII body, ``bytes.translate``
+    deletes the characters the pattern allows: the same answer, several times faster)."""
+    if body.isascii():
+        return bool(body.encode("ascii").translate(None, _B64_ALLOWED))
+    return _B64_JUNK.search(body) is not None
 
 
 def _defects(part: Message) -> Iterator[Ambiguity]:
@@ -277,7 +287,9 @@ def _prefix(boundaries: list[str]) -> Iterator[Ambiguity]:
 def _raw_ambiguities(raw: bytes, root: Message) -> Iterator[Ambiguity]:
     top = _TOP_END.search(raw)
     head = raw[: top.start() if top else len(raw)]
-    if _BARE_CR_HEADER.search(head) or (b"\r" in raw and _BARE_CR_DELIM.search(raw)):
+    # the delimiter pattern tries every line start; a bare CR anywhere is what it needs
+    bare = _BARE_CR_HEADER.search(raw) is not None
+    if bare and (_BARE_CR_HEADER.search(head) or _BARE_CR_DELIM.search(raw)):
         yield Ambiguity(
             "bare_cr",
             "A carriage return alone ends a header or delimiter line; some programs treat "

@@ -21,7 +21,7 @@ LimitExceeded before the slow code runs:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from typing import NamedTuple
 
 from mailward.config.settings import LimitSettings
 from mailward.errors import LimitExceeded
@@ -119,12 +119,14 @@ def check_nesting(raw: bytes, limits: LimitSettings) -> None:
     _cap("boundary length", max(map(len, declared), default=0), MAX_BOUNDARY)
     if not declared:
         return
+    delimiters = delimiter_lines(lowered, declared)
     if len(declared) + len(_MESSAGE.findall(lowered)) > limits.max_depth:
-        depth = boundary_depth(lowered, declared, stop_above=limits.max_depth)
+        depth = boundary_depth(lowered, declared, stop_above=limits.max_depth, lines=delimiters)
         _cap("nesting depth", depth, limits.max_depth)
     if lowered.count(b"\n--") > limits.max_parts:  # a cheap upper bound first
-        _cap("MIME parts", count_parts(lowered, declared, limits.max_parts), limits.max_parts)
-    check_part_headers(lowered, declared, limits.max_header_bytes)
+        parts = count_parts(lowered, declared, limits.max_parts, lines=delimiters)
+        _cap("MIME parts", parts, limits.max_parts)
+    check_part_headers(lowered, declared, limits.max_header_bytes, lines=delimiters)
 
 
 def check_parameters(lowered: bytes, limits: LimitSettings) -> None:
@@ -136,14 +138,17 @@ def check_parameters(lowered: bytes, limits: LimitSettings) -> None:
         _cap("header parameters", value.count(b";"), limits.max_header_params)
 
 
-def check_part_headers(raw: bytes, declared: set[bytes], cap: int) -> None:
+def check_part_headers(
+    raw: bytes, declared: set[bytes], cap: int, lines: list[Delimiter] | None = None
+) -> None:
     """Raise LimitExceeded when the header block of a part (from its delimiter line to the
-    first blank line or the next delimiter) is over ``cap`` bytes."""
+    first blank line or the next delimiter) is over ``cap`` bytes. ``lines``: the delimiter
+    lines of ``raw``, when the caller has them already."""
     start: int | None = None
-    for match in _delimiter_matches(raw, declared):
+    for line in delimiter_lines(raw, declared) if lines is None else lines:
         if start is not None:
-            _part_header(raw, start, match.start(), cap)
-        start = None if match[2] else match.end()
+            _part_header(raw, start, line.start, cap)
+        start = None if line.closing else line.end
     if start is not None:
         _part_header(raw, start, len(raw), cap)
 
@@ -154,31 +159,75 @@ def _part_header(raw: bytes, start: int, stop: int, cap: int) -> None:
     _cap("part header bytes", (blank.start() if blank else window) - start, cap)
 
 
-def _delimiter_matches(raw: bytes, declared: set[bytes]) -> Iterator[re.Match[bytes]]:
-    """Each delimiter line of a declared boundary, in order: group 1 the boundary, group 2
-    "--" on a closing delimiter."""
-    names = b"|".join(re.escape(name) for name in sorted(declared, key=len, reverse=True))
-    pattern = re.compile(rb"^--(" + names + rb")(--)?[ \t]*\r?$", re.MULTILINE)
-    return pattern.finditer(raw)
+class Delimiter(NamedTuple):
+    """A delimiter line of a declared boundary: the boundary, whether it closes, and where the
+    line starts (its ``--``) and ends (before its ``\\n``)."""
+
+    name: bytes
+    closing: bool
+    start: int
+    end: int
 
 
-def _delimiters(raw: bytes, declared: set[bytes]) -> Iterator[tuple[bytes, bool]]:
-    """(boundary, closing) for each delimiter line of a declared boundary, in order."""
-    for match in _delimiter_matches(raw, declared):
-        yield match[1], match[2] is not None
+def delimiter_lines(raw: bytes, declared: set[bytes]) -> list[Delimiter]:
+    """Each delimiter line of a declared boundary, in order.
+
+    The lines that ``^--(B1|B2|...)(--)?[ \\t]*\\r?$`` (multi-line, the boundaries longest
+    first) matches, found without building that pattern for every message: each line that
+    starts with ``--`` is cut into a boundary and a tail of ``(--)?[ \\t]*\\r?``; of the
+    boundaries that leave such a tail, the longest declared one is the pattern's match (the
+    ones without ``--`` in the tail are the longer).
+    """
+    out: list[Delimiter] = []
+    longest = max(map(len, declared), default=0)
+    pos = 0 if raw.startswith(b"--") else _next_line(raw, b"--", 0)
+    while pos >= 0:
+        end = raw.find(b"\n", pos + 2)
+        if end < 0:
+            end = len(raw)
+        found = _delimiter(raw[pos + 2 : end], declared, longest)
+        if found is not None:
+            out.append(Delimiter(found[0], found[1], pos, end))
+        pos = _next_line(raw, b"--", end)
+    return out
 
 
-def count_parts(raw: bytes, declared: set[bytes], stop_above: int) -> int:
+def _next_line(raw: bytes, prefix: bytes, pos: int) -> int:
+    """Where the first line after ``pos`` that starts with ``prefix`` starts, or -1."""
+    found = raw.find(b"\n" + prefix, pos)
+    return found + 1 if found >= 0 else -1
+
+
+def _delimiter(rest: bytes, declared: set[bytes], longest: int) -> tuple[bytes, bool] | None:
+    """(boundary, closing) for a line ``--`` + ``rest``, or None when it delimits nothing
+    (``longest``: the longest declared boundary)."""
+    if rest.endswith(b"\r"):
+        rest = rest[:-1]
+    core = rest.rstrip(b" \t")
+    # the blanks after the boundary may end the boundary's own name (boundary="b ")
+    for cut in range(min(len(rest), longest), len(core) - 1, -1):
+        if rest[:cut] in declared:
+            return rest[:cut], False
+    if core.endswith(b"--") and core[:-2] in declared:
+        return core[:-2], True
+    return None
+
+
+def count_parts(
+    raw: bytes, declared: set[bytes], stop_above: int, lines: list[Delimiter] | None = None
+) -> int:
     """Parts opened by delimiter lines (not closing ones); stops once past ``stop_above``."""
     count = 0
-    for _, closing in _delimiters(raw, declared):
+    for _, closing, *_ in delimiter_lines(raw, declared) if lines is None else lines:
         count += not closing
         if count > stop_above:
             break
     return count
 
 
-def boundary_depth(raw: bytes, declared: set[bytes], stop_above: int) -> int:
+def boundary_depth(
+    raw: bytes, declared: set[bytes], stop_above: int, lines: list[Delimiter] | None = None
+) -> int:
     """The most multipart boundaries open at once, following delimiter lines in order.
 
     A delimiter of an open boundary closes every boundary opened after it (a new sibling part
@@ -187,7 +236,7 @@ def boundary_depth(raw: bytes, declared: set[bytes], stop_above: int) -> int:
     """
     stack: list[bytes] = []
     deepest = 0
-    for name, closing in _delimiters(raw, declared):
+    for name, closing, *_ in delimiter_lines(raw, declared) if lines is None else lines:
         if name in stack:
             del stack[stack.index(name) + (0 if closing else 1) :]
         elif not closing:

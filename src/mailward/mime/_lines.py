@@ -25,3 +25,14 @@ def line_start_matches(pattern: re.Pattern[bytes], data: bytes) -> Iterator[re.M
         start = match.start()
         if start == 0 or data[start - 1] == 0x0A:
             yield match
+
+
+def line_starts(data: bytes, prefix: bytes) -> Iterator[int]:
+    """Where the lines of ``data`` that start with ``prefix`` start, in order."""
+    if data.startswith(prefix):
+        yield 0
+    needle = b"\n" + prefix
+    pos = data.find(needle)
+    while pos >= 0:
+        yield pos + 1
+        pos = data.find(needle, pos + 1)

@@ -1,5 +1,8 @@
 """bytes -> ParsedMessage: limits first, then the stdlib parser, then the tree walk.
 
+The stdlib parser's tree is built by :mod:`mailward.mime._feed` (the same parse as
+``email.feedparser``, over the whole text at once).
+
 A message in which :mod:`mailward.mime._ambiguity` finds an ambiguity is also read the other
 ways a mail program might read it (:mod:`mailward.mime._views`); its text, links and attachments
 are then the union of every reading, and ``ambiguities`` says what was found.
@@ -14,11 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 from email.message import Message
-from email.parser import BytesParser
 
 from mailward.config.settings import LimitSettings
 from mailward.errors import LimitExceeded, MailwardError, ParseError
 from mailward.mime._ambiguity import find_ambiguities
+from mailward.mime._feed import parse_bytes
 from mailward.mime._headers import (
     RAW_POLICY,
     addresses,
@@ -89,7 +92,7 @@ def _parse(raw: bytes, limits: LimitSettings) -> ParsedMessage:
 
 def _parse_bytes(raw: bytes, limits: LimitSettings) -> Message:
     try:
-        msg = BytesParser(policy=RAW_POLICY).parsebytes(raw)
+        msg = parse_bytes(raw, RAW_POLICY)
     except RecursionError as exc:
         # Only nesting far beyond any sane max_depth makes the stdlib parser recurse this deep.
         raise LimitExceeded("nesting depth", limits.max_depth + 1, limits.max_depth) from exc

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from email import errors as email_errors
 from email.message import Message
 
-from mailward.mime._lines import line_start_matches
+from mailward.mime._lines import line_starts
 
 SEVERITY: dict[str, float] = {
     "cte_unusual": 0.7,
@@ -54,7 +54,7 @@ _MIME_HEADER = re.compile(
 )
 #: Types whose body is headers by design (a bounce quoting the original message's headers).
 _HEADER_BODIES = frozenset({"text/rfc822-headers", "message/delivery-status"})
-#: Found where it begins a line (:func:`mailward.mime._lines.line_start_matches`).
+#: Its matches that begin a line are found by :func:`delimiter_like_lines`.
 _DELIM_LINE = re.compile(rb"--([^\r\n]+?)\r?$", re.MULTILINE)
 _HEADER_AFTER = re.compile(
     rb"(?:[^\r\n]{0,80}\r?\n){0,2}?[ \t\x0b\r]*content-[a-z-]+[ \t]*:", re.IGNORECASE
@@ -67,6 +67,8 @@ _EMBEDDED = re.compile(
     r"^(?:begin [0-7]{3,4} \S|=ybegin |\(This file must be converted with BinHex)",
     re.MULTILINE,
 )
+#: What every match of :data:`_EMBEDDED` contains.
+_EMBEDDED_STARTS = ("begin ", "=ybegin ", "(This file must be converted with BinHex")
 #: Types whose body is a file in a text encoding some programs decode (BinHex, uuencode).
 _ENCODED_FILE_TYPES = frozenset(
     {"application/mac-binhex40", "application/mac-binhex", "application/x-binhex40",
@@ -96,7 +98,8 @@ def _all(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
 
 
 def _part(part: Message) -> Iterator[tuple[str, str]]:
-    if any(_HIDDEN_HEADER.search(str(value)) for value in part.values()):
+    # one search over the values joined by NUL (no match can hold a NUL, so none spans two)
+    if _HIDDEN_HEADER.search("\0".join(map(str, part.values()))):
         yield (
             "hidden_header",
             "A Content-* header is folded into the header before it or hidden behind a lone "
@@ -158,7 +161,7 @@ def _body(part: Message, body: str) -> Iterator[tuple[str, str]]:
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     textual = ctype.startswith("text/") or ctype in _ENCODED_FILE_TYPES
     plain = textual and cte not in {"base64", "quoted-printable"}
-    if plain and _EMBEDDED.search(body[:1_000_000]):
+    if plain and _has_embedded(body[:1_000_000]):
         yield (
             "embedded_file",
             "A text body carries a uuencoded, yEnc or BinHex file, which some programs "
@@ -179,6 +182,12 @@ def _body(part: Message, body: str) -> Iterator[tuple[str, str]]:
             "A quoted-printable attachment has escapes that are not '=' and two hex digits; "
             "decoders read them differently.",
         )
+
+
+def _has_embedded(body: str) -> bool:
+    """:data:`_EMBEDDED` matches ``body``; its literal starts are looked for first (the
+    pattern alone is tried at every character, as each could start a line)."""
+    return any(start in body for start in _EMBEDDED_STARTS) and _EMBEDDED.search(body) is not None
 
 
 def _base64_letters(body: str) -> int:
@@ -202,17 +211,29 @@ def _is_file(part: Message) -> bool:
     )
 
 
+def delimiter_like_lines(raw: bytes) -> Iterator[tuple[bytes, int]]:
+    """(group 1, end) of each match of :data:`_DELIM_LINE` that begins a line: a line that
+    starts with "--" and holds something more, with no CR inside (one may end it), and where
+    its match ends (before the LF). Found from the line starts instead of every "--"."""
+    for start in line_starts(raw, b"--"):
+        end = raw.find(b"\n", start + 2)
+        end = len(raw) if end < 0 else end
+        line = raw[start + 2 : end - 1 if raw[end - 1 : end] == b"\r" else end]
+        if line and b"\r" not in line:
+            yield line, end
+
+
 def _stray(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
     boundaries = {
         b.encode("utf-8", "surrogateescape")
         for p in parts
         if p.get_content_maintype() == "multipart" and (b := p.get_boundary())
     }
-    for match in line_start_matches(_DELIM_LINE, raw):
-        token = match[1].rstrip(b" \t")
+    for line, end in delimiter_like_lines(raw):
+        token = line.rstrip(b" \t")
         if token in boundaries or token.removesuffix(b"--") in boundaries:
             continue
-        if _HEADER_AFTER.match(raw, match.end() + 1):
+        if _HEADER_AFTER.match(raw, end + 1):
             yield (
                 "stray_delimiter",
                 f"The line {('--' + token.decode('latin-1'))[:60]!r} is followed by MIME "

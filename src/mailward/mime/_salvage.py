@@ -40,6 +40,9 @@ _HEADER_NOCOLON = re.compile(rb"^(content-[a-z-]+)[ \t]+(\S.*)$", re.IGNORECASE)
 _B64_LINE = re.compile(rb"^[A-Za-z0-9+/=]+$")
 _NOT_B64 = re.compile(r"[^A-Za-z0-9+/=]")
 _B64_TEXT_LINE = re.compile(r"^[A-Za-z0-9+/=]+$")
+_JUNK_IN_LINE = re.compile(r"[^A-Za-z0-9+/=\s]")
+_QP_SOFT_END = re.compile(rb"[ \t]*(\r?\n|$)")
+_BLANKS = re.compile(rb"[ \t]+")
 _BINHEX = b"(This file must be converted with BinHex"
 _BINHEX_CHARS = b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr"
 _BINHEX_MAP = {c: i for i, c in enumerate(_BINHEX_CHARS)}
@@ -249,11 +252,15 @@ def _groups_of_three(letters: str) -> bytes:
     """Each group of three letters decoded alone (two bytes each; a last pair gives one).
 
     Decoded in one pass: an 'A' after every full group makes each a quad whose first two bytes
-    are the group's, and the third byte of each is dropped.
+    are the group's, and the third byte of each is dropped. The quads are built with slice
+    assignments (``letters`` holds only base64 letters, so it is ASCII).
     """
     full = len(letters) // 3 * 3
-    quads = re.sub(r"(...)", r"\1A", letters[:full])
-    data = bytearray(_b64(quads))
+    groups = letters[:full].encode("ascii")
+    quads = bytearray(b"A" * (full // 3 * 4))
+    for i in range(3):
+        quads[i::4] = groups[i::3]
+    data = bytearray(_b64(quads.decode("ascii")))
     del data[2::3]
     return bytes(data) + _b64(letters[full:])
 
@@ -271,7 +278,7 @@ def _base64_readings(body: list[bytes]) -> Iterator[bytes]:
         lambda: b"".join(_b64(c) for c in re.split(r"=+", clean)),
         lambda: _per_quad(clean),
         lambda: _b64("".join(_prefix4(_NOT_B64.sub("", line)) for line in lines)),
-        lambda: _b64("".join(re.split(r"[^A-Za-z0-9+/=\s]", line)[0].strip() for line in lines)),
+        lambda: _b64("".join(_JUNK_IN_LINE.split(line, 1)[0].strip() for line in lines)),
         lambda: _b64("".join(line.strip() for line in lines if _B64_TEXT_LINE.match(line.strip()))),
         lambda: _groups_of_three(clean.replace("=", "")),
     ]
@@ -302,21 +309,23 @@ def qp_decode(data: bytes, lower: bool, invalid: int, space_soft: bool) -> bytes
     while i < n:
         c = data[i]
         if c != 0x3D:
-            out.append(c)
-            i += 1
+            j = data.find(b"=", i)  # the bytes up to the next "=" are copied as they are
+            j = n if j < 0 else j
+            out += data[i:j]
+            i = j
             continue
         nxt = data[i + 1 : i + 3]
         if len(nxt) == 2 and nxt[0] in hexdigits and nxt[1] in hexdigits:
             out.append(int(nxt, 16))
             i += 3
             continue
-        rest = re.match(rb"[ \t]*(\r?\n|$)", data[i + 1 : i + 200])
+        rest = _QP_SOFT_END.match(data[i + 1 : i + 200])
         if rest is not None:
             i += 1 + rest.end()
             continue
         if space_soft and data[i + 1 : i + 2] in (b" ", b"\t"):
-            ws = re.match(rb"[ \t]+", data[i + 1 :])
-            i += 1 + (ws.end() if ws else 0)
+            ws = _BLANKS.match(data, i + 1)
+            i = ws.end() if ws else i + 1
             continue
         if invalid < 0:
             out.append(c)

@@ -28,7 +28,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
-from email.parser import BytesParser
 
 from mailward.config.settings import LimitSettings
 from mailward.errors import LimitExceeded, MailwardError
@@ -39,6 +38,7 @@ from mailward.mime._ambiguity import (
     cte_values,
     iter_parts,
 )
+from mailward.mime._feed import parse_bytes
 from mailward.mime._headers import RAW_POLICY
 from mailward.mime._limits import check_header_block, check_nesting
 from mailward.mime._walk import Walker
@@ -269,7 +269,7 @@ def walk_views(views: list[bytes], limits: LimitSettings) -> Walkers:
         try:
             check_header_block(view, limits)
             check_nesting(view, limits)
-            msg = BytesParser(policy=RAW_POLICY).parsebytes(view)
+            msg = parse_bytes(view, RAW_POLICY)
             walker = Walker(limits)
             walker.walk(msg)
         except LimitExceeded:

@@ -148,7 +148,8 @@ class Gateway:
         asyncio.run(self.aclose())
 
     async def aclose(self) -> None:
-        """Close every part, from inside the event loop."""
+        """Close every part, from inside the event loop (observations under way end first)."""
+        await self.processor.later.made()
         await close_engine(self.engine.current)
         self.lockdown.close()
         if self.activity is not None:  # alert webhooks under way get a few seconds to finish

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import email.utils
 import hashlib
@@ -32,12 +33,21 @@ from mailward.delivery.relay import RelayResult, normalise_line_endings, relay_m
 from mailward.delivery.retry import next_retry_delay
 from mailward.disarm import disarm_message, removed_summary
 from mailward.engine.pipeline import Engine, ScanOutcome
-from mailward.errors import DeliveryError, PermanentDeliveryError
-from mailward.model import Action, Envelope, ParsedMessage, Verdict, findings_from_json
+from mailward.errors import DeliveryError, LimitExceeded, ParseError, PermanentDeliveryError
+from mailward.mime import parse_message
+from mailward.model import (
+    Action,
+    Envelope,
+    ParsedMessage,
+    TextSignature,
+    Verdict,
+    findings_from_json,
+)
 from mailward.policy.rewrite import apply_verdict, safe_header_value, strip_inbound_headers
 from mailward.response.indicators import entry_from_message, maildir_location, relay_location
 from mailward.response.journal import Journal
 from mailward.response.lockdown import Level, must_hold
+from mailward.spool.observing import LaterObservations
 from mailward.spool.queue import Spool, SpoolEntry, SpoolState
 from mailward.spool.sender import header_from_address
 from mailward.store import MessageRecord, Store
@@ -107,6 +117,8 @@ class Processor:
         self._parsed: collections.OrderedDict[str, ParsedMessage] = collections.OrderedDict()
         #: In a cluster: moves a held message to the shared store (mailward.cluster.release).
         self.park: Callable[[SpoolEntry], None] | None = None
+        #: Observations the SMTP front end leaves until after its 250 (see LaterObservations).
+        self.later = LaterObservations(self.observe)
 
     async def process(
         self,
@@ -131,9 +143,10 @@ class Processor:
         return self.spool.load(entry_id), self.spool.state(entry_id)
 
     async def _process(self, entry: SpoolEntry, state: SpoolState, now: float) -> Outcome:
+        observed = await self._observed(entry, state)
         if self._must_hold(entry, state):
             # Lockdown: wait in the durable spool, undelivered, until released.
-            if not state.held:
+            if not state.held or observed:
                 state.held = True
                 await asyncio.to_thread(self.spool.save_state, entry.id, state)
                 log.info("held %s (lockdown)", entry.id)
@@ -192,23 +205,59 @@ class Processor:
         return verdict
 
     def record(
-        self, entry_id: str, envelope: Envelope, raw: bytes, outcome: ScanOutcome
+        self, entry_id: str, envelope: Envelope, raw: bytes, outcome: ScanOutcome,
+        *, observe: bool = True,
     ) -> MessageRecord:
+        """Write the message-log row; then, unless ``observe`` is False (the caller has the
+        observation made later: :meth:`observe_soon`), :meth:`observe` the scan."""
         rec = message_record(entry_id, envelope, raw, outcome)
         self.store.record_message(rec)
         self._keep_parsed(entry_id, outcome.parsed)
+        if observe:
+            self.observe(entry_id, envelope, outcome.verdict, outcome.parsed,
+                         outcome.text_signature)
+        return rec
+
+    def observe(
+        self, entry_id: str, envelope: Envelope, verdict: Verdict, parsed: ParsedMessage | None,
+        signature: TextSignature | None = None,
+    ) -> None:
+        """Count a scanned message in the activity baselines (and check its account) and
+        cluster it into its campaign: each once per spool id, so making it again is harmless."""
         if self.activity is not None:
             try:  # behaviour across messages is advisory: never hold up mail for it
-                self.activity.observe_message(entry_id, envelope, outcome.verdict,
-                                              rec.message_id)
+                self.activity.observe_message(entry_id, envelope, verdict,
+                                              parsed.message_id if parsed else "")
             except Exception:
                 log.exception("activity checks failed for %s", entry_id)
         if self.campaigns is not None:
             try:  # campaigns too: a failure here never holds up mail
-                self.campaigns.observe(entry_id, envelope, outcome.parsed, outcome.verdict)
+                self.campaigns.observe(entry_id, envelope, parsed, verdict, signature=signature)
             except Exception:
                 log.exception("campaign clustering failed for %s", entry_id)
-        return rec
+
+    async def _observed(self, entry: SpoolEntry, state: SpoolState) -> bool:
+        """Before the checks of a spooled message: every observation of a message accepted
+        before it is made, its own too (see :mod:`mailward.spool.observing`). True when the
+        state's mark was cleared (saved with the state's next save)."""
+        if entry.flags.get("skip_scan"):
+            return False
+        if not state.observe:  # made before the 250, or to be made by its scan (record)
+            await self.later.made()
+            return False
+        if self.later.ours(state.observe) and not self.later.dropped(state.observe):
+            await self.later.made(state.observe)
+        elif state.verdict is not None:  # accepted before a restart, or never started
+            await asyncio.to_thread(self._observe_again, entry, verdict_from_state(state.verdict))
+        state.observe = ""
+        return True
+
+    def _observe_again(self, entry: SpoolEntry, verdict: Verdict) -> None:
+        """Observe a spooled message from its bytes (its scan's parse is gone)."""
+        parsed = None
+        with contextlib.suppress(LimitExceeded, ParseError):
+            parsed = parse_message(entry.raw, self.settings.limits)
+        self.observe(entry.id, entry.envelope, verdict, parsed)
 
     def _keep_parsed(self, entry_id: str, parsed: ParsedMessage | None) -> None:
         if parsed is None:

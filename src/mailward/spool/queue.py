@@ -67,6 +67,9 @@ class SpoolState:
     held: bool = False
     #: Released from a lockdown hold: never held again.
     released: bool = False
+    #: The scan's observation (activity, campaigns) left until after the 250: the spool
+    #: processor's mark (see ``Processor.observation_marker``); "" once it is made.
+    observe: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -81,6 +84,7 @@ class SpoolState:
             last_errors=dict(data.get("last_errors", {})),
             held=bool(data.get("held", False)),
             released=bool(data.get("released", False)),
+            observe=str(data.get("observe", "")),
         )
 
 

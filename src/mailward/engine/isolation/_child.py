@@ -11,7 +11,8 @@ Started by :mod:`mailward.engine.isolation._pool` with the 'forkserver' context.
   whose lockdown level is the one sent with each job;
 - answers each :class:`Job` with a :data:`Reply`: ``("ok", outcome, recycle)`` where the
   outcome's ParsedMessage carries only what the gateway reads (:func:`for_gateway`: no bytes,
-  header list, HTML or attachment contents), ``("error", text)`` for
+  header list, HTML or attachment contents) and which carries the message's campaign signature
+  (``text_signature``), ``("error", text)`` for
   an unexpected exception, or ``("memory", text)`` after a MemoryError (then it exits);
 - retires itself after answering when ``recycle`` is a reason (not None): a detector ran out of
   memory or time, a thread is still running, or it served ``engine.scan_recycle_after`` scans
@@ -47,12 +48,13 @@ from typing import Any, NoReturn
 
 import numpy
 
+from mailward.activity.campaign_index import text_signature
 from mailward.config.settings import Settings
 from mailward.engine.isolation._hook import HookDetector
 from mailward.engine.isolation._leftover import LeftoverWatch
 from mailward.engine.pipeline import Engine, ScanOutcome
 from mailward.engine.registry import build_detectors
-from mailward.model import Envelope
+from mailward.model import Action, Envelope
 from mailward.response.lockdown import Level
 from mailward.runtime.clients import build_clients
 
@@ -166,7 +168,8 @@ async def _scan(engine: Engine, job: Job, config: ChildConfig, watch: LeftoverWa
         return ("error", f"{type(exc).__name__}: {exc}")
     findings = outcome.result.findings
     recycle = "a detector ran out of memory" if _hit_memory_limit(outcome) else None
-    return ("ok", for_gateway(outcome), recycle or await watch.reason(findings))
+    reply = for_gateway(_with_signature(outcome, config.settings, job.envelope))
+    return ("ok", reply, recycle or await watch.reason(findings))
 
 
 def for_gateway(outcome: ScanOutcome) -> ScanOutcome:
@@ -188,6 +191,21 @@ def for_gateway(outcome: ScanOutcome) -> ScanOutcome:
         for a in parsed.attachments)
     trimmed = dataclasses.replace(parsed, raw=b"", headers=(), html="", attachments=attachments)
     return dataclasses.replace(outcome, parsed=trimmed)
+
+
+def _with_signature(outcome: ScanOutcome, settings: Settings,
+                    envelope: Envelope | None) -> ScanOutcome:
+    """The campaign signature made here, where the text is parsed already (the gateway's
+    campaigns would make it again otherwise); none when there is nothing to cluster."""
+    if (not settings.campaigns.enabled or envelope is None
+            or outcome.verdict.action is Action.TEMPFAIL):
+        return outcome
+    try:
+        sig = text_signature(settings, envelope, outcome.parsed)
+    except Exception:  # the gateway makes it itself then
+        log.exception("could not make the campaign signature")
+        return outcome
+    return dataclasses.replace(outcome, text_signature=sig)
 
 
 def _hit_memory_limit(outcome: ScanOutcome) -> bool:

@@ -3,6 +3,9 @@
 The 250 to DATA is sent only after the message is fsynced in the spool. While the client waits
 (up to ``smtp.inline_scan_timeout``) the message is scanned, so a reject or tempfail can be said
 in SMTP (550 / 451) instead of bouncing later; a slower scan finishes from the spool after 250.
+The verdict and the message-log row are stored before the 250; the observation across messages
+(activity, campaigns) is made just after it (:mod:`mailward.spool.observing`), except for a
+message refused here, which is observed before its 550 / 451.
 """
 
 from __future__ import annotations
@@ -168,33 +171,61 @@ class GatewayHandler:
         except TimeoutError:
             log.info("inline scan of %s exceeded %ss; finishing from the spool", entry_id, timeout)
             return None
-        # The message log row, then the verdict or the end of the entry: one worker-thread hop.
-        return await asyncio.to_thread(self._settle_scan, entry_id, env, raw, outcome)
-
-    def _settle_scan(
-        self, entry_id: str, env: Envelope, raw: bytes, outcome: ScanOutcome
-    ) -> str | None:
-        """Record the scan; a reply replaces the 250 (the entry is then finished), else the
-        verdict is saved in the entry's state for the spool worker."""
         verdict = outcome.verdict
-        try:
-            self.processor.record(entry_id, env, raw, outcome)
-        except MailwardError as exc:
-            log.error("store failed for %s: %s", entry_id, exc)
-            self.spool.finish(entry_id)
-            return "451 4.3.0 Temporary failure recording the message, try again later"
         if verdict.action in (Action.REJECT, Action.TEMPFAIL):
-            self.spool.finish(entry_id)
+            # observed before the reply: this message never reaches the spool worker
+            recorded = await self._record(entry_id, env, raw, outcome, observe=True)
+            await asyncio.to_thread(self.spool.finish, entry_id)
+            if not recorded:
+                return _STORE_FAILED
             reason = _reply_text(verdict.reason)
             if verdict.action is Action.REJECT:
                 return f"550 5.7.1 Message rejected as unsafe ({reason}); id {entry_id}"
             return f"451 4.7.1 Message cannot be checked now ({reason}); try again later"
-        state = SpoolState(verdict=verdict_to_state(verdict))
+        # The verdict and the message-log row are written side by side (each waits for its
+        # fsync); the observation (activity, campaigns) is made after the 250, and the spool
+        # worker waits for it before its checks (mailward.spool.observing).
+        later = self.processor.later
+        mark = later.mark()
+        state = SpoolState(verdict=verdict_to_state(verdict), observe=mark)
+        started = False
         try:
-            self.spool.save_state(entry_id, state)
+            recorded, saved = await asyncio.gather(
+                self._record(entry_id, env, raw, outcome, observe=False),
+                self._save(entry_id, state))
+            if not recorded:
+                await asyncio.to_thread(self.spool.finish, entry_id)
+                return _STORE_FAILED
+            if saved:  # else the spool worker scans it again, and observes it then
+                later.start(mark, entry_id, env, outcome)
+                started = True
+        finally:
+            if not started:  # the client went away meanwhile, or a write failed
+                later.drop(mark)
+        return None
+
+    async def _record(self, entry_id: str, env: Envelope, raw: bytes, outcome: ScanOutcome,
+                      *, observe: bool) -> bool:
+        """The message-log row (and the observation when ``observe``); False when the store
+        failed (the caller finishes the entry and asks the client to try again)."""
+        try:
+            await asyncio.to_thread(self.processor.record, entry_id, env, raw, outcome,
+                                    observe=observe)
+        except MailwardError as exc:
+            log.error("store failed for %s: %s", entry_id, exc)
+            return False
+        return True
+
+    async def _save(self, entry_id: str, state: SpoolState) -> bool:
+        try:
+            await asyncio.to_thread(self.spool.save_state, entry_id, state)
         except MailwardError as exc:  # the message is safe in the spool; it will be re-scanned
             log.error("could not save verdict of %s: %s", entry_id, exc)
-        return None
+            return False
+        return True
+
+
+_STORE_FAILED = "451 4.3.0 Temporary failure recording the message, try again later"
 
 
 def _reply_text(text: str) -> str:

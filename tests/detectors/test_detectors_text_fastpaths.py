@@ -1,0 +1,151 @@
+"""Faster text steps of the lures and identity detectors give what the plain ones gave."""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+import unicodedata
+
+import pytest
+
+from mailward.config.settings import LimitSettings
+from mailward.detectors import _lure_phrases
+from mailward.detectors._mail_kind import mail_kind
+from mailward.identity import _claims
+from mailward.mime import parse_message
+
+CODE_POINTS = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c < 0xE000]
+
+
+def plain_fold(text: str) -> str:
+    """The lures' fold as it was: one translate over the whole text, then \\s+ collapsed."""
+    spaces = re.compile(r"\s+")
+    if text.isascii():
+        return spaces.sub(" ", text.lower())
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return spaces.sub(" ", decomposed.translate(_lure_phrases._fold_table()))
+
+
+def test_split_and_the_whitespace_pattern_agree_on_every_character() -> None:
+    space = re.compile(r"\s")
+    assert [c for c in CODE_POINTS if bool(space.fullmatch(c)) != c.isspace()] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", " ", "  \t\n", "a", " a ", "Urgent:\tverify\n\nnow ", "\x1c x \x1f",
+     "V\u0435rify y\u043eur \u0430ccount", "Cafe\u0301 de\u0301ja\u0300 vu", "ﬁnal\u200bnotice\u00ad",
+     "\u1d00\u1d04\u1d04\u1d0f\u1d1c\u0274\u1d1b  suspended\u3000now", "İstanbul ǅ ß"],
+)  # fmt: skip
+def test_fold_is_the_plain_fold(text: str) -> None:
+    assert _lure_phrases.fold(text) == plain_fold(text)
+
+
+def test_fold_is_the_plain_fold_on_random_text() -> None:
+    rnd = random.Random(4)
+    letters = "aB \t\n\x1c\x85\u00a0\u2028\u3000é\u0301\u200b\u0430\u0435\u043e\u0391\u1d00ﬁ½İß中\u00ad"
+    for _ in range(20_000):
+        text = "".join(rnd.choice(letters) for _ in range(rnd.randint(0, 30)))
+        assert _lure_phrases.fold(text) == plain_fold(text)
+
+
+def test_look_alikes_are_still_mapped() -> None:
+    assert _lure_phrases.fold("P\u0430yp\u0430l \u0430\u0441\u0441ount") == "paypal account"  # Cyrillic a and c
+
+
+ALT_IGNORECASE = re.compile(r"""\balt\s*=\s*(?:"([^"]{1,200})"|'([^']{1,200})')""", re.IGNORECASE)
+
+
+def test_only_the_ascii_capitals_fold_to_the_letters_of_alt() -> None:
+    for letter in "alt":
+        folding = re.compile(letter, re.IGNORECASE)
+        assert [c for c in CODE_POINTS if folding.fullmatch(c)] == [letter.upper(), letter]
+
+
+def test_alt_texts_are_found_as_the_case_insensitive_pattern_finds_them() -> None:
+    rnd = random.Random(8)
+    letters = "aAlLtT =\"'xé_İ\u0131K9 \n"
+    samples = [
+        '<img alt="Logo"><img ALT = \'PayPal\'><img xalt="no"><img data_alt="no">',
+        'alt="a"alt="b" _alt="c" éalt="d" Alt="e"',
+    ]
+    samples += ["".join(rnd.choice(letters) for _ in range(rnd.randint(0, 40))) for _ in range(30_000)]
+    for text in samples:
+        expected = [(m.span(), m.groups()) for m in ALT_IGNORECASE.finditer(text)]
+        assert [(m.span(), m.groups()) for m in _claims._ALT.finditer(text)] == expected
+    assert _claims.alt_texts(samples[0]) == ["Logo", "PayPal"]
+
+
+def test_mail_kind_reads_the_first_value_of_each_header_whatever_its_case() -> None:
+    raw = (
+        b"From: Alerts <no-reply@example.net>\r\nTo: a@example.org\r\nSubject: s\r\n"
+        b"LIST-ID: <first.example.net>\r\nList-Id: <second.example.net>\r\n"
+        b"precedence: bulk\r\nPrecedence: list\r\nAuto-Submitted: auto-generated\r\n"
+        b"List-Unsubscribe: <mailto:u@example.net>\r\nX-Auto-Response-Suppress: All\r\n"
+        b"\r\nbody\r\n"
+    )
+    kind = mail_kind(parse_message(raw, LimitSettings()))
+    assert kind.list_markers == (
+        "List-Id: <first.example.net>", "List-Unsubscribe: <mailto:u@example.net>",
+    )  # fmt: skip
+    assert kind.machine_markers == (
+        "Precedence: bulk", "Auto-Submitted: auto-generated", "X-Auto-Response-Suppress",
+        "sender no-reply@example.net",
+    )  # fmt: skip
+
+
+def test_the_active_html_hints_find_what_the_one_pattern_finds() -> None:
+    from mailward.detectors import smuggling
+
+    whole = re.compile(r"<script|\sdownload\b|\son[a-z]{3,30}\s*=", re.IGNORECASE)
+    rnd = random.Random(12)
+    pieces = ["<script", "<SCRIPT", " download", "\tDownload", "download", " onclick=", " onload =",
+              " on\u017fome=", " onab=", "<scr", " on\u212aeyup=", "x", " ", "\n", "="]  # fmt: skip
+    for _ in range(20_000):
+        html = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6)))
+        either = any(hint.search(html) for hint in smuggling._ACTIVE_HINTS)
+        assert either is (whole.search(html) is not None)
+
+
+def test_long_css_lengths_are_the_plain_patterns_matches() -> None:
+    from mailward.detectors import evasion
+
+    plain = re.compile(r"(\d{4,})(?:\.\d+)?\s*(px|vh)", re.IGNORECASE)
+    rnd = random.Random(13)
+    letters = "0123456789 .pxvhPXVH\u0660\u0661a:-"
+    samples = ["top: 99999px", "margin-top:-12000PX;", "height: 1234.5 vh", "123456789012345678"]
+    samples += ["".join(rnd.choice(letters) for _ in range(rnd.randint(0, 30))) for _ in range(50_000)]
+    for text in samples:
+        expected = [(m.span(), m.groups()) for m in plain.finditer(text)]
+        assert [(m.span(), m.groups()) for m in evasion._LONG_LENGTH.finditer(text)] == expected
+
+
+def test_anchors_are_found_where_the_lookbehind_pattern_finds_them() -> None:
+    matcher = _lure_phrases.compiled(_lure_phrases.LANGUAGES)
+    plain = re.compile(f"(?<!\\w)(?=({_lure_phrases._trie_regex(sorted(matcher.by_anchor))}))")
+    rnd = random.Random(21)
+    words = ["verify", "your", "account", "ha", "has", "conta", "send", "gift", "card", "urgent"]
+    seps = [" ", "", "-", ".", "\n", "_", "é", "  "]
+    texts = ["", "verify your account", "xverify", "-verify", "ha ha", "a" * 50]
+    for _ in range(5_000):
+        texts.append("".join(rnd.choice(words) + rnd.choice(seps) for _ in range(rnd.randint(0, 8))))
+    for text in texts:
+        expected = [(m.start(), m.group(1)) for m in plain.finditer(text)]
+        assert matcher._anchors(text) == expected
+
+
+def test_currency_hints_are_the_plain_patterns_matches() -> None:
+    from mailward.detectors import _lure_tricks
+
+    plain = re.compile(
+        r"[$€£]|(?<![a-z])(?:usd|eur|gbp|btc|eth|usdt|bitcoins?|dollars?|pounds?|reais|euros?)"
+        r"(?![a-z])"
+    )
+    rnd = random.Random(22)
+    pieces = ["usd", "usdt", "eur", "euro", "euros", "eth", "btc", "bitcoin", "bitcoins", "dollar",
+              "dollars", "pound", "pounds", "reais", "gbp", "$", "€", "£", "a", " ", "é", "1", "s"]  # fmt: skip
+    for _ in range(30_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 8)))
+        expected = [m.span() for m in plain.finditer(text)]
+        assert [m.span() for m in _lure_tricks._CURRENCY.finditer(text)] == expected
