@@ -94,6 +94,17 @@ _IP_IN_NAME = re.compile(
 )
 
 
+_BUCKET_WHY = (
+    "A link opens a web page stored in a public storage bucket, which anyone can upload to "
+    "without owning a domain."
+)
+_FREE_SITE_WHY = (
+    "A link, whose text does not show where it goes, opens a page on a free site, app or form "
+    "host, where anyone can publish under the provider's name."
+)
+_IP_NAMED_WHY = "A link goes to a server named only after its IP address."
+
+
 class HostingSettings(DetectorSettings):
     """Options of the hosting detector."""
 
@@ -166,25 +177,9 @@ class HostingDetector:
             elif is_ip_named(link.host):
                 ip_named.append(link.url)
         limit = self.settings.max_findings
-        findings: list[Finding] = []
-        if buckets:
-            findings.append(Finding(
-                "URL_BUCKET_PAGE",
-                "A link opens a web page stored in a public storage bucket, which anyone can "
-                "upload to without owning a domain.",
-                tuple(dict.fromkeys(buckets))[:limit],
-            ))  # fmt: skip
-        if free_sites:
-            findings.append(Finding(
-                "URL_FREE_SITE",
-                "A link, whose text does not show where it goes, opens a page on a free site, "
-                "app or form host, where anyone can publish under the provider's name.",
-                tuple(dict.fromkeys(free_sites))[:limit],
-            ))  # fmt: skip
-        if ip_named:
-            findings.append(Finding(
-                "URL_IP_NAMED_HOST",
-                "A link goes to a server named only after its IP address.",
-                tuple(dict.fromkeys(ip_named))[:limit],
-            ))  # fmt: skip
+        found = (("URL_BUCKET_PAGE", _BUCKET_WHY, buckets),
+                 ("URL_FREE_SITE", _FREE_SITE_WHY, free_sites),
+                 ("URL_IP_NAMED_HOST", _IP_NAMED_WHY, ip_named))
+        findings = [Finding(symbol, why, tuple(dict.fromkeys(links))[:limit])
+                    for symbol, why, links in found if links]
         return findings
