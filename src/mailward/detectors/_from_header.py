@@ -149,6 +149,8 @@ def clean_domain(domain: str) -> str:
 
 
 def _visible(text: str) -> str:
+    if text.isascii() and text.isprintable():  # printable ASCII holds no Cc/Cf character
+        return text
     return "".join(c for c in text if not _is_invisible(c))
 
 
