@@ -398,7 +398,7 @@ def test_a_big_campaign_is_matched_against_its_newest_members(
     monkeypatch.setattr(campaign_index.ct, "similarities",
                         lambda sig, others: compared.append(len(others)) or similarities(
                             sig, others))
-    newest = c.index._newest_candidates(list(c.index.members))
+    newest = c.index.lsh.newest(c.index.members)
     assert sorted(newest) == ["s3", "s4", "s5"]
     placed = observe(c, 6, lure(6), T0 + 6)
     assert placed is not None and placed.joined_by == "content" and placed.size == 7
@@ -410,5 +410,5 @@ def test_a_small_campaign_is_matched_against_every_member(
     c = make_campaigns()
     for i in range(4):
         observe(c, i, lure(i), T0 + i)
-    assert sorted(c.index._newest_candidates(list(c.index.members))) == [
+    assert sorted(c.index.lsh.newest(c.index.members)) == [
         "s0", "s1", "s2", "s3"]

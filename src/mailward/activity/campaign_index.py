@@ -1,7 +1,8 @@
 """The in-memory clustering state of the campaign window (see :mod:`mailward.activity.campaigns`).
 
 :class:`CampaignIndex` holds, for the messages of the last ``[campaigns] window_hours``, their
-MinHash signatures in a :class:`datasketch.MinHashLSH` index, which messages show each indicator
+MinHash signatures in an LSH index (:class:`mailward.activity.campaign_lsh.NewestLSH`, whose
+buckets keep their newest members), which messages show each indicator
 (link registrable domain, attachment SHA-256, sender infrastructure), and the size of each
 cluster; :meth:`CampaignIndex.match` answers which cluster a new message joins and how, and which
 other clusters it resembles too; :meth:`CampaignIndex.merge` makes those one cluster (an alias
@@ -10,15 +11,15 @@ from each merged id to the one kept, so members keep their labels and resolve th
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter, deque
 from dataclasses import dataclass
 from itertools import islice
 
-from datasketch import LeanMinHash, MinHashLSH
+from datasketch import LeanMinHash
 
 from mailward.activity import campaign_text as ct
 from mailward.activity.baseline import network_of
+from mailward.activity.campaign_lsh import NewestLSH
 from mailward.config.settings import Settings
 from mailward.model import Envelope, ParsedMessage, TextSignature
 
@@ -115,9 +116,9 @@ class CampaignIndex:
     def __init__(self, similarity: float, infra_similarity: float, num_perm: int) -> None:
         self.similarity = similarity
         self.infra_similarity = infra_similarity
-        self.lsh = MinHashLSH(threshold=similarity, num_perm=num_perm)
         self.members: dict[str, IndexedMessage] = {}
         self.received: dict[str, float] = {}  # key -> its member's ``at`` (a quick sort key)
+        self.lsh = NewestLSH(similarity, num_perm, CONTENT_CANDIDATES, self.received.__getitem__)
         self.order: deque[tuple[float, str]] = deque()
         self.by_indicator: dict[str, dict[str, None]] = {}
         self.sizes: Counter[str] = Counter()
@@ -149,12 +150,6 @@ class CampaignIndex:
         """The newest ``INDICATOR_CANDIDATES`` messages showing an indicator."""
         return list(islice(reversed(self.by_indicator.get(value, {})), INDICATOR_CANDIDATES))
 
-    def _newest_candidates(self, keys: list[str]) -> list[str]:
-        """The newest ``CONTENT_CANDIDATES`` of the LSH's candidates (all when fewer)."""
-        if len(keys) <= CONTENT_CANDIDATES:
-            return list(keys)
-        return heapq.nlargest(CONTENT_CANDIDATES, keys, key=self.received.__getitem__)
-
     def match(self, sig: LeanMinHash, ind: Indicators
               ) -> tuple[str | None, str, tuple[str, ...]]:
         """The cluster a message with ``sig`` and ``ind`` joins, how (None, "new"), and the
@@ -162,7 +157,7 @@ class CampaignIndex:
         found: dict[str, str] = {}
         has_text = not sig.is_empty()
         if has_text:
-            keys = self._newest_candidates(self.lsh.query(sig))
+            keys = self.lsh.query(sig)  # the newest CONTENT_CANDIDATES
             scores = ct.similarities(sig, [self.members[k].sig for k in keys])
             found.update((k, "content") for k, s in zip(keys, scores, strict=True)
                          if s >= self.similarity)
