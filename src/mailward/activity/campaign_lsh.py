@@ -23,8 +23,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable
 
-from datasketch import LeanMinHash
-from datasketch.lsh import _optimal_param
+from datasketch import LeanMinHash, MinHashLSH
 
 
 class NewestLSH:
@@ -34,9 +33,10 @@ class NewestLSH:
                  time_of: Callable[[str], float]) -> None:
         self.keep = keep
         self.time_of = time_of
-        bands, rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
-        self.ranges = [(i * rows, (i + 1) * rows) for i in range(bands)]
-        self.tables: list[dict[bytes, dict[str, None]]] = [{} for _ in range(bands)]
+        # datasketch's choice of bands and rows for this threshold, from an empty index of its
+        probe = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self.ranges: list[tuple[int, int]] = list(probe.hashranges)
+        self.tables: list[dict[bytes, dict[str, None]]] = [{} for _ in self.ranges]
         self.keys: dict[str, list[bytes]] = {}
 
     def _bands(self, sig: LeanMinHash) -> list[bytes]:
