@@ -48,6 +48,8 @@ from mailward.store import Store, open_store
 from mailward.web.server import ConsoleServer
 
 log = logging.getLogger(__name__)
+#: Seconds the console's release waits for a spool worker that took the released entry first.
+RELEASE_WAIT = 10.0
 PID_FILE = "mailward.pid"
 #: Threads of the gateway's default executor (``asyncio.to_thread``): spool writes, store
 #: commits and deliveries wait there on fsyncs, not on the CPU, and the fsyncs of concurrent
@@ -257,11 +259,22 @@ async def _start_console(
         return None
 
     async def deliver(spool_id: str) -> bool:
-        outcome = await gw.processor.process(spool_id)
-        if outcome is None or not outcome.finished:
-            workers.nudge(spool_id)
-            return False
-        return True
+        # A spool worker may have taken the released entry first (its lock is then not ours):
+        # wait a little for it rather than report "queued" for mail delivered a moment later.
+        deadline = time.monotonic() + RELEASE_WAIT
+        while True:
+            if spool_id not in await asyncio.to_thread(gw.spool.ids):
+                return True  # a worker delivered it and finished the entry
+            outcome = await gw.processor.process(spool_id)
+            if outcome is not None:
+                if outcome.finished:
+                    return True
+                break
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        workers.nudge(spool_id)
+        return False
 
     async def release_backlog(progress: Callable[[int, int], None]) -> ReleaseReport:
         if gw.cluster is not None:  # an order every node sees; this one takes part
