@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import logging
 
+import pytest
 from helpers_detectors import attachment, by_symbol, make_message, pe_bytes, run
 from pypdf import PdfWriter
 from test_detectors_documents_samples import LONG_TEXT, link_annot, page_pdf, pdf
@@ -93,6 +95,15 @@ def test_malformed_pdf_with_escaped_javascript_still_hits() -> None:
 def test_malformed_pdf_without_active_tokens_misses() -> None:
     broken = b"%PDF-1.5\n1 0 obj << /Type /Catalog \ngarbage\x00\xff"
     assert findings(attachment("broken.pdf", broken)) == {}
+
+
+def test_a_malformed_pdf_puts_no_pypdf_warnings_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = b"%PDF-1.5\n1 0 obj << /Type /Catalog >> endobj\nstartxref\n999\n"
+    with caplog.at_level(logging.WARNING):
+        findings(attachment("broken.pdf", broken))
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]
 
 
 def test_unreferenced_javascript_object_is_weaker() -> None:
