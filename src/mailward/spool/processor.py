@@ -16,6 +16,7 @@ import collections
 import contextlib
 import dataclasses
 import email.utils
+import functools
 import hashlib
 import logging
 import time
@@ -45,7 +46,7 @@ from mailward.model import (
 )
 from mailward.policy.rewrite import apply_verdict, safe_header_value, strip_inbound_headers
 from mailward.response.indicators import entry_from_message, maildir_location, relay_location
-from mailward.response.journal import Journal
+from mailward.response.journal import Journal, SideWrite
 from mailward.response.lockdown import Level, must_hold
 from mailward.spool.observing import LaterObservations
 from mailward.spool.queue import Spool, SpoolEntry, SpoolState
@@ -267,7 +268,8 @@ class Processor:
             self._parsed.popitem(last=False)
 
     def _journal_entry(
-        self, entry: SpoolEntry, verdict: Verdict, copies: Sequence[tuple[str, str]]
+        self, entry: SpoolEntry, verdict: Verdict, copies: Sequence[tuple[str, str]],
+        side: SideWrite | None = None,
     ) -> None:
         """Write the journal entry (off the event loop: it may parse the message)."""
         assert self.journal is not None
@@ -275,7 +277,8 @@ class Processor:
         if parsed is not None and parsed.raw != entry.raw:  # the isolated scan sends no bytes
             parsed = dataclasses.replace(parsed, raw=entry.raw)
         self.journal.record(
-            entry_from_message(entry.id, entry.raw, entry.envelope, verdict, copies, parsed))
+            entry_from_message(entry.id, entry.raw, entry.envelope, verdict, copies, parsed),
+            side)
 
     def _bad_campaign(self, entry: SpoolEntry, state: SpoolState, verdict: Verdict) -> Verdict:
         """Quarantine instead of delivering a member of a campaign already found bad (a
@@ -447,29 +450,41 @@ class Processor:
         if history is not None and not callable(record_sync):
             await self._remember(history, sender, entry)
             record_sync = None
-        await asyncio.to_thread(self._complete_sync, entry, state, verdict, sender, record_sync)
+        side = self._sighting(history, sender, entry) if record_sync is not None else None
+        await asyncio.to_thread(self._complete_sync, entry, state, verdict, sender, record_sync,
+                                side)
+
+    def _sighting(self, history: Any, sender: str, entry: SpoolEntry) -> SideWrite | None:
+        """The sender history's sighting as a write in the journal entry's transaction, when
+        the history is a table of the journal's database (one commit for both)."""
+        record_in = getattr(history, "record_in", None)
+        if (self.journal is None or not callable(record_in)
+                or getattr(history, "url", None) != self.journal.url):
+            return None
+        at = self._seen_at(entry)
+        return SideWrite(functools.partial(record_in, address=sender, at=at),
+                         functools.partial(history.record_sync, sender, at))
 
     def _complete_sync(
         self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, sender: str,
-        record_sync: Callable[[str, float], None] | None,
+        record_sync: Callable[[str, float], None] | None, side: SideWrite | None = None,
     ) -> None:
-        if record_sync is not None:
+        journaled = self.journal is not None and not entry.flags.get("bounce")
+        copies = (delivered_copies(self.settings, entry.id, state.done, self.maildir)
+                  if journaled else [])
+        if not copies:
+            side = None  # no journal entry to write it with
+        if record_sync is not None and side is None:
             try:  # history is advisory: never hold up delivery for it
                 record_sync(sender, self._seen_at(entry))
             except Exception:
                 log.exception("could not record sender history for %s", entry.id)
-        if self.journal is not None and not entry.flags.get("bounce"):
+        if copies:
             try:  # the journal serves hunts; it never holds up delivery
-                self._journal_delivered(entry, state, verdict)
+                self._journal_entry(entry, verdict, copies, side)
             except Exception:
                 log.exception("could not journal %s", entry.id)
         self.spool.finish(entry.id)
-
-    def _journal_delivered(self, entry: SpoolEntry, state: SpoolState, verdict: Verdict) -> None:
-        """Index what was delivered where, for hunts and claw-back (idempotent by spool id)."""
-        copies = delivered_copies(self.settings, entry.id, state.done, self.maildir)
-        if copies:
-            self._journal_entry(entry, verdict, copies)
 
     def _sender_to_remember(self, entry: SpoolEntry) -> str:
         """The From address of delivered outside mail, for the sender history ("": none)."""
