@@ -394,10 +394,9 @@ def test_a_big_campaign_is_matched_against_its_newest_members(
     for i in range(6):
         observe(c, i, lure(i), T0 + i)
     compared: list[int] = []
-    similarities = campaign_index.ct.similarities
-    monkeypatch.setattr(campaign_index.ct, "similarities",
-                        lambda sig, others: compared.append(len(others)) or similarities(
-                            sig, others))
+    similarities = c.index.signatures.similarities
+    monkeypatch.setattr(c.index.signatures, "similarities",
+                        lambda sig, keys: compared.append(len(keys)) or similarities(sig, keys))
     newest = c.index.lsh.newest(c.index.members)
     assert sorted(newest) == ["s3", "s4", "s5"]
     placed = observe(c, 6, lure(6), T0 + 6)
