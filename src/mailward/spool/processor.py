@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailward.activity.campaigns import Campaigns
-from mailward.activity.monitor import ActivityMonitor
+from mailward.activity.monitor import ActivityMonitor, account_of
 from mailward.config.settings import RelaySettings, Settings
 from mailward.delivery.dsn import build_bounce
 from mailward.delivery.lmtp import lmtp_message
@@ -166,7 +166,8 @@ class Processor:
         verdict = verdict_from_state(state.verdict)
         if verdict.action in (*DELIVERED_ACTIONS, Action.DISARM):
             verdict = self._bad_campaign(entry, state, verdict)
-        if verdict.action in (*DELIVERED_ACTIONS, Action.DISARM):
+        if (verdict.action in (*DELIVERED_ACTIONS, Action.DISARM) and self.activity is not None
+                and account_of(entry.envelope) is not None):  # mail from outside: never held
             verdict = await asyncio.to_thread(self._activity_hold, entry, verdict)
         if verdict.action is Action.DISARM:
             # The original waits in quarantine; the recipients get the harmless rest.
@@ -342,7 +343,10 @@ class Processor:
         inbound = self.settings.delivery.inbound
         local = [r for r in pending if self._is_inbound(r)]
         remote = [r for r in pending if not self._is_inbound(r)]
-        if inbound == "maildir":
+        if inbound == "maildir" and local and not remote:
+            if await self._to_maildir_and_complete(entry, state, verdict, raw, local, temp, perm):
+                return Outcome(entry.id, True, str(verdict.action))
+        elif inbound == "maildir":
             await self._to_maildir(entry, state, raw, local, temp, perm)
         elif local:  # "lmtp": the mail store answers for each recipient
             await self._hand_off(self.lmtp, self.settings.delivery.lmtp, "lmtp", entry, state,
@@ -376,6 +380,37 @@ class Processor:
             await asyncio.to_thread(self._journal_entry, entry, verdict, copies)
         except Exception:  # the journal serves hunts; it never holds up delivery
             log.exception("could not journal %s", entry.id)
+
+    async def _to_maildir_and_complete(
+        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, raw: bytes,
+        rcpts: list[str], temp: dict[str, str], perm: dict[str, str],
+    ) -> bool:
+        """Maildir copies for every recipient and, when each is made, the entry completed as
+        :meth:`_complete` does, in one worker-thread hop; True when completed (else ``temp``
+        and ``perm`` say what failed, for :meth:`_settle`)."""
+        sender = self._sender_to_remember(entry)
+        history = self.engine.clients.get("history") if sender else None
+        record_sync = getattr(history, "record_sync", None)
+        if history is not None and not callable(record_sync):  # from the event loop only
+            await self._to_maildir(entry, state, raw, rcpts, temp, perm)
+            if temp or perm:
+                return False
+            await self._complete(entry, state, verdict)
+            return True
+        side = self._sighting(history, sender, entry) if record_sync is not None else None
+        return await asyncio.to_thread(self._maildir_and_complete_sync, entry, state, verdict,
+                                       raw, rcpts, temp, perm, sender, record_sync, side)
+
+    def _maildir_and_complete_sync(
+        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, raw: bytes,
+        rcpts: list[str], temp: dict[str, str], perm: dict[str, str], sender: str,
+        record_sync: Callable[[str, float], None] | None, side: SideWrite | None,
+    ) -> bool:
+        self._maildir_copies(entry, state, raw, rcpts, temp, perm)
+        if temp or perm:
+            return False
+        self._complete_sync(entry, state, verdict, sender, record_sync, side)
+        return True
 
     async def _to_maildir(
         self, entry: SpoolEntry, state: SpoolState, raw: bytes, rcpts: list[str],
