@@ -74,6 +74,10 @@ _COUNT_MEMBER = update(t.campaigns).where(t.campaigns.c.id == bindparam("cid")).
     members=t.campaigns.c.members + 1, last_seen=bindparam("new_last"),
     first_seen=bindparam("new_first"),
     indicators=bindparam("new_indicators", type_=t.campaigns.c.indicators.type))
+#: The same when the campaign's indicator list is unchanged (most members): no JSON to write.
+_COUNT_MEMBER_SAME = update(t.campaigns).where(t.campaigns.c.id == bindparam("cid")).values(
+    members=t.campaigns.c.members + 1, last_seen=bindparam("new_last"),
+    first_seen=bindparam("new_first"))
 DELIVERED = frozenset({"deliver", "tag", "disarm"})
 MAX_INDICATORS = 200
 
@@ -375,9 +379,12 @@ class Campaigns:
         if current is not None:
             item.bad = current.state == "bad"  # found bad elsewhere (a node, the CLI)
             known = list(dict.fromkeys([*current.indicators, *ind.all]))[:MAX_INDICATORS]
-            conn.execute(_COUNT_MEMBER, {
-                "cid": cluster, "new_last": max(at, current.last_seen),
-                "new_first": min(at, current.first_seen), "new_indicators": known})
+            values = {"cid": cluster, "new_last": max(at, current.last_seen),
+                      "new_first": min(at, current.first_seen)}
+            if known == list(current.indicators):
+                conn.execute(_COUNT_MEMBER_SAME, values)
+            else:
+                conn.execute(_COUNT_MEMBER, {**values, "new_indicators": known})
             item.is_campaign = True
             return
         rows = conn.execute(select(m.c.at, m.c.indicators)
