@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mailward.activity.campaign_text import (
+    SignatureMatrix,
     from_bytes,
     name_tokens,
     normalise,
@@ -77,3 +80,38 @@ def test_similarities_of_an_empty_text_or_no_candidates() -> None:
     sig = signature(normalise("please confirm your mailbox password today"))
     assert similarities(signature(""), [sig, sig]) == [0.0, 0.0]
     assert similarities(sig, []) == []
+
+
+def test_signature_matrix_gives_the_figures_of_similarities() -> None:
+    """The kept rows answer as the stacked comparison does, through adds, removals (rows
+    reused), replacement and growth past the first allocation."""
+    texts = [f"please confirm your mailbox password {w} or lose access to {v}"
+             for w in ("today", "now", "soon", "at once", "this week")
+             for v in ("mail", "files", "it", "the portal")]
+    texts += ["lunch on friday at the usual place", ""]
+    sigs = {f"k{i}": signature(normalise(t)) for i, t in enumerate(texts)}
+    sigs["stored"] = from_bytes(to_bytes(sigs["k0"]))
+    matrix = SignatureMatrix()
+    for key, sig in sigs.items():
+        matrix.add(key, sig)
+    for key in ("k1", "k5", "k13"):
+        matrix.remove(key)
+        del sigs[key]
+    sigs["k1b"] = signature(normalise("lunch on friday at another place"))
+    matrix.add("k1b", sigs["k1b"])  # takes a freed row
+    sigs["k0"] = signature(normalise("a different text now"))
+    matrix.add("k0", sigs["k0"])  # replaced
+    keys = list(sigs)
+    assert len(matrix) == len(keys) > 16
+    for probe in (sigs["k2"], sigs["k1b"], signature(normalise(texts[4])), signature("")):
+        assert matrix.similarities(probe, keys) == similarities(probe, [sigs[k] for k in keys])
+    assert matrix.similarities(sigs["k2"], []) == []
+
+
+def test_signature_matrix_refuses_signatures_of_another_size() -> None:
+    matrix = SignatureMatrix()
+    matrix.add("a", signature("some words to hash", 64))
+    with pytest.raises(ValueError):
+        matrix.add("b", signature("some words to hash", 32))
+    with pytest.raises(ValueError):
+        matrix.similarities(signature("some words to hash", 32), ["a"])

@@ -394,10 +394,9 @@ def test_a_big_campaign_is_matched_against_its_newest_members(
     for i in range(6):
         observe(c, i, lure(i), T0 + i)
     compared: list[int] = []
-    similarities = campaign_index.ct.similarities
-    monkeypatch.setattr(campaign_index.ct, "similarities",
-                        lambda sig, others: compared.append(len(others)) or similarities(
-                            sig, others))
+    similarities = c.index.signatures.similarities
+    monkeypatch.setattr(c.index.signatures, "similarities",
+                        lambda sig, keys: compared.append(len(keys)) or similarities(sig, keys))
     newest = c.index.lsh.newest(c.index.members)
     assert sorted(newest) == ["s3", "s4", "s5"]
     placed = observe(c, 6, lure(6), T0 + 6)
@@ -412,3 +411,23 @@ def test_a_small_campaign_is_matched_against_every_member(
         observe(c, i, lure(i), T0 + i)
     assert sorted(c.index.lsh.newest(c.index.members)) == [
         "s0", "s1", "s2", "s3"]
+
+
+def test_a_member_with_known_indicators_only_counts_and_a_new_one_adds_its_own(
+        make_campaigns: Callable[..., Campaigns]) -> None:
+    """The campaign row's indicator list is rewritten only when a member brings a new one;
+    the count and the times follow every member."""
+    c = make_campaigns(min_members=2)
+    for i in range(3):
+        observe(c, i, lure(i), T0 + i)
+    (campaign,) = c.recent()
+    before = set(campaign.indicators)
+    c.observe("again", env(1, T0 + 10), parse(lure(1)), CLEAN)  # s1's indicators
+    (same,) = c.recent()
+    assert same.members == 4 and same.last_seen == T0 + 10
+    assert set(same.indicators) == before
+    observe(c, 7, lure(7), T0 + 11)  # a new sender domain, link domain and network
+    (grown,) = c.recent()
+    assert grown.members == 5 and grown.last_seen == T0 + 11
+    assert before < set(grown.indicators)
+    assert {"env:mx7.test", "from:vendor7.test"} <= set(grown.indicators)

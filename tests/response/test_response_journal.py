@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.policy
+import functools
 import hashlib
 import sys
 from collections.abc import Iterator
@@ -26,7 +27,8 @@ from mailward.response.indicators import (
     relay_location,
     subject_fingerprint,
 )
-from mailward.response.journal import Journal, JournalEntry
+from mailward.response.journal import Journal, JournalEntry, SideWrite
+from mailward.store.history import SenderStats, SqlSenderHistory
 
 T0 = 1_750_000_000.0
 ATTACHMENT = b"%PDF-1.4 quarterly figures, built for this test\n"
@@ -345,3 +347,40 @@ def test_by_spool_ids(journal: Journal) -> None:
     assert [h.spool_id for h in journal.by_spool_ids(["sp-1", "sp-2"])] == ["sp-2", "sp-1"]
     assert journal.by_spool_ids(["sp-9"]) == []
     assert journal.by_spool_ids([]) == []
+
+
+# --- a write beside the entry (the sender history's sighting) --------------------------------
+
+
+def _history_beside(journal: Journal) -> tuple[SqlSenderHistory, SideWrite]:
+    history = SqlSenderHistory(journal.url)
+    side = SideWrite(functools.partial(history.record_in, address="reports@partner.test",
+                                       at=T0),
+                     functools.partial(history.record_sync, "reports@partner.test", T0))
+    return history, side
+
+
+def test_side_write_is_committed_with_the_entry(journal: Journal) -> None:
+    history, side = _history_beside(journal)
+    journal.record(make_entry(), side)
+    assert journal.count() == 1
+    assert history.seen_sync("reports@partner.test") == SenderStats(T0, T0, 1)
+    history.close()
+
+
+def test_side_write_is_made_alone_when_the_entry_was_journaled_before(journal: Journal) -> None:
+    history, side = _history_beside(journal)
+    entry = make_entry()
+    journal.record(entry)
+    journal.record(entry, side)  # the insert is refused: the entry the careful way, the side alone
+    assert journal.count() == 1
+    assert history.seen_sync("reports@partner.test") == SenderStats(T0, T0, 1)
+    history.close()
+
+
+def test_failing_side_write_never_loses_the_entry(journal: Journal) -> None:
+    def broken(*_args: object) -> None:
+        raise StoreError("history is down")
+
+    journal.record(make_entry(), SideWrite(broken, broken))
+    assert journal.count() == 1

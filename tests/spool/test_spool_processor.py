@@ -18,6 +18,7 @@ from mailward.delivery.maildir import iter_messages
 from mailward.delivery.relay import RelayResult
 from mailward.engine.pipeline import Engine
 from mailward.model import Action, Envelope, Verdict
+from mailward.response.journal import Journal
 from mailward.spool.processor import Outcome, Processor, verdict_from_state, verdict_to_state
 from mailward.spool.queue import Spool, SpoolState
 from mailward.store import Store, open_store
@@ -470,3 +471,33 @@ def test_delivered_outside_mail_is_remembered_in_the_sender_history(
     assert rig.spool.ids() == []
     if kind == "sql":
         history.close()
+
+
+def test_sender_history_in_the_journal_database_is_written_with_the_journal_entry(
+    rig: Rig,
+) -> None:
+    """History and journal on one database: the sighting is written in the journal entry's
+    transaction (one commit); the entry and the sighting are both there."""
+    url = f"sqlite:///{rig.settings.data_dir}/shared.db"
+    history = SqlSenderHistory(url)
+    journal = Journal(url)
+    written: list[str] = []
+    record_in = history.record_in
+
+    def spy(conn: Any, address: str, at: float) -> None:
+        written.append(address)
+        record_in(conn, address, at)
+
+    history.record_in = spy  # type: ignore[method-assign]
+    engine = Engine(rig.settings, clients={"history": history})
+    processor = Processor(rig.settings, engine, rig.spool, rig.store, relay=rig.relay,
+                          journal=journal)
+    entry_id = rig.spool.put(envelope(), clean_raw())
+    assert asyncio.run(processor.process(entry_id, now=T0 + 10)) == Outcome(
+        entry_id, True, "deliver")
+    assert written == [SENDER]
+    seen = history.seen_sync(SENDER)
+    assert seen is not None and seen.count == 1
+    assert [h.spool_id for h in journal.find("sender", SENDER)] == [entry_id]
+    history.close()
+    journal.close()

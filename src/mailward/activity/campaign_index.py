@@ -117,6 +117,8 @@ class CampaignIndex:
         self.similarity = similarity
         self.infra_similarity = infra_similarity
         self.members: dict[str, IndexedMessage] = {}
+        #: The members' signatures as rows of one array (compared without stacking them).
+        self.signatures = ct.SignatureMatrix()
         self.received: dict[str, float] = {}  # key -> its member's ``at`` (a quick sort key)
         self.lsh = NewestLSH(similarity, num_perm, CONTENT_CANDIDATES, self.received.__getitem__)
         self.order: deque[tuple[float, str]] = deque()
@@ -158,7 +160,7 @@ class CampaignIndex:
         has_text = not sig.is_empty()
         if has_text:
             keys = self.lsh.query(sig)  # the newest CONTENT_CANDIDATES
-            scores = ct.similarities(sig, [self.members[k].sig for k in keys])
+            scores = self.signatures.similarities(sig, keys)
             found.update((k, "content") for k, s in zip(keys, scores, strict=True)
                          if s >= self.similarity)
         for value in ind.strong:
@@ -167,7 +169,7 @@ class CampaignIndex:
         if has_text:
             for value in ind.infra:
                 keys = [k for k in self._newest(value) if k not in found]
-                scores = ct.similarities(sig, [self.members[k].sig for k in keys])
+                scores = self.signatures.similarities(sig, keys)
                 kind = "link" if value.startswith("link:") else "infra"
                 found.update((k, kind) for k, s in zip(keys, scores, strict=True)
                              if s >= self.infra_similarity)
@@ -188,6 +190,7 @@ class CampaignIndex:
     def add(self, key: str, member: IndexedMessage) -> None:
         if key in self.members:
             return
+        self.signatures.add(key, member.sig)  # first: it refuses a signature of another size
         self.members[key] = member
         self.received[key] = member.at
         self.order.append((member.at, key))
@@ -205,6 +208,7 @@ class CampaignIndex:
             if member is None:
                 continue
             del self.received[key]
+            self.signatures.remove(key)
             if not member.sig.is_empty():
                 self.lsh.remove(key)
             for value in member.indicators.all:

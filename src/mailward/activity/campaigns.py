@@ -60,6 +60,7 @@ from mailward.response.journal import Journal, JournalHit
 from mailward.response.zero_hour import claw_back_hits
 from mailward.store import Store
 from mailward.store._engine import open_tables, transaction
+from mailward.store._group import GroupTransaction
 
 if TYPE_CHECKING:
     from mailward.activity.monitor import ActivityMonitor
@@ -73,6 +74,10 @@ _COUNT_MEMBER = update(t.campaigns).where(t.campaigns.c.id == bindparam("cid")).
     members=t.campaigns.c.members + 1, last_seen=bindparam("new_last"),
     first_seen=bindparam("new_first"),
     indicators=bindparam("new_indicators", type_=t.campaigns.c.indicators.type))
+#: The same when the campaign's indicator list is unchanged (most members): no JSON to write.
+_COUNT_MEMBER_SAME = update(t.campaigns).where(t.campaigns.c.id == bindparam("cid")).values(
+    members=t.campaigns.c.members + 1, last_seen=bindparam("new_last"),
+    first_seen=bindparam("new_first"))
 DELIVERED = frozenset({"deliver", "tag", "disarm"})
 MAX_INDICATORS = 200
 
@@ -109,6 +114,19 @@ class Campaign:
                 "merged": list(self.merged)}
 
 
+@dataclass(slots=True)
+class _Storing:
+    """One message's campaign rows to write, and what writing them found."""
+
+    row: dict[str, Any]
+    ind: Indicators
+    at: float
+    merged: tuple[str, ...]
+    is_campaign: bool = False
+    outcome: MergeOutcome | None = None
+    bad: bool = False  # its campaign was found bad elsewhere
+
+
 def summarize(members: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """What a campaign's members (as :meth:`Campaigns.members` gives them) add up to: its
     recipients and senders (sorted) and the count of each verdict."""
@@ -143,6 +161,10 @@ class Campaigns:
         self._load_lock = threading.Lock()
         #: In a cluster: merges and campaigns found bad are announced to the other nodes.
         self._link = RedisLink.from_settings(settings)
+        #: Messages stored at the same time share one transaction.
+        self._writes: GroupTransaction[_Storing] = GroupTransaction(
+            lambda: self.tx("store campaign messages", write=True), self._store_batch,
+            self._store_alone)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -320,49 +342,66 @@ class Campaigns:
     def _store(self, row: dict[str, Any], ind: Indicators, at: float,
                merged: tuple[str, ...] = ()) -> tuple[bool, MergeOutcome | None]:
         """Insert the message (merging ``merged`` into its cluster first); create or update
-        its campaign. (True when it is one, the merge's outcome)."""
-        m, c = t.messages, t.campaigns
-        cluster = row["campaign_id"]
-        outcome = None
-        bad = False
+        its campaign. (True when it is one, the merge's outcome.) Messages stored at the same
+        time from other threads share the transaction (:mod:`mailward.store._group`)."""
+        item = _Storing(row, ind, at, merged)
         try:
-            with self.tx("store a campaign message", write=True) as conn:
-                if merged:
-                    outcome = merge_clusters(conn, cluster, merged, at, self.cfg.min_members)
-                current = conn.execute(_SELECT_CAMPAIGN, {"cid": cluster}).first()
-                if current is None and not merged and row["joined_by"] != "new":
-                    # another node may have merged the cluster this node knows: its kept id
-                    into = resolve_merged(conn, [cluster]).get(cluster)
-                    if into is not None:
-                        cluster = row["campaign_id"] = into
-                        current = conn.execute(_SELECT_CAMPAIGN, {"cid": cluster}).first()
-                conn.execute(_INSERT_MESSAGE, row)
-                if current is not None:
-                    bad = current.state == "bad"  # found bad elsewhere (a node, the CLI)
-                    known = list(dict.fromkeys([*current.indicators, *ind.all]))[:MAX_INDICATORS]
-                    conn.execute(_COUNT_MEMBER, {
-                        "cid": cluster, "new_last": max(at, current.last_seen),
-                        "new_first": min(at, current.first_seen), "new_indicators": known})
-                    return True, outcome
-                rows = conn.execute(select(m.c.at, m.c.indicators)
-                                    .where(m.c.campaign_id == cluster)).all()
-                if len(rows) < self.cfg.min_members:
-                    return False, outcome
-                shared: Counter[str] = Counter()
-                for r in rows:
-                    shared.update(set(r.indicators.get("strong", ())) |
-                                  set(r.indicators.get("infra", ())))
-                conn.execute(c.insert().values(
-                    id=cluster, first_seen=min(r.at for r in rows),
-                    last_seen=max(r.at for r in rows), members=len(rows), state="active",
-                    bad_at=None, bad_why="",
-                    indicators=[k for k, _ in shared.most_common(MAX_INDICATORS)]))
+            self._writes.run(item)
         finally:
-            if bad:  # learnt here, outside the transaction (the lock is never taken in one)
+            if item.bad:  # learnt here, outside the transaction (the lock is never taken in one)
                 with self._lock:
-                    self._bad.add(cluster)
+                    self._bad.add(str(row["campaign_id"]))
+        return item.is_campaign, item.outcome
+
+    def _store_alone(self, item: _Storing) -> None:
+        with self.tx("store a campaign message", write=True) as conn:
+            self._store_in(conn, item)
+
+    def _store_batch(self, conn: Connection, items: list[_Storing]) -> None:
+        for item in items:
+            self._store_in(conn, item)
+
+    def _store_in(self, conn: Connection, item: _Storing) -> None:
+        m, c = t.messages, t.campaigns
+        row, ind, at, merged = item.row, item.ind, item.at, item.merged
+        item.is_campaign, item.outcome, item.bad = False, None, False
+        cluster = row["campaign_id"]
+        if merged:
+            item.outcome = merge_clusters(conn, cluster, merged, at, self.cfg.min_members)
+        current = conn.execute(_SELECT_CAMPAIGN, {"cid": cluster}).first()
+        if current is None and not merged and row["joined_by"] != "new":
+            # another node may have merged the cluster this node knows: its kept id
+            into = resolve_merged(conn, [cluster]).get(cluster)
+            if into is not None:
+                cluster = row["campaign_id"] = into
+                current = conn.execute(_SELECT_CAMPAIGN, {"cid": cluster}).first()
+        conn.execute(_INSERT_MESSAGE, row)
+        if current is not None:
+            item.bad = current.state == "bad"  # found bad elsewhere (a node, the CLI)
+            known = list(dict.fromkeys([*current.indicators, *ind.all]))[:MAX_INDICATORS]
+            values = {"cid": cluster, "new_last": max(at, current.last_seen),
+                      "new_first": min(at, current.first_seen)}
+            if known == list(current.indicators):
+                conn.execute(_COUNT_MEMBER_SAME, values)
+            else:
+                conn.execute(_COUNT_MEMBER, {**values, "new_indicators": known})
+            item.is_campaign = True
+            return
+        rows = conn.execute(select(m.c.at, m.c.indicators)
+                            .where(m.c.campaign_id == cluster)).all()
+        if len(rows) < self.cfg.min_members:
+            return
+        shared: Counter[str] = Counter()
+        for r in rows:
+            shared.update(set(r.indicators.get("strong", ())) |
+                          set(r.indicators.get("infra", ())))
+        conn.execute(c.insert().values(
+            id=cluster, first_seen=min(r.at for r in rows),
+            last_seen=max(r.at for r in rows), members=len(rows), state="active",
+            bad_at=None, bad_why="",
+            indicators=[k for k, _ in shared.most_common(MAX_INDICATORS)]))
         log.info("campaign %s: %d messages clustered", cluster, len(rows))
-        return True, outcome
+        item.is_campaign = True
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -43,6 +43,10 @@ from mailward.response._keys import normalise_indicator, subject_fingerprint
 
 JOURNAL_METADATA = MetaData()
 
+#: zlib level of the kept raw bytes: 1 costs about 60% of the CPU of 6 on the corpus mail
+#: (0.15 against 0.25 ms per message) for about 7% more bytes; decompression reads either.
+RAW_LEVEL = 1
+
 journal = Table(
     "journal",
     JOURNAL_METADATA,
@@ -236,7 +240,7 @@ def entry_rows(
     raw = None
     if entry.raw is not None:
         raw = {"journal_id": journal_id, "received_at": entry.received_at,
-               "raw": zlib.compress(entry.raw, 6)}
+               "raw": zlib.compress(entry.raw, RAW_LEVEL)}
     return row, indicators, copies, raw
 
 

@@ -23,9 +23,11 @@ Every SQLAlchemy failure becomes :class:`~mailward.errors.StoreError`.
 
 from __future__ import annotations
 
+import logging
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select
@@ -48,6 +50,7 @@ from mailward.response._schema import (
     journal_raw,
 )
 from mailward.store._engine import WRITE_OPTION, open_tables
+from mailward.store._group import GroupTransaction
 
 __all__ = [
     "JOURNAL_METADATA",
@@ -55,9 +58,12 @@ __all__ = [
     "Journal",
     "JournalEntry",
     "JournalHit",
+    "SideWrite",
     "entry_indicators",
     "entry_rows",
 ]
+
+log = logging.getLogger(__name__)
 
 _J = journal
 _I = journal_indicators
@@ -71,13 +77,32 @@ _KNOWN_COPIES = select(journal_copies.c.recipient).where(
     journal_copies.c.journal_id == bindparam("journal_id"))
 
 
+@dataclass(frozen=True, slots=True)
+class SideWrite:
+    """A write to another table of the journal's database made in a journal entry's
+    transaction (the sender history's sighting of a delivered message's sender: one commit
+    for both): ``write(conn)`` there, or ``alone()`` in a transaction of its own when that
+    transaction fails. Advisory: its failure is logged, never raised."""
+
+    write: Callable[[Connection], None]
+    alone: Callable[[], None]
+
+
+_Item = tuple[JournalEntry, SideWrite | None]
+
+
 class Journal:
     """The delivery journal in a SQLAlchemy database (the store's URL). Blocking calls: from
     async code, run them in a worker thread."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
         self._engine = open_tables(url, JOURNAL_METADATA, "journal")
         self._subject_fts = _subject_index.install(self._engine)
+        #: Entries recorded at the same time (spool workers) share one transaction.
+        self._writes: GroupTransaction[_Item] = GroupTransaction(
+            lambda: self._tx("record entries", write=True), self._record_batch,
+            self._record_item)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -100,14 +125,44 @@ class Journal:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def record(self, entry: JournalEntry) -> None:
-        """Journal one delivered message. Idempotent by spool id: recording the same spool id
-        again only adds the copies of recipients not yet journaled (a partly deferred delivery
-        finishing later); the rest of the first record stands.
+    def record(self, entry: JournalEntry, side: SideWrite | None = None) -> None:
+        """Journal one delivered message (with ``side`` in the same transaction). Idempotent
+        by spool id: recording the same spool id again only adds the copies of recipients not
+        yet journaled (a partly deferred delivery finishing later); the rest of the first
+        record stands. Returns once committed; entries recorded at the same time from other
+        threads share the transaction (:mod:`mailward.store._group`).
 
         The first try inserts without looking (nearly every entry is new); the unique spool id
         refuses a second record, whose transaction is then rolled back and redone the careful
         way (look the spool id up first)."""
+        self._writes.run((entry, side))
+
+    def _record_batch(self, conn: Connection, items: list[_Item]) -> None:
+        for entry, side in items:
+            self._record(conn, entry, look_first=False)
+            if side is not None:
+                side.write(conn)
+
+    def _record_item(self, item: _Item) -> None:
+        entry, side = item
+        if side is not None:
+            try:
+                with self._tx(f"record {entry.spool_id}", write=True) as conn:
+                    self._record(conn, entry, look_first=False)
+                    side.write(conn)
+                return
+            except Exception:  # each on its own: the careful way for the entry
+                self._side_alone(side)
+        self._record_entry(entry)
+
+    @staticmethod
+    def _side_alone(side: SideWrite) -> None:
+        try:
+            side.alone()
+        except Exception:
+            log.exception("a write beside a journal entry failed")
+
+    def _record_entry(self, entry: JournalEntry) -> None:
         for attempt in range(3):
             try:
                 with self._tx(f"record {entry.spool_id}", write=True) as conn:

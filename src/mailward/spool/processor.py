@@ -16,6 +16,7 @@ import collections
 import contextlib
 import dataclasses
 import email.utils
+import functools
 import hashlib
 import logging
 import time
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailward.activity.campaigns import Campaigns
-from mailward.activity.monitor import ActivityMonitor
+from mailward.activity.monitor import ActivityMonitor, account_of
 from mailward.config.settings import RelaySettings, Settings
 from mailward.delivery.dsn import build_bounce
 from mailward.delivery.lmtp import lmtp_message
@@ -45,7 +46,7 @@ from mailward.model import (
 )
 from mailward.policy.rewrite import apply_verdict, safe_header_value, strip_inbound_headers
 from mailward.response.indicators import entry_from_message, maildir_location, relay_location
-from mailward.response.journal import Journal
+from mailward.response.journal import Journal, SideWrite
 from mailward.response.lockdown import Level, must_hold
 from mailward.spool.observing import LaterObservations
 from mailward.spool.queue import Spool, SpoolEntry, SpoolState
@@ -165,7 +166,8 @@ class Processor:
         verdict = verdict_from_state(state.verdict)
         if verdict.action in (*DELIVERED_ACTIONS, Action.DISARM):
             verdict = self._bad_campaign(entry, state, verdict)
-        if verdict.action in (*DELIVERED_ACTIONS, Action.DISARM):
+        if (verdict.action in (*DELIVERED_ACTIONS, Action.DISARM) and self.activity is not None
+                and account_of(entry.envelope) is not None):  # mail from outside: never held
             verdict = await asyncio.to_thread(self._activity_hold, entry, verdict)
         if verdict.action is Action.DISARM:
             # The original waits in quarantine; the recipients get the harmless rest.
@@ -267,7 +269,8 @@ class Processor:
             self._parsed.popitem(last=False)
 
     def _journal_entry(
-        self, entry: SpoolEntry, verdict: Verdict, copies: Sequence[tuple[str, str]]
+        self, entry: SpoolEntry, verdict: Verdict, copies: Sequence[tuple[str, str]],
+        side: SideWrite | None = None,
     ) -> None:
         """Write the journal entry (off the event loop: it may parse the message)."""
         assert self.journal is not None
@@ -275,7 +278,8 @@ class Processor:
         if parsed is not None and parsed.raw != entry.raw:  # the isolated scan sends no bytes
             parsed = dataclasses.replace(parsed, raw=entry.raw)
         self.journal.record(
-            entry_from_message(entry.id, entry.raw, entry.envelope, verdict, copies, parsed))
+            entry_from_message(entry.id, entry.raw, entry.envelope, verdict, copies, parsed),
+            side)
 
     def _bad_campaign(self, entry: SpoolEntry, state: SpoolState, verdict: Verdict) -> Verdict:
         """Quarantine instead of delivering a member of a campaign already found bad (a
@@ -339,7 +343,10 @@ class Processor:
         inbound = self.settings.delivery.inbound
         local = [r for r in pending if self._is_inbound(r)]
         remote = [r for r in pending if not self._is_inbound(r)]
-        if inbound == "maildir":
+        if inbound == "maildir" and local and not remote:
+            if await self._to_maildir_and_complete(entry, state, verdict, raw, local, temp, perm):
+                return Outcome(entry.id, True, str(verdict.action))
+        elif inbound == "maildir":
             await self._to_maildir(entry, state, raw, local, temp, perm)
         elif local:  # "lmtp": the mail store answers for each recipient
             await self._hand_off(self.lmtp, self.settings.delivery.lmtp, "lmtp", entry, state,
@@ -373,6 +380,37 @@ class Processor:
             await asyncio.to_thread(self._journal_entry, entry, verdict, copies)
         except Exception:  # the journal serves hunts; it never holds up delivery
             log.exception("could not journal %s", entry.id)
+
+    async def _to_maildir_and_complete(
+        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, raw: bytes,
+        rcpts: list[str], temp: dict[str, str], perm: dict[str, str],
+    ) -> bool:
+        """Maildir copies for every recipient and, when each is made, the entry completed as
+        :meth:`_complete` does, in one worker-thread hop; True when completed (else ``temp``
+        and ``perm`` say what failed, for :meth:`_settle`)."""
+        sender = self._sender_to_remember(entry)
+        history = self.engine.clients.get("history") if sender else None
+        record_sync = getattr(history, "record_sync", None)
+        if history is not None and not callable(record_sync):  # from the event loop only
+            await self._to_maildir(entry, state, raw, rcpts, temp, perm)
+            if temp or perm:
+                return False
+            await self._complete(entry, state, verdict)
+            return True
+        side = self._sighting(history, sender, entry) if record_sync is not None else None
+        return await asyncio.to_thread(self._maildir_and_complete_sync, entry, state, verdict,
+                                       raw, rcpts, temp, perm, sender, record_sync, side)
+
+    def _maildir_and_complete_sync(
+        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, raw: bytes,
+        rcpts: list[str], temp: dict[str, str], perm: dict[str, str], sender: str,
+        record_sync: Callable[[str, float], None] | None, side: SideWrite | None,
+    ) -> bool:
+        self._maildir_copies(entry, state, raw, rcpts, temp, perm)
+        if temp or perm:
+            return False
+        self._complete_sync(entry, state, verdict, sender, record_sync, side)
+        return True
 
     async def _to_maildir(
         self, entry: SpoolEntry, state: SpoolState, raw: bytes, rcpts: list[str],
@@ -447,29 +485,41 @@ class Processor:
         if history is not None and not callable(record_sync):
             await self._remember(history, sender, entry)
             record_sync = None
-        await asyncio.to_thread(self._complete_sync, entry, state, verdict, sender, record_sync)
+        side = self._sighting(history, sender, entry) if record_sync is not None else None
+        await asyncio.to_thread(self._complete_sync, entry, state, verdict, sender, record_sync,
+                                side)
+
+    def _sighting(self, history: Any, sender: str, entry: SpoolEntry) -> SideWrite | None:
+        """The sender history's sighting as a write in the journal entry's transaction, when
+        the history is a table of the journal's database (one commit for both)."""
+        record_in = getattr(history, "record_in", None)
+        if (self.journal is None or not callable(record_in)
+                or getattr(history, "url", None) != self.journal.url):
+            return None
+        at = self._seen_at(entry)
+        return SideWrite(functools.partial(record_in, address=sender, at=at),
+                         functools.partial(history.record_sync, sender, at))
 
     def _complete_sync(
         self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, sender: str,
-        record_sync: Callable[[str, float], None] | None,
+        record_sync: Callable[[str, float], None] | None, side: SideWrite | None = None,
     ) -> None:
-        if record_sync is not None:
+        journaled = self.journal is not None and not entry.flags.get("bounce")
+        copies = (delivered_copies(self.settings, entry.id, state.done, self.maildir)
+                  if journaled else [])
+        if not copies:
+            side = None  # no journal entry to write it with
+        if record_sync is not None and side is None:
             try:  # history is advisory: never hold up delivery for it
                 record_sync(sender, self._seen_at(entry))
             except Exception:
                 log.exception("could not record sender history for %s", entry.id)
-        if self.journal is not None and not entry.flags.get("bounce"):
+        if copies:
             try:  # the journal serves hunts; it never holds up delivery
-                self._journal_delivered(entry, state, verdict)
+                self._journal_entry(entry, verdict, copies, side)
             except Exception:
                 log.exception("could not journal %s", entry.id)
         self.spool.finish(entry.id)
-
-    def _journal_delivered(self, entry: SpoolEntry, state: SpoolState, verdict: Verdict) -> None:
-        """Index what was delivered where, for hunts and claw-back (idempotent by spool id)."""
-        copies = delivered_copies(self.settings, entry.id, state.done, self.maildir)
-        if copies:
-            self._journal_entry(entry, verdict, copies)
 
     def _sender_to_remember(self, entry: SpoolEntry) -> str:
         """The From address of delivered outside mail, for the sender history ("": none)."""

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     Column,
+    Connection,
     Engine,
     Float,
     Integer,
@@ -115,6 +116,7 @@ class SqlSenderHistory:
     """Sender history in the ``sender_history`` table of a SQLAlchemy database URL."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
         self._engine: Engine = open_tables(url, HISTORY_METADATA, "sender_history")
 
     def close(self) -> None:
@@ -139,11 +141,17 @@ class SqlSenderHistory:
     def record_sync(self, address: str, at: float) -> None:
         """Blocking form of :meth:`record`: one upsert statement (atomic, so concurrent
         first sightings of an address cannot collide)."""
-        values = {"address": _key(address), "first_seen": at, "last_seen": at, "count": 1}
         try:
-            with self._engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
-                upsert = _UPSERT_PG if conn.dialect.name == "postgresql" else _UPSERT_LITE
-                with conn.begin():
-                    conn.execute(upsert, values)
+            options = {WRITE_OPTION: True}
+            with self._engine.connect().execution_options(**options) as conn, conn.begin():
+                self.record_in(conn, address, at)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot record sender: {exc}") from exc
+
+    @staticmethod
+    def record_in(conn: Connection, address: str, at: float) -> None:
+        """:meth:`record_sync` in the caller's transaction on a connection to the same
+        database (the journal entry of the delivered message: one commit for both)."""
+        values = {"address": _key(address), "first_seen": at, "last_seen": at, "count": 1}
+        upsert = _UPSERT_PG if conn.dialect.name == "postgresql" else _UPSERT_LITE
+        conn.execute(upsert, values)

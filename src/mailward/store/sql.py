@@ -21,6 +21,7 @@ from mailward.errors import StoreError
 from mailward.store import _schema as s
 from mailward.store import migrate
 from mailward.store._engine import WRITE_OPTION, build_engine
+from mailward.store._group import GroupTransaction
 from mailward.store.base import (
     DELETED,
     ENTRY_STATUSES,
@@ -74,6 +75,10 @@ class SqlStore(Store):
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
         self._clock = clock
+        #: Message-log rows recorded at the same time (SMTP sessions) share one transaction.
+        self._log_rows: GroupTransaction[dict[str, Any]] = GroupTransaction(
+            lambda: self._tx("record messages", write=True), self._upsert_rows,
+            self._record_alone)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -102,6 +107,10 @@ class SqlStore(Store):
         upsert = _UPSERT_PG if conn.dialect.name == "postgresql" else _UPSERT_LITE
         conn.execute(upsert, dict(values))
 
+    def _upsert_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        upsert = _UPSERT_PG if conn.dialect.name == "postgresql" else _UPSERT_LITE
+        conn.execute(upsert, rows)
+
     def _insert_new(self, conn: Connection, values: Mapping[str, Any]) -> bool:
         """Insert a quarantine row unless its id exists; True when inserted."""
         # RETURNING, not rowcount: psycopg reports no rowcount for this statement.
@@ -112,8 +121,13 @@ class SqlStore(Store):
     # -- messages ---------------------------------------------------------------------------
 
     def record_message(self, rec: MessageRecord) -> None:
-        with self._tx(f"record message {rec.id}", write=True) as conn:
-            self._upsert(conn, s.message_values(rec))
+        """Upsert the row; returns once it is committed (in one transaction with the rows
+        other threads record at the same time: :mod:`mailward.store._group`)."""
+        self._log_rows.run(s.message_values(rec))
+
+    def _record_alone(self, values: dict[str, Any]) -> None:
+        with self._tx(f"record message {values['id']}", write=True) as conn:
+            self._upsert(conn, values)
 
     def get_message(self, id: str) -> MessageRecord | None:
         with self._tx(f"read message {id}") as conn:
