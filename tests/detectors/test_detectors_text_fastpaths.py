@@ -133,6 +133,18 @@ def test_anchors_are_found_where_the_lookbehind_pattern_finds_them() -> None:
     for text in texts:
         expected = [(m.start(), m.group(1)) for m in plain.finditer(text)]
         assert matcher._anchors(text) == expected
+        assert matcher._anchors_by_regex(text) == expected
+
+
+def test_the_automaton_finds_the_trie_regexs_anchors_in_unicode_text() -> None:
+    matcher = _lure_phrases.compiled(_lure_phrases.LANGUAGES)
+    assert matcher.automaton is not None
+    rnd = random.Random(34)
+    words = ["verify", "your", "account", "ha", "conta", "gift", "card", "é", "٠", "ß", "ǅ"]
+    seps = [" ", "", "-", "é", "ı", " ", "😀", "_", "٠"]
+    for _ in range(5_000):
+        text = "".join(rnd.choice(words) + rnd.choice(seps) for _ in range(rnd.randint(0, 8)))
+        assert matcher._anchors(text) == matcher._anchors_by_regex(text)
 
 
 def test_currency_hints_are_the_plain_patterns_matches() -> None:
