@@ -2,9 +2,10 @@
 
 See :mod:`mailward.detectors.lures` for what the patterns find. Every pattern has literal
 "anchors" derived from its parsed form (``re._parser``: the stdlib has no public API for a
-regex's parse tree), one of which any match must contain; an Aho-Corasick automaton (``ahocorasick_rs``) finds
-the anchors in a single pass (a trie-shaped regex does when the library is missing: the same
-anchors, four times the CPU), and a pattern is tried only in windows around its anchors.
+regex's parse tree), one of which any match must contain; an Aho-Corasick automaton
+(``ahocorasick_rs``) finds the anchors in a single pass (a trie-shaped regex does when the
+library is missing: the same anchors, four times the CPU), and a pattern is tried only in
+windows around its anchors.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 try:  # compiled multi-pattern matching; the trie regex below finds the same anchors without it
     import ahocorasick_rs
 except ImportError:  # pragma: no cover - a declared dependency
-    ahocorasick_rs = None
+    ahocorasick_rs = None  # type: ignore[assignment]
 
 #: the stdlib regex parser and its opcodes (private modules without type stubs), for anchors
 _parser: Any = importlib.import_module("re._parser")
