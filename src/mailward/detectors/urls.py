@@ -233,7 +233,7 @@ class LinkMismatchDetector:
         limit = self.settings.max_hosts
         hosts = checks.lookalike_hits(urls, ctx.accepted_domains, limit, registry)
         yield self._finding("URL_LOOKALIKE_HOST", hosts, _LOOKALIKE)
-        kept = dataclasses.replace(msg, urls=tuple(urls))
+        kept = msg if len(urls) == len(msg.urls) else dataclasses.replace(msg, urls=tuple(urls))
         yield self._finding("URL_OBFUSCATED", checks.obfuscation_hits(kept, own), _OBFUSCATED)
         brand_hits = checks.brand_unrelated_hits(kept, registry)
         yield self._finding("URL_BRAND_UNRELATED", brand_hits, _BRAND)
