@@ -157,8 +157,10 @@ def test_currency_hints_are_the_plain_patterns_matches() -> None:
     )
     rnd = random.Random(22)
     pieces = ["usd", "usdt", "eur", "euro", "euros", "eth", "btc", "bitcoin", "bitcoins", "dollar",
-              "dollars", "pound", "pounds", "reais", "gbp", "$", "€", "£", "a", " ", "é", "1", "s"]  # fmt: skip
+              "dollars", "pound", "pounds", "reais", "gbp", "$", "€", "£", "a", " ", "é", "1", "s",
+              "A", "\u00df", "z", "{"]  # fmt: skip
     for _ in range(30_000):
         text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 8)))
         expected = [m.span() for m in plain.finditer(text)]
         assert [m.span() for m in _lure_tricks._CURRENCY.finditer(text)] == expected
+        assert _lure_tricks.currency_hints(text) == expected
