@@ -41,3 +41,27 @@ def test_random_header_blocks_are_read_as_line_by_line() -> None:
         )
         raw += rnd.choice([b"", b"\n\nFrom: body@example.com\n", b"\r\n\r\nbody"])
         assert _from_header._raw_from_values(raw) == _from_header._raw_from_values_by_line(raw)
+
+
+@pytest.mark.parametrize(
+    "from_lines",
+    [
+        b"From: Alice <alice@example.com>\r\n",
+        b"From: \"admin@bank.example\" <x@evil.example>\r\n",
+        b"From: a@example.com\r\nFrom: b@example.org\r\n",
+        b"From: CNET News.com <news@newsletter.online.com>\r\n",
+        b"From: <@legit.example:x@evil.example>\r\n",
+        b"Sender: s@example.com\r\n",
+        b"From: =?utf-7?Q?x?= <a@example.com>\r\n",
+    ],
+)
+def test_the_tricks_alone_are_the_whole_readings_tricks(from_lines: bytes) -> None:
+    from dataclasses import replace
+
+    from mailward.config.settings import LimitSettings
+    from mailward.mime import parse_message
+
+    raw = from_lines + b"To: b@example.net\r\nSubject: s\r\n\r\nbody\r\n"
+    msg = parse_message(raw, LimitSettings())
+    whole = _from_header.from_readings(msg)
+    assert _from_header.from_readings(msg, domains_too=False) == replace(whole, domains=())

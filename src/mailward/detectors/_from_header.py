@@ -157,12 +157,20 @@ def _values(entries: list[tuple[str, bytearray]]) -> tuple[list[str], dict[str, 
     return [_unfold(bytes(v)) for k, v in entries if k == "from"], others
 
 
-def from_readings(msg: ParsedMessage) -> FromReadings:
-    """Read the From header every way a program might; see the module docstring."""
+def from_readings(msg: ParsedMessage, *, domains_too: bool = True) -> FromReadings:
+    """Read the From header every way a program might; see the module docstring.
+
+    ``domains_too=False``: the tricks only (``domains`` left empty), for a caller that looks no
+    further when there are none: reading every domain is most of the work.
+    """
     values, others = _raw_from_values(msg.raw)
     structural = _structural(msg, values, others)
     addresses, bare = _shown_in_name(msg, msg.from_[0]) if len(msg.from_) == 1 else ([], [])
     display = _display_tricks(msg, values, addresses)
+    if not domains_too:
+        tricks = tuple(dict.fromkeys([*structural, *display]))
+        author = clean_domain(msg.from_[0].domain) if len(msg.from_) == 1 else ""
+        return FromReadings(tricks, (), bool(display) and not structural, author, tuple(bare))
     domains = [a.domain for a in msg.from_ if a.domain]
     for value in values:
         domains.extend(_domains(value))
