@@ -164,3 +164,21 @@ def test_currency_hints_are_the_plain_patterns_matches() -> None:
         expected = [m.span() for m in plain.finditer(text)]
         assert [m.span() for m in _lure_tricks._CURRENCY.finditer(text)] == expected
         assert _lure_tricks.currency_hints(text) == expected
+
+
+def test_patterns_without_their_lookbehind_find_the_whole_patterns_matches() -> None:
+    matcher = _lure_phrases.compiled(_lure_phrases.LANGUAGES)
+    rnd = random.Random(55)
+    words = [*rnd.sample(matcher.words, 300), "your", "account", "x", "1", "\u00e9"]
+    seps = [" ", "", "-", "_", ". ", "\n", "\u00e9"]
+    checked = 0
+    for _ in range(3_000):
+        text = "".join(rnd.choice(words) + rnd.choice(seps) for _ in range(rnd.randint(1, 12)))
+        lo = rnd.randint(0, len(text))
+        hi = rnd.randint(lo, len(text))
+        anchored = [i for w in words if w in text for i in matcher.by_anchor.get(w, ())]
+        for index in {*anchored[:20], rnd.randrange(len(matcher.patterns))}:
+            expected = matcher._matches_plain(index, text, lo, hi)
+            assert matcher._matches(index, text, lo, hi) == expected
+            checked += bool(expected)
+    assert checked > 50  # the texts hold phrases, not only misses

@@ -244,12 +244,15 @@ class PhraseMatcher:
 
     def __init__(self, merged: Mapping[str, Sequence[str]]) -> None:
         self.patterns: list[tuple[str, re.Pattern[str]]] = []
+        #: each pattern without its leading ``(?<!\w)`` (see :meth:`_matches`)
+        self.bare: list[re.Pattern[str]] = []
         own: dict[str, list[int]] = {}
         self.always: list[int] = []
         for category, patterns in merged.items():
             for pattern in patterns:
                 index = len(self.patterns)
                 self.patterns.append((category, re.compile(rf"(?<!\w)(?:{pattern})(?!\w)")))
+                self.bare.append(re.compile(rf"(?:{pattern})(?!\w)"))
                 found = anchors(_parser.parse(pattern))
                 if found is None:
                     self.always.append(index)
@@ -281,15 +284,47 @@ class PhraseMatcher:
                 spots.setdefault(index, []).append(start)
         seen: list[tuple[int, str, str]] = []
         for index, starts in spots.items():
-            category, regex = self.patterns[index]
+            category = self.patterns[index][0]
             for lo, hi in self._windows(starts, len(text), index in self.always):
-                seen.extend((m.start(), category, m.group(0)) for m in regex.finditer(text, lo, hi))
+                matched = self._matches(index, text, lo, hi)
+                seen.extend((at, category, phrase) for at, phrase in matched)
         found: dict[str, list[str]] = {}
         for _, category, phrase in sorted(seen):
             found.setdefault(category, [])
             if phrase not in found[category]:
                 found[category].append(phrase)
         return {c: found[c] for c in CATEGORIES if c in found}
+
+    def _matches(self, index: int, text: str, lo: int, hi: int) -> list[tuple[int, str]]:
+        """(where, phrase) of each match of pattern ``index`` that ``finditer(text, lo, hi)``
+        gives (:meth:`_matches_plain`), found with the pattern's leading ``(?<!\\w)`` left out.
+
+        With the lookbehind first, the regex engine tries the whole pattern at every position;
+        without it, a pattern that starts with a literal or a choice of letters lets it skip
+        ahead to where one occurs. A match that starts inside a word (the lookbehind would have
+        failed there) is dropped and the search goes on from its next character: the first
+        match found is then the leftmost one the whole pattern has, and the same one (the
+        lookbehind reads no text). Each match after the last one's end, as finditer goes on. An
+        empty match (none of the shipped patterns has one) goes the plain way.
+        """
+        regex = self.bare[index]
+        out: list[tuple[int, str]] = []
+        pos = lo
+        while (match := regex.search(text, pos, hi)) is not None:
+            start, end = match.span()
+            if start == end:
+                return self._matches_plain(index, text, lo, hi)
+            if start and (text[start - 1].isalnum() or text[start - 1] == "_"):  # \w
+                pos = start + 1
+                continue
+            out.append((start, match.group(0)))
+            pos = end
+        return out
+
+    def _matches_plain(self, index: int, text: str, lo: int, hi: int) -> list[tuple[int, str]]:
+        """:meth:`_matches` by the whole pattern's finditer (the plain way)."""
+        regex = self.patterns[index][1]
+        return [(m.start(), m.group(0)) for m in regex.finditer(text, lo, hi)]
 
     def _anchors(self, text: str) -> list[tuple[int, str]]:
         """(where, anchor) of every anchor at the start of a word, in text order.
