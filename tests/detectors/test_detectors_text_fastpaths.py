@@ -27,6 +27,11 @@ def plain_fold(text: str) -> str:
     return spaces.sub(" ", decomposed.translate(_lure_phrases._fold_table()))
 
 
+def test_isalnum_or_underscore_is_the_word_pattern_on_every_character() -> None:
+    word = re.compile(r"\w")
+    assert [c for c in CODE_POINTS if bool(word.match(c)) != (c.isalnum() or c == "_")] == []
+
+
 def test_split_and_the_whitespace_pattern_agree_on_every_character() -> None:
     space = re.compile(r"\s")
     assert [c for c in CODE_POINTS if bool(space.fullmatch(c)) != c.isspace()] == []
