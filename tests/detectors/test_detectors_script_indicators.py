@@ -75,3 +75,11 @@ def test_indicators_are_found_in_either_case_and_not_inside_words() -> None:
     assert si.script_indicators(b"ziex(1) prefix_eval(unescape(x))") == []
     dotted = "\u0130EX(a)".encode("utf-16")  # read as UTF-16: searched the plain way
     assert si.script_indicators(dotted) == plain(dotted)
+
+
+def test_the_automaton_finds_the_words_a_substring_search_finds() -> None:
+    rnd = random.Random(17)
+    pieces = [*si._ALL_WORDS, "wscript", "evaluat", "iexp", "power", "shell", " ", "\u00e9", "-"]
+    for _ in range(5_000):
+        lowered = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6)))
+        assert si.words_in(lowered) == {w for w in si._ALL_WORDS if w in lowered}

@@ -27,6 +27,11 @@ def plain_fold(text: str) -> str:
     return spaces.sub(" ", decomposed.translate(_lure_phrases._fold_table()))
 
 
+def test_isalnum_or_underscore_is_the_word_pattern_on_every_character() -> None:
+    word = re.compile(r"\w")
+    assert [c for c in CODE_POINTS if bool(word.match(c)) != (c.isalnum() or c == "_")] == []
+
+
 def test_split_and_the_whitespace_pattern_agree_on_every_character() -> None:
     space = re.compile(r"\s")
     assert [c for c in CODE_POINTS if bool(space.fullmatch(c)) != c.isspace()] == []
@@ -133,6 +138,19 @@ def test_anchors_are_found_where_the_lookbehind_pattern_finds_them() -> None:
     for text in texts:
         expected = [(m.start(), m.group(1)) for m in plain.finditer(text)]
         assert matcher._anchors(text) == expected
+        assert matcher._anchors_by_regex(text) == expected
+
+
+def test_the_automaton_finds_the_trie_regexs_anchors_in_unicode_text() -> None:
+    matcher = _lure_phrases.compiled(_lure_phrases.LANGUAGES)
+    assert matcher.automaton is not None
+    rnd = random.Random(34)
+    words = ["verify", "your", "account", "ha", "conta", "gift", "card", "\u00e9", "\u0660"]
+    words += ["\u00df", "\u01c5"]
+    seps = [" ", "", "-", "\u00e9", "\u0131", "\u2028", "\U0001f600", "_", "\u0660"]
+    for _ in range(5_000):
+        text = "".join(rnd.choice(words) + rnd.choice(seps) for _ in range(rnd.randint(0, 8)))
+        assert matcher._anchors(text) == matcher._anchors_by_regex(text)
 
 
 def test_currency_hints_are_the_plain_patterns_matches() -> None:
@@ -144,8 +162,28 @@ def test_currency_hints_are_the_plain_patterns_matches() -> None:
     )
     rnd = random.Random(22)
     pieces = ["usd", "usdt", "eur", "euro", "euros", "eth", "btc", "bitcoin", "bitcoins", "dollar",
-              "dollars", "pound", "pounds", "reais", "gbp", "$", "€", "£", "a", " ", "é", "1", "s"]  # fmt: skip
+              "dollars", "pound", "pounds", "reais", "gbp", "$", "€", "£", "a", " ", "é", "1", "s",
+              "A", "\u00df", "z", "{"]  # fmt: skip
     for _ in range(30_000):
         text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 8)))
         expected = [m.span() for m in plain.finditer(text)]
         assert [m.span() for m in _lure_tricks._CURRENCY.finditer(text)] == expected
+        assert _lure_tricks.currency_hints(text) == expected
+
+
+def test_patterns_without_their_lookbehind_find_the_whole_patterns_matches() -> None:
+    matcher = _lure_phrases.compiled(_lure_phrases.LANGUAGES)
+    rnd = random.Random(55)
+    words = [*rnd.sample(matcher.words, 300), "your", "account", "x", "1", "\u00e9"]
+    seps = [" ", "", "-", "_", ". ", "\n", "\u00e9"]
+    checked = 0
+    for _ in range(3_000):
+        text = "".join(rnd.choice(words) + rnd.choice(seps) for _ in range(rnd.randint(1, 12)))
+        lo = rnd.randint(0, len(text))
+        hi = rnd.randint(lo, len(text))
+        anchored = [i for w in words if w in text for i in matcher.by_anchor.get(w, ())]
+        for index in {*anchored[:20], rnd.randrange(len(matcher.patterns))}:
+            expected = matcher._matches_plain(index, text, lo, hi)
+            assert matcher._matches(index, text, lo, hi) == expected
+            checked += bool(expected)
+    assert checked > 50  # the texts hold phrases, not only misses

@@ -91,6 +91,15 @@ def test_no_rules_dir_and_no_clamd_means_nothing_runs() -> None:
     assert findings(detector, attachments=(attachment("x.com", EICAR),)) == {}
 
 
+def test_with_nothing_to_scan_with_no_objects_are_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unwanted(*_: object) -> Iterator[tuple[str, bytes]]:
+        raise AssertionError("objects made (archives expanded) with no rules and no clamd")
+
+    monkeypatch.setattr(yara_scan, "_objects", unwanted)
+    detector = YaraDetector(YaraDetector.Settings())
+    assert findings(detector, attachments=(attachment("x.zip", EICAR),)) == {}
+
+
 def test_changed_rules_are_recompiled_after_the_recheck_interval(tmp_path: Path) -> None:
     rules = yara_scan.RuleSet(str(tmp_path), recheck=0.0)
     write_rule(tmp_path, "first", "alpha-marker")

@@ -165,20 +165,39 @@ def in_domains(domain: str, domains: tuple[str, ...]) -> bool:
     if not domains:
         return False
     wanted = _domain_set(domains) if isinstance(domains, tuple) else frozenset(domains)
-    return not wanted.isdisjoint(parent_domains(domain))
+    return not wanted.isdisjoint(_parents(domain))
 
 
 def parent_domains(domain: str) -> list[str]:
     """``domain`` and every name it is a subdomain of: "a.b.c" -> a.b.c, b.c, c (and "" for a
     name ending in a dot), as :func:`in_domains` compares."""
+    return list(_parents(domain))
+
+
+@functools.lru_cache(maxsize=8192)
+def _parents(domain: str) -> tuple[str, ...]:
+    """:func:`parent_domains`, kept: a message's links repeat their hosts, and every link's
+    host is compared with several lists."""
     out = [domain]
     at = domain.find(".")
     while at >= 0:
         out.append(domain[at + 1 :])
         at = domain.find(".", at + 1)
-    return out
+    return tuple(out)
 
 
-@functools.lru_cache(maxsize=256)
+#: id of a tuple of domains -> (the tuple, its set): a tuple's hash is not kept, so an
+#: lru_cache keyed by the tuple would hash all its domains on every call.
+_SETS: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
+_MAX_SETS = 256
+
+
 def _domain_set(domains: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(domains)
+    known = _SETS.get(id(domains))
+    if known is not None and known[0] is domains:
+        return known[1]
+    if len(_SETS) >= _MAX_SETS:
+        _SETS.clear()
+    found = frozenset(domains)
+    _SETS[id(domains)] = (domains, found)
+    return found

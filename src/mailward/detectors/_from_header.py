@@ -46,6 +46,14 @@ _END = re.compile(rb"\r?\n\r?\n")
 _FROM_LINE = re.compile(rb"^[ \t]*from[ \t]*(?:\x00[^:\r\n]*)?:(.*)$", re.IGNORECASE)
 _OTHER_LINE = re.compile(rb"^(sender|resent-from|resent-sender)[ \t]*:(.*)$", re.IGNORECASE)
 _OTHERS = ("sender", "resent-from", "resent-sender")
+#: A line that reads as From (``_FROM_LINE``) or else as one of ``_OTHERS`` (``_OTHER_LINE``),
+#: anywhere in a header block whose lines end at LF.
+_HEADER_LINE = re.compile(
+    rb"^(?:[ \t]*from[ \t]*(?:\x00[^:\r\n]*)?:(?P<from>.*)"
+    rb"|(?P<name>sender|resent-from|resent-sender)[ \t]*:(?P<other>.*))$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_CONTINUATION = re.compile(rb"\n([ \t].*)")
 _ADDR = re.compile(r"[^\s<>()@,;:\"]+@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,})")
 _HOST = re.compile(r"(?<![\w@.-])((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,})\b")
 _ROUTE = re.compile(r"<\s*@([^:,>\s]+)")
@@ -98,7 +106,29 @@ def _unfold(value: bytes) -> str:
 
 def _raw_from_values(raw: bytes) -> tuple[list[str], dict[str, list[str]]]:
     """The raw values of every line some program may read as From (a continuation line that
-    reads as a From line on its own counts too), and of Sender, Resent-From, Resent-Sender."""
+    reads as a From line on its own counts too), and of Sender, Resent-From, Resent-Sender.
+
+    Lines end at LF, CR or CRLF. The From and other lines are found by one regex over the
+    header block (:data:`_HEADER_LINE`, the two line patterns as one alternation, From first),
+    not by two matches on every line; each takes the continuation lines after it that do not
+    read as From lines themselves (:func:`_raw_from_values_by_line` is the plain way).
+    """
+    end = _END.search(raw)
+    head = raw[: end.start() if end else len(raw)].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    entries: list[tuple[str, bytearray]] = []
+    for match in _HEADER_LINE.finditer(head):
+        name = match["name"]
+        current = bytearray(match["other"] if name else match["from"])
+        entries.append((name.decode().lower() if name else "from", current))
+        pos = match.end()
+        while (more := _CONTINUATION.match(head, pos)) and not _FROM_LINE.match(more[1]):
+            current += b"\n" + more[1]
+            pos = more.end()
+    return _values(entries)
+
+
+def _raw_from_values_by_line(raw: bytes) -> tuple[list[str], dict[str, list[str]]]:
+    """:func:`_raw_from_values` line by line, two matches a line (the plain way)."""
     end = _END.search(raw)
     head = raw[: end.start() if end else len(raw)].replace(b"\r\n", b"\n")
     entries: list[tuple[str, bytearray]] = []
@@ -116,23 +146,37 @@ def _raw_from_values(raw: bytes) -> tuple[list[str], dict[str, list[str]]]:
             current += b"\n" + line
         else:
             current = None
+    return _values(entries)
+
+
+def _values(entries: list[tuple[str, bytearray]]) -> tuple[list[str], dict[str, list[str]]]:
     others: dict[str, list[str]] = {name: [] for name in _OTHERS}
     for kind, value in entries:
         if kind != "from":
             others[kind].append(_unfold(bytes(value)))
     return [_unfold(bytes(v)) for k, v in entries if k == "from"], others
-def from_readings(msg: ParsedMessage) -> FromReadings:
-    """Read the From header every way a program might; see the module docstring."""
+
+
+def from_readings(msg: ParsedMessage, *, domains_too: bool = True) -> FromReadings:
+    """Read the From header every way a program might; see the module docstring.
+
+    ``domains_too=False``: the tricks only (``domains`` left empty), for a caller that looks no
+    further when there are none: reading every domain is most of the work.
+    """
     values, others = _raw_from_values(msg.raw)
     structural = _structural(msg, values, others)
-    display = _display_tricks(msg, values)
+    addresses, bare = _shown_in_name(msg, msg.from_[0]) if len(msg.from_) == 1 else ([], [])
+    display = _display_tricks(msg, values, addresses)
+    if not domains_too:
+        tricks = tuple(dict.fromkeys([*structural, *display]))
+        author = clean_domain(msg.from_[0].domain) if len(msg.from_) == 1 else ""
+        return FromReadings(tricks, (), bool(display) and not structural, author, tuple(bare))
     domains = [a.domain for a in msg.from_ if a.domain]
     for value in values:
         domains.extend(_domains(value))
     if structural and not values and not msg.from_:  # programs show the Sender instead
         for value in (v for name in _OTHERS for v in others[name]):
             domains.extend(_domains(value))
-    addresses, bare = _shown_in_name(msg, msg.from_[0]) if len(msg.from_) == 1 else ([], [])
     domains.extend([*addresses, *bare])
     clean = (clean_domain(d) for d in domains)
     tricks = tuple(dict.fromkeys([*structural, *display]))
@@ -249,8 +293,9 @@ def _known(charset: str) -> bool:
     return True
 
 
-def _display_tricks(msg: ParsedMessage, values: list[str]) -> list[str]:
-    """Tricks of a From with one clear mailbox: all in the display name."""
+def _display_tricks(msg: ParsedMessage, values: list[str], addresses: list[str]) -> list[str]:
+    """Tricks of a From with one clear mailbox: all in the display name. ``addresses``: the
+    domains of addresses the display name shows (:func:`_shown_in_name`)."""
     if len(msg.from_) != 1:
         return []
     sender = msg.from_[0]
@@ -258,7 +303,6 @@ def _display_tricks(msg: ParsedMessage, values: list[str]) -> list[str]:
     hidden = _hidden_in_name(sender.display_name)
     if hidden:
         tricks.append(f"an invisible character ({_char_name(hidden)}) in the From display name")
-    addresses, _ = _shown_in_name(msg, sender)
     if addresses:
         tricks.append(f"the From display name shows an address at {addresses[0]}")
     tricks.extend(_charset_tricks(values[0]) if values else [])

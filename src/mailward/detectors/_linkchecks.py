@@ -162,18 +162,29 @@ def _redirectors_of(host: str) -> tuple[Redirector, ...]:
     return tuple(known for known in redirectors() if known.host in parents)
 
 
-def _redirect_targets(url: Url) -> Iterator[str]:
+def _redirect_targets(url: Url) -> tuple[str, ...]:
+    """Where ``url`` may send the reader on to (raw values, in order), see :func:`_targets`."""
+    return _targets(url.url, url.host)
+
+
+@functools.lru_cache(maxsize=4096)
+def _targets(link: str, host: str) -> tuple[str, ...]:
+    """A listed redirector's target in the path, then the values of its parameters and of the
+    usual redirect parameters. Kept for the next asker: the urls and identity detectors both
+    read every link, and newsletters repeat their links from one message to the next."""
     try:
-        parts = urlsplit(url.url)
+        parts = urlsplit(link)
     except ValueError:
-        return
+        return ()
     params = parse_qsl(parts.query, keep_blank_values=False)[:_MAX_PARAMS]
-    for known in _redirectors_of(url.host):
+    out: list[str] = []
+    for known in _redirectors_of(host):
         if parts.path.startswith(known.path):
             if not known.params:
-                yield "https://" + parts.path[len(known.path) :].lstrip("/")
-            yield from (v for k, v in params if k in known.params)
-    yield from (v for k, v in params if k.lower() in _REDIRECT_PARAMS)
+                out.append("https://" + parts.path[len(known.path) :].lstrip("/"))
+            out.extend(v for k, v in params if k in known.params)
+    out.extend(v for k, v in params if k.lower() in _REDIRECT_PARAMS)
+    return tuple(out)
 
 
 def redirect_destination(url: Url) -> str | None:

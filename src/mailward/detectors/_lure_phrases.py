@@ -2,8 +2,10 @@
 
 See :mod:`mailward.detectors.lures` for what the patterns find. Every pattern has literal
 "anchors" derived from its parsed form (``re._parser``: the stdlib has no public API for a
-regex's parse tree), one of which any match must contain; one trie-shaped regex finds the
-anchors in a single pass, and a pattern is tried only in windows around its anchors.
+regex's parse tree), one of which any match must contain; an Aho-Corasick automaton
+(``ahocorasick_rs``) finds the anchors in a single pass (a trie-shaped regex does when the
+library is missing: the same anchors, four times the CPU), and a pattern is tried only in
+windows around its anchors.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
+
+try:  # compiled multi-pattern matching; the trie regex below finds the same anchors without it
+    import ahocorasick_rs
+except ImportError:  # pragma: no cover - a declared dependency
+    ahocorasick_rs = None  # type: ignore[assignment]
 
 #: the stdlib regex parser and its opcodes (private modules without type stubs), for anchors
 _parser: Any = importlib.import_module("re._parser")
@@ -237,12 +244,15 @@ class PhraseMatcher:
 
     def __init__(self, merged: Mapping[str, Sequence[str]]) -> None:
         self.patterns: list[tuple[str, re.Pattern[str]]] = []
+        #: each pattern without its leading ``(?<!\w)`` (see :meth:`_matches`)
+        self.bare: list[re.Pattern[str]] = []
         own: dict[str, list[int]] = {}
         self.always: list[int] = []
         for category, patterns in merged.items():
             for pattern in patterns:
                 index = len(self.patterns)
                 self.patterns.append((category, re.compile(rf"(?<!\w)(?:{pattern})(?!\w)")))
+                self.bare.append(re.compile(rf"(?:{pattern})(?!\w)"))
                 found = anchors(_parser.parse(pattern))
                 if found is None:
                     self.always.append(index)
@@ -259,6 +269,12 @@ class PhraseMatcher:
             word: sorted({i for n in range(1, len(word) + 1) for i in own.get(word[:n], ())})
             for word in words
         }
+        self.words = words
+        self.automaton = (
+            ahocorasick_rs.AhoCorasick(words, implementation=ahocorasick_rs.Implementation.DFA)
+            if words and ahocorasick_rs is not None
+            else None
+        )
 
     def find(self, text: str) -> dict[str, list[str]]:
         """{category: distinct phrases in text order}, categories in CATEGORIES order."""
@@ -268,9 +284,10 @@ class PhraseMatcher:
                 spots.setdefault(index, []).append(start)
         seen: list[tuple[int, str, str]] = []
         for index, starts in spots.items():
-            category, regex = self.patterns[index]
+            category = self.patterns[index][0]
             for lo, hi in self._windows(starts, len(text), index in self.always):
-                seen.extend((m.start(), category, m.group(0)) for m in regex.finditer(text, lo, hi))
+                matched = self._matches(index, text, lo, hi)
+                seen.extend((at, category, phrase) for at, phrase in matched)
         found: dict[str, list[str]] = {}
         for _, category, phrase in sorted(seen):
             found.setdefault(category, [])
@@ -278,8 +295,57 @@ class PhraseMatcher:
                 found[category].append(phrase)
         return {c: found[c] for c in CATEGORIES if c in found}
 
+    def _matches(self, index: int, text: str, lo: int, hi: int) -> list[tuple[int, str]]:
+        """(where, phrase) of each match of pattern ``index`` that ``finditer(text, lo, hi)``
+        gives (:meth:`_matches_plain`), found with the pattern's leading ``(?<!\\w)`` left out.
+
+        With the lookbehind first, the regex engine tries the whole pattern at every position;
+        without it, a pattern that starts with a literal or a choice of letters lets it skip
+        ahead to where one occurs. A match that starts inside a word (the lookbehind would have
+        failed there) is dropped and the search goes on from its next character: the first
+        match found is then the leftmost one the whole pattern has, and the same one (the
+        lookbehind reads no text). Each match after the last one's end, as finditer goes on. An
+        empty match (none of the shipped patterns has one) goes the plain way.
+        """
+        regex = self.bare[index]
+        out: list[tuple[int, str]] = []
+        pos = lo
+        while (match := regex.search(text, pos, hi)) is not None:
+            start, end = match.span()
+            if start == end:
+                return self._matches_plain(index, text, lo, hi)
+            if start and (text[start - 1].isalnum() or text[start - 1] == "_"):  # \w
+                pos = start + 1
+                continue
+            out.append((start, match.group(0)))
+            pos = end
+        return out
+
+    def _matches_plain(self, index: int, text: str, lo: int, hi: int) -> list[tuple[int, str]]:
+        """:meth:`_matches` by the whole pattern's finditer (the plain way)."""
+        regex = self.patterns[index][1]
+        return [(m.start(), m.group(0)) for m in regex.finditer(text, lo, hi)]
+
     def _anchors(self, text: str) -> list[tuple[int, str]]:
-        """(where, anchor) of every anchor at the start of a word, in text order."""
+        """(where, anchor) of every anchor at the start of a word, in text order.
+
+        The automaton reports every anchor anywhere in the text (overlapping ones too); kept
+        are those at a word start (the text's start, or after a character ``\\w`` does not
+        match: exactly the ones ``str.isalnum`` rejects, and not ``_``), the longest at each
+        start, which is what the trie regex's greedy match gives.
+        """
+        if self.automaton is None:
+            return self._anchors_by_regex(text)
+        longest: dict[int, int] = {}
+        for index, start, _ in self.automaton.find_matches_as_indexes(text, overlapping=True):
+            if start and (text[start - 1].isalnum() or text[start - 1] == "_"):
+                continue
+            if longest.get(start, -1) < index:  # anchors starting at one place are prefixes
+                longest[start] = index  # of one another: in sorted order, the longest is last
+        return [(start, self.words[longest[start]]) for start in sorted(longest)]
+
+    def _anchors_by_regex(self, text: str) -> list[tuple[int, str]]:
+        """:meth:`_anchors` by the trie regex (the way without ``ahocorasick_rs``)."""
         if self.finder is None or self.finder_at_start is None:
             return []
         first = self.finder_at_start.match(text)

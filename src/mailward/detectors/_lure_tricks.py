@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import re
 
+try:  # one compiled pass for the currency words; the regex below finds the same without it
+    import ahocorasick_rs
+except ImportError:  # pragma: no cover - a declared dependency
+    ahocorasick_rs = None  # type: ignore[assignment]
+
 # --- text obfuscation -----------------------------------------------------------------------
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # Tried only where a run of word characters, dots and underscores starts: from inside a run a
@@ -80,6 +85,16 @@ _CURRENCY = re.compile(
     r"|g(?<![a-z]g)bp(?![a-z])|b(?<![a-z]b)(?:tc|itcoins?)(?![a-z])"
     r"|d(?<![a-z]d)ollars?(?![a-z])|p(?<![a-z]p)ounds?(?![a-z])|r(?<![a-z]r)eais(?![a-z])"
 )
+#: What :data:`_CURRENCY` finds: a currency sign, or one of these words as a whole run of
+#: the letters a-z (neither letter before nor after it).
+_CURRENCY_SIGNS = ("$", "\u20ac", "\u00a3")
+_CURRENCY_WORDS = ("usd", "usdt", "eur", "euro", "euros", "eth", "gbp", "btc", "bitcoin",
+                   "bitcoins", "dollar", "dollars", "pound", "pounds", "reais")  # fmt: skip
+_CURRENCY_FINDER = (
+    ahocorasick_rs.AhoCorasick([*_CURRENCY_SIGNS, *_CURRENCY_WORDS])
+    if ahocorasick_rs is not None
+    else None
+)
 _TO_READER = re.compile(
     r"(?<!\w)(?:(?:transfer|send|release|donat|pay|give|wire|credit|deliver|deposit)\w* "
     r"(?:\S+ ){0,5}(?:to|into|for) (?:you|your)|"
@@ -105,12 +120,34 @@ def _large(match: re.Match[str]) -> bool:
     return value >= 10_000 or (unit == "k" and value >= 50)
 
 
+def currency_hints(folded: str) -> list[tuple[int, int]]:
+    """(start, end) of every :data:`_CURRENCY` match, in text order.
+
+    Found by the automaton: every occurrence of a sign or word (overlapping ones too), the
+    words kept where no letter a-z is just before or after them. The matches cannot overlap
+    (a sign is no letter; a word is a whole run of letters), so these are the regex's.
+    """
+    if _CURRENCY_FINDER is None:
+        return [m.span() for m in _CURRENCY.finditer(folded)]
+    size = len(folded)
+    out = []
+    for index, start, end in _CURRENCY_FINDER.find_matches_as_indexes(folded, overlapping=True):
+        word = index >= len(_CURRENCY_SIGNS)
+        if word and start and "a" <= folded[start - 1] <= "z":
+            continue
+        if word and end < size and "a" <= folded[end] <= "z":
+            continue
+        out.append((start, end))
+    out.sort()
+    return out
+
+
 def money_bait(folded: str) -> list[str]:
     """Large sums that the nearby text offers or sends to the reader."""
     out = []
     spans: list[tuple[int, int]] = []
-    for hint in _CURRENCY.finditer(folded):
-        lo, hi = max(0, hint.start() - 40), hint.end() + 40
+    for start, end in currency_hints(folded):
+        lo, hi = max(0, start - 40), end + 40
         if spans and lo <= spans[-1][1]:
             spans[-1] = (spans[-1][0], hi)
         else:

@@ -222,8 +222,9 @@ class AuthDetector:
         """Without DNS: the From header's own tricks, which need no lookup to be seen."""
         if not (self.settings.check_dmarc and _external(ctx)):
             return []
-        readings = from_readings(msg)
-        return [ambiguous_finding(msg, readings, self.name)] if readings.tricks else []
+        if not from_readings(msg, domains_too=False).tricks:
+            return []  # the usual case: no domain needs reading
+        return [ambiguous_finding(msg, from_readings(msg), self.name)]
 
     async def _spf(
         self, ctx: ScanContext, bridge: SyncDnsBridge, trusted: Mapping[str, list[MethodResult]]

@@ -458,8 +458,8 @@ class DisplayNameAddressDetector:
 
     def _match(self, host: str, own: tuple[str, ...]) -> LookalikeMatch | None:
         real = organisation_domain(host)
-        known = self._brand_domains | self._freemail
-        if in_domains(real, own + self.settings.ignore_domains) or real in known:
+        known = real in self._brand_domains or real in self._freemail  # no union made per call
+        if in_domains(real, own + self.settings.ignore_domains) or known:
             return None
         found = find_lookalike(host, own)
         if found is None and self._brand_domains:

@@ -79,6 +79,8 @@ from mailward.model import Finding, ParsedMessage, Url
 _GROUP = "urls"
 _WEB_SCHEMES = frozenset({"http", "https"})
 _SCRIPT_SCHEME = re.compile(r"^\s*(javascript|vbscript|data)\s*:", re.IGNORECASE)
+#: What browsers ignore inside a scheme: ASCII controls and the space.
+_SCHEME_IGNORED = re.compile(r"[\x00-\x20]")
 _HARMLESS_DATA = re.compile(r"^\s*data\s*:\s*image/(png|gif|jpeg|jpg|webp|bmp)\s*[;,]", re.I)
 #: Elements whose attribute navigates or runs when followed, and the attribute.
 _LINK_ATTRS = {"a": "href", "area": "href", "form": "action", "iframe": "src"}
@@ -175,7 +177,7 @@ def _may_hold_script_link(text: str) -> bool:
 
 def _is_script_link(target: str) -> bool:
     # Browsers ignore ASCII control characters and whitespace inside the scheme.
-    cleaned = re.sub(r"[\x00-\x20]", "", target)
+    cleaned = _SCHEME_IGNORED.sub("", target)
     return bool(_SCRIPT_SCHEME.match(cleaned)) and not _HARMLESS_DATA.match(cleaned)
 
 
@@ -233,7 +235,7 @@ class LinkMismatchDetector:
         limit = self.settings.max_hosts
         hosts = checks.lookalike_hits(urls, ctx.accepted_domains, limit, registry)
         yield self._finding("URL_LOOKALIKE_HOST", hosts, _LOOKALIKE)
-        kept = dataclasses.replace(msg, urls=tuple(urls))
+        kept = msg if len(urls) == len(msg.urls) else dataclasses.replace(msg, urls=tuple(urls))
         yield self._finding("URL_OBFUSCATED", checks.obfuscation_hits(kept, own), _OBFUSCATED)
         brand_hits = checks.brand_unrelated_hits(kept, registry)
         yield self._finding("URL_BRAND_UNRELATED", brand_hits, _BRAND)
@@ -328,7 +330,7 @@ class LinkMismatchDetector:
         links = self._script_links(msg)
         if not links:
             return None
-        scheme = re.sub(r"[\x00-\x20]", "", links[0]).split(":", 1)[0].lower()
+        scheme = _SCHEME_IGNORED.sub("", links[0]).split(":", 1)[0].lower()
         more = f" ({len(links) - 1} more such links)" if len(links) > 1 else ""
         return Finding(
             symbol="URL_SCRIPT_SCHEME",

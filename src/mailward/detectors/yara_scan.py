@@ -200,11 +200,13 @@ class YaraDetector:
         return None
 
     async def check(self, msg: ParsedMessage, ctx: ScanContext) -> Sequence[Finding]:
+        av = self._av(ctx)
+        if self._rules is None and av is None:
+            return []  # nothing to scan with: the objects (archives expanded) are not made
         objects = list(_objects(msg, self.settings.max_bytes))
         findings: list[Finding] = []
         if self._rules is not None:
             findings.extend(await asyncio.to_thread(self._yara, objects))
-        av = self._av(ctx)
         if av is not None:
             viruses = [(label, await av.scan(data)) for label, data in objects if data]
             found = [(label, name) for label, name in viruses if name]

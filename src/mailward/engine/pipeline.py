@@ -8,7 +8,6 @@ ENGINE_* finding of weight 0 and is logged; a fail-closed one also raises ENGINE
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -17,6 +16,7 @@ from typing import Any
 
 from mailward.config.settings import Settings
 from mailward.engine import _inline
+from mailward.engine._finding_copy import with_detector
 from mailward.engine.contract import Detector, ScanContext
 from mailward.engine.registry import build_detectors, symbol_table
 from mailward.engine.scoring import Scorer
@@ -171,7 +171,7 @@ def detector_stage(detector: Detector) -> int:
 
 
 def _with_detector(finding: Finding, name: str) -> Finding:
-    return dataclasses.replace(finding, detector=name)
+    return with_detector(finding, name)
 
 
 def _labelled(detector: Detector, found: Sequence[Finding]) -> list[Finding]:

@@ -16,11 +16,11 @@ ceiling that policy applies to the action chosen by score.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from mailward.config.settings import DEFAULT_COMPOSITES, ScoringSettings
+from mailward.engine._finding_copy import with_score
 from mailward.engine.composites import CompositeExpression, parse_composite
 from mailward.engine.contract import SymbolSpec
 from mailward.errors import ConfigError
@@ -64,10 +64,7 @@ class Scorer:
         return spec.weight if spec else 0.0
 
     def score(self, findings: Iterable[Finding], elapsed_ms: float) -> ScanResult:
-        weighted = [
-            dataclasses.replace(f, score=round(self.weight(f.symbol) * f.factor, 4))
-            for f in findings
-        ]
+        weighted = [with_score(f, round(self.weight(f.symbol) * f.factor, 4)) for f in findings]
         weighted.extend(self._composite_findings(weighted))
         capped = self._apply_group_caps(self._keep_strongest(weighted))
         total = round(sum(f.score for f in capped), 4)
@@ -124,7 +121,7 @@ class Scorer:
                 members = comp.expression.positive_members
                 for i, f in enumerate(findings):
                     if f.symbol in members:
-                        findings[i] = dataclasses.replace(f, score=0.0)
+                        findings[i] = with_score(f, 0.0)
         return fired
 
     def _keep_strongest(self, findings: list[Finding]) -> list[Finding]:
@@ -139,7 +136,7 @@ class Scorer:
             if group not in best or f.score > findings[best[group]].score:
                 best[group] = i
         return [
-            dataclasses.replace(f, score=0.0)
+            with_score(f, 0.0)
             if f.score > 0 and self._group(f.symbol) in best and best[self._group(f.symbol)] != i
             else f
             for i, f in enumerate(findings)
@@ -161,7 +158,7 @@ class Scorer:
             allowed = min(f.score, room)
             used[spec.group] = used.get(spec.group, 0.0) + allowed
             if allowed != f.score:
-                out[i] = dataclasses.replace(f, score=round(allowed, 4))
+                out[i] = with_score(f, round(allowed, 4))
         return out
 
 

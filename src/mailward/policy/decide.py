@@ -48,20 +48,21 @@ def decide(
         action = result.ceiling
         reason = f"{reason}, lowered to {action}: {result.ceiling_reason}"
     forced_by: str | None = None
+    symbols = result.symbols  # a set made from the findings at each use: made once
     if heightened is not None:
         reason += " (lockdown: heightened thresholds)"
         if heightened.tag_external_links and external_links and action is Action.DELIVER:
             action, reason = Action.TAG, "lockdown: external mail with links is tagged"
     for rule in force:
-        if rule.symbol in result.symbols and rule.action.severity > action.severity:
+        if rule.symbol in symbols and rule.action.severity > action.severity:
             action, forced_by = rule.action, rule.symbol
             reason = f"{rule.symbol} forces {rule.action}"
     for symbol in NOT_SCANNED_SYMBOLS:
-        if symbol in result.symbols and Action.QUARANTINE.severity > action.severity:
+        if symbol in symbols and Action.QUARANTINE.severity > action.severity:
             action, forced_by = Action.QUARANTINE, symbol
             reason = f"{symbol}: the message was not fully scanned"
     fail_action = Action(policy.fail_closed_action)
-    if FAIL_CLOSED_SYMBOL in result.symbols and fail_action.severity >= action.severity:
+    if FAIL_CLOSED_SYMBOL in symbols and fail_action.severity >= action.severity:
         action = fail_action
         forced_by = FAIL_CLOSED_SYMBOL
         reason = "a fail-closed detector could not finish"
