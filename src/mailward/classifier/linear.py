@@ -36,6 +36,7 @@ SHIPPED_NAME = "content_model"
 CLASSES = ("ham", "spam", "phish")
 
 FloatArray = npt.NDArray[np.float32]
+Float64Array = npt.NDArray[np.float64]
 
 
 class ModelError(MailwardError):
@@ -53,6 +54,10 @@ class LinearModel:
     info: dict[str, Any] = field(default_factory=dict)
     _featurizer: Featurizer | None = None
     _coef_t: FloatArray = field(init=False, repr=False)
+    #: (columns, a, b) of the Platt curves, made on first use by :meth:`_calibrated_row`
+    _curves: tuple[npt.NDArray[np.intp], Float64Array, Float64Array] | None = field(
+        default=None, init=False, repr=False
+    )
 
     @property
     def featurizer(self) -> Featurizer:
@@ -77,10 +82,10 @@ class LinearModel:
         (classes, features) layout, whose columns a row's indices pick in one ``take``.
         """
         if len(indices):
-            # (classes, terms): each class's products side by side, summed along the row
-            terms = np.take(self.coef, indices, axis=1)
-            terms *= values
-            sums = np.cumsum(terms, axis=1, dtype=np.float32)[:, -1]
+            # (terms, classes): a term's products side by side, summed down the row
+            terms = self._coef_t.take(indices, axis=0)
+            terms *= values[:, None]
+            sums = np.cumsum(terms, axis=0, dtype=np.float32)[-1]
         else:
             sums = np.zeros(len(self.classes), dtype=np.float32)
         return _softmax(np.asarray(sums, dtype=np.float32)[None, :] + self.intercept)
@@ -99,6 +104,28 @@ class LinearModel:
                 out[:, j] = platt(out[:, j], float(a), float(b))
         return out
 
+    def _calibrated_row(self, probs: FloatArray) -> FloatArray:
+        """:meth:`calibrated` of one row, every curve applied at once: the same elementwise
+        operations on an array of the calibrated columns (numpy computes each element alike
+        whatever the array's length)."""
+        if self._curves is None:
+            curves = [
+                (self.classes.index(label), float(a), float(b))
+                for label, (a, b) in self.info.get("calibration", {}).items()
+                if label in self.classes
+            ]
+            self._curves = (
+                np.array([j for j, _, _ in curves], dtype=np.intp),
+                np.array([a for _, a, _ in curves], dtype=np.float64),
+                np.array([b for _, _, b in curves], dtype=np.float64),
+            )
+        columns, a, b = self._curves
+        if not len(columns):
+            return probs
+        out = probs.copy()
+        out[0, columns] = platt(out[0, columns], a, b)
+        return out
+
     def predict(self, messages: Sequence[ParsedMessage]) -> list[dict[str, float]]:
         """{class: calibrated probability} for each message."""
         probs = self.calibrated(self.predict_rows(self.featurizer.transform(messages)))
@@ -106,7 +133,7 @@ class LinearModel:
 
     def predict_one(self, message: ParsedMessage) -> dict[str, float]:
         """``predict([message])[0]``, without the sparse matrix (see :meth:`predict_row`)."""
-        probs = self.calibrated(self.predict_row(*self.featurizer.row(message)))
+        probs = self._calibrated_row(self.predict_row(*self.featurizer.row(message)))
         return dict(zip(self.classes, map(float, probs[0]), strict=True))
 
     def thresholds_at_ham_fpr(self, target: str) -> dict[str, float]:
@@ -138,7 +165,7 @@ def _softmax(logits: FloatArray) -> FloatArray:
     return out
 
 
-def platt(p: FloatArray, a: float, b: float) -> FloatArray:
+def platt(p: FloatArray, a: float | Float64Array, b: float | Float64Array) -> FloatArray:
     """sigmoid(a * logit(p) + b), elementwise, with p kept off 0 and 1."""
     q = np.clip(p.astype(np.float64), 1e-7, 1 - 1e-7)
     z = a * np.log(q / (1 - q)) + b
