@@ -169,11 +169,12 @@ def hash_ascii_windows(data: bytes, n_features: int) -> I32:
     space = raw[:size] == 32
     doubled = np.ones(size + 1, dtype=bool)
     np.logical_and(space[:-1], space[1:], out=doubled[: size - 1])
-    inside = np.empty((3, starts), dtype=bool)
-    np.logical_or(doubled[:starts], doubled[1 : starts + 1], out=inside[0])
-    np.logical_or(inside[0], doubled[2 : starts + 2], out=inside[1])
-    np.logical_or(inside[1], doubled[3 : starts + 3], out=inside[2])
-    kept = h[~inside]
+    # a window of n bytes at p spans two words when "  " starts at any of p .. p+n-2
+    spans = np.empty((3, starts), dtype=bool)
+    np.logical_or(doubled[:starts], doubled[1 : starts + 1], out=spans[0])
+    np.logical_or(spans[0], doubled[2 : starts + 2], out=spans[1])
+    np.logical_or(spans[1], doubled[3 : starts + 3], out=spans[2])
+    kept = h[~spans]
     magnitude = np.where(kept >= np.uint32(2**31), -kept, kept)
     out: I32 = (magnitude % np.uint32(n_features)).astype(np.int32)
     return out
