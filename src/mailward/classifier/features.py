@@ -291,7 +291,7 @@ class Featurizer:
 
     Blocks, each l2-normalised on its own, side by side: word 1-2 grams (accents stripped,
     lower-case), char_wb 3-5 grams, link/attachment tokens, then the dense numbers.
-    :meth:`row` builds them from remembered columns (:mod:`mailward.classifier._fastrow`);
+    :meth:`row` hashes and counts them in few calls (:mod:`mailward.classifier._fastrow`);
     :meth:`reference_row` the general way, with scikit-learn's analyzers: the same row.
     """
 
