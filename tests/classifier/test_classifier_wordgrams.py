@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections import Counter
 
 import numpy as np
 import pytest
 
-from mailward.classifier import _wordgrams, features
+from mailward.classifier import features
 from mailward.classifier._wordgrams import WordGrams, strip_accents
 from mailward.config.settings import LimitSettings
 from mailward.mime import parse_message
@@ -33,11 +34,16 @@ def test_accents_go_and_ascii_is_kept_as_it_is() -> None:
     assert strip_accents("café naïve") == "cafe naive"
 
 
-def test_the_remembered_code_points_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_wordgrams, "_REMEMBERED", 4)
-    monkeypatch.setattr(_wordgrams, "_DROP_COMBINING", _wordgrams._DropCombining())
-    assert strip_accents("àéîõü ÀÉÎÕÜ") == "aeiou AEIOU"
-    assert len(_wordgrams._DROP_COMBINING) <= 4
+def test_accents_are_stripped_as_scikit_learn_strips_them() -> None:
+    from sklearn.feature_extraction.text import strip_accents_unicode
+
+    texts = [*DOCS, "àéîõü ÀÉÎÕÜ", "e\u0301\u0301 \u0301x", "\u0301", "a\u0308\u0323b",
+             "\u01c6 \ufb03 \u2122 \u210c \u2460 \uff46\uff55\uff4c\uff4c"]  # fmt: skip
+    rnd = random.Random(3)
+    alphabet = "ae \u0301\u0308\u0323éöñçÅ中😀\u00a0\u2019\ufb01½"
+    texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 20))) for _ in range(3000)]
+    for text in texts:
+        assert strip_accents(text) == strip_accents_unicode(text)
 
 
 def test_repeated_tokens_sum_as_a_counter_does() -> None:

@@ -58,7 +58,22 @@ def hash_char_ngrams(doc: str, lo: int, hi: int, n_features: int) -> I32:
     hashes them. Raises UnicodeEncodeError where scikit-learn would (a lone surrogate)."""
     # str.split() splits at every character scikit-learn's \s\s+ collapse matches, so the
     # collapse itself changes no word
-    padded = " " + "  ".join(doc.lower().split()) + " "
+    return _hash_words(doc.lower().split(), lo, hi, n_features)
+
+
+def hash_word_windows(words: list[str], n_features: int) -> I32:
+    """:func:`hash_char_ngrams` (sizes 3..5) of a document already lower-cased and split
+    (``doc.lower().split()``): scikit-learn pads each word on its own (``" w "``) and takes
+    the windows of each; :func:`hash_ascii_windows` when all is ASCII."""
+    padded = " " + "  ".join(words) + " "
+    if padded.isascii():
+        return hash_ascii_windows(padded.encode("ascii"), n_features)
+    return _hash_words(words, 3, 5, n_features)
+
+
+def _hash_words(words: list[str], lo: int, hi: int, n_features: int) -> I32:
+    """The column of every window of the padded ``words`` (``" w1  w2 "``)."""
+    padded = " " + "  ".join(words) + " "
     data = padded.encode("utf-8")  # strict, as scikit-learn encodes each n-gram
     n_chars = len(padded)
     offsets: I64 | None = None
@@ -112,5 +127,54 @@ def _columns(data: bytes, begin: I64, length: I64, width: int, n_features: int) 
         h ^= h >> np.uint32(16)
     # abs() of the signed hash, exact in uint32 (abs(-2**31) is 2**31)
     magnitude = np.where(h >= np.uint32(2**31), -h, h)
+    out: I32 = (magnitude % np.uint32(n_features)).astype(np.int32)
+    return out
+
+
+def hash_ascii_windows(data: bytes, n_features: int) -> I32:
+    """:func:`hash_char_ngrams` for sizes 3..5 of an ASCII document already padded (``" w1  w2
+    "``, as ``data``), in fewer numpy passes: a window of at most 5 bytes is at most one
+    whole block and a tail, so the three sizes are hashed at every start position at once
+    (the 4- and 5-byte windows share their first block), then the windows that lie inside one
+    padded word are kept."""
+    size = len(data)
+    if size < 3:
+        return np.empty(0, dtype=np.int32)
+    starts = size - 2  # positions where a 3-byte window fits
+    padded = data + bytes(8)
+    view: U32 = np.ndarray((starts,), dtype="<u4", buffer=padded, strides=(1,))
+    raw = np.frombuffer(padded, dtype=np.uint8)
+    keys = np.empty((3, starts), dtype=np.uint32)
+    np.bitwise_and(view, np.uint32(0xFFFFFF), out=keys[0])  # 3 bytes: all tail
+    keys[1] = view  # 4 and 5 bytes: this first block
+    keys[2] = raw[4 : 4 + starts]  # 5 bytes: a 1-byte tail
+    with np.errstate(over="ignore"):
+        keys *= _C1
+        keys = (keys << np.uint32(15)) | (keys >> np.uint32(17))
+        keys *= _C2
+        first = (keys[1] << np.uint32(13)) | (keys[1] >> np.uint32(19))
+        first *= _M5
+        first += _N1
+        h = np.empty((3, starts), dtype=np.uint32)
+        np.bitwise_xor(keys[0], np.uint32(3), out=h[0])
+        np.bitwise_xor(first, np.uint32(4), out=h[1])
+        np.bitwise_xor(first, keys[2], out=h[2])
+        h[2] ^= np.uint32(5)
+        h ^= h >> np.uint32(16)
+        h *= _F1
+        h ^= h >> np.uint32(13)
+        h *= _F2
+        h ^= h >> np.uint32(16)
+    # doubled[q]: "  " starts at q, or q is past the last pair a window may hold
+    space = raw[:size] == 32
+    doubled = np.ones(size + 1, dtype=bool)
+    np.logical_and(space[:-1], space[1:], out=doubled[: size - 1])
+    # a window of n bytes at p spans two words when "  " starts at any of p .. p+n-2
+    spans = np.empty((3, starts), dtype=bool)
+    np.logical_or(doubled[:starts], doubled[1 : starts + 1], out=spans[0])
+    np.logical_or(spans[0], doubled[2 : starts + 2], out=spans[1])
+    np.logical_or(spans[1], doubled[3 : starts + 3], out=spans[2])
+    kept = h[~spans]
+    magnitude = np.where(kept >= np.uint32(2**31), -kept, kept)
     out: I32 = (magnitude % np.uint32(n_features)).astype(np.int32)
     return out

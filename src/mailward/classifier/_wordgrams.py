@@ -3,11 +3,12 @@
 ``WordGrams().grams(doc)`` equals ``HashingVectorizer(ngram_range=(1, 2),
 strip_accents="unicode").build_analyzer()(doc)``: the document lower-cased, accents stripped
 (NFKD, then every combining character dropped), split by the vectorizer's token pattern, then
-the tokens followed by each pair of neighbouring tokens joined by one space. Two steps differ
-in how, not in what: the combining characters are dropped with one ``str.translate`` (each
-code point asked of :func:`unicodedata.combining` once, then remembered) instead of a Python
-loop over the characters, and the pairs are joined by one ``map(" ".join, ...)`` instead of
-slicing.
+the tokens followed by each pair of neighbouring tokens joined by one space. Three steps differ
+in how, not in what: the combining characters are dropped by one ``str.replace`` per distinct
+combining character found (among the non-ASCII runs) instead of a Python loop over the
+characters; an ASCII document is split by ``str.translate`` and ``str.split`` instead of
+searched (:meth:`WordGrams.tokens`); and the pairs are joined by one ``map(" ".join, ...)``
+instead of slicing.
 """
 
 from __future__ import annotations
@@ -18,37 +19,34 @@ import unicodedata
 
 from sklearn.feature_extraction.text import HashingVectorizer
 
-_REMEMBERED = 65_536
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 #: scikit-learn's token pattern and the same tokens found faster: ``\b\w\w+\b`` matches
 #: whole runs of two or more word characters, which is what ``\w\w++`` finds scanning left to
 #: right (a match runs to the end of its run; a one-character run fails and is passed over),
 #: without the two boundary tests at every character.
 _SKLEARN_TOKEN = r"(?u)\b\w\w+\b"  # noqa: S105 (a pattern, not a secret)
 _TOKEN = re.compile(r"\w\w++")
-
-
-class _DropCombining(dict[int, int | None]):
-    """``str.translate`` table deleting every combining character: each code point is looked
-    up with :func:`unicodedata.combining` the first time it is seen, then remembered (at most
-    :data:`_REMEMBERED` of them: mail with many distinct characters does not grow it for ever)."""
-
-    def __missing__(self, point: int) -> int | None:
-        if len(self) >= _REMEMBERED:
-            self.clear()
-        kept = None if unicodedata.combining(chr(point)) else point
-        self[point] = kept
-        return kept
-
-
-_DROP_COMBINING = _DropCombining()
+#: ASCII characters to what :meth:`WordGrams.tokens` makes of them: a word character
+#: (``\w``: letters, digits, "_") lower-cased, any other a space.
+_ASCII_WORDS = {
+    point: (ord(chr(point).lower()) if re.fullmatch(r"\w", chr(point)) else ord(" "))
+    for point in range(128)
+}
 
 
 def strip_accents(text: str) -> str:
     """scikit-learn's ``strip_accents_unicode``: ``text`` itself when ASCII, else its NFKD
-    form without combining characters."""
+    form without combining characters (those are never ASCII: only the non-ASCII runs are
+    looked through for them)."""
     if text.isascii():
         return text
-    return unicodedata.normalize("NFKD", text).translate(_DROP_COMBINING)
+    decomposed = unicodedata.normalize("NFKD", text)
+    if decomposed.isascii():
+        return decomposed
+    for mark in set("".join(_NON_ASCII.findall(decomposed))):
+        if unicodedata.combining(mark):
+            decomposed = decomposed.replace(mark, "")
+    return decomposed
 
 
 class WordGrams:
@@ -61,7 +59,17 @@ class WordGrams:
         #: scikit-learn's own analyzer: the reference the tests compare with
         self.reference = vectorizer.build_analyzer()
 
+    def tokens(self, doc: str) -> list[str]:
+        """The unigrams, in order: those of :meth:`grams`. An ASCII document (with the
+        standard pattern) is split instead of searched: its characters lower-cased and every
+        one that is not a word character made a space in one ``str.translate``, then split at
+        the spaces, keeping the words of two or more characters."""
+        if self._token is _TOKEN and doc.isascii():
+            return [word for word in doc.translate(_ASCII_WORDS).split() if len(word) > 1]
+        found: list[str] = self._token.findall(strip_accents(doc.lower()))
+        return found
+
     def grams(self, doc: str) -> list[str]:
-        """Unigrams in order, then the bigrams in order."""
+        """Unigrams in order, then the bigrams in order (found by the token pattern)."""
         tokens: list[str] = self._token.findall(strip_accents(doc.lower()))
         return tokens + list(map(" ".join, itertools.pairwise(tokens)))

@@ -45,6 +45,7 @@ except ImportError:  # pragma: no cover - depends on the scikit-learn build
 # this module through the content detector
 from mailward import identity
 from mailward.classifier._charhash import hash_char_ngrams
+from mailward.classifier._fastrow import BlockHasher
 from mailward.classifier._wordgrams import WordGrams
 from mailward.model import ParsedMessage
 
@@ -207,7 +208,7 @@ def dense_features(msg: ParsedMessage, attachments: bool = True) -> list[float]:
         math.log1p(len(msg.text)) / 12,
         upper,
         min((msg.subject + msg.text[:2000]).count("!"), 10) / 10,
-        1.0 if not msg.text.strip() else 0.0,
+        1.0 if not msg.text or msg.text.isspace() else 0.0,  # `not text.strip()`, no copy
     ]
 
 
@@ -290,15 +291,49 @@ class Featurizer:
 
     Blocks, each l2-normalised on its own, side by side: word 1-2 grams (accents stripped,
     lower-case), char_wb 3-5 grams, link/attachment tokens, then the dense numbers.
+    :meth:`row` hashes and counts them in few calls (:mod:`mailward.classifier._fastrow`);
+    :meth:`reference_row` the general way, with scikit-learn's analyzers: the same row.
     """
 
     def __init__(self, spec: FeatureSpec | None = None) -> None:
         self.spec = spec or FeatureSpec()
-        self._words = WordGrams().grams
+        self._grams = WordGrams()
+        self._words = self._grams.grams
         self._chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5)).build_analyzer()
+        self._dense_at = self.spec.n_features - len(self.spec.dense_names)
+        self._dense_columns = np.arange(self._dense_at, self.spec.n_features, dtype=np.int32)
+        self._fast: BlockHasher | None = None
 
     def row(self, msg: ParsedMessage) -> tuple[IntArray, FloatArray]:
         """One message's row: (column indices, values), blocks in column order."""
+        if _hash_fast is None:  # no compiled hashing loop: the general path
+            return self.reference_row(msg)
+        if self._fast is None:
+            spec = self.spec
+            sizes = (spec.word_features, spec.char_features, spec.meta_features)
+            self._fast = BlockHasher(sizes, _hash_fast)
+        doc = body_text(msg)
+        try:
+            indices, values = self._fast.hashed_blocks(
+                self._grams.tokens(doc),
+                doc[:CHAR_CHARS].lower().split(),
+                meta_tokens(msg, self.spec.attachment_features),
+            )
+        except UnicodeEncodeError:  # a lone surrogate: the general path says what happens
+            return self.reference_row(msg)
+        return (
+            np.concatenate((indices, self._dense_columns)),
+            np.concatenate((values, self._dense(msg))),
+        )
+
+    def _dense(self, msg: ParsedMessage) -> FloatArray:
+        numbers = dense_features(msg, self.spec.attachment_features)
+        if self.spec.identity_features:
+            numbers += identity.analyse(msg, identity.shipped_registry()).features()
+        return np.array(numbers, dtype=np.float32)
+
+    def reference_row(self, msg: ParsedMessage) -> tuple[IntArray, FloatArray]:
+        """:meth:`row` the general way: each block hashed and normalised on its own."""
         spec = self.spec
         doc = body_text(msg)
         blocks = [
@@ -307,15 +342,10 @@ class Featurizer:
             (spec.word_features + spec.char_features,
              _hash_tokens(meta_tokens(msg, spec.attachment_features), spec.meta_features)),
         ]  # fmt: skip
-        dense_at = spec.n_features - len(spec.dense_names)
-        numbers = dense_features(msg, spec.attachment_features)
-        if spec.identity_features:
-            numbers += identity.analyse(msg, identity.shipped_registry()).features()
-        dense = np.array(numbers, dtype=np.float32)
         indices = [idx + offset for offset, (idx, _) in blocks]
         values = [val for _, (_, val) in blocks]
-        indices.append(np.arange(dense_at, spec.n_features, dtype=np.int32))
-        values.append(dense)
+        indices.append(self._dense_columns)
+        values.append(self._dense(msg))
         return np.concatenate(indices).astype(np.int32), np.concatenate(values)
 
     def transform(self, messages: Sequence[ParsedMessage]) -> sp.csr_matrix:

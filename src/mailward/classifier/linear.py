@@ -53,6 +53,8 @@ class LinearModel:
     info: dict[str, Any] = field(default_factory=dict)
     _featurizer: Featurizer | None = None
     _coef_t: FloatArray = field(init=False, repr=False)
+    #: (column, a, b) of each Platt curve, made on first use by :meth:`_probabilities`
+    _curves: list[tuple[int, float, float]] | None = field(default=None, init=False, repr=False)
 
     @property
     def featurizer(self) -> Featurizer:
@@ -72,18 +74,21 @@ class LinearModel:
         """Class probabilities of one row given as (column indices, values), shape (1, classes).
 
         The same numbers as :meth:`predict_rows` on that row, without building a sparse
-        matrix: the products are summed in float32 one after another in the row's order
-        (``cumsum``), as the sparse product does; the coefficients are read in the
-        (classes, features) layout, whose columns a row's indices pick in one ``take``.
+        matrix (see :meth:`_sums`).
         """
-        if len(indices):
-            # (classes, terms): each class's products side by side, summed along the row
-            terms = np.take(self.coef, indices, axis=1)
-            terms *= values
-            sums = np.cumsum(terms, axis=1, dtype=np.float32)[:, -1]
-        else:
-            sums = np.zeros(len(self.classes), dtype=np.float32)
-        return _softmax(np.asarray(sums, dtype=np.float32)[None, :] + self.intercept)
+        return _softmax(self._sums(indices, values)[None, :] + self.intercept)
+
+    def _sums(self, indices: npt.NDArray[np.int32], values: FloatArray) -> FloatArray:
+        """``X @ coef.T`` of one row, shape (classes,): the products summed in float32 one
+        after another in the row's order (``cumsum``), as the sparse product does; the
+        coefficients are read in the (features, classes) layout, whose rows a row's indices
+        pick in one ``take`` (one cache line a column)."""
+        if not len(indices):
+            return np.zeros(len(self.classes), dtype=np.float32)
+        terms = self._coef_t.take(indices, axis=0)  # (terms, classes)
+        terms *= values[:, None]
+        sums: FloatArray = np.cumsum(terms, axis=0, dtype=np.float32)[-1]
+        return sums
 
     def calibrated(self, probs: FloatArray) -> FloatArray:
         """``probs`` with each calibrated class mapped through its Platt curve
@@ -99,6 +104,32 @@ class LinearModel:
                 out[:, j] = platt(out[:, j], float(a), float(b))
         return out
 
+    def _probabilities(self, sums: FloatArray) -> list[float]:
+        """Calibrated probabilities of one row from its float32 sums ``X @ coef.T``: the numbers
+        of ``calibrated(softmax(sums + intercept))``, in fewer numpy calls. The float64
+        additions, products and divisions of the Platt curves are done on Python floats (the
+        same IEEE operations); log and exp stay numpy's, on an array of the calibrated
+        columns (numpy computes each element alike whatever the array's length)."""
+        logits = sums + self.intercept
+        logits -= logits.max()
+        exp = np.exp(logits)
+        probs: list[float] = (exp / exp.sum()).tolist()
+        if self._curves is None:
+            self._curves = [
+                (self.classes.index(label), float(a), float(b))
+                for label, (a, b) in self.info.get("calibration", {}).items()
+                if label in self.classes
+            ]
+        if not self._curves:
+            return probs
+        kept = [min(max(probs[j], 1e-7), 1 - 1e-7) for j, _, _ in self._curves]
+        logs = np.log(np.array([q / (1 - q) for q in kept])).tolist()
+        z = [a * log + b for (_, a, b), log in zip(self._curves, logs, strict=True)]
+        sigmoid = (1.0 / (1.0 + np.exp(-np.array(z)))).astype(np.float32).tolist()
+        for (j, _, _), p in zip(self._curves, sigmoid, strict=True):
+            probs[j] = p
+        return probs
+
     def predict(self, messages: Sequence[ParsedMessage]) -> list[dict[str, float]]:
         """{class: calibrated probability} for each message."""
         probs = self.calibrated(self.predict_rows(self.featurizer.transform(messages)))
@@ -106,8 +137,8 @@ class LinearModel:
 
     def predict_one(self, message: ParsedMessage) -> dict[str, float]:
         """``predict([message])[0]``, without the sparse matrix (see :meth:`predict_row`)."""
-        probs = self.calibrated(self.predict_row(*self.featurizer.row(message)))
-        return dict(zip(self.classes, map(float, probs[0]), strict=True))
+        probs = self._probabilities(self._sums(*self.featurizer.row(message)))
+        return dict(zip(self.classes, probs, strict=True))
 
     def thresholds_at_ham_fpr(self, target: str) -> dict[str, float]:
         """{"0.1%": t, "0.3%": t, ...} chosen out-of-fold in training for ``target`` (or {})."""

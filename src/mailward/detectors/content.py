@@ -137,6 +137,8 @@ class ContentClassifierDetector:
 
     def __init__(self, settings: ContentClassifierSettings) -> None:
         self.settings = settings
+        #: edges by label, worked out once (settings are frozen, the model loaded once)
+        self._edges: dict[str, Edges] = {}
 
     @property
     def model(self) -> LinearModel:
@@ -162,7 +164,12 @@ class ContentClassifierDetector:
         findings: list[Finding] = []
         for label in ("phish", "spam"):
             p = probs.get(label)
-            if p is not None and (finding := self._finding(label, p, self.edges(label))):
+            if p is None:
+                continue
+            edges = self._edges.get(label)
+            if edges is None:
+                edges = self._edges[label] = self.edges(label)
+            if finding := self._finding(label, p, edges):
                 findings.append(finding)
         return findings
 

@@ -1,0 +1,162 @@
+"""The content model's fast row equals the general path's row, bit for bit, on varied mail."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+from email.message import EmailMessage
+
+import numpy as np
+import pytest
+from classifier_corpus import message
+
+from mailward.classifier import FeatureSpec, Featurizer, features, load_shipped
+from mailward.classifier._charhash import hash_ascii_windows, hash_char_ngrams, hash_word_windows
+from mailward.classifier._wordgrams import _TOKEN, WordGrams, strip_accents
+from mailward.config.settings import LimitSettings
+from mailward.mime import parse_message
+from mailward.model import ParsedMessage
+
+N = 2**18
+SPECS = [
+    FeatureSpec(),  # the shipped model's sizes, identity features off
+    FeatureSpec(identity_features=True),
+    FeatureSpec(2**12, 2**12, 2**8, attachment_features=True, identity_features=True),
+]
+#: ASCII (with the control characters str.split() takes for whitespace), Latin, CJK, emoji,
+#: combining marks, non-breaking and other Unicode spaces, a curly apostrophe
+ALPHABET = "abcXYZ019 _.@+-!'  \t\n\x1c\x1f\u00a0éßÀ½中文\u2028😀\U0001d518\u0301\u2019ﬁ"
+ASCII = "abcXYZ019 _.,@+-!'\"()<>/:;  \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f\x7f"
+
+
+def parsed(raw: bytes) -> ParsedMessage:
+    return parse_message(raw, LimitSettings())
+
+
+def html_only(html: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "news@example.net"
+    msg["Subject"] = "Newsletter"
+    msg.set_content(html, subtype="html")
+    return msg.as_bytes()
+
+
+def with_attachment() -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "a@example.net"
+    msg["Subject"] = "Invoice"
+    msg.set_content("The invoice is attached. Pay at http://198.51.100.4/pay now.")
+    msg.add_attachment(b"%PDF-1.4\n%%EOF\n", maintype="application", subtype="pdf",
+                       filename="invoice.PDF")  # fmt: skip
+    return msg.as_bytes()
+
+
+LONG = " ".join(f"word{i % 97} Grüße{i % 13}, café" for i in range(3000))
+MESSAGES = [
+    message("Verify", "Your account is suspended, verify at once: call 555 0100",
+            "http://198.51.100.4/a"),
+    message("Minutes", "Attached are the minutes of the budget meeting, café déjà vu.", None),
+    message("Hi", "", None),
+    message("   ", " \n\t \n", None),
+    message("中文 😀", "你好\uff0c世界\u3002请点击链接 https://例子.example/登录 ﬁne Ⅻ İstanbul Ωmega", None),
+    message("LONG", LONG, "https://www.example.com/" + "a/" * 40),
+    message("Cut", "x" * (features.CHAR_CHARS - 3) + "éééé and more words " * 500, None),
+    message("Mail", "write to ann+tag@mail.example.org or bob@x.y, 2024-01-02", None),
+    html_only("<html><body><p>Dear customer,</p><p>Your <b>parcel</b> is waiting: "
+              "<a href='https://track.example-parcel.top/x?id=1'>track it</a>.</p>"
+              "<p>Grüße &nbsp; \u2019quoted\u2019</p></body></html>"),
+    html_only("<html><body><img src='https://cdn.example.com/x.png'></body></html>"),
+    with_attachment(),
+]  # fmt: skip
+
+
+def same_row(featurizer: Featurizer, msg: ParsedMessage) -> None:
+    fast_idx, fast_val = featurizer.row(msg)
+    ref_idx, ref_val = featurizer.reference_row(msg)
+    assert fast_idx.dtype == ref_idx.dtype == np.int32
+    assert fast_val.dtype == ref_val.dtype == np.float32
+    assert fast_idx.tobytes() == ref_idx.tobytes()
+    assert fast_val.tobytes() == ref_val.tobytes()
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_the_fast_row_is_the_general_paths_row(spec: FeatureSpec) -> None:
+    featurizer = Featurizer(spec)
+    for raw in MESSAGES:
+        same_row(featurizer, parsed(raw))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_fast_row_is_the_general_paths_row_on_random_text(seed: int) -> None:
+    rnd = random.Random(seed)
+    base = parsed(message("x", "y", "http://example.com/a", seed))
+    featurizer = Featurizer(SPECS[0])
+    for i in range(300):
+        alphabet = ASCII if i % 2 else ALPHABET
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 400)))
+        subject = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 20)))
+        same_row(featurizer, dataclasses.replace(base, subject=subject, text=text))
+
+
+def test_a_lone_surrogate_takes_the_general_path() -> None:
+    base = parsed(message("x", "y", None))
+    msg = dataclasses.replace(base, text="bad \udc80 text")
+    featurizer = Featurizer(SPECS[0])
+    with pytest.raises(UnicodeEncodeError):
+        featurizer.reference_row(msg)
+    with pytest.raises(UnicodeEncodeError):
+        featurizer.row(msg)
+
+
+def test_without_the_compiled_hashing_loop_the_row_is_the_general_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    msg = parsed(MESSAGES[1])
+    fast = Featurizer(SPECS[0]).row(msg)
+    monkeypatch.setattr(features, "_hash_fast", None)
+    general = Featurizer(SPECS[0]).row(msg)
+    assert fast[0].tobytes() == general[0].tobytes()
+    assert fast[1].tobytes() == general[1].tobytes()
+
+
+def test_one_message_is_predicted_as_a_batch_is_on_varied_mail() -> None:
+    model = load_shipped()
+    for raw in MESSAGES:
+        msg = parsed(raw)
+        one = model.predict_one(msg)
+        (batch,) = model.predict([msg])
+        assert [v.hex() for v in one.values()] == [v.hex() for v in batch.values()]
+
+
+def test_ascii_windows_are_the_general_passs() -> None:
+    rnd = random.Random(9)
+    docs = ["", " ", "a", "ab", "abc", "a b", "ab  cd\x1c\x1fe", "x" * 30]
+    docs += ["".join(rnd.choice(ASCII) for _ in range(rnd.randint(0, 60))) for _ in range(2000)]
+    for doc in docs:
+        padded = (" " + "  ".join(doc.lower().split()) + " ").encode("ascii")
+        expected = sorted(hash_char_ngrams(doc, 3, 5, N).tolist())
+        assert sorted(hash_ascii_windows(padded, N).tolist()) == expected
+        assert sorted(hash_word_windows(doc.lower().split(), N).tolist()) == expected
+    columns = hash_ascii_windows(b" a  bc ", 2**31 - 1)  # not a power of two: abs, then modulo
+    assert sorted(columns.tolist()) == sorted(hash_char_ngrams("a bc", 3, 5, 2**31 - 1).tolist())
+
+
+def test_word_tokens_are_the_patterns_on_ascii_and_unicode() -> None:
+    words = WordGrams()
+    rnd = random.Random(4)
+    docs = [*(m.decode(errors="replace") for m in MESSAGES), "a_b c9 __ x", ""]
+    docs += ["".join(rnd.choice(ALPHABET) for _ in range(rnd.randint(0, 80))) for _ in range(1500)]
+    docs += ["".join(rnd.choice(ASCII) for _ in range(rnd.randint(0, 80))) for _ in range(1500)]
+    sklearn_token = re.compile(r"(?u)\b\w\w+\b")
+    for doc in docs:
+        expected = sklearn_token.findall(strip_accents(doc.lower()))
+        assert words.tokens(doc) == expected
+        assert _TOKEN.findall(strip_accents(doc.lower())) == expected
+
+
+def test_blank_text_is_told_without_stripping_it() -> None:
+    base = parsed(message("x", "y", None))
+    for text, blank in [("", 1.0), (" \n\t\u00a0\u2028", 1.0), (" x ", 0.0), ("\x1c", 1.0)]:
+        msg = dataclasses.replace(base, text=text)
+        assert features.dense_features(msg)[-1] == blank == (0.0 if text.strip() else 1.0)
