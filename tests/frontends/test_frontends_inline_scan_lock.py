@@ -66,3 +66,38 @@ def test_entry_is_locked_during_the_inline_scan_and_free_after(tmp_path: Path) -
     with spool.locked(entry_id) as mine:
         assert mine  # the worker nudged by on_queued can take it now
     assert spool.state(entry_id).verdict is not None
+
+
+class StuckEngine:
+    """A scan that never ends; records that it was cancelled."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    async def scan(self, raw: bytes, envelope: Envelope | None = None) -> ScanOutcome:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        raise AssertionError("unreachable")
+
+
+def test_a_scan_past_the_inline_limit_is_stopped_and_the_message_left_to_the_spool(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.model_validate(
+        {"data_dir": str(tmp_path), "smtp": {"inline_scan_timeout": 0.2}})
+    spool = Spool(tmp_path / "spool")
+    engine = StuckEngine()
+    processor = types.SimpleNamespace(lockdown=None)
+    queued: list[str] = []
+    handler = GatewayHandler(
+        settings, spool, engine, processor, on_queued=queued.append  # type: ignore[arg-type]
+    )
+    reply = asyncio.run(data_call(handler))
+    assert reply.startswith("250 ") and engine.cancelled
+    [entry_id] = queued
+    assert spool.state(entry_id).verdict is None  # the spool worker scans it
+    with spool.locked(entry_id) as mine:
+        assert mine

@@ -7,8 +7,9 @@ Started by :mod:`mailward.engine.isolation._pool` with the 'forkserver' context.
   the cap leaves less than 256 MiB above what it already uses);
 - dies with the gateway: ``PR_SET_PDEATHSIG`` on Linux (its parent is the fork server, which
   exits when the gateway does), a thread that watches the parent pid, and EOF on the pipe;
-- builds its own clients (DNS, threat feeds, the sender history on the store URL) and an Engine
-  whose lockdown level is the one sent with each job;
+- builds its own clients (DNS, threat feeds, the sender history on the store URL, senders
+  found seen remembered: :mod:`mailward.runtime.known_senders`) and an Engine whose lockdown
+  level is the one sent with each job;
 - answers each :class:`Job` with a :data:`Reply`: ``("ok", outcome, recycle)`` where the
   outcome's ParsedMessage carries only what the gateway reads (:func:`for_gateway`: no bytes,
   header list, HTML or attachment contents) and which carries the message's campaign signature
@@ -57,6 +58,8 @@ from mailward.engine.registry import build_detectors
 from mailward.model import Action, Envelope
 from mailward.response.lockdown import Level
 from mailward.runtime.clients import build_clients
+from mailward.runtime.known_senders import remember_known_senders
+from mailward.runtime.loop import run as run_loop
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +106,7 @@ def child_main(conn: Connection, config: ChildConfig) -> None:
         conn.send(("failed", short))
         return
     try:
-        asyncio.run(_serve(conn, config))
+        run_loop(_serve(conn, config))
     except (EOFError, OSError):
         pass  # the gateway went away or closed the pipe
     except MemoryError:
@@ -113,7 +116,8 @@ def child_main(conn: Connection, config: ChildConfig) -> None:
 async def _serve(conn: Connection, config: ChildConfig) -> None:
     level = [Level.NORMAL]
     try:
-        clients = build_clients(config.settings, offline=config.offline, history=config.history)
+        clients = remember_known_senders(
+            build_clients(config.settings, offline=config.offline, history=config.history))
         engine = _engine(config, clients, lambda: level[0])
     except Exception as exc:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))

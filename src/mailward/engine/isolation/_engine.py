@@ -41,8 +41,8 @@ from mailward.response.lockdown import Level
 SCAN_KILLED_SYMBOL = "ENGINE_SCAN_KILLED"
 #: No scan process could take the message in time; the verdict is tempfail.
 SCAN_UNAVAILABLE_SYMBOL = "ENGINE_SCAN_UNAVAILABLE"
-#: Seconds between looks at a queued job's wait.
-_QUEUE_CHECK = 0.5
+#: Seconds between looks at the queued jobs' waits.
+QUEUE_CHECK = 0.5
 
 
 class IsolatedEngine(Engine):
@@ -70,6 +70,8 @@ class IsolatedEngine(Engine):
             return ChildConfig(settings, index, history, offline, engine.scan_memory_mb, test_hook)
 
         self.pool = ScanPool(config, engine.scan_processes, engine.scan_hard_timeout)
+        #: The queue watch of the event loop that scans (a new one for another loop).
+        self._watch: QueueWatch | None = None
 
     def start(self) -> None:
         """Start the scan processes in the background (a scan also does); returns at once."""
@@ -87,24 +89,19 @@ class IsolatedEngine(Engine):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[JobResult] = loop.create_future()
         pending = self.pool.submit(job, loop, future)
+        self._queue_watch(loop).add(pending, future)
         try:
-            result = await self._result(pending, future)
+            result = await future
         except asyncio.CancelledError:
             pending.abandon()
             raise
         return self._outcome(result, job)
 
-    async def _result(self, pending: PendingJob, future: asyncio.Future[JobResult]) -> JobResult:
-        """The job's result; unavailable when no process took it within the queue limit."""
-        loop = asyncio.get_running_loop()
-        queued_at = loop.time()
-        while True:
-            done, _ = await asyncio.wait({future}, timeout=_QUEUE_CHECK)
-            if done:
-                return future.result()
-            waited = loop.time() - queued_at
-            if waited >= self.pool.queue_limit() and pending.give_up_if_queued():
-                return JobResult(unavailable=f"no scan process was free within {waited:.0f} s")
+    def _queue_watch(self, loop: asyncio.AbstractEventLoop) -> QueueWatch:
+        watch = self._watch
+        if watch is None or watch.loop is not loop:
+            watch = self._watch = QueueWatch(loop, self.pool.queue_limit)
+        return watch
 
     def _feeds_version(self) -> int:
         feeds = self.clients.get("feeds")
@@ -153,3 +150,42 @@ class IsolatedEngine(Engine):
         reason = f"scanning is unavailable: {why}"
         verdict = Verdict(Action.TEMPFAIL, result.score, reason, result.findings)
         return ScanOutcome(parsed=None, result=result, verdict=verdict)
+
+
+class QueueWatch:
+    """Gives up jobs that no scan process took within the queue limit, for one event loop.
+
+    One timer for every job under way (every ``QUEUE_CHECK`` seconds while there are any),
+    instead of a timeout per scan: a scan waits for its future alone, and the watch gives it
+    the "unavailable" result when its job is still queued past the limit since it was
+    submitted (at most ``QUEUE_CHECK`` late, as before), the first time or after its process
+    died under it and it was queued again.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: Callable[[], float]) -> None:
+        self.loop = loop
+        self._limit = limit
+        #: Jobs under way (until a look finds them answered), with when they were submitted.
+        self._jobs: dict[PendingJob, tuple[asyncio.Future[JobResult], float]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, pending: PendingJob, future: asyncio.Future[JobResult]) -> None:
+        self._jobs[pending] = (future, self.loop.time())
+        if self._timer is None:
+            self._timer = self.loop.call_later(QUEUE_CHECK, self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        now = self.loop.time()
+        limit = self._limit()
+        for pending, (future, queued_at) in list(self._jobs.items()):
+            if future.done():  # answered, or its caller gave up
+                del self._jobs[pending]
+                continue
+            waited = now - queued_at
+            if waited >= limit and pending.give_up_if_queued():
+                del self._jobs[pending]
+                future.set_result(
+                    JobResult(unavailable=f"no scan process was free within {waited:.0f} s"))
+        if self._jobs:
+            self._timer = self.loop.call_later(QUEUE_CHECK, self._check)

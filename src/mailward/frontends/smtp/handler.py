@@ -167,7 +167,9 @@ class GatewayHandler:
         if timeout <= 0:
             return None
         try:
-            outcome = await asyncio.wait_for(self.engine.scan(raw, env), timeout)
+            # in this task (asyncio.timeout: one timer), not a task of its own (wait_for)
+            async with asyncio.timeout(timeout):
+                outcome = await self.engine.scan(raw, env)
         except TimeoutError:
             log.info("inline scan of %s exceeded %ss; finishing from the spool", entry_id, timeout)
             return None
