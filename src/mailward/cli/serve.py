@@ -20,7 +20,6 @@ from mailward.config.settings import Settings
 from mailward.delivery.maildir import iter_messages
 from mailward.demo import send_demo
 from mailward.runtime.gateway import serve
-from mailward.runtime.loop import run as run_loop
 from mailward.spool.queue import Spool
 from mailward.store import open_store
 
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging()
     if args.demo:
         settings = _demo_console(settings)
-    run_loop(_serve(settings, args.demo, args.config))
+    asyncio.run(_serve(settings, args.demo, args.config))
     return 0
 
 

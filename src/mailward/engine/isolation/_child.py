@@ -59,7 +59,6 @@ from mailward.model import Action, Envelope
 from mailward.response.lockdown import Level
 from mailward.runtime.clients import build_clients
 from mailward.runtime.known_senders import remember_known_senders
-from mailward.runtime.loop import run as run_loop
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +105,7 @@ def child_main(conn: Connection, config: ChildConfig) -> None:
         conn.send(("failed", short))
         return
     try:
-        run_loop(_serve(conn, config))
+        asyncio.run(_serve(conn, config))
     except (EOFError, OSError):
         pass  # the gateway went away or closed the pipe
     except MemoryError:
