@@ -192,7 +192,9 @@ def _decode_word(match: re.Match[str]) -> str:
 
 def header_items(msg: Message) -> tuple[tuple[str, str], ...]:
     """Every header of ``msg`` as (name, decoded value), in order."""
-    return tuple((fix_surrogates(name), decode_header_value(value)) for name, value in msg.items())
+    # with RAW_POLICY the values are the stored ones: read them without a call per header
+    items = msg._headers if type(msg.policy) is RawHeaderPolicy else msg.items()  # type: ignore[attr-defined]
+    return tuple((fix_surrogates(name), decode_header_value(value)) for name, value in items)
 
 
 def duplicate_notes(msg: Message) -> list[str]:
@@ -211,7 +213,7 @@ def addresses(msg: Message, name: str) -> tuple[Address, ...]:
     The list is split on the raw value (an encoded word is one atom), then each display name is
     decoded, so a decoded comma or angle bracket in a name cannot forge an extra mailbox.
     """
-    values = [_FOLD.sub("", str(v)) for v in msg.get_all(name) or []]
+    values = [_unfolded(str(v)) for v in msg.get_all(name) or []]
     if not values:
         return ()
     try:
@@ -224,8 +226,13 @@ def addresses(msg: Message, name: str) -> tuple[Address, ...]:
             continue
         addr = fix_surrogates(address).strip()
         domain = addr.rpartition("@")[2].lower() if "@" in addr else ""
-        out.append(Address(decode_header_value(display), addr, domain))
+        out.append(Address(decode_header_value(display) if display else "", addr, domain))
     return tuple(out)
+
+
+def _unfolded(value: str) -> str:
+    """``value`` without the line ends of its folds (:data:`_FOLD`, which needs a LF)."""
+    return _FOLD.sub("", value) if "\n" in value else value
 
 
 # Address lists of the plain kinds most mail carries: "local@domain", "local@domain (Name)",

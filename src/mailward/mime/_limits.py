@@ -25,12 +25,10 @@ from typing import NamedTuple
 
 from mailward.config.settings import LimitSettings
 from mailward.errors import LimitExceeded
-from mailward.mime._lines import line_start_matches
+from mailward.mime._lines import blank_line, line_start_matches
 
-_BLANK = re.compile(rb"\r?\n\r?\n")
 # Applied to the lower-cased bytes: a literal prefix lets the regex engine skip ahead fast.
 _DECL = re.compile(rb"""boundary\s*=\s*(?:"([^"\r\n]*)"|([^\s;"]+))""")
-_MESSAGE = re.compile(rb"content-type:\s*message/")
 _DELIM = re.compile(rb"^--([^\r\n]*?)[ \t]*\r?$", re.MULTILINE)
 _ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[qQbB]\?[^?\s]*\?=")
 _FOLDED = rb"[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)"
@@ -52,8 +50,8 @@ def check_header_block(raw: bytes, limits: LimitSettings) -> None:
     """
     _cap("message bytes", len(raw), limits.max_message_bytes)
     cap = limits.max_header_bytes
-    match = _BLANK.search(raw, 0, cap + 4)
-    size = match.start() if match else len(raw)
+    match = blank_line(raw, 0, cap + 4)
+    size = match[0] if match else len(raw)
     if size > cap:
         raise LimitExceeded("header block bytes", size, cap)
     check_headers(raw[:size], limits)
@@ -120,10 +118,12 @@ def check_nesting(raw: bytes, limits: LimitSettings) -> None:
     if not declared:
         return
     delimiters = delimiter_lines(lowered, declared)
-    if len(declared) + len(_MESSAGE.findall(lowered)) > limits.max_depth:
+    # boundaries open at once are distinct declared ones: no deeper than len(declared)
+    if len(declared) > limits.max_depth:
         depth = boundary_depth(lowered, declared, stop_above=limits.max_depth, lines=delimiters)
         _cap("nesting depth", depth, limits.max_depth)
-    if lowered.count(b"\n--") > limits.max_parts:  # a cheap upper bound first
+    # each delimiter line opens at most one part; "\n--" is the (historic) cheap bound
+    if len(delimiters) > limits.max_parts and lowered.count(b"\n--") > limits.max_parts:
         parts = count_parts(lowered, declared, limits.max_parts, lines=delimiters)
         _cap("MIME parts", parts, limits.max_parts)
     check_part_headers(lowered, declared, limits.max_header_bytes, lines=delimiters)
@@ -155,8 +155,8 @@ def check_part_headers(
 
 def _part_header(raw: bytes, start: int, stop: int, cap: int) -> None:
     window = min(stop, start + cap + 4)
-    blank = _BLANK.search(raw, start, window)
-    _cap("part header bytes", (blank.start() if blank else window) - start, cap)
+    blank = blank_line(raw, start, window)
+    _cap("part header bytes", (blank[0] if blank else window) - start, cap)
 
 
 class Delimiter(NamedTuple):
