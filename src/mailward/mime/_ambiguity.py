@@ -44,6 +44,7 @@ from email.utils import collapse_rfc2231_value
 from mailward.mime._headers import decode_header_value, fix_surrogates
 from mailward.mime._quirks import SEVERITY as QUIRK_SEVERITY
 from mailward.mime._quirks import quirk_codes
+from mailward.mime._rawscan import RawScan
 
 _IDENTITY_CTE = frozenset({"", "7bit", "8bit", "binary"})
 _ENCODED_CTE = frozenset({"base64", "quoted-printable"})
@@ -105,8 +106,9 @@ def iter_parts(root: Message) -> Iterator[Message]:
             stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
 
 
-def find_ambiguities(raw: bytes, root: Message) -> list[Ambiguity]:
-    """Every ambiguity of the message, each code reported once (first occurrence)."""
+def find_ambiguities(raw: bytes, root: Message, scan: RawScan | None = None) -> list[Ambiguity]:
+    """Every ambiguity of the message, each code reported once (first occurrence). ``scan``:
+    the facts about ``raw`` found already (its lines that start with "--", its bare CRs)."""
     found: dict[str, Ambiguity] = {}
     boundaries: list[str] = []
     parts = list(iter_parts(root))
@@ -116,9 +118,9 @@ def find_ambiguities(raw: bytes, root: Message) -> list[Ambiguity]:
         boundary = part.get_boundary() if part.is_multipart() else None
         if boundary:
             boundaries.append(boundary)
-    for amb in (*_raw_ambiguities(raw, root, parts), *_prefix(boundaries)):
+    for amb in (*_raw_ambiguities(raw, root, parts, scan), *_prefix(boundaries)):
         found.setdefault(amb.code, amb)
-    for code, text in quirk_codes(raw, parts):
+    for code, text in quirk_codes(raw, parts, None if scan is None else scan.dash_lines):
         found.setdefault(code, Ambiguity(code, text))
     return list(found.values())
 
@@ -303,10 +305,11 @@ def _prefix(boundaries: list[str]) -> Iterator[Ambiguity]:
 
 
 def _raw_ambiguities(
-    raw: bytes, root: Message, parts: list[Message] | None = None
+    raw: bytes, root: Message, parts: list[Message] | None = None, scan: RawScan | None = None
 ) -> Iterator[Ambiguity]:
     parts = list(iter_parts(root)) if parts is None else parts
-    if has_bare_cr(raw) and _bare_cr_line(raw):
+    bare = has_bare_cr(raw) if scan is None else scan.bare_cr
+    if bare and _bare_cr_line(raw):
         yield Ambiguity(
             "bare_cr",
             "A carriage return alone ends a header or delimiter line; some programs treat "

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import binascii
 import re
+import quopri
+from email._encoded_words import decode_b
 from email.message import Message
 from email.policy import Compat32
 from email.utils import getaddresses
@@ -18,6 +20,7 @@ from mailward.model import Address
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _EOL = re.compile(r"[\r\n]+")
 _WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
+_UU_CTES = ("x-uuencode", "uuencode", "uue", "x-uue")  # Message decodes these itself
 _SINGLE = ("from", "sender", "to", "cc", "subject", "date", "message-id", "reply-to")
 
 
@@ -58,7 +61,9 @@ class IndexedMessage(Message):
         # a scan asks for the same body a dozen times. Which body was tested is kept with the
         # answer, so a new payload is tested again.
         payload = self._payload  # type: ignore[attr-defined]
-        if i is None and not decode and type(payload) is str:
+        if i is None and type(payload) is str:
+            if decode:
+                return self._decoded(payload)
             plain = getattr(self, "_plain_body", None)
             if plain is not None and plain[0] is payload and plain[1]:
                 return payload  # no surrogates: Message returns the payload itself
@@ -66,6 +71,26 @@ class IndexedMessage(Message):
             self._plain_body = (payload, result is payload and not _has_surrogates(payload))
             return result
         return super().get_payload(i, decode)  # type: ignore[call-overload]
+
+    def _decoded(self, payload: str) -> Any:
+        """``Message.get_payload(decode=True)`` for a text body: an ASCII one is encoded once
+        (Message encodes it a second time to test it for surrogates, which ASCII cannot hold),
+        then decoded the same way; any other goes to Message."""
+        try:
+            data = payload.encode("ascii")
+        except UnicodeEncodeError:
+            return super().get_payload(decode=True)
+        cte = str(self.get("content-transfer-encoding", "")).lower()
+        if cte == "quoted-printable":
+            return quopri.decodestring(data)
+        if cte == "base64":
+            value, defects = decode_b(b"".join(data.splitlines()))
+            for defect in defects:
+                self.policy.handle_defect(self, defect)
+            return value
+        if cte in _UU_CTES:
+            return super().get_payload(decode=True)
+        return data
 
     def _positions(self) -> dict[str, list[int]]:
         headers = self._headers  # type: ignore[attr-defined]

@@ -80,12 +80,6 @@ _EMBEDDED_REACH = 1_000_000
 _MIME_HEADER_WORD = re.compile(r"content-(?:type|transfer-encoding|disposition)", re.IGNORECASE)
 #: How much of a body :data:`_MIME_HEADER` is tried on (its first three non-blank lines).
 _BODY_HEAD = 2000
-#: A "--" line after the first (group 1: after the dashes, no CR inside, one may end it)
-#: that :data:`_HEADER_AFTER` matches after: found from the "\n--" it starts with.
-_STRAY_LINE = re.compile(
-    rb"\n--([^\r\n]+?)\r?(?=\n(?:[^\r\n]{0,80}\r?\n){0,2}?[ \t\x0b\r]*content-[a-z-]+[ \t]*:)",
-    re.IGNORECASE,
-)
 #: Types whose body is a file in a text encoding some programs decode (BinHex, uuencode).
 _ENCODED_FILE_TYPES = frozenset(
     {"application/mac-binhex40", "application/mac-binhex", "application/x-binhex40",
@@ -99,19 +93,24 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 _BLANK_INSIDE = re.compile(r"\S[ \t]*\r?\n[ \t]*\r?\n[ \t]*\S")
 
 
-def quirk_codes(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
-    """(code, explanation) of every quirk of the message, a code at most once."""
+def quirk_codes(
+    raw: bytes, parts: list[Message], dash_lines: list[tuple[int, int]] | None = None
+) -> Iterator[tuple[str, str]]:
+    """(code, explanation) of every quirk of the message, a code at most once. ``dash_lines``:
+    (start, end) of the lines of ``raw`` that start with "--", when the caller has them."""
     seen: set[str] = set()
-    for code, text in _all(raw, parts):
+    for code, text in _all(raw, parts, dash_lines):
         if code not in seen:
             seen.add(code)
             yield code, text
 
 
-def _all(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
+def _all(
+    raw: bytes, parts: list[Message], dash_lines: list[tuple[int, int]] | None
+) -> Iterator[tuple[str, str]]:
     for part in parts:
         yield from _part(part)
-    yield from _stray(raw, parts)
+    yield from _stray(raw, parts, dash_lines)
 
 
 def _part(part: Message) -> Iterator[tuple[str, str]]:
@@ -292,33 +291,32 @@ def delimiter_like_lines(raw: bytes) -> Iterator[tuple[bytes, int]]:
             yield line, end
 
 
-def headed_delimiter_lines(raw: bytes) -> Iterator[bytes]:
-    """Group 1 of each :func:`delimiter_like_lines` line that :data:`_HEADER_AFTER` matches
-    after, in order: the first line looked at alone, the others found by one pattern."""
-    if raw.startswith(b"--"):  # the first line: no "\n" before it
-        for line, end in delimiter_like_lines(raw[: raw.find(b"\n") + 1 or len(raw)]):
-            if _HEADER_AFTER.match(raw, end + 1):
-                yield line
-    for match in _STRAY_LINE.finditer(raw):
-        yield match[1]
-
-
-def _stray(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
-    boundaries: set[bytes] | None = None
-    for line in headed_delimiter_lines(raw):
-        if boundaries is None:
-            boundaries = {
-                b.encode("utf-8", "surrogateescape")
-                for p in parts
-                if p.get_content_maintype() == "multipart" and (b := p.get_boundary())
-            }
+def _stray(
+    raw: bytes, parts: list[Message], dash_lines: list[tuple[int, int]] | None = None
+) -> Iterator[tuple[str, str]]:
+    boundaries = {
+        b.encode("utf-8", "surrogateescape")
+        for p in parts
+        if p.get_content_maintype() == "multipart" and (b := p.get_boundary())
+    }
+    lines = delimiter_like_lines(raw) if dash_lines is None else _like(raw, dash_lines)
+    for line, end in lines:
         token = line.rstrip(b" \t")
         if token in boundaries or token.removesuffix(b"--") in boundaries:
             continue
-        yield (
-            "stray_delimiter",
-            f"The line {('--' + token.decode('latin-1'))[:60]!r} is followed by MIME "
-            "headers but is no delimiter of the parsed structure; some programs split "
-            "there.",
-        )
-        return
+        if _HEADER_AFTER.match(raw, end + 1):
+            yield (
+                "stray_delimiter",
+                f"The line {('--' + token.decode('latin-1'))[:60]!r} is followed by MIME "
+                "headers but is no delimiter of the parsed structure; some programs split "
+                "there.",
+            )
+            return
+
+
+def _like(raw: bytes, dash_lines: list[tuple[int, int]]) -> Iterator[tuple[bytes, int]]:
+    """:func:`delimiter_like_lines` from the lines that start with "--", known already."""
+    for start, end in dash_lines:
+        line = raw[start + 2 : end - 1 if raw[end - 1 : end] == b"\r" else end]
+        if line and b"\r" not in line:
+            yield line, end
