@@ -120,7 +120,7 @@ def find_ambiguities(raw: bytes, root: Message, scan: RawScan | None = None) -> 
             boundaries.append(boundary)
     for amb in (*_raw_ambiguities(raw, root, parts, scan), *_prefix(boundaries)):
         found.setdefault(amb.code, amb)
-    for code, text in quirk_codes(raw, parts, None if scan is None else scan.dash_lines):
+    for code, text in quirk_codes(raw, parts, scan):
         found.setdefault(code, Ambiguity(code, text))
     return list(found.values())
 
@@ -321,7 +321,7 @@ def _raw_ambiguities(
             "A header line is not valid header syntax (a space or NUL before the colon); "
             "programs disagree on where the headers end.",
         )
-    if alternative_boundaries(raw, root, parts):
+    if alternative_boundaries(raw, root, parts, scan):
         yield Ambiguity(
             "boundary_quoting",
             "A boundary's quoting can be read in several ways, and another reading also "
@@ -372,10 +372,11 @@ def boundary_readings(value: str) -> list[str]:
 
 
 def alternative_boundaries(
-    raw: bytes, root: Message, parts: list[Message] | None = None
+    raw: bytes, root: Message, parts: list[Message] | None = None, scan: RawScan | None = None
 ) -> dict[str, list[str]]:
     """Raw boundary values -> readings other than the parser's that delimit lines in ``raw``.
-    ``parts``: every part of ``root`` (:func:`iter_parts`), when the caller has them."""
+    ``parts``: every part of ``root`` (:func:`iter_parts`), ``scan``: the facts about ``raw``
+    (its lines that start with "--"), when the caller has them."""
     out: dict[str, list[str]] = {}
     for part in iter_parts(root) if parts is None else parts:
         if part.get_content_maintype() != "multipart":
@@ -389,7 +390,7 @@ def alternative_boundaries(
                 readings = boundary_readings(match[1])
                 if used not in readings:
                     continue  # another boundary parameter: duplicate_boundary's business
-                alts = [r for r in readings if r != used and _is_delimiter(raw, r)]
+                alts = [r for r in readings if r != used and _is_delimiter(raw, r, scan)]
                 if alts:
                     out[match[1].strip()] = alts
     return out
@@ -401,12 +402,22 @@ def _unfold(value: str) -> str:
     return re.sub(r"\r?\n[ \t]", " ", value)
 
 
-def _is_delimiter(raw: bytes, boundary: str) -> bool:
+def _is_delimiter(raw: bytes, boundary: str, scan: RawScan | None = None) -> bool:
     token = b"\n--" + boundary.encode("utf-8", "surrogateescape")
+    if scan is not None:  # the token's "--" starts a line, after a LF: one of the known ones
+        return any(
+            start and raw.startswith(token, start - 1) and _ends_token(raw, start - 1 + len(token))
+            for start, _ in scan.dash_lines
+        )
     pos = raw.find(token)
     while pos >= 0:
         end = pos + len(token)
-        if raw[end : end + 1] in {b"\r", b"\n", b"-", b" ", b"\t", b""}:
+        if _ends_token(raw, end):
             return True
         pos = raw.find(token, end)
     return False
+
+
+def _ends_token(raw: bytes, end: int) -> bool:
+    """What follows a delimiter token at ``end`` lets it delimit."""
+    return raw[end : end + 1] in {b"\r", b"\n", b"-", b" ", b"\t", b""}

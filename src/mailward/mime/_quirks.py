@@ -30,6 +30,7 @@ from email import errors as email_errors
 from email.message import Message
 
 from mailward.mime._lines import line_starts
+from mailward.mime._rawscan import RawScan
 
 SEVERITY: dict[str, float] = {
     "cte_unusual": 0.7,
@@ -76,8 +77,6 @@ _EMBEDDED_ANYWHERE = re.compile(
 _EMBEDDED_STARTS = ("begin ", "=ybegin ", "(This file must be converted with BinHex")
 #: How much of a text body is searched for an embedded file.
 _EMBEDDED_REACH = 1_000_000
-#: What every match of :data:`_MIME_HEADER` holds (same flags): its absence settles it.
-_MIME_HEADER_WORD = re.compile(r"content-(?:type|transfer-encoding|disposition)", re.IGNORECASE)
 #: How much of a body :data:`_MIME_HEADER` is tried on (its first three non-blank lines).
 _BODY_HEAD = 2000
 #: Types whose body is a file in a text encoding some programs decode (BinHex, uuencode).
@@ -94,23 +93,21 @@ _BLANK_INSIDE = re.compile(r"\S[ \t]*\r?\n[ \t]*\r?\n[ \t]*\S")
 
 
 def quirk_codes(
-    raw: bytes, parts: list[Message], dash_lines: list[tuple[int, int]] | None = None
+    raw: bytes, parts: list[Message], scan: RawScan | None = None
 ) -> Iterator[tuple[str, str]]:
-    """(code, explanation) of every quirk of the message, a code at most once. ``dash_lines``:
-    (start, end) of the lines of ``raw`` that start with "--", when the caller has them."""
+    """(code, explanation) of every quirk of the message, a code at most once. ``scan``: the
+    facts about ``raw`` found already (its lines that start with "--", its lower-cased copy)."""
     seen: set[str] = set()
-    for code, text in _all(raw, parts, dash_lines):
+    for code, text in _all(raw, parts, scan):
         if code not in seen:
             seen.add(code)
             yield code, text
 
 
-def _all(
-    raw: bytes, parts: list[Message], dash_lines: list[tuple[int, int]] | None
-) -> Iterator[tuple[str, str]]:
+def _all(raw: bytes, parts: list[Message], scan: RawScan | None) -> Iterator[tuple[str, str]]:
     for part in parts:
         yield from _part(part)
-    yield from _stray(raw, parts, dash_lines)
+    yield from _stray(raw, parts, scan)
 
 
 def _part(part: Message) -> Iterator[tuple[str, str]]:
@@ -167,7 +164,7 @@ def _content_type(part: Message) -> Iterator[tuple[str, str]]:
 
 def _body(part: Message, body: str) -> Iterator[tuple[str, str]]:
     ctype = part.get_content_type()
-    if _MIME_HEADER_WORD.search(body, 0, _BODY_HEAD) and _starts_with_headers(body):
+    if "content-" in body[:_BODY_HEAD].lower() and _starts_with_headers(body):
         if ctype not in _HEADER_BODIES:
             yield (
                 "body_headers",
@@ -209,7 +206,8 @@ def _has_embedded(body: str, reach: int | None = None) -> bool:
     the matches of the pattern without ``^`` that begin a line (the pattern alone is tried at
     every character, as each could start a line)."""
     end = len(body) if reach is None else reach
-    if not any(body.find(start, 0, end) >= 0 for start in _EMBEDDED_STARTS):
+    # "=ybegin " holds "begin ": without the latter there is neither
+    if body.find("begin ", 0, end) < 0 and body.find(_EMBEDDED_STARTS[2], 0, end) < 0:
         return False
     for match in _EMBEDDED_ANYWHERE.finditer(body, 0, end):
         start = match.start()
@@ -292,17 +290,19 @@ def delimiter_like_lines(raw: bytes) -> Iterator[tuple[bytes, int]]:
 
 
 def _stray(
-    raw: bytes, parts: list[Message], dash_lines: list[tuple[int, int]] | None = None
+    raw: bytes, parts: list[Message], scan: RawScan | None = None
 ) -> Iterator[tuple[str, str]]:
     boundaries = {
         b.encode("utf-8", "surrogateescape")
         for p in parts
         if p.get_content_maintype() == "multipart" and (b := p.get_boundary())
     }
-    lines = delimiter_like_lines(raw) if dash_lines is None else _like(raw, dash_lines)
+    lines = delimiter_like_lines(raw) if scan is None else _like(raw, scan.dash_lines)
     for line, end in lines:
         token = line.rstrip(b" \t")
         if token in boundaries or token.removesuffix(b"--") in boundaries:
+            continue
+        if scan is not None and not _header_near(raw, scan.lowered, end + 1):
             continue
         if _HEADER_AFTER.match(raw, end + 1):
             yield (
@@ -312,6 +312,13 @@ def _stray(
                 "there.",
             )
             return
+
+
+def _header_near(raw: bytes, lowered: bytes, pos: int) -> bool:
+    """Whether :data:`_HEADER_AFTER` can match at ``pos``: its "content-" (any case) must
+    start within the next three lines (blanks and one CR apart from two line ends)."""
+    found = lowered.find(b"content-", pos)
+    return found >= 0 and raw.count(b"\n", pos, found) <= 2
 
 
 def _like(raw: bytes, dash_lines: list[tuple[int, int]]) -> Iterator[tuple[bytes, int]]:
