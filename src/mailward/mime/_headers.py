@@ -7,9 +7,9 @@ every value is unfolded and decoded here, and nothing in this module raises on b
 from __future__ import annotations
 
 import binascii
-import re
 import quopri
-from email._encoded_words import decode_b
+import re
+from email._encoded_words import decode_b  # type: ignore[import-not-found]
 from email.message import Message
 from email.policy import Compat32
 from email.utils import getaddresses

@@ -164,13 +164,14 @@ def _content_type(part: Message) -> Iterator[tuple[str, str]]:
 
 def _body(part: Message, body: str) -> Iterator[tuple[str, str]]:
     ctype = part.get_content_type()
-    if "content-" in body[:_BODY_HEAD].lower() and _starts_with_headers(body):
-        if ctype not in _HEADER_BODIES:
-            yield (
-                "body_headers",
-                "A part's body starts with MIME header lines; some programs read them as its "
-                "headers.",
-            )
+    # every match of _MIME_HEADER holds "content-" in some case (no other letters lower to it)
+    has_word = "content-" in body[:_BODY_HEAD].lower()
+    if has_word and _starts_with_headers(body) and ctype not in _HEADER_BODIES:
+        yield (
+            "body_headers",
+            "A part's body starts with MIME header lines; some programs read them as its "
+            "headers.",
+        )
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     textual = ctype.startswith("text/") or ctype in _ENCODED_FILE_TYPES
     plain = textual and cte not in {"base64", "quoted-printable"}
@@ -298,11 +299,12 @@ def _stray(
         if p.get_content_maintype() == "multipart" and (b := p.get_boundary())
     }
     lines = delimiter_like_lines(raw) if scan is None else _like(raw, scan.dash_lines)
+    near = None if scan is None else _HeaderNear(raw, scan.lowered)
     for line, end in lines:
         token = line.rstrip(b" \t")
         if token in boundaries or token.removesuffix(b"--") in boundaries:
             continue
-        if scan is not None and not _header_near(raw, scan.lowered, end + 1):
+        if near is not None and not near(end + 1):
             continue
         if _HEADER_AFTER.match(raw, end + 1):
             yield (
@@ -314,11 +316,26 @@ def _stray(
             return
 
 
-def _header_near(raw: bytes, lowered: bytes, pos: int) -> bool:
-    """Whether :data:`_HEADER_AFTER` can match at ``pos``: its "content-" (any case) must
-    start within the next three lines (blanks and one CR apart from two line ends)."""
-    found = lowered.find(b"content-", pos)
-    return found >= 0 and raw.count(b"\n", pos, found) <= 2
+class _HeaderNear:
+    """Whether :data:`_HEADER_AFTER` can match at a position (asked in increasing order): its
+    "content-" (any case) must start within the next three lines, blanks and CRs apart from
+    at most two LFs. The next "content-" is looked for again only once passed."""
+
+    def __init__(self, raw: bytes, lowered: bytes) -> None:
+        self.raw, self.lowered = raw, lowered
+        self.found = -2  # where the next "content-" is (-1: none); -2: not looked for yet
+
+    def __call__(self, pos: int) -> bool:
+        if self.found == -2 or 0 <= self.found < pos:
+            self.found = self.lowered.find(b"content-", pos)
+        if self.found < 0:
+            return False
+        lf = pos - 1
+        for _ in range(3):  # a third LF before it puts it out of reach
+            lf = self.raw.find(b"\n", lf + 1, self.found)
+            if lf < 0:
+                return True
+        return False
 
 
 def _like(raw: bytes, dash_lines: list[tuple[int, int]]) -> Iterator[tuple[bytes, int]]:
