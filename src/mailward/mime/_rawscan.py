@@ -45,7 +45,8 @@ class RawScan:
     def bare_cr(self) -> bool:
         """Whether a CR not followed by LF is somewhere in the bytes."""
         if self._bare_cr is None:
-            self._bare_cr = _BARE_CR.search(self.raw) is not None
+            # no CR at all is found far faster (one byte searched for) than the pattern
+            self._bare_cr = b"\r" in self.raw and _BARE_CR.search(self.raw) is not None
         return self._bare_cr
 
 
