@@ -241,23 +241,7 @@ def addresses(msg: Message, name: str) -> tuple[Address, ...]:
     values = [_unfolded(str(v)) for v in msg.get_all(name) or []]
     if not values:
         return ()
-    if sum(map(len, values)) > _ADDRESS_CHARS_KEPT:
-        return _addresses(values)
-    key = tuple(values)
-    known = _ADDRESSES.get(key)
-    if known is None:
-        if len(_ADDRESSES) >= _ADDRESSES_KEPT:
-            _ADDRESSES.clear()
-        known = _ADDRESSES[key] = _addresses(values)
-    return known
-
-
-#: Address lists by their unfolded header values (the same senders and recipients come back
-#: message after message; Address is immutable): at most _ADDRESSES_KEPT lists of values of
-#: at most _ADDRESS_CHARS_KEPT characters in all.
-_ADDRESSES: dict[tuple[str, ...], tuple[Address, ...]] = {}
-_ADDRESSES_KEPT = 4096
-_ADDRESS_CHARS_KEPT = 1000
+    return _addresses(values)
 
 
 def _addresses(values: list[str]) -> tuple[Address, ...]:
