@@ -44,6 +44,7 @@ from email.utils import collapse_rfc2231_value
 from mailward.mime._headers import decode_header_value, fix_surrogates
 from mailward.mime._quirks import SEVERITY as QUIRK_SEVERITY
 from mailward.mime._quirks import quirk_codes
+from mailward.mime._rawscan import RawScan
 
 _IDENTITY_CTE = frozenset({"", "7bit", "8bit", "binary"})
 _ENCODED_CTE = frozenset({"base64", "quoted-printable"})
@@ -105,19 +106,21 @@ def iter_parts(root: Message) -> Iterator[Message]:
             stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
 
 
-def find_ambiguities(raw: bytes, root: Message) -> list[Ambiguity]:
-    """Every ambiguity of the message, each code reported once (first occurrence)."""
+def find_ambiguities(raw: bytes, root: Message, scan: RawScan | None = None) -> list[Ambiguity]:
+    """Every ambiguity of the message, each code reported once (first occurrence). ``scan``:
+    the facts about ``raw`` found already (its lines that start with "--", its bare CRs)."""
     found: dict[str, Ambiguity] = {}
     boundaries: list[str] = []
-    for part in iter_parts(root):
+    parts = list(iter_parts(root))
+    for part in parts:
         for amb in _part_ambiguities(part):
             found.setdefault(amb.code, amb)
         boundary = part.get_boundary() if part.is_multipart() else None
         if boundary:
             boundaries.append(boundary)
-    for amb in (*_raw_ambiguities(raw, root), *_prefix(boundaries)):
+    for amb in (*_raw_ambiguities(raw, root, parts, scan), *_prefix(boundaries)):
         found.setdefault(amb.code, amb)
-    for code, text in quirk_codes(raw, list(iter_parts(root))):
+    for code, text in quirk_codes(raw, parts, scan):
         found.setdefault(code, Ambiguity(code, text))
     return list(found.values())
 
@@ -155,7 +158,10 @@ def _duplicates(part: Message) -> Iterator[Ambiguity]:
         ("content-transfer-encoding", "duplicate_cte"),
         ("content-disposition", "duplicate_disposition"),
     ):
-        values = [_norm(v) for v in part.get_all(header) or ()]
+        raw_values = part.get_all(header) or ()
+        if len(raw_values) < 2:
+            continue  # one value cannot differ from another
+        values = [_norm(v) for v in raw_values]
         if len(set(values)) > 1:
             shown = " / ".join(decode_header_value(v) for v in dict.fromkeys(values))
             yield Ambiguity(
@@ -163,6 +169,9 @@ def _duplicates(part: Message) -> Iterator[Ambiguity]:
                 f"A part has several different {header} headers ({shown}); mail programs "
                 "pick different ones.",
             )
+    # two boundary parameters need the word twice in the (first) Content-Type value
+    if _lower(part.get("content-type")).count("boundary") < 2:
+        return
     values = [str(v) for k, v in _params(part, "content-type") if k == "boundary"]
     if len(set(values)) > 1:
         yield Ambiguity(
@@ -170,6 +179,12 @@ def _duplicates(part: Message) -> Iterator[Ambiguity]:
             f"A multipart names several boundaries ({', '.join(values)}); which one splits "
             "the parts depends on the program.",
         )
+
+
+def _lower(value: object) -> str:
+    """A header value (or None) lower-cased, for a cheap test before its parameters are parsed:
+    a parameter's name is part of the value, lower-cased (``email.message._parseparam``)."""
+    return "" if value is None else str(value).lower()
 
 
 def _params(part: Message, header: str) -> list[tuple[str, object]]:
@@ -209,6 +224,11 @@ def _same_name(name: str) -> str:
 
 
 def _names(part: Message) -> Iterator[Ambiguity]:
+    # two names need two "filename" or "name" parameters in the (first) headers' values
+    if _lower(part.get("content-disposition")).count("name") + _lower(
+        part.get("content-type")
+    ).count("name") < 2:
+        return
     names = file_names(part)
     if len({_same_name(n) for n in names}) > 1:
         yield Ambiguity(
@@ -284,24 +304,24 @@ def _prefix(boundaries: list[str]) -> Iterator[Ambiguity]:
                 return
 
 
-def _raw_ambiguities(raw: bytes, root: Message) -> Iterator[Ambiguity]:
-    top = _TOP_END.search(raw)
-    head = raw[: top.start() if top else len(raw)]
-    # the delimiter pattern tries every line start; a bare CR anywhere is what it needs
-    bare = _BARE_CR_HEADER.search(raw) is not None
-    if bare and (_BARE_CR_HEADER.search(head) or _BARE_CR_DELIM.search(raw)):
+def _raw_ambiguities(
+    raw: bytes, root: Message, parts: list[Message] | None = None, scan: RawScan | None = None
+) -> Iterator[Ambiguity]:
+    parts = list(iter_parts(root)) if parts is None else parts
+    bare = has_bare_cr(raw) if scan is None else scan.bare_cr
+    if bare and _bare_cr_line(raw):
         yield Ambiguity(
             "bare_cr",
             "A carriage return alone ends a header or delimiter line; some programs treat "
             "it as a line end, others do not.",
         )
-    if _bad_header_line(root):
+    if _bad_header_line(parts):
         yield Ambiguity(
             "header_syntax",
             "A header line is not valid header syntax (a space or NUL before the colon); "
             "programs disagree on where the headers end.",
         )
-    if alternative_boundaries(raw, root):
+    if alternative_boundaries(raw, root, parts, scan):
         yield Ambiguity(
             "boundary_quoting",
             "A boundary's quoting can be read in several ways, and another reading also "
@@ -309,8 +329,20 @@ def _raw_ambiguities(raw: bytes, root: Message) -> Iterator[Ambiguity]:
         )
 
 
-def _bad_header_line(root: Message) -> bool:
-    for part in iter_parts(root):
+def has_bare_cr(raw: bytes) -> bool:
+    """A CR not followed by LF somewhere in ``raw``."""
+    return _BARE_CR_HEADER.search(raw) is not None
+
+
+def _bare_cr_line(raw: bytes) -> bool:
+    """A bare CR ends a line of the top-level header block or a delimiter line."""
+    top = _TOP_END.search(raw)
+    head = raw[: top.start() if top else len(raw)]
+    return bool(_BARE_CR_HEADER.search(head) or _BARE_CR_DELIM.search(raw))
+
+
+def _bad_header_line(parts: list[Message]) -> bool:
+    for part in parts:
         for defect in part.defects:
             if isinstance(defect, email_errors.MisplacedEnvelopeHeaderDefect):
                 line = str(getattr(defect, "line", "") or defect)
@@ -339,34 +371,53 @@ def boundary_readings(value: str) -> list[str]:
     return [r for r in dict.fromkeys(readings) if r]
 
 
-def alternative_boundaries(raw: bytes, root: Message) -> dict[str, list[str]]:
-    """Raw boundary values -> readings other than the parser's that delimit lines in ``raw``."""
+def alternative_boundaries(
+    raw: bytes, root: Message, parts: list[Message] | None = None, scan: RawScan | None = None
+) -> dict[str, list[str]]:
+    """Raw boundary values -> readings other than the parser's that delimit lines in ``raw``.
+    ``parts``: every part of ``root`` (:func:`iter_parts`), ``scan``: the facts about ``raw``
+    (its lines that start with "--"), when the caller has them."""
     out: dict[str, list[str]] = {}
-    for part in iter_parts(root):
+    for part in iter_parts(root) if parts is None else parts:
         if part.get_content_maintype() != "multipart":
             continue
         for header in part.get_all("content-type") or ():
-            for match in _BOUNDARY_RAW.finditer(_unfold(str(header))):
+            text = str(header)
+            if "boundary" not in text.lower():
+                continue  # what the pattern needs (values are ASCII, surrogate-escaped bytes)
+            for match in _BOUNDARY_RAW.finditer(_unfold(text)):
                 used = part.get_boundary()
                 readings = boundary_readings(match[1])
                 if used not in readings:
                     continue  # another boundary parameter: duplicate_boundary's business
-                alts = [r for r in readings if r != used and _is_delimiter(raw, r)]
+                alts = [r for r in readings if r != used and _is_delimiter(raw, r, scan)]
                 if alts:
                     out[match[1].strip()] = alts
     return out
 
 
 def _unfold(value: str) -> str:
+    if "\n" not in value:
+        return value
     return re.sub(r"\r?\n[ \t]", " ", value)
 
 
-def _is_delimiter(raw: bytes, boundary: str) -> bool:
+def _is_delimiter(raw: bytes, boundary: str, scan: RawScan | None = None) -> bool:
     token = b"\n--" + boundary.encode("utf-8", "surrogateescape")
+    if scan is not None:  # the token's "--" starts a line, after a LF: one of the known ones
+        return any(
+            start and raw.startswith(token, start - 1) and _ends_token(raw, start - 1 + len(token))
+            for start, _ in scan.dash_lines
+        )
     pos = raw.find(token)
     while pos >= 0:
         end = pos + len(token)
-        if raw[end : end + 1] in {b"\r", b"\n", b"-", b" ", b"\t", b""}:
+        if _ends_token(raw, end):
             return True
         pos = raw.find(token, end)
     return False
+
+
+def _ends_token(raw: bytes, end: int) -> bool:
+    """What follows a delimiter token at ``end`` lets it delimit."""
+    return raw[end : end + 1] in {b"\r", b"\n", b"-", b" ", b"\t", b""}

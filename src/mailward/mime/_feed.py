@@ -20,11 +20,15 @@ does any message on which this parser raises (the stdlib parser then raises, or 
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Callable
 from email import errors
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import Compat32
+
+from mailward.mime._rawscan import RawScan
 
 #: ``email.feedparser.headerRE``: a header line, a continuation line or a Unix "From " line.
 HEADER_LINE = re.compile(r"^(From |[\041-\071\073-\176]*:|[\t ])")
@@ -40,11 +44,12 @@ class _Fallback(Exception):
     """This message is left to the stdlib parser."""
 
 
-def parse_bytes(raw: bytes, policy: Compat32) -> Message:
-    """``BytesParser(policy=policy).parsebytes(raw)``, the same tree, faster."""
+def parse_bytes(raw: bytes, policy: Compat32, scan: RawScan | None = None) -> Message:
+    """``BytesParser(policy=policy).parsebytes(raw)``, the same tree, faster. ``scan``: the
+    facts about ``raw`` found already (its lines that start with "--", its bare CRs)."""
     text = raw.decode("ascii", "surrogateescape")
     try:
-        return _Parser(text, policy).parse()
+        return _Parser(text, policy, scan).parse()
     except MemoryError:
         raise
     except Exception:  # _Fallback, or whatever the stdlib parser is to say itself
@@ -72,7 +77,7 @@ class _Parser:
     """FeedParser's state (message stack, current and last message, false-EOF stack) over the
     whole text: ``pos`` is where the next line starts, ``pushed`` the lines pushed back."""
 
-    def __init__(self, text: str, policy: Compat32) -> None:
+    def __init__(self, text: str, policy: Compat32, scan: RawScan | None = None) -> None:
         self.text = text
         self.pos = 0
         self.pushed: list[str] = []
@@ -81,8 +86,13 @@ class _Parser:
         self.stack: list[Message] = []
         self.cur: Message | None = None
         self.last: Message | None = None
-        self.after_lf = _Finder(text, "\n--")
-        self.after_cr = _Finder(text, "\r--")
+        self.after_lf: Callable[[int], int] = (
+            _Finder(text, "\n--") if scan is None else _DashLines(scan.dash_lines)
+        )
+        # "\r--" holds a CR not followed by LF: without one, there is nothing to look for
+        self.after_cr: Callable[[int], int] = (
+            _Finder(text, "\r--") if scan is None or scan.bare_cr else _nowhere
+        )
 
     # -- BufferedSubFile --------------------------------------------------------------------
 
@@ -305,6 +315,23 @@ class _Parser:
             lastvalue = [line]
         if lastheader:
             cur.set_raw(*self.policy.header_source_parse(lastvalue))
+
+
+class _DashLines:
+    """``text.find("\\n--", pos)`` from the lines known to start with "--" (a RawScan's):
+    the LF before the first of them that starts after ``pos``."""
+
+    def __init__(self, lines: list[tuple[int, int]]) -> None:
+        self.starts = [start for start, _ in lines]
+
+    def __call__(self, pos: int) -> int:
+        i = bisect.bisect_left(self.starts, pos + 1)
+        return self.starts[i] - 1 if i < len(self.starts) else -1
+
+
+def _nowhere(pos: int) -> int:
+    """A search that finds nothing."""
+    return -1
 
 
 class _Finder:

@@ -7,7 +7,9 @@ every value is unfolded and decoded here, and nothing in this module raises on b
 from __future__ import annotations
 
 import binascii
+import quopri
 import re
+from email._encoded_words import decode_b  # type: ignore[import-not-found]
 from email.message import Message
 from email.policy import Compat32
 from email.utils import getaddresses
@@ -18,6 +20,7 @@ from mailward.model import Address
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _EOL = re.compile(r"[\r\n]+")
 _WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
+_UU_CTES = ("x-uuencode", "uuencode", "uue", "x-uue")  # Message decodes these itself
 _SINGLE = ("from", "sender", "to", "cc", "subject", "date", "message-id", "reply-to")
 
 
@@ -58,7 +61,9 @@ class IndexedMessage(Message):
         # a scan asks for the same body a dozen times. Which body was tested is kept with the
         # answer, so a new payload is tested again.
         payload = self._payload  # type: ignore[attr-defined]
-        if i is None and not decode and type(payload) is str:
+        if i is None and type(payload) is str:
+            if decode:
+                return self._decoded(payload)
             plain = getattr(self, "_plain_body", None)
             if plain is not None and plain[0] is payload and plain[1]:
                 return payload  # no surrogates: Message returns the payload itself
@@ -66,6 +71,26 @@ class IndexedMessage(Message):
             self._plain_body = (payload, result is payload and not _has_surrogates(payload))
             return result
         return super().get_payload(i, decode)  # type: ignore[call-overload]
+
+    def _decoded(self, payload: str) -> Any:
+        """``Message.get_payload(decode=True)`` for a text body: an ASCII one is encoded once
+        (Message encodes it a second time to test it for surrogates, which ASCII cannot hold),
+        then decoded the same way; any other goes to Message."""
+        try:
+            data = payload.encode("ascii")
+        except UnicodeEncodeError:
+            return super().get_payload(decode=True)
+        cte = str(self.get("content-transfer-encoding", "")).lower()
+        if cte == "quoted-printable":
+            return quopri.decodestring(data)
+        if cte == "base64":
+            value, defects = decode_b(b"".join(data.splitlines()))
+            for defect in defects:
+                self.policy.handle_defect(self, defect)
+            return value
+        if cte in _UU_CTES:
+            return super().get_payload(decode=True)
+        return data
 
     def _positions(self) -> dict[str, list[int]]:
         headers = self._headers  # type: ignore[attr-defined]
@@ -192,7 +217,9 @@ def _decode_word(match: re.Match[str]) -> str:
 
 def header_items(msg: Message) -> tuple[tuple[str, str], ...]:
     """Every header of ``msg`` as (name, decoded value), in order."""
-    return tuple((fix_surrogates(name), decode_header_value(value)) for name, value in msg.items())
+    # with RAW_POLICY the values are the stored ones: read them without a call per header
+    items = msg._headers if type(msg.policy) is RawHeaderPolicy else msg.items()  # type: ignore[attr-defined]
+    return tuple((fix_surrogates(name), decode_header_value(value)) for name, value in items)
 
 
 def duplicate_notes(msg: Message) -> list[str]:
@@ -211,9 +238,13 @@ def addresses(msg: Message, name: str) -> tuple[Address, ...]:
     The list is split on the raw value (an encoded word is one atom), then each display name is
     decoded, so a decoded comma or angle bracket in a name cannot forge an extra mailbox.
     """
-    values = [_FOLD.sub("", str(v)) for v in msg.get_all(name) or []]
+    values = [_unfolded(str(v)) for v in msg.get_all(name) or []]
     if not values:
         return ()
+    return _addresses(values)
+
+
+def _addresses(values: list[str]) -> tuple[Address, ...]:
     try:
         pairs = simple_addresses(values) or getaddresses(values)
     except (ValueError, TypeError, IndexError):
@@ -224,8 +255,13 @@ def addresses(msg: Message, name: str) -> tuple[Address, ...]:
             continue
         addr = fix_surrogates(address).strip()
         domain = addr.rpartition("@")[2].lower() if "@" in addr else ""
-        out.append(Address(decode_header_value(display), addr, domain))
+        out.append(Address(decode_header_value(display) if display else "", addr, domain))
     return tuple(out)
+
+
+def _unfolded(value: str) -> str:
+    """``value`` without the line ends of its folds (:data:`_FOLD`, which needs a LF)."""
+    return _FOLD.sub("", value) if "\n" in value else value
 
 
 # Address lists of the plain kinds most mail carries: "local@domain", "local@domain (Name)",

@@ -36,3 +36,26 @@ def line_starts(data: bytes, prefix: bytes) -> Iterator[int]:
     while pos >= 0:
         yield pos + 1
         pos = data.find(needle, pos + 1)
+
+
+def blank_line(data: bytes, pos: int = 0, endpos: int | None = None) -> tuple[int, int] | None:
+    """(start, end) of the first match of ``\\r?\\n\\r?\\n`` in ``data[pos:endpos]``, or None.
+
+    The pattern starts with an optional CR, so the regex engine tries it at every position;
+    its first LF is one followed by LF or CRLF, which two literal searches find, and the match
+    starts one earlier when a CR (inside the window) comes before that LF.
+    """
+    end = len(data) if endpos is None else min(endpos, len(data))
+    first = data.find(b"\n", pos, end)
+    if first < 0:
+        return None
+    # the ending the first line uses is looked for first, the other only before what it finds
+    crlf_first = first > pos and data[first - 1] == 0x0D
+    likely, other = (b"\n\r\n", b"\n\n") if crlf_first else (b"\n\n", b"\n\r\n")
+    found = data.find(likely, first, end)
+    before = data.find(other, first, end if found < 0 else min(end, found - 1 + len(other)))
+    lf = before if before >= 0 else found
+    if lf < 0:
+        return None
+    stop = lf + (2 if data[lf + 1] == 0x0A else 3)
+    return (lf - 1 if lf > pos and data[lf - 1] == 0x0D else lf), stop

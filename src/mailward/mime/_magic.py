@@ -27,6 +27,14 @@ def detect_type(content: bytes) -> tuple[str, str]:
     return _detect(bytes(content[:SNIFF_BYTES]))
 
 
+def detect_mime(content: bytes) -> str:
+    """The MIME type libmagic finds in the first 64 KiB of ``content`` (half the work of
+    :func:`detect_type`), "application/octet-stream" when libmagic fails on it. Where
+    libmagic works, ``detect_type`` gives this type unless its description fails, and then
+    "application/octet-stream"."""
+    return _detect_mime(bytes(content[:SNIFF_BYTES]))
+
+
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def _detect(head: bytes) -> tuple[str, str]:
     global _mime, _desc  # lazily built libmagic handles, shared by all threads
@@ -37,3 +45,15 @@ def _detect(head: bytes) -> tuple[str, str]:
             return str(_mime.from_buffer(head)), str(_desc.from_buffer(head))
         except (magic.MagicException, OSError, ValueError, UnicodeError):
             return "application/octet-stream", "data (libmagic could not tell)"
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _detect_mime(head: bytes) -> str:
+    global _mime, _desc
+    with _lock:
+        try:
+            if _mime is None or _desc is None:
+                _mime, _desc = magic.Magic(mime=True), magic.Magic()
+            return str(_mime.from_buffer(head))
+        except (magic.MagicException, OSError, ValueError, UnicodeError):
+            return "application/octet-stream"

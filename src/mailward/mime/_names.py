@@ -34,8 +34,27 @@ _SECTION = re.compile(r"^(?P<base>[a-z]+)(?:\*(?P<index>\d+))?(?P<star>\*)?$")
 _PRINTABLE = re.compile(r"[^\x00-\x1f\x7f\ufffd]+")
 
 
+def may_have_names(part: Message) -> bool:
+    """Whether the part's Content-Type or Content-Disposition headers can give a name at all:
+    every reading (the stdlib's too) needs a parameter whose name, once comments and
+    backslashes are dropped and the letters lower-cased, holds "name"; without "(" or "\\"
+    in a value, that is the word itself, lower-cased, in the value."""
+    for header in _HEADERS:
+        for value in part.get_all(header) or ():
+            text = str(value)
+            if "name" in text.lower() or "(" in text or "\\" in text:
+                return True
+    return False
+
+
 def part_names(part: Message) -> tuple[str, ...]:
     """Every name the part's Content-Type and Content-Disposition headers can be read as."""
+    if not may_have_names(part):
+        return ()
+    return _part_names(part)
+
+
+def _part_names(part: Message) -> tuple[str, ...]:
     names: dict[str, None] = {}
     try:
         stdlib = part.get_filename()

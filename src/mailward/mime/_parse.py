@@ -31,6 +31,7 @@ from mailward.mime._headers import (
     message_id,
 )
 from mailward.mime._limits import check_header_block, check_nesting
+from mailward.mime._rawscan import RawScan
 from mailward.mime._views import build_views, merge, walk_views
 from mailward.mime._walk import Walker
 from mailward.model import ParsedMessage
@@ -57,14 +58,15 @@ def _parse(raw: bytes, limits: LimitSettings) -> ParsedMessage:
     raw = bytes(raw)
     if not raw or raw.isspace():
         raise ParseError("empty message")
+    scan = RawScan(raw)  # what the stages below each need from the raw bytes, found once
     check_header_block(raw, limits)
-    check_nesting(raw, limits)
-    msg = _parse_bytes(raw, limits)
+    check_nesting(raw, limits, scan)
+    msg = _parse_bytes(raw, limits, scan)
     walker = Walker(limits)
     walker.walk(msg)
     for note in duplicate_notes(msg):
         walker.note(note)
-    found = find_ambiguities(raw, msg)
+    found = find_ambiguities(raw, msg, scan)
     if not found:
         return _build(raw, msg, walker, limits)
     views = build_views(raw, msg, found, limits)
@@ -90,9 +92,9 @@ def _parse(raw: bytes, limits: LimitSettings) -> ParsedMessage:
     )
 
 
-def _parse_bytes(raw: bytes, limits: LimitSettings) -> Message:
+def _parse_bytes(raw: bytes, limits: LimitSettings, scan: RawScan | None = None) -> Message:
     try:
-        msg = parse_bytes(raw, RAW_POLICY)
+        msg = parse_bytes(raw, RAW_POLICY, scan)
     except RecursionError as exc:
         # Only nesting far beyond any sane max_depth makes the stdlib parser recurse this deep.
         raise LimitExceeded("nesting depth", limits.max_depth + 1, limits.max_depth) from exc

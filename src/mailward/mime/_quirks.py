@@ -30,6 +30,7 @@ from email import errors as email_errors
 from email.message import Message
 
 from mailward.mime._lines import line_starts
+from mailward.mime._rawscan import RawScan
 
 SEVERITY: dict[str, float] = {
     "cte_unusual": 0.7,
@@ -67,8 +68,17 @@ _EMBEDDED = re.compile(
     r"^(?:begin [0-7]{3,4} \S|=ybegin |\(This file must be converted with BinHex)",
     re.MULTILINE,
 )
+#: :data:`_EMBEDDED` without its ``^``: searched for from its first characters; the matches
+#: that begin a line are the pattern's (no match holds a line end, so none hides another).
+_EMBEDDED_ANYWHERE = re.compile(
+    r"(?:begin [0-7]{3,4} \S|=ybegin |\(This file must be converted with BinHex)"
+)
 #: What every match of :data:`_EMBEDDED` contains.
 _EMBEDDED_STARTS = ("begin ", "=ybegin ", "(This file must be converted with BinHex")
+#: How much of a text body is searched for an embedded file.
+_EMBEDDED_REACH = 1_000_000
+#: How much of a body :data:`_MIME_HEADER` is tried on (its first three non-blank lines).
+_BODY_HEAD = 2000
 #: Types whose body is a file in a text encoding some programs decode (BinHex, uuencode).
 _ENCODED_FILE_TYPES = frozenset(
     {"application/mac-binhex40", "application/mac-binhex", "application/x-binhex40",
@@ -82,19 +92,22 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 _BLANK_INSIDE = re.compile(r"\S[ \t]*\r?\n[ \t]*\r?\n[ \t]*\S")
 
 
-def quirk_codes(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
-    """(code, explanation) of every quirk of the message, a code at most once."""
+def quirk_codes(
+    raw: bytes, parts: list[Message], scan: RawScan | None = None
+) -> Iterator[tuple[str, str]]:
+    """(code, explanation) of every quirk of the message, a code at most once. ``scan``: the
+    facts about ``raw`` found already (its lines that start with "--", its lower-cased copy)."""
     seen: set[str] = set()
-    for code, text in _all(raw, parts):
+    for code, text in _all(raw, parts, scan):
         if code not in seen:
             seen.add(code)
             yield code, text
 
 
-def _all(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
+def _all(raw: bytes, parts: list[Message], scan: RawScan | None) -> Iterator[tuple[str, str]]:
     for part in parts:
         yield from _part(part)
-    yield from _stray(raw, parts)
+    yield from _stray(raw, parts, scan)
 
 
 def _part(part: Message) -> Iterator[tuple[str, str]]:
@@ -150,27 +163,26 @@ def _content_type(part: Message) -> Iterator[tuple[str, str]]:
 
 
 def _body(part: Message, body: str) -> Iterator[tuple[str, str]]:
-    head = "\n".join([line for line in body[:2000].splitlines() if line.strip()][:3])
-    if _MIME_HEADER.search(head) and part.get_content_type() not in _HEADER_BODIES:
+    ctype = part.get_content_type()
+    # every match of _MIME_HEADER holds "content-" in some case (no other letters lower to it)
+    has_word = "content-" in body[:_BODY_HEAD].lower()
+    if has_word and _starts_with_headers(body) and ctype not in _HEADER_BODIES:
         yield (
             "body_headers",
             "A part's body starts with MIME header lines; some programs read them as its "
             "headers.",
         )
-    ctype = part.get_content_type()
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     textual = ctype.startswith("text/") or ctype in _ENCODED_FILE_TYPES
     plain = textual and cte not in {"base64", "quoted-printable"}
-    if plain and _has_embedded(body[:1_000_000]):
+    if plain and _has_embedded(body, _EMBEDDED_REACH):
         yield (
             "embedded_file",
             "A text body carries a uuencoded, yEnc or BinHex file, which some programs "
             "show as an attachment.",
         )
     if cte == "base64":
-        lines = [line.strip() for line in body.strip().splitlines()]
-        odd_line = any(len(line) % 4 for line in lines[:-1])
-        if _base64_letters(body) % 4 or odd_line or _blank_line_inside(body):
+        if base64_length_odd(body):
             yield (
                 "base64_length",
                 "A base64 body is not a whole number of 4-character groups, or has a blank "
@@ -184,10 +196,65 @@ def _body(part: Message, body: str) -> Iterator[tuple[str, str]]:
         )
 
 
-def _has_embedded(body: str) -> bool:
-    """:data:`_EMBEDDED` matches ``body``; its literal starts are looked for first (the
-    pattern alone is tried at every character, as each could start a line)."""
-    return any(start in body for start in _EMBEDDED_STARTS) and _EMBEDDED.search(body) is not None
+def _starts_with_headers(body: str) -> bool:
+    """:data:`_MIME_HEADER` finds something in the first three non-blank lines of ``body``."""
+    head = "\n".join([line for line in body[:_BODY_HEAD].splitlines() if line.strip()][:3])
+    return _MIME_HEADER.search(head) is not None
+
+
+def _has_embedded(body: str, reach: int | None = None) -> bool:
+    """:data:`_EMBEDDED` matches ``body[:reach]``; its literal starts are looked for first, then
+    the matches of the pattern without ``^`` that begin a line (the pattern alone is tried at
+    every character, as each could start a line)."""
+    end = len(body) if reach is None else reach
+    # "=ybegin " holds "begin ": without the latter there is neither
+    if body.find("begin ", 0, end) < 0 and body.find(_EMBEDDED_STARTS[2], 0, end) < 0:
+        return False
+    for match in _EMBEDDED_ANYWHERE.finditer(body, 0, end):
+        start = match.start()
+        if start == 0 or body[start - 1] == "\n":
+            return True
+    return False
+
+
+def base64_length_odd(body: str) -> bool:
+    """A base64 body whose letters are no whole number of 4-character groups, with a line
+    (not the last) of such a length, or with a blank line inside (see :func:`_base64_odd`)."""
+    uniform = _uniform_base64(body)
+    return _base64_odd(body) if uniform is None else uniform
+
+
+def _base64_odd(body: str) -> bool:
+    lines = [line.strip() for line in body.strip().splitlines()]
+    odd_line = any(len(line) % 4 for line in lines[:-1])
+    return bool(_base64_letters(body) % 4 or odd_line or _blank_line_inside(body))
+
+
+def _uniform_base64(body: str) -> bool | None:
+    """:func:`_base64_odd` for the usual body, None for any other: ASCII, nothing but base64
+    letters inside its blanks, lines all of one length but the last, all ended by LF or all
+    by CRLF. Its lines are then that length, it has no blank line inside, and its letters are
+    all its characters but the line ends."""
+    if not body.isascii():
+        return None
+    data = body.strip().encode("ascii")
+    if data.translate(None, _B64_ALPHABET + b"\r\n"):
+        return None
+    lfs, crs = data.count(b"\n"), data.count(b"\r")
+    if not lfs:
+        return None if crs else len(data) % 4 != 0
+    first = data.find(b"\n")
+    crlf = data[first - 1] == 0x0D
+    if crs != (lfs if crlf else 0):
+        return None
+    width = first - crlf  # the first line's letters (at least one: the data is stripped)
+    stride = width + 1 + crlf
+    stop = first + lfs * stride
+    if data[first:stop:stride] != b"\n" * lfs:
+        return None
+    if crlf and data[first - 1 : stop - 1 : stride] != b"\r" * lfs:
+        return None
+    return (len(data) - lfs - crs) % 4 != 0 or width % 4 != 0
 
 
 def _base64_letters(body: str) -> int:
@@ -223,15 +290,21 @@ def delimiter_like_lines(raw: bytes) -> Iterator[tuple[bytes, int]]:
             yield line, end
 
 
-def _stray(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
+def _stray(
+    raw: bytes, parts: list[Message], scan: RawScan | None = None
+) -> Iterator[tuple[str, str]]:
     boundaries = {
         b.encode("utf-8", "surrogateescape")
         for p in parts
         if p.get_content_maintype() == "multipart" and (b := p.get_boundary())
     }
-    for line, end in delimiter_like_lines(raw):
+    lines = delimiter_like_lines(raw) if scan is None else _like(raw, scan.dash_lines)
+    near = None if scan is None else _HeaderNear(raw, scan.lowered)
+    for line, end in lines:
         token = line.rstrip(b" \t")
         if token in boundaries or token.removesuffix(b"--") in boundaries:
+            continue
+        if near is not None and not near(end + 1):
             continue
         if _HEADER_AFTER.match(raw, end + 1):
             yield (
@@ -241,3 +314,33 @@ def _stray(raw: bytes, parts: list[Message]) -> Iterator[tuple[str, str]]:
                 "there.",
             )
             return
+
+
+class _HeaderNear:
+    """Whether :data:`_HEADER_AFTER` can match at a position (asked in increasing order): its
+    "content-" (any case) must start within the next three lines, blanks and CRs apart from
+    at most two LFs. The next "content-" is looked for again only once passed."""
+
+    def __init__(self, raw: bytes, lowered: bytes) -> None:
+        self.raw, self.lowered = raw, lowered
+        self.found = -2  # where the next "content-" is (-1: none); -2: not looked for yet
+
+    def __call__(self, pos: int) -> bool:
+        if self.found == -2 or 0 <= self.found < pos:
+            self.found = self.lowered.find(b"content-", pos)
+        if self.found < 0:
+            return False
+        lf = pos - 1
+        for _ in range(3):  # a third LF before it puts it out of reach
+            lf = self.raw.find(b"\n", lf + 1, self.found)
+            if lf < 0:
+                return True
+        return False
+
+
+def _like(raw: bytes, dash_lines: list[tuple[int, int]]) -> Iterator[tuple[bytes, int]]:
+    """:func:`delimiter_like_lines` from the lines that start with "--", known already."""
+    for start, end in dash_lines:
+        line = raw[start + 2 : end - 1 if raw[end - 1 : end] == b"\r" else end]
+        if line and b"\r" not in line:
+            yield line, end

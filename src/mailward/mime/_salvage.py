@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from email.parser import BytesParser
 
 from mailward.mime._headers import RAW_POLICY, decode_words
-from mailward.mime._magic import detect_type
+from mailward.mime._magic import detect_mime, detect_type
 from mailward.mime._names import part_names
 
 _LINE = re.compile(rb"\r\n|\n|\r")
@@ -80,12 +80,19 @@ def salvage(raw: bytes, budget: int) -> tuple[list[tuple[str | None, bytes]], bo
             spent += len(data)
             if spent > budget:
                 return list(found.values()), False
-            if len(data) < 4 or detect_type(data)[0] in _NOISE:
+            if len(data) < 4 or is_noise(data):
                 continue
             found.setdefault(hashlib.sha256(data).hexdigest(), (name, data))
             if len(found) > MAX_FILES:
                 return list(found.values())[:MAX_FILES], False
     return list(found.values()), True
+
+
+def is_noise(data: bytes) -> bool:
+    """``detect_type(data)[0] in _NOISE``, asking libmagic for the description only when the
+    MIME type alone is no noise (a noise type is noise whatever the description gives: a
+    failed description makes the type "application/octet-stream", noise too)."""
+    return detect_mime(data) in _NOISE or detect_type(data)[0] in _NOISE
 
 
 def views_of(files: list[tuple[str | None, bytes]], max_bytes: int) -> tuple[list[bytes], int]:

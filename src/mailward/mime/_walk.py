@@ -18,7 +18,7 @@ from mailward.errors import LimitExceeded
 from mailward.mime._headers import decode_bytes, decode_header_value, fix_surrogates
 from mailward.mime._html import HtmlLink, scan_html
 from mailward.mime._magic import detect_type
-from mailward.mime._names import part_names
+from mailward.mime._names import may_have_names, part_names
 from mailward.mime._salvage import qp_decode
 from mailward.mime.urls import Source, iter_urls, make_url
 from mailward.model import Attachment, Url
@@ -110,9 +110,12 @@ class Walker:
             self.note("missing boundary: multipart body read as text")
             ctype = "text/plain"
         disposition = part.get_content_disposition()
-        names = part_names(part)
-        # a name only a lenient reading finds still makes the part a file to some programs
-        filename = _filename(part) or (names[0] if names else None)
+        if may_have_names(part):
+            names = part_names(part)
+            # a name only a lenient reading finds still makes the part a file to some programs
+            filename = _filename(part) or (names[0] if names else None)
+        else:  # no header parameter can be read as a name, the stdlib's reading neither
+            names, filename = (), None
         data = self._payload(part)
         if ctype in _BODY_TYPES and disposition != "attachment" and filename is None:
             text = decode_bytes(data, _charset(part))

@@ -1,0 +1,68 @@
+"""Facts about a message's raw bytes that several parse stages need, each found once.
+
+The limits (delimiter lines of declared boundaries), the parser (where the next line that
+starts with "--" is) and the ambiguity check (stray delimiter lines, carriage returns on
+their own) each searched the whole message for the same things. A :class:`RawScan` finds
+each on first use and keeps it for the others. Positions are the same in the raw bytes, in
+their lower-cased copy and in the text the parser reads (ASCII with surrogate escapes: one
+character per byte).
+"""
+
+from __future__ import annotations
+
+import re
+
+_BARE_CR = re.compile(rb"\r(?!\n)")
+
+
+class RawScan:
+    """Lazily found facts about ``raw``."""
+
+    __slots__ = ("_bare_cr", "_dash_lines", "_lowered", "raw")
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self._lowered: bytes | None = None
+        self._dash_lines: list[tuple[int, int]] | None = None
+        self._bare_cr: bool | None = None
+
+    @property
+    def lowered(self) -> bytes:
+        """The bytes with ASCII letters lower-cased."""
+        if self._lowered is None:
+            self._lowered = self.raw.lower()
+        return self._lowered
+
+    @property
+    def dash_lines(self) -> list[tuple[int, int]]:
+        """(start, end) of each line that starts with "--", in order: where its dashes are
+        and where its LF is (the end of the data when none follows)."""
+        if self._dash_lines is None:
+            self._dash_lines = _dash_lines(self.raw)
+        return self._dash_lines
+
+    @property
+    def bare_cr(self) -> bool:
+        """Whether a CR not followed by LF is somewhere in the bytes."""
+        if self._bare_cr is None:
+            # no CR at all is found far faster (one byte searched for) than the pattern
+            self._bare_cr = b"\r" in self.raw and _BARE_CR.search(self.raw) is not None
+        return self._bare_cr
+
+
+def _dash_lines(raw: bytes) -> list[tuple[int, int]]:
+    lines: list[tuple[int, int]] = []
+    start = 0 if raw.startswith(b"--") else _after(raw.find(b"\n--"))
+    while start >= 0:
+        end = raw.find(b"\n", start + 2)
+        if end < 0:
+            lines.append((start, len(raw)))
+            break
+        lines.append((start, end))
+        start = _after(raw.find(b"\n--", end))
+    return lines
+
+
+def _after(lf: int) -> int:
+    """The line start after a LF found at ``lf`` (-1: none found)."""
+    return lf + 1 if lf >= 0 else -1
