@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
+from _proc import process_stats
+
 RCPT = "alice@example.com"
 SENDER = "sender@partner.example.net"
 _LINE_END = re.compile(rb"\r?\n")
@@ -290,22 +292,14 @@ class Gateway:
         """CPU seconds of the gateway process itself ("gateway") and of the others
         ("scan processes": the fork server, the scan processes and those it reaped)."""
         assert self.proc is not None
-        tick = os.sysconf("SC_CLK_TCK")
         out = {"gateway": 0.0, "scan processes": 0.0}
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
+        for pid, _parent, group, own, with_reaped in process_stats():
+            if group != self.proc.pid:
                 continue
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[2]) != self.proc.pid:  # field 5: the process group
-                continue
-            ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
-            if int(pid) == self.proc.pid:  # its reaped children are not scan processes
-                ticks = sum(int(x) for x in fields[11:13])
-            out["gateway" if int(pid) == self.proc.pid else "scan processes"] += ticks / tick
+            if pid == self.proc.pid:  # its reaped children are not scan processes
+                out["gateway"] += own
+            else:
+                out["scan processes"] += with_reaped
         return out
 
     def spool_count(self) -> int:

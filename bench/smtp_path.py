@@ -30,7 +30,6 @@ import asyncio
 import concurrent.futures
 import gc
 import json
-import os
 import resource
 import socket
 import subprocess
@@ -42,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from _proc import process_stats
 
 from mailward.config.settings import Settings
 from mailward.engine.isolation._child import _with_signature
@@ -120,20 +121,12 @@ def _scan_cpu() -> float:
     server = getattr(forkserver._forkserver, "_forkserver_pid", None)
     if server is None:
         return 0.0
-    tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(pid) == server:  # with its reaped children
-            total += sum(int(x) for x in fields[11:15]) / tick
-        elif int(fields[1]) == server:
-            total += sum(int(x) for x in fields[11:13]) / tick
+    for pid, parent, _group, own, with_reaped in process_stats():
+        if pid == server:  # with its reaped children
+            total += with_reaped
+        elif parent == server:
+            total += own
     return total
 
 
