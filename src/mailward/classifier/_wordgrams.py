@@ -59,6 +59,12 @@ class WordGrams:
         #: scikit-learn's own analyzer: the reference the tests compare with
         self.reference = vectorizer.build_analyzer()
 
+    @property
+    def splits_ascii(self) -> bool:
+        """Whether :meth:`tokens` splits an ASCII document (the standard token pattern): its
+        tokens are then the runs of two or more ASCII word characters, lower-cased."""
+        return self._token is _TOKEN
+
     def tokens(self, doc: str) -> list[str]:
         """The unigrams, in order: those of :meth:`grams`. An ASCII document (with the
         standard pattern) is split instead of searched: its characters lower-cased and every

@@ -44,6 +44,7 @@ except ImportError:  # pragma: no cover - depends on the scikit-learn build
 # a module import, not names: mailward.identity imports the detectors package, which imports
 # this module through the content detector
 from mailward import identity
+from mailward.classifier import _native
 from mailward.classifier._charhash import hash_char_ngrams
 from mailward.classifier._fastrow import BlockHasher
 from mailward.classifier._wordgrams import WordGrams
@@ -291,7 +292,8 @@ class Featurizer:
 
     Blocks, each l2-normalised on its own, side by side: word 1-2 grams (accents stripped,
     lower-case), char_wb 3-5 grams, link/attachment tokens, then the dense numbers.
-    :meth:`row` hashes and counts them in few calls (:mod:`mailward.classifier._fastrow`);
+    :meth:`row` hashes and counts them in few calls (:mod:`mailward.classifier._fastrow`; in
+    one call of the compiled helper, when built, for ASCII text);
     :meth:`reference_row` the general way, with scikit-learn's analyzers: the same row.
     """
 
@@ -311,14 +313,13 @@ class Featurizer:
         if self._fast is None:
             spec = self.spec
             sizes = (spec.word_features, spec.char_features, spec.meta_features)
-            self._fast = BlockHasher(sizes, _hash_fast)
+            native = _native.NATIVE
+            ascii_row = native.ascii_row if native is not None else None
+            self._fast = BlockHasher(sizes, _hash_fast, ascii_row)
         doc = body_text(msg)
+        meta = meta_tokens(msg, self.spec.attachment_features)
         try:
-            indices, values = self._fast.hashed_blocks(
-                self._grams.tokens(doc),
-                doc[:CHAR_CHARS].lower().split(),
-                meta_tokens(msg, self.spec.attachment_features),
-            )
+            indices, values = self._fast.text_blocks(doc, CHAR_CHARS, meta, self._grams)
         except UnicodeEncodeError:  # a lone surrogate: the general path says what happens
             return self.reference_row(msg)
         return (

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from mailward.classifier import _native
 from mailward.classifier.features import FeatureSpec, Featurizer
 from mailward.errors import MailwardError
 from mailward.model import ParsedMessage
@@ -55,6 +56,8 @@ class LinearModel:
     _coef_t: FloatArray = field(init=False, repr=False)
     #: (column, a, b) of each Platt curve, made on first use by :meth:`_probabilities`
     _curves: list[tuple[int, float, float]] | None = field(default=None, init=False, repr=False)
+    #: the compiled helper's ``row_sums`` (:mod:`mailward.classifier._native`), or None
+    _row_sums: _native.RowSums | None = field(default=None, init=False, repr=False)
 
     @property
     def featurizer(self) -> Featurizer:
@@ -65,6 +68,9 @@ class LinearModel:
     def __post_init__(self) -> None:
         # (n_features, n_classes), contiguous: a sparse row times it copies nothing.
         self._coef_t = np.ascontiguousarray(self.coef.T)
+        native = _native.NATIVE
+        if native is not None and self._coef_t.dtype == np.float32:
+            self._row_sums = native.row_sums
 
     def predict_rows(self, rows: sp.csr_matrix) -> FloatArray:
         """Class probabilities, one row per input row."""
@@ -82,7 +88,12 @@ class LinearModel:
         """``X @ coef.T`` of one row, shape (classes,): the products summed in float32 one
         after another in the row's order (``cumsum``), as the sparse product does; the
         coefficients are read in the (features, classes) layout, whose rows a row's indices
-        pick in one ``take`` (one cache line a column)."""
+        pick in one ``take`` (one cache line a column). The compiled helper, when built, adds
+        the same float32 products in the same order."""
+        if self._row_sums is not None:
+            out = np.empty(len(self.classes), dtype=np.float32)
+            self._row_sums(self._coef_t, indices, values, out)
+            return out
         if not len(indices):
             return np.zeros(len(self.classes), dtype=np.float32)
         terms = self._coef_t.take(indices, axis=0)  # (terms, classes)

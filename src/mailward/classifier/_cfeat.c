@@ -1,0 +1,517 @@
+/* mailward.classifier._cfeat: the content classifier's hashed row of an ASCII text, in C.
+ *
+ * An optional helper (built when a C compiler is at hand; mailward.classifier._native loads it,
+ * and the Python/numpy path of _fastrow.py is used without it and for every text it declines).
+ *
+ * ascii_row(doc, char_chars, meta, word_n, char_n, meta_n) -> (columns, values) | None
+ *   The word, char and meta blocks of Featurizer.row for an ASCII ``doc`` (body_text's result),
+ *   as bytes of native int32 columns and float32 values, bit for bit those of
+ *   _fastrow.BlockHasher.hashed_blocks:
+ *   - word block: the runs of two or more word characters ([0-9A-Za-z_], lower-cased) of
+ *     ``doc`` (WordGrams.tokens), then each neighbouring pair joined by one space;
+ *   - char block: ``doc[:char_chars].lower().split()``, each word padded with one space on both
+ *     sides, every 3, 4 and 5 character window inside a padded word (char_wb 3-5 grams);
+ *   - meta block: the str tokens of ``meta``, UTF-8 encoded (strict: a lone surrogate raises
+ *     UnicodeEncodeError, as scikit-learn's hashing does);
+ *   each gram's bytes hashed with MurmurHash3 x86_32, seed 0, as a signed number, column
+ *   abs(h) % n; the blocks side by side (char columns after word_n, meta after word_n+char_n),
+ *   counted (sorted distinct columns) and each block l2-normalised by its own counts with the
+ *   float64 operations of the numpy path (whole counts and their squares summed exactly,
+ *   correctly rounded sqrt and division, then rounded to float32).
+ *   Returns None (the caller takes the Python path) for a non-ASCII or over-long ``doc`` or
+ *   too many meta tokens.
+ *
+ * row_sums(coef_t, indices, values, out) -> None
+ *   ``out[c] = sum_i coef_t[indices[i], c] * values[i]`` in float32, the products rounded to
+ *   float32 and added one after another in the row's order: LinearModel._sums's numbers
+ *   (numpy's take, multiply and cumsum). Compiled with -ffp-contract=off: a fused multiply-add
+ *   would round once instead of twice and change the sums.
+ *
+ * Why C: no library hashes scikit-learn-compatible char_wb n-grams of a whole text in one call;
+ * the numpy path pays a fixed cost per numpy call and scikit-learn's hashing loop a Python
+ * string per gram, which together were most of the content detector's time per message.
+ *
+ * Memory safety: the texts are attacker-controlled. Every size is checked against fixed limits
+ * before any allocation (MAX_DOC, MAX_META, MAX_TOKEN), every buffer's capacity is derived from
+ * those sizes with the bound proven in a comment, and every index read from a caller's array
+ * is checked against the array it indexes.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Texts longer than this (characters) are declined: body_text holds WORD_CHARS of the body. */
+#define MAX_DOC ((Py_ssize_t)1 << 22)
+/* More meta tokens than this are declined (meta_tokens gives a few hundred at most). */
+#define MAX_META ((Py_ssize_t)1 << 16)
+/* A meta token longer than this (UTF-8 bytes) is declined. */
+#define MAX_TOKEN ((Py_ssize_t)1 << 20)
+/* Radix sort digit. */
+#define DIGIT_BITS 11
+#define DIGITS (1 << DIGIT_BITS)
+
+/* ASCII byte -> the word character it is lower-cased, or 0 when it is no word character. */
+static unsigned char WORD_CHAR[256];
+/* ASCII byte -> 1 when str.split() splits at it (str.isspace()), else 0. */
+static unsigned char SPLIT_SPACE[256];
+
+static inline uint32_t
+rotl32(uint32_t x, int r)
+{
+    return (x << r) | (x >> (32 - r));
+}
+
+static inline uint32_t
+scramble(uint32_t k)
+{
+    k *= 0xcc9e2d51u;
+    k = rotl32(k, 15);
+    return k * 0x1b873593u;
+}
+
+/* MurmurHash3 x86_32, seed 0, of data[0:len], the blocks read little-endian (as numpy's path). */
+static uint32_t
+murmur3(const unsigned char *data, Py_ssize_t len)
+{
+    uint32_t h = 0;
+    Py_ssize_t blocks = len / 4;
+    for (Py_ssize_t i = 0; i < blocks; i++) {
+        const unsigned char *p = data + 4 * i;
+        uint32_t k = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+                     ((uint32_t)p[3] << 24);
+        h ^= scramble(k);
+        h = rotl32(h, 13);
+        h = h * 5u + 0xe6546b64u;
+    }
+    const unsigned char *tail = data + 4 * blocks;
+    uint32_t k = 0;
+    switch (len & 3) {
+    case 3:
+        k ^= (uint32_t)tail[2] << 16;
+        /* fall through */
+    case 2:
+        k ^= (uint32_t)tail[1] << 8;
+        /* fall through */
+    case 1:
+        k ^= (uint32_t)tail[0];
+        h ^= scramble(k);
+        break;
+    default:
+        break;
+    }
+    h ^= (uint32_t)len;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
+/* abs() of the hash read as int32 (exact in uint32: abs(-2**31) is 2**31), modulo n. */
+static inline uint32_t
+column_of(uint32_t h, uint32_t n)
+{
+    uint32_t magnitude = h >= 0x80000000u ? 0u - h : h;
+    return magnitude % n;
+}
+
+/* Sorts keys[0:count] (each < 2**bits) with an LSD radix sort through spare[0:count]; returns
+ * the array that holds the sorted keys (keys or spare). */
+static uint32_t *
+radix_sort(uint32_t *keys, uint32_t *spare, Py_ssize_t count, int bits)
+{
+    Py_ssize_t histogram[DIGITS];
+    for (int shift = 0; shift < bits; shift += DIGIT_BITS) {
+        memset(histogram, 0, sizeof(histogram));
+        for (Py_ssize_t i = 0; i < count; i++) {
+            histogram[(keys[i] >> shift) & (DIGITS - 1)]++;
+        }
+        Py_ssize_t total = 0;
+        int trivial = 0;
+        for (int d = 0; d < DIGITS; d++) {
+            Py_ssize_t here = histogram[d];
+            if (here == count) {
+                trivial = 1; /* every key has this digit: the pass would move nothing */
+            }
+            histogram[d] = total;
+            total += here;
+        }
+        if (trivial) {
+            continue;
+        }
+        for (Py_ssize_t i = 0; i < count; i++) {
+            spare[histogram[(keys[i] >> shift) & (DIGITS - 1)]++] = keys[i];
+        }
+        uint32_t *swap = keys;
+        keys = spare;
+        spare = swap;
+    }
+    return keys;
+}
+
+/* The buffers of one ascii_row call, freed together. */
+typedef struct {
+    uint32_t *columns;
+    uint32_t *spare;
+    unsigned char *scratch;
+} Buffers;
+
+static void
+buffers_free(Buffers *b)
+{
+    PyMem_Free(b->columns);
+    PyMem_Free(b->spare);
+    PyMem_Free(b->scratch);
+}
+
+/* Appends the word block's columns of text[0:len] to columns[*count...]. Writes at most
+ * len + 1 columns: k tokens of two or more characters, each but the last followed by a
+ * separator, need 3k - 1 <= len characters, and give 2k - 1 <= len columns. The scratch
+ * buffer holds a bigram (two tokens and a space: at most len characters). */
+static void
+word_columns(const unsigned char *text, Py_ssize_t len, uint32_t n, uint32_t *columns,
+             Py_ssize_t *count, unsigned char *scratch)
+{
+    Py_ssize_t prev_start = -1, prev_len = 0;
+    Py_ssize_t i = 0;
+    while (i < len) {
+        if (!WORD_CHAR[text[i]]) {
+            i++;
+            continue;
+        }
+        Py_ssize_t start = i;
+        while (i < len && WORD_CHAR[text[i]]) {
+            i++;
+        }
+        Py_ssize_t size = i - start;
+        if (size < 2) {
+            continue;
+        }
+        /* the token lower-cased after the previous one and a space: the bigram, whose second
+         * half is the unigram */
+        Py_ssize_t at = prev_start >= 0 ? prev_len + 1 : 0;
+        for (Py_ssize_t j = 0; j < size; j++) {
+            scratch[at + j] = WORD_CHAR[text[start + j]];
+        }
+        columns[(*count)++] = column_of(murmur3(scratch + at, size), n);
+        if (prev_start >= 0) {
+            columns[(*count)++] = column_of(murmur3(scratch, at + size), n);
+            memmove(scratch, scratch + at, (size_t)size);
+        }
+        prev_start = start;
+        prev_len = size;
+        scratch[size] = ' ';
+    }
+}
+
+/* Appends the char_wb 3-5 gram columns of text[0:len] (plus offset) to columns[*count...].
+ * A word of w characters is padded to w + 2 and gives at most 3 (w + 2) windows; the words
+ * and the spaces between them fill len, so the words hold at most len characters and number at
+ * most (len + 1) / 2: at most 3 (len + len + 1) = 6 len + 3 columns. The scratch buffer holds
+ * one padded word (len + 2 bytes). */
+static void
+char_columns(const unsigned char *text, Py_ssize_t len, uint32_t n, uint32_t offset,
+             uint32_t *columns, Py_ssize_t *count, unsigned char *scratch)
+{
+    Py_ssize_t i = 0;
+    while (i < len) {
+        if (SPLIT_SPACE[text[i]]) {
+            i++;
+            continue;
+        }
+        Py_ssize_t size = 1; /* the leading space */
+        scratch[0] = ' ';
+        while (i < len && !SPLIT_SPACE[text[i]]) {
+            unsigned char c = text[i++];
+            scratch[size++] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+        }
+        scratch[size++] = ' ';
+        for (Py_ssize_t width = 3; width <= 5 && width <= size; width++) {
+            for (Py_ssize_t at = 0; at + width <= size; at++) {
+                columns[(*count)++] = offset + column_of(murmur3(scratch + at, width), n);
+            }
+        }
+    }
+}
+
+/* Counts the sorted columns[0:count] and writes the distinct columns and their block-normalised
+ * values into two new bytes objects; returns the (columns, values) tuple or NULL. */
+static PyObject *
+counted(const uint32_t *sorted, Py_ssize_t count, uint32_t char_at, uint32_t meta_at)
+{
+    Py_ssize_t distinct = 0;
+    double squares[3] = {0.0, 0.0, 0.0};
+    for (Py_ssize_t i = 0; i < count;) {
+        Py_ssize_t j = i + 1;
+        while (j < count && sorted[j] == sorted[i]) {
+            j++;
+        }
+        double n = (double)(j - i);
+        int block = sorted[i] < char_at ? 0 : (sorted[i] < meta_at ? 1 : 2);
+        squares[block] += n * n; /* in column order, as numpy's bincount adds them */
+        distinct++;
+        i = j;
+    }
+    double norms[3];
+    for (int b = 0; b < 3; b++) {
+        norms[b] = sqrt(squares[b]);
+    }
+    PyObject *columns = PyBytes_FromStringAndSize(NULL, distinct * (Py_ssize_t)sizeof(int32_t));
+    PyObject *values = PyBytes_FromStringAndSize(NULL, distinct * (Py_ssize_t)sizeof(float));
+    if (columns == NULL || values == NULL) {
+        Py_XDECREF(columns);
+        Py_XDECREF(values);
+        return NULL;
+    }
+    char *column_bytes = PyBytes_AS_STRING(columns);
+    char *value_bytes = PyBytes_AS_STRING(values);
+    Py_ssize_t out = 0;
+    for (Py_ssize_t i = 0; i < count;) {
+        Py_ssize_t j = i + 1;
+        while (j < count && sorted[j] == sorted[i]) {
+            j++;
+        }
+        int block = sorted[i] < char_at ? 0 : (sorted[i] < meta_at ? 1 : 2);
+        int32_t column = (int32_t)sorted[i];
+        float value = (float)((double)(j - i) / norms[block]);
+        memcpy(column_bytes + out * (Py_ssize_t)sizeof(int32_t), &column, sizeof(int32_t));
+        memcpy(value_bytes + out * (Py_ssize_t)sizeof(float), &value, sizeof(float));
+        out++;
+        i = j;
+    }
+    PyObject *pair = PyTuple_Pack(2, columns, values);
+    Py_DECREF(columns);
+    Py_DECREF(values);
+    return pair;
+}
+
+/* A block size: 1 <= n <= 2**31 - 1. */
+static int
+check_size(Py_ssize_t n, const char *name)
+{
+    if (n < 1 || n > (Py_ssize_t)INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "%s must be within 1 .. 2**31 - 1", name);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+ascii_row(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *doc, *meta;
+    Py_ssize_t char_chars, word_n, char_n, meta_n;
+    if (!PyArg_ParseTuple(args, "UnOnnn:ascii_row", &doc, &char_chars, &meta, &word_n, &char_n,
+                          &meta_n)) {
+        return NULL;
+    }
+    if (check_size(word_n, "word_n") || check_size(char_n, "char_n") ||
+        check_size(meta_n, "meta_n")) {
+        return NULL;
+    }
+    if (word_n + char_n + meta_n > (Py_ssize_t)INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "the blocks' columns must fit in int32");
+        return NULL;
+    }
+    if (char_chars < 0) {
+        PyErr_SetString(PyExc_ValueError, "char_chars must not be negative");
+        return NULL;
+    }
+    if (!PyList_Check(meta)) {
+        PyErr_SetString(PyExc_TypeError, "meta must be a list of str");
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(doc) < 0) {
+        return NULL;
+    }
+#endif
+    Py_ssize_t len = PyUnicode_GET_LENGTH(doc);
+    if (!PyUnicode_IS_ASCII(doc) || len > MAX_DOC || PyList_GET_SIZE(meta) > MAX_META) {
+        Py_RETURN_NONE;
+    }
+    const unsigned char *text = PyUnicode_1BYTE_DATA(doc);
+    Py_ssize_t char_len = char_chars < len ? char_chars : len;
+    /* the meta tokens, held by a tuple of their own while they are read */
+    PyObject *tokens = PyList_AsTuple(meta);
+    if (tokens == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n_meta = PyTuple_GET_SIZE(tokens);
+    /* capacity: word block <= len + 1, char block <= 6 char_len + 3 (see word_columns and
+     * char_columns), meta one each; all under 2**26 by the limits above */
+    Py_ssize_t capacity = (len + 1) + (6 * char_len + 3) + n_meta;
+    Buffers b = {NULL, NULL, NULL};
+    b.columns = PyMem_New(uint32_t, (size_t)capacity);
+    b.spare = PyMem_New(uint32_t, (size_t)capacity);
+    b.scratch = PyMem_Malloc((size_t)len + 3);
+    if (b.columns == NULL || b.spare == NULL || b.scratch == NULL) {
+        buffers_free(&b);
+        Py_DECREF(tokens);
+        return PyErr_NoMemory();
+    }
+    uint32_t char_at = (uint32_t)word_n, meta_at = (uint32_t)(word_n + char_n);
+    Py_ssize_t count = 0;
+    word_columns(text, len, (uint32_t)word_n, b.columns, &count, b.scratch);
+    char_columns(text, char_len, (uint32_t)char_n, char_at, b.columns, &count, b.scratch);
+    int declined = 0, failed = 0;
+    for (Py_ssize_t i = 0; i < n_meta; i++) {
+        PyObject *token = PyTuple_GET_ITEM(tokens, i);
+        if (!PyUnicode_Check(token)) {
+            PyErr_SetString(PyExc_TypeError, "meta must be a list of str");
+            failed = 1;
+            break;
+        }
+        Py_ssize_t size;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(token, &size);
+        if (utf8 == NULL) { /* UnicodeEncodeError: a lone surrogate */
+            failed = 1;
+            break;
+        }
+        if (size > MAX_TOKEN) {
+            declined = 1;
+            break;
+        }
+        b.columns[count++] = meta_at + column_of(murmur3((const unsigned char *)utf8, size),
+                                                 (uint32_t)meta_n);
+    }
+    Py_DECREF(tokens);
+    PyObject *result = NULL;
+    if (failed) {
+        result = NULL;
+    }
+    else if (declined) {
+        result = Py_NewRef(Py_None);
+    }
+    else {
+        uint32_t top = meta_at + (uint32_t)meta_n - 1; /* the largest column */
+        int bits = 0;
+        while (bits < 32 && (top >> bits) != 0) {
+            bits++;
+        }
+        result = counted(radix_sort(b.columns, b.spare, count, bits), count, char_at, meta_at);
+    }
+    buffers_free(&b);
+    return result;
+}
+
+/* Fills *view with a C-contiguous buffer of ``ndim`` dimensions of 4-byte items of the struct
+ * format ``code`` ('f' or 'i'); ``writable`` asks for a writable one. */
+static int
+get_array(PyObject *obj, Py_buffer *view, int ndim, char code, int writable, const char *name)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) {
+        return -1;
+    }
+    const char *format = view->format != NULL ? view->format : "B";
+    if (format[0] == '=' || format[0] == '@' || (format[0] == '<' && PY_LITTLE_ENDIAN) ||
+        (format[0] == '>' && !PY_LITTLE_ENDIAN)) {
+        format++;
+    }
+    if (view->ndim != ndim || view->itemsize != 4 || format[0] != code || format[1] != '\0') {
+        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous %d-d array of %s", name, ndim,
+                     code == 'f' ? "float32" : "int32");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+row_sums(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *coef_obj, *index_obj, *value_obj, *out_obj;
+    if (!PyArg_ParseTuple(args, "OOOO:row_sums", &coef_obj, &index_obj, &value_obj, &out_obj)) {
+        return NULL;
+    }
+    Py_buffer coef, index, value, out;
+    if (get_array(coef_obj, &coef, 2, 'f', 0, "coef_t") < 0) {
+        return NULL;
+    }
+    if (get_array(index_obj, &index, 1, 'i', 0, "indices") < 0) {
+        PyBuffer_Release(&coef);
+        return NULL;
+    }
+    if (get_array(value_obj, &value, 1, 'f', 0, "values") < 0) {
+        PyBuffer_Release(&coef);
+        PyBuffer_Release(&index);
+        return NULL;
+    }
+    if (get_array(out_obj, &out, 1, 'f', 1, "out") < 0) {
+        PyBuffer_Release(&coef);
+        PyBuffer_Release(&index);
+        PyBuffer_Release(&value);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    Py_ssize_t rows = coef.shape[0], classes = coef.shape[1], terms = index.shape[0];
+    if (value.shape[0] != terms || out.shape[0] != classes) {
+        PyErr_SetString(PyExc_ValueError, "indices, values, out and coef_t do not match");
+        goto done;
+    }
+    const float *weights = coef.buf;
+    const int32_t *columns = index.buf;
+    const float *numbers = value.buf;
+    float *sums = out.buf;
+    for (Py_ssize_t c = 0; c < classes; c++) {
+        sums[c] = 0.0f;
+    }
+    for (Py_ssize_t i = 0; i < terms; i++) {
+        int32_t column = columns[i];
+        if (column < 0 || column >= rows) {
+            PyErr_SetString(PyExc_IndexError, "a column index is out of range");
+            goto done;
+        }
+        const float *row = weights + (Py_ssize_t)column * classes;
+        for (Py_ssize_t c = 0; c < classes; c++) {
+            float term = row[c] * numbers[i]; /* rounded to float32, then added */
+            /* numpy's cumsum starts from the first term itself (0.0f + -0.0f would be +0.0f) */
+            sums[c] = i == 0 ? term : sums[c] + term;
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&coef);
+    PyBuffer_Release(&index);
+    PyBuffer_Release(&value);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"ascii_row", ascii_row, METH_VARARGS,
+     "ascii_row(doc, char_chars, meta, word_n, char_n, meta_n) -> (columns, values) | None\n\n"
+     "The word, char_wb and meta blocks of an ASCII text's row: int32 columns and float32\n"
+     "values as bytes, or None when the text is not handled here (not ASCII, too long)."},
+    {"row_sums", row_sums, METH_VARARGS,
+     "row_sums(coef_t, indices, values, out) -> None\n\n"
+     "out[c] = the float32 sum of coef_t[indices[i], c] * values[i], added in the row's order."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    "mailward.classifier._cfeat",
+    "The content classifier's hashed row of an ASCII text and its sums with the model, in C.",
+    0,
+    methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__cfeat(void)
+{
+    for (int c = 0; c < 256; c++) {
+        int word = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '_';
+        WORD_CHAR[c] = (unsigned char)(word ? c : (c >= 'A' && c <= 'Z') ? c + 32 : 0);
+        SPLIT_SPACE[c] = (unsigned char)((c >= 9 && c <= 13) || (c >= 28 && c <= 32));
+    }
+    return PyModule_Create(&module);
+}

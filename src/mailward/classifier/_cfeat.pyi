@@ -1,0 +1,14 @@
+# The compiled helper's functions (src/mailward/classifier/_cfeat.c); see _native.py.
+import numpy as np
+import numpy.typing as npt
+
+def ascii_row(
+    doc: str, char_chars: int, meta: list[str], word_n: int, char_n: int, meta_n: int, /
+) -> tuple[bytes, bytes] | None: ...
+def row_sums(
+    coef_t: npt.NDArray[np.float32],
+    indices: npt.NDArray[np.int32],
+    values: npt.NDArray[np.float32],
+    out: npt.NDArray[np.float32],
+    /,
+) -> None: ...

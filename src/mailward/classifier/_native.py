@@ -1,0 +1,45 @@
+"""The content classifier's optional compiled helper (``_cfeat.c``), when it was built.
+
+``pip install`` builds ``mailward.classifier._cfeat`` where a C compiler and the Python headers
+are at hand (setup.py declares it optional); :data:`NATIVE` then holds its two functions, else
+None, and every caller takes the Python/numpy path, which gives the same numbers. Why C at all
+is said in ``_cfeat.c``'s header and in docs/performance.md (branch ``cfeat``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+#: ``ascii_row(doc, char_chars, meta, word_n, char_n, meta_n) -> (int32 columns, float32
+#: values) as bytes``, or None for a text it does not handle (not ASCII, over-long)
+AsciiRow = Callable[[str, int, list[str], int, int, int], tuple[bytes, bytes] | None]
+#: ``row_sums(coef_t, indices, values, out)``: out[c] = the float32 sum of
+#: coef_t[indices[i], c] * values[i], added in the row's order
+RowSums = Callable[
+    [npt.NDArray[np.float32], npt.NDArray[np.int32], npt.NDArray[np.float32],
+     npt.NDArray[np.float32]],
+    None,
+]  # fmt: skip
+
+
+class Native(NamedTuple):
+    """The compiled functions."""
+
+    ascii_row: AsciiRow
+    row_sums: RowSums
+
+
+def load() -> Native | None:
+    """The compiled helper's functions, or None when it was not built (or fails to load)."""
+    try:
+        from mailward.classifier import _cfeat  # noqa: PLC0415 (optional, compiled)
+    except ImportError:
+        return None
+    return Native(_cfeat.ascii_row, _cfeat.row_sums)
+
+
+NATIVE = load()
