@@ -36,10 +36,10 @@ class Native(NamedTuple):
 def load() -> Native | None:
     """The compiled helper's functions, or None when it was not built (or fails to load)."""
     try:
-        from mailward.classifier import _cfeat  # noqa: PLC0415 (optional, compiled)
+        import mailward.classifier._cfeat as cfeat  # noqa: PLC0415 (optional, compiled)
     except ImportError:
         return None
-    return Native(_cfeat.ascii_row, _cfeat.row_sums)
+    return Native(cfeat.ascii_row, cfeat.row_sums)
 
 
 NATIVE = load()
