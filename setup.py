@@ -11,7 +11,7 @@ import sys
 from setuptools import Extension, setup
 
 # no fused multiply-add: row_sums must round each product before adding it, as numpy does
-FLAGS = [] if sys.platform == "win32" else ["-O2", "-ffp-contract=off"]
+FLAGS = [] if sys.platform == "win32" else ["-ffp-contract=off"]
 
 setup(
     ext_modules=[
