@@ -48,6 +48,10 @@
 #define MAX_META ((Py_ssize_t)1 << 16)
 /* A meta token longer than this (UTF-8 bytes) is declined. */
 #define MAX_TOKEN ((Py_ssize_t)1 << 20)
+/* row_sums keeps the sums of up to this many classes on the stack. */
+#define MAX_LOCAL_CLASSES 16
+/* row_sums asks for the coefficients of the term this many terms ahead. */
+#define PREFETCH_AHEAD 8
 /* Radix sort digit. */
 #define DIGIT_BITS 11
 #define DIGITS (1 << DIGIT_BITS)
@@ -456,22 +460,38 @@ row_sums(PyObject *Py_UNUSED(module), PyObject *args)
     const float *weights = coef.buf;
     const int32_t *columns = index.buf;
     const float *numbers = value.buf;
-    float *sums = out.buf;
+    for (Py_ssize_t i = 0; i < terms; i++) {
+        if (columns[i] < 0 || columns[i] >= rows) {
+            PyErr_SetString(PyExc_IndexError, "a column index is out of range");
+            goto done;
+        }
+    }
+    float local[MAX_LOCAL_CLASSES];
+    float *sums = classes <= MAX_LOCAL_CLASSES ? local : PyMem_New(float, (size_t)classes);
+    if (sums == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     for (Py_ssize_t c = 0; c < classes; c++) {
         sums[c] = 0.0f;
     }
     for (Py_ssize_t i = 0; i < terms; i++) {
-        int32_t column = columns[i];
-        if (column < 0 || column >= rows) {
-            PyErr_SetString(PyExc_IndexError, "a column index is out of range");
-            goto done;
+#if defined(__GNUC__)
+        if (i + PREFETCH_AHEAD < terms) { /* the rows are far apart in a large array */
+            __builtin_prefetch(weights + (Py_ssize_t)columns[i + PREFETCH_AHEAD] * classes);
         }
-        const float *row = weights + (Py_ssize_t)column * classes;
+#endif
+        const float *row = weights + (Py_ssize_t)columns[i] * classes;
+        float number = numbers[i];
         for (Py_ssize_t c = 0; c < classes; c++) {
-            float term = row[c] * numbers[i]; /* rounded to float32, then added */
+            float term = row[c] * number; /* rounded to float32, then added */
             /* numpy's cumsum starts from the first term itself (0.0f + -0.0f would be +0.0f) */
             sums[c] = i == 0 ? term : sums[c] + term;
         }
+    }
+    memcpy(out.buf, sums, (size_t)classes * sizeof(float));
+    if (sums != local) {
+        PyMem_Free(sums);
     }
     result = Py_NewRef(Py_None);
 done:
