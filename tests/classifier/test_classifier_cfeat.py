@@ -28,11 +28,15 @@ needs_c = pytest.mark.skipif(NATIVE is None, reason="the C helper _cfeat is not 
 SIZES = [(2**18, 2**18, 2**16), (2**4, 2**3, 2**2), (1, 1, 1), (1009, 2**31 - 1 - 2000, 991)]
 #: ASCII with every character str.split() and the word tokenizer tell apart
 ASCII = "abcXYZ019 _.,@+-!'\"()<>/:;  \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f\x7f\x00"
+#: Latin, CJK, emoji, combining marks, Unicode spaces and word characters, ASCII
+UNICODE = "abcXYZ019 _.@+-!'  \t\n\x1c\x1f\u00a0éßÀ½中文\u2028😀\U0001d518\u0301\u2019ﬁİ"
+LONG_UNICODE = " ".join(f"word{i % 97} Grüße{i % 13}, café 中文{i}" for i in range(3000))
 ascii_texts = st.one_of(
     st.text(alphabet=st.characters(max_codepoint=127), max_size=300),
     st.text(alphabet=ASCII, max_size=300),
-    st.lists(st.sampled_from(["a", "ab", "Word", "x" * 40, "  ", "\t\n", "-", "_", "9"]))
-    .map("".join),
+    st.lists(st.sampled_from(["a", "ab", "Word", "x" * 40, "  ", "\t\n", "-", "_", "9"])).map(
+        "".join
+    ),
 )
 meta_lists = st.lists(st.text(max_size=12), max_size=20)  # any Unicode but lone surrogates
 
@@ -49,7 +53,7 @@ def python_blocks(
     hasher = BlockHasher(sizes, features._hash_fast)
     grams = WordGrams()
     tokens = grams.tokens(doc)
-    return hasher.hashed_blocks(tokens, doc[: features.CHAR_CHARS].lower().split(), meta)
+    return hasher.numpy_blocks(tokens, doc[: features.CHAR_CHARS].lower().split(), meta)
 
 
 def c_blocks(
@@ -143,6 +147,59 @@ def test_the_row_with_the_helper_is_the_general_paths_row(spec: FeatureSpec) -> 
         assert_same(featurizer.row(msg), featurizer.reference_row(msg))
 
 
+def token_inputs(doc: str) -> tuple[list[str], list[str]]:
+    return WordGrams().tokens(doc), doc[: features.CHAR_CHARS].lower().split()
+
+
+@needs_c
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=300), st.text(alphabet=UNICODE, max_size=300)), meta_lists,
+       st.sampled_from(SIZES))  # fmt: skip
+def test_the_helpers_token_blocks_are_the_numpy_paths(
+    doc: str, meta: list[str], sizes: tuple[int, int, int]
+) -> None:
+    assert NATIVE is not None
+    tokens, words = token_inputs(doc)
+    done = NATIVE.token_blocks(tokens, words, meta, *sizes)
+    assert done is not None
+    want = BlockHasher(sizes, features._hash_fast).numpy_blocks(tokens, words, meta)
+    assert_same((np.frombuffer(done[0], np.int32), np.frombuffer(done[1], np.float32)), want)
+
+
+@needs_c
+@pytest.mark.parametrize("spec", SPECS)
+def test_the_row_of_unicode_text_with_the_helper_is_the_general_paths_row(
+    spec: FeatureSpec,
+) -> None:
+    featurizer = Featurizer(spec)
+    rnd = random.Random(9)
+    base = parsed(message("x", "y", "https://例子.example/登录"))
+    msgs = [dataclasses.replace(base, subject="Grüße", text=LONG_UNICODE)]
+    for _ in range(200):
+        text = "".join(rnd.choice(UNICODE) for _ in range(rnd.randint(0, 500)))
+        msgs.append(dataclasses.replace(base, subject="Hello There", text=text))
+    for msg in msgs:
+        assert_same(featurizer.row(msg), featurizer.reference_row(msg))
+
+
+@needs_c
+def test_token_blocks_decline_and_reject_as_ascii_row_does() -> None:
+    assert NATIVE is not None
+    assert NATIVE.token_blocks(["a" * (2**20 + 1)], [], [], 8, 8, 8) is None  # a long token
+    assert NATIVE.token_blocks([], ["é" * 2**19 + "e"], [], 8, 8, 8) is None  # a long word
+    assert NATIVE.token_blocks([], ["word"] * 2**20, [], 8, 8, 8) is None  # too many columns
+    assert NATIVE.token_blocks([], [], ["x"] * (2**16 + 1), 8, 8, 8) is None
+    for tokens, words, meta in [(["a\udc80"], [], []), ([], ["\udc80"], []), ([], [], ["\ud800"])]:
+        with pytest.raises(UnicodeEncodeError):
+            NATIVE.token_blocks(tokens, words, meta, 8, 8, 8)
+    with pytest.raises(TypeError):
+        NATIVE.token_blocks(["ok", 3], [], [], 8, 8, 8)  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        NATIVE.token_blocks([], ("tuple",), [], 8, 8, 8)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="must"):
+        NATIVE.token_blocks([], [], [], 8, 0, 8)
+
+
 @needs_c
 def test_the_helper_declines_what_it_does_not_handle() -> None:
     assert NATIVE is not None
@@ -188,7 +245,7 @@ def test_the_helper_keeps_no_references() -> None:
 def test_row_sums_are_numpys_float32_sums_in_row_order() -> None:
     assert NATIVE is not None
     rng = np.random.default_rng(3)
-    coef_t = (rng.standard_normal((5000, 3)) * rng.choice([1e-6, 1.0, 1e6], (5000, 3)))
+    coef_t = rng.standard_normal((5000, 3)) * rng.choice([1e-6, 1.0, 1e6], (5000, 3))
     coef_t = coef_t.astype(np.float32)
     coef_t[7] = -0.0
     for terms in [0, 1, 2, 17, 3000]:
@@ -260,7 +317,8 @@ def test_the_row_uses_the_helper_for_ascii_text(monkeypatch: pytest.MonkeyPatch)
         calls.append(doc)
         return NATIVE.ascii_row(doc, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_native, "NATIVE", _native.Native(counting, NATIVE.row_sums))
+    native = _native.Native(counting, NATIVE.token_blocks, NATIVE.row_sums)
+    monkeypatch.setattr(_native, "NATIVE", native)
     featurizer = Featurizer(SPECS[0])
     msg = parsed(ASCII_MESSAGES[0])
     assert_same(featurizer.row(msg), featurizer.reference_row(msg))
@@ -282,7 +340,7 @@ def test_a_helper_that_fails_to_import_leaves_the_python_path(
     for raw in ASCII_MESSAGES:
         msg = parsed(raw)
         assert_same(featurizer.row(msg), featurizer.reference_row(msg))
-        assert featurizer._fast is not None and featurizer._fast._ascii_row is None
+        assert featurizer._fast is not None and featurizer._fast._native is None
         one = model.predict_one(msg)
         (batch,) = model.predict([msg])
         assert [v.hex() for v in one.values()] == [v.hex() for v in batch.values()]

@@ -48,6 +48,8 @@
 #define MAX_META ((Py_ssize_t)1 << 16)
 /* A meta token longer than this (UTF-8 bytes) is declined. */
 #define MAX_TOKEN ((Py_ssize_t)1 << 20)
+/* A row of more columns than this (before counting) is declined. */
+#define MAX_COLUMNS ((Py_ssize_t)1 << 22)
 /* row_sums keeps the sums of up to this many classes on the stack. */
 #define MAX_LOCAL_CLASSES 16
 /* row_sums asks for the coefficients of the term this many terms ahead. */
@@ -292,12 +294,86 @@ counted(const uint32_t *sorted, Py_ssize_t count, uint32_t char_at, uint32_t met
     return pair;
 }
 
-/* A block size: 1 <= n <= 2**31 - 1. */
+/* The three block sizes: each 1 .. 2**31 - 1, their sum too (the columns are int32). */
 static int
-check_size(Py_ssize_t n, const char *name)
+check_sizes(Py_ssize_t word_n, Py_ssize_t char_n, Py_ssize_t meta_n)
 {
-    if (n < 1 || n > (Py_ssize_t)INT32_MAX) {
-        PyErr_Format(PyExc_ValueError, "%s must be within 1 .. 2**31 - 1", name);
+    if (word_n < 1 || char_n < 1 || meta_n < 1 || word_n > (Py_ssize_t)INT32_MAX ||
+        char_n > (Py_ssize_t)INT32_MAX || meta_n > (Py_ssize_t)INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "the block sizes must be within 1 .. 2**31 - 1");
+        return -1;
+    }
+    if (word_n + char_n + meta_n > (Py_ssize_t)INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "the blocks' columns must fit in int32");
+        return -1;
+    }
+    return 0;
+}
+
+/* A list's items as a new tuple (held while they are read), or NULL with TypeError. */
+static PyObject *
+list_items(PyObject *list, const char *name)
+{
+    if (!PyList_Check(list)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a list of str", name);
+        return NULL;
+    }
+    return PyList_AsTuple(list);
+}
+
+/* The UTF-8 bytes of items[i] (strict: a lone surrogate raises UnicodeEncodeError), or NULL. */
+static const unsigned char *
+utf8_of(PyObject *items, Py_ssize_t i, Py_ssize_t *size)
+{
+    PyObject *item = PyTuple_GET_ITEM(items, i);
+    if (!PyUnicode_Check(item)) {
+        PyErr_SetString(PyExc_TypeError, "the tokens must be str");
+        return NULL;
+    }
+    return (const unsigned char *)PyUnicode_AsUTF8AndSize(item, size);
+}
+
+/* Appends the meta block's columns (one a token) of the str ``tokens``; 0, or -1 on an error,
+ * or 1 when a token is too long to be handled here. */
+static int
+meta_columns(PyObject *tokens, uint32_t n, uint32_t offset, uint32_t *columns, Py_ssize_t *count)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tokens); i++) {
+        Py_ssize_t size;
+        const unsigned char *utf8 = utf8_of(tokens, i, &size);
+        if (utf8 == NULL) {
+            return -1;
+        }
+        if (size > MAX_TOKEN) {
+            return 1;
+        }
+        columns[(*count)++] = offset + column_of(murmur3(utf8, size), n);
+    }
+    return 0;
+}
+
+/* The (columns, values) of columns[0:count] (all < meta_at + meta_n): sorted, counted and
+ * normalised per block. */
+static PyObject *
+sorted_row(Buffers *b, Py_ssize_t count, uint32_t char_at, uint32_t meta_at, uint32_t meta_n)
+{
+    uint32_t top = meta_at + meta_n - 1; /* the largest column */
+    int bits = 0;
+    while (bits < 32 && (top >> bits) != 0) {
+        bits++;
+    }
+    return counted(radix_sort(b->columns, b->spare, count, bits), count, char_at, meta_at);
+}
+
+/* Allocates the columns, spare and scratch buffers; -1 with MemoryError. */
+static int
+buffers_alloc(Buffers *b, Py_ssize_t capacity, Py_ssize_t scratch)
+{
+    b->columns = PyMem_New(uint32_t, (size_t)capacity);
+    b->spare = PyMem_New(uint32_t, (size_t)capacity);
+    b->scratch = PyMem_Malloc((size_t)scratch);
+    if (b->columns == NULL || b->spare == NULL || b->scratch == NULL) {
+        PyErr_NoMemory();
         return -1;
     }
     return 0;
@@ -312,93 +388,192 @@ ascii_row(PyObject *Py_UNUSED(module), PyObject *args)
                           &meta_n)) {
         return NULL;
     }
-    if (check_size(word_n, "word_n") || check_size(char_n, "char_n") ||
-        check_size(meta_n, "meta_n")) {
-        return NULL;
-    }
-    if (word_n + char_n + meta_n > (Py_ssize_t)INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "the blocks' columns must fit in int32");
+    if (check_sizes(word_n, char_n, meta_n) < 0) {
         return NULL;
     }
     if (char_chars < 0) {
         PyErr_SetString(PyExc_ValueError, "char_chars must not be negative");
         return NULL;
     }
-    if (!PyList_Check(meta)) {
-        PyErr_SetString(PyExc_TypeError, "meta must be a list of str");
+    PyObject *tokens = list_items(meta, "meta");
+    if (tokens == NULL) {
         return NULL;
     }
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(doc) < 0) {
+        Py_DECREF(tokens);
         return NULL;
     }
 #endif
-    Py_ssize_t len = PyUnicode_GET_LENGTH(doc);
-    if (!PyUnicode_IS_ASCII(doc) || len > MAX_DOC || PyList_GET_SIZE(meta) > MAX_META) {
+    Py_ssize_t len = PyUnicode_GET_LENGTH(doc), n_meta = PyTuple_GET_SIZE(tokens);
+    Py_ssize_t char_len = char_chars < len ? char_chars : len;
+    if (!PyUnicode_IS_ASCII(doc) || len > MAX_DOC || n_meta > MAX_META) {
+        Py_DECREF(tokens);
+        Py_RETURN_NONE;
+    }
+    /* word block <= len + 1, char block <= 6 char_len + 3 (see word_columns and char_columns),
+     * meta one each: under 2**26 by the limits above */
+    Py_ssize_t capacity = (len + 1) + (6 * char_len + 3) + n_meta;
+    if (capacity > MAX_COLUMNS) {
+        Py_DECREF(tokens);
         Py_RETURN_NONE;
     }
     const unsigned char *text = PyUnicode_1BYTE_DATA(doc);
-    Py_ssize_t char_len = char_chars < len ? char_chars : len;
-    /* the meta tokens, held by a tuple of their own while they are read */
-    PyObject *tokens = PyList_AsTuple(meta);
-    if (tokens == NULL) {
-        return NULL;
-    }
-    Py_ssize_t n_meta = PyTuple_GET_SIZE(tokens);
-    /* capacity: word block <= len + 1, char block <= 6 char_len + 3 (see word_columns and
-     * char_columns), meta one each; all under 2**26 by the limits above */
-    Py_ssize_t capacity = (len + 1) + (6 * char_len + 3) + n_meta;
     Buffers b = {NULL, NULL, NULL};
-    b.columns = PyMem_New(uint32_t, (size_t)capacity);
-    b.spare = PyMem_New(uint32_t, (size_t)capacity);
-    b.scratch = PyMem_Malloc((size_t)len + 3);
-    if (b.columns == NULL || b.spare == NULL || b.scratch == NULL) {
-        buffers_free(&b);
-        Py_DECREF(tokens);
-        return PyErr_NoMemory();
-    }
-    uint32_t char_at = (uint32_t)word_n, meta_at = (uint32_t)(word_n + char_n);
-    Py_ssize_t count = 0;
-    word_columns(text, len, (uint32_t)word_n, b.columns, &count, b.scratch);
-    char_columns(text, char_len, (uint32_t)char_n, char_at, b.columns, &count, b.scratch);
-    int declined = 0, failed = 0;
-    for (Py_ssize_t i = 0; i < n_meta; i++) {
-        PyObject *token = PyTuple_GET_ITEM(tokens, i);
-        if (!PyUnicode_Check(token)) {
-            PyErr_SetString(PyExc_TypeError, "meta must be a list of str");
-            failed = 1;
-            break;
-        }
-        Py_ssize_t size;
-        const char *utf8 = PyUnicode_AsUTF8AndSize(token, &size);
-        if (utf8 == NULL) { /* UnicodeEncodeError: a lone surrogate */
-            failed = 1;
-            break;
-        }
-        if (size > MAX_TOKEN) {
-            declined = 1;
-            break;
-        }
-        b.columns[count++] = meta_at + column_of(murmur3((const unsigned char *)utf8, size),
-                                                 (uint32_t)meta_n);
-    }
-    Py_DECREF(tokens);
     PyObject *result = NULL;
-    if (failed) {
-        result = NULL;
-    }
-    else if (declined) {
-        result = Py_NewRef(Py_None);
-    }
-    else {
-        uint32_t top = meta_at + (uint32_t)meta_n - 1; /* the largest column */
-        int bits = 0;
-        while (bits < 32 && (top >> bits) != 0) {
-            bits++;
+    if (buffers_alloc(&b, capacity, len + 3) == 0) {
+        uint32_t char_at = (uint32_t)word_n, meta_at = (uint32_t)(word_n + char_n);
+        Py_ssize_t count = 0;
+        word_columns(text, len, (uint32_t)word_n, b.columns, &count, b.scratch);
+        char_columns(text, char_len, (uint32_t)char_n, char_at, b.columns, &count, b.scratch);
+        int done = meta_columns(tokens, (uint32_t)meta_n, meta_at, b.columns, &count);
+        if (done == 0) {
+            result = sorted_row(&b, count, char_at, meta_at, (uint32_t)meta_n);
         }
-        result = counted(radix_sort(b.columns, b.spare, count, bits), count, char_at, meta_at);
+        else if (done == 1) {
+            result = Py_NewRef(Py_None);
+        }
     }
     buffers_free(&b);
+    Py_DECREF(tokens);
+    return result;
+}
+
+/* Appends the char_wb 3-5 gram columns of one word given as UTF-8 (``utf8[0:size]``, already
+ * lower-cased): the word padded with a space on both sides into scratch (size + 2 bytes), the
+ * start of each of its characters in starts (at most size + 3 entries with the end), then each
+ * window of 3, 4 and 5 characters hashed over its bytes. At most 3 (size + 2) columns. */
+static void
+utf8_char_columns(const unsigned char *utf8, Py_ssize_t size, uint32_t n, uint32_t offset,
+                  uint32_t *columns, Py_ssize_t *count, unsigned char *scratch,
+                  Py_ssize_t *starts)
+{
+    scratch[0] = ' ';
+    memcpy(scratch + 1, utf8, (size_t)size);
+    scratch[size + 1] = ' ';
+    Py_ssize_t total = size + 2, chars = 0;
+    for (Py_ssize_t at = 0; at < total; at++) {
+        if ((scratch[at] & 0xC0) != 0x80) { /* not a continuation byte: a character starts */
+            starts[chars++] = at;
+        }
+    }
+    starts[chars] = total;
+    for (Py_ssize_t width = 3; width <= 5 && width <= chars; width++) {
+        for (Py_ssize_t at = 0; at + width <= chars; at++) {
+            Py_ssize_t begin = starts[at];
+            columns[(*count)++] =
+                offset + column_of(murmur3(scratch + begin, starts[at + width] - begin), n);
+        }
+    }
+}
+
+static PyObject *
+token_blocks(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *token_list, *word_list, *meta_list;
+    Py_ssize_t word_n, char_n, meta_n;
+    if (!PyArg_ParseTuple(args, "OOOnnn:token_blocks", &token_list, &word_list, &meta_list,
+                          &word_n, &char_n, &meta_n)) {
+        return NULL;
+    }
+    if (check_sizes(word_n, char_n, meta_n) < 0) {
+        return NULL;
+    }
+    PyObject *tokens = list_items(token_list, "tokens");
+    PyObject *words = tokens != NULL ? list_items(word_list, "char_words") : NULL;
+    PyObject *meta = words != NULL ? list_items(meta_list, "meta") : NULL;
+    if (meta == NULL) {
+        Py_XDECREF(tokens);
+        Py_XDECREF(words);
+        return NULL;
+    }
+    Buffers b = {NULL, NULL, NULL};
+    Py_ssize_t *starts = NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n_tokens = PyTuple_GET_SIZE(tokens), n_words = PyTuple_GET_SIZE(words);
+    Py_ssize_t n_meta = PyTuple_GET_SIZE(meta);
+    if (n_tokens > MAX_DOC || n_words > MAX_DOC || n_meta > MAX_META) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    /* the longest token and word (UTF-8 bytes) and the columns' bound, each checked against
+     * a limit as it grows (no overflow: every addend is at most MAX_TOKEN or MAX_COLUMNS) */
+    Py_ssize_t longest_token = 0, longest_word = 0, capacity = 2 * n_tokens + n_meta;
+    for (Py_ssize_t i = 0; i < n_tokens + n_words; i++) {
+        int is_token = i < n_tokens;
+        Py_ssize_t size;
+        if (utf8_of(is_token ? tokens : words, is_token ? i : i - n_tokens, &size) == NULL) {
+            goto done;
+        }
+        if (size > MAX_TOKEN || capacity > MAX_COLUMNS) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+        if (is_token) {
+            longest_token = size > longest_token ? size : longest_token;
+        }
+        else {
+            longest_word = size > longest_word ? size : longest_word;
+            capacity += 3 * (size + 2);
+        }
+    }
+    if (capacity > MAX_COLUMNS) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    /* scratch: a bigram (two tokens and a space) or a padded word */
+    Py_ssize_t scratch = 2 * longest_token + 1 > longest_word + 2 ? 2 * longest_token + 1
+                                                                  : longest_word + 2;
+    starts = PyMem_New(Py_ssize_t, (size_t)longest_word + 3);
+    if (starts == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (buffers_alloc(&b, capacity, scratch) < 0) {
+        goto done;
+    }
+    uint32_t char_at = (uint32_t)word_n, meta_at = (uint32_t)(word_n + char_n);
+    Py_ssize_t count = 0, last_size = 0;
+    const unsigned char *last = NULL;
+    for (Py_ssize_t i = 0; i < n_tokens; i++) { /* sizes and UTF-8 are cached: no failure */
+        Py_ssize_t size;
+        const unsigned char *utf8 = utf8_of(tokens, i, &size);
+        if (utf8 == NULL) {
+            goto done;
+        }
+        b.columns[count++] = column_of(murmur3(utf8, size), (uint32_t)word_n);
+        if (last != NULL) {
+            memcpy(b.scratch, last, (size_t)last_size);
+            b.scratch[last_size] = ' ';
+            memcpy(b.scratch + last_size + 1, utf8, (size_t)size);
+            b.columns[count++] = column_of(murmur3(b.scratch, last_size + 1 + size),
+                                           (uint32_t)word_n);
+        }
+        last = utf8;
+        last_size = size;
+    }
+    for (Py_ssize_t i = 0; i < n_words; i++) {
+        Py_ssize_t size;
+        const unsigned char *utf8 = utf8_of(words, i, &size);
+        if (utf8 == NULL) {
+            goto done;
+        }
+        utf8_char_columns(utf8, size, (uint32_t)char_n, char_at, b.columns, &count, b.scratch,
+                          starts);
+    }
+    int meta_done = meta_columns(meta, (uint32_t)meta_n, meta_at, b.columns, &count);
+    if (meta_done == 0) {
+        result = sorted_row(&b, count, char_at, meta_at, (uint32_t)meta_n);
+    }
+    else if (meta_done == 1) {
+        result = Py_NewRef(Py_None);
+    }
+done:
+    buffers_free(&b);
+    PyMem_Free(starts);
+    Py_DECREF(tokens);
+    Py_DECREF(words);
+    Py_DECREF(meta);
     return result;
 }
 
@@ -507,6 +682,10 @@ static PyMethodDef methods[] = {
      "ascii_row(doc, char_chars, meta, word_n, char_n, meta_n) -> (columns, values) | None\n\n"
      "The word, char_wb and meta blocks of an ASCII text's row: int32 columns and float32\n"
      "values as bytes, or None when the text is not handled here (not ASCII, too long)."},
+    {"token_blocks", token_blocks, METH_VARARGS,
+     "token_blocks(tokens, char_words, meta, word_n, char_n, meta_n) -> (columns, values) | None\n\n"
+     "The word, char_wb and meta blocks from the word unigrams, the lower-cased words of the\n"
+     "char-gram text and the meta tokens (any str): as ascii_row; None when too large."},
     {"row_sums", row_sums, METH_VARARGS,
      "row_sums(coef_t, indices, values, out) -> None\n\n"
      "out[c] = the float32 sum of coef_t[indices[i], c] * values[i], added in the row's order."},

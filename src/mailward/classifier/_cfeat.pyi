@@ -5,6 +5,15 @@ import numpy.typing as npt
 def ascii_row(
     doc: str, char_chars: int, meta: list[str], word_n: int, char_n: int, meta_n: int, /
 ) -> tuple[bytes, bytes] | None: ...
+def token_blocks(
+    tokens: list[str],
+    char_words: list[str],
+    meta: list[str],
+    word_n: int,
+    char_n: int,
+    meta_n: int,
+    /,
+) -> tuple[bytes, bytes] | None: ...
 def row_sums(
     coef_t: npt.NDArray[np.float32],
     indices: npt.NDArray[np.int32],

@@ -13,8 +13,9 @@ the word, char and meta blocks, for less:
   own counts, with the same float64 operations as the general path's ``_normalised``.
 
 :meth:`BlockHasher.text_blocks` does all of that in one call of the compiled helper
-(``_cfeat.c``, :mod:`mailward.classifier._native`) for an ASCII text when it was built: the
-same numbers, without a Python string per gram or a numpy call per step.
+(``_cfeat.c``, :mod:`mailward.classifier._native`) for an ASCII text when it was built, and
+:meth:`BlockHasher.hashed_blocks` from the tokens of any text: the same numbers, without a
+Python string per gram or a numpy call per step.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mailward.classifier._charhash import hash_word_windows
-from mailward.classifier._native import AsciiRow
+from mailward.classifier._native import Native
 from mailward.classifier._wordgrams import WordGrams
 
 IntArray = npt.NDArray[np.int32]
@@ -37,16 +38,22 @@ FloatArray = npt.NDArray[np.float32]
 HashLoop = Callable[..., tuple[Any, Any, Any]]
 
 
+def _arrays(done: tuple[bytes, bytes]) -> tuple[IntArray, FloatArray]:
+    """The compiled helper's (columns, values) bytes as arrays (read-only views)."""
+    columns, values = done
+    return np.frombuffer(columns, dtype=np.int32), np.frombuffer(values, dtype=np.float32)
+
+
 class BlockHasher:
     """Hashes and counts the word, char and meta blocks of a spec (sizes in column order);
-    ``ascii_row`` is the compiled helper's, or None."""
+    ``native`` is the compiled helper, or None."""
 
     def __init__(
-        self, sizes: tuple[int, int, int], hash_loop: HashLoop, ascii_row: AsciiRow | None = None
+        self, sizes: tuple[int, int, int], hash_loop: HashLoop, native: Native | None = None
     ) -> None:
         self.word_features, self.char_features, self.meta_features = sizes
         self._sizes = sizes
-        self._ascii_row = ascii_row
+        self._native = native
         self._char_at = self.word_features
         self._meta_at = self.word_features + self.char_features
         self._hash_loop = hash_loop
@@ -63,11 +70,10 @@ class BlockHasher:
         (``grams``), char grams of its first ``char_chars`` characters, and the ``meta`` tokens.
         In one call of the compiled helper when it was built, ``doc`` is ASCII and ``grams``
         splits ASCII text as the helper does; else here."""
-        if self._ascii_row is not None and grams.splits_ascii:
-            done = self._ascii_row(doc, char_chars, meta, *self._sizes)
+        if self._native is not None and grams.splits_ascii:
+            done = self._native.ascii_row(doc, char_chars, meta, *self._sizes)
             if done is not None:
-                columns, values = done
-                return np.frombuffer(columns, dtype=np.int32), np.frombuffer(values, np.float32)
+                return _arrays(done)
         return self.hashed_blocks(grams.tokens(doc), doc[:char_chars].lower().split(), meta)
 
     def hashed_blocks(
@@ -76,7 +82,18 @@ class BlockHasher:
         """(sorted columns, values) of the word, char and meta blocks: ``tokens`` are the word
         unigrams (bigrams are made here), ``char_words`` the char-gram text lower-cased and
         split at whitespace, ``meta`` the link/attachment tokens. Raises UnicodeEncodeError on
-        a lone surrogate, as scikit-learn's hashing does."""
+        a lone surrogate, as scikit-learn's hashing does. In one call of the compiled helper
+        when it was built."""
+        if self._native is not None:
+            done = self._native.token_blocks(tokens, char_words, meta, *self._sizes)
+            if done is not None:
+                return _arrays(done)
+        return self.numpy_blocks(tokens, char_words, meta)
+
+    def numpy_blocks(
+        self, tokens: list[str], char_words: list[str], meta: list[str]
+    ) -> tuple[IntArray, FloatArray]:
+        """:meth:`hashed_blocks` with scikit-learn's hashing loop and numpy."""
         grams = chain(tokens, map(" ".join, pairwise(tokens)))
         columns = np.concatenate((
             self._hashed(grams, self.word_features),

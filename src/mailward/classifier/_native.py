@@ -1,7 +1,7 @@
 """The content classifier's optional compiled helper (``_cfeat.c``), when it was built.
 
 ``pip install`` builds ``mailward.classifier._cfeat`` where a C compiler and the Python headers
-are at hand (setup.py declares it optional); :data:`NATIVE` then holds its two functions, else
+are at hand (setup.py declares it optional); :data:`NATIVE` then holds its functions, else
 None, and every caller takes the Python/numpy path, which gives the same numbers. Why C at all
 is said in ``_cfeat.c``'s header and in docs/performance.md (branch ``cfeat``).
 """
@@ -17,6 +17,9 @@ import numpy.typing as npt
 #: ``ascii_row(doc, char_chars, meta, word_n, char_n, meta_n) -> (int32 columns, float32
 #: values) as bytes``, or None for a text it does not handle (not ASCII, over-long)
 AsciiRow = Callable[[str, int, list[str], int, int, int], tuple[bytes, bytes] | None]
+#: ``token_blocks(tokens, char_words, meta, word_n, char_n, meta_n)``: the same from the word
+#: unigrams, the lower-cased words of the char-gram text and the meta tokens (any str), or None
+TokenBlocks = Callable[[list[str], list[str], list[str], int, int, int], tuple[bytes, bytes] | None]
 #: ``row_sums(coef_t, indices, values, out)``: out[c] = the float32 sum of
 #: coef_t[indices[i], c] * values[i], added in the row's order
 RowSums = Callable[
@@ -30,6 +33,7 @@ class Native(NamedTuple):
     """The compiled functions."""
 
     ascii_row: AsciiRow
+    token_blocks: TokenBlocks
     row_sums: RowSums
 
 
@@ -39,7 +43,7 @@ def load() -> Native | None:
         import mailward.classifier._cfeat as cfeat  # noqa: PLC0415 (optional, compiled)
     except ImportError:
         return None
-    return Native(cfeat.ascii_row, cfeat.row_sums)
+    return Native(cfeat.ascii_row, cfeat.token_blocks, cfeat.row_sums)
 
 
 NATIVE = load()

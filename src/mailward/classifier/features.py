@@ -313,9 +313,7 @@ class Featurizer:
         if self._fast is None:
             spec = self.spec
             sizes = (spec.word_features, spec.char_features, spec.meta_features)
-            native = _native.NATIVE
-            ascii_row = native.ascii_row if native is not None else None
-            self._fast = BlockHasher(sizes, _hash_fast, ascii_row)
+            self._fast = BlockHasher(sizes, _hash_fast, _native.NATIVE)
         doc = body_text(msg)
         meta = meta_tokens(msg, self.spec.attachment_features)
         try:
