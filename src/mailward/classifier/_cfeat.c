@@ -159,7 +159,7 @@ radix_sort(uint32_t *keys, uint32_t *spare, Py_ssize_t count, int bits)
     return keys;
 }
 
-/* The buffers of one ascii_row call, freed together. */
+/* The buffers of one ascii_row or token_blocks call, freed together. */
 typedef struct {
     uint32_t *columns;
     uint32_t *spare;
