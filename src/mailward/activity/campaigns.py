@@ -31,13 +31,12 @@ import logging
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Connection, and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailward.activity import _campaign_schema as t
@@ -49,7 +48,8 @@ from mailward.activity.campaign_index import (
     message_indicators,
     signature_of,
 )
-from mailward.activity.campaign_merge import MergeOutcome, merge_clusters, oldest, resolve_merged
+from mailward.activity.campaign_merge import MergeOutcome, oldest, resolve_merged
+from mailward.activity.campaign_rows import Storing, store_batch, store_one
 from mailward.activity.checks import ActivityFinding
 from mailward.cluster.notify import CAMPAIGN, publish
 from mailward.cluster.redis import RedisLink
@@ -67,19 +67,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ACTOR = "mailward-campaigns"
-# Built once; each message only binds its values.
-_INSERT_MESSAGE = t.messages.insert()
-_SELECT_CAMPAIGN = select(t.campaigns).where(t.campaigns.c.id == bindparam("cid"))
-_COUNT_MEMBER = update(t.campaigns).where(t.campaigns.c.id == bindparam("cid")).values(
-    members=t.campaigns.c.members + 1, last_seen=bindparam("new_last"),
-    first_seen=bindparam("new_first"),
-    indicators=bindparam("new_indicators", type_=t.campaigns.c.indicators.type))
-#: The same when the campaign's indicator list is unchanged (most members): no JSON to write.
-_COUNT_MEMBER_SAME = update(t.campaigns).where(t.campaigns.c.id == bindparam("cid")).values(
-    members=t.campaigns.c.members + 1, last_seen=bindparam("new_last"),
-    first_seen=bindparam("new_first"))
 DELIVERED = frozenset({"deliver", "tag", "disarm"})
-MAX_INDICATORS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,19 +100,6 @@ class Campaign:
                 "members": self.members, "state": self.state, "bad_at": self.bad_at,
                 "bad_why": self.bad_why, "indicators": list(self.indicators),
                 "merged": list(self.merged)}
-
-
-@dataclass(slots=True)
-class _Storing:
-    """One message's campaign rows to write, and what writing them found."""
-
-    row: dict[str, Any]
-    ind: Indicators
-    at: float
-    merged: tuple[str, ...]
-    is_campaign: bool = False
-    outcome: MergeOutcome | None = None
-    bad: bool = False  # its campaign was found bad elsewhere
 
 
 def summarize(members: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -162,7 +137,7 @@ class Campaigns:
         #: In a cluster: merges and campaigns found bad are announced to the other nodes.
         self._link = RedisLink.from_settings(settings)
         #: Messages stored at the same time share one transaction.
-        self._writes: GroupTransaction[_Storing] = GroupTransaction(
+        self._writes: GroupTransaction[Storing] = GroupTransaction(
             lambda: self.tx("store campaign messages", write=True), self._store_batch,
             self._store_alone)
 
@@ -344,7 +319,7 @@ class Campaigns:
         """Insert the message (merging ``merged`` into its cluster first); create or update
         its campaign. (True when it is one, the merge's outcome.) Messages stored at the same
         time from other threads share the transaction (:mod:`mailward.store._group`)."""
-        item = _Storing(row, ind, at, merged)
+        item = Storing(row, ind, at, merged)
         try:
             self._writes.run(item)
         finally:
@@ -353,55 +328,12 @@ class Campaigns:
                     self._bad.add(str(row["campaign_id"]))
         return item.is_campaign, item.outcome
 
-    def _store_alone(self, item: _Storing) -> None:
+    def _store_alone(self, item: Storing) -> None:
         with self.tx("store a campaign message", write=True) as conn:
-            self._store_in(conn, item)
+            store_one(conn, item, self.cfg.min_members)
 
-    def _store_batch(self, conn: Connection, items: list[_Storing]) -> None:
-        for item in items:
-            self._store_in(conn, item)
-
-    def _store_in(self, conn: Connection, item: _Storing) -> None:
-        m, c = t.messages, t.campaigns
-        row, ind, at, merged = item.row, item.ind, item.at, item.merged
-        item.is_campaign, item.outcome, item.bad = False, None, False
-        cluster = row["campaign_id"]
-        if merged:
-            item.outcome = merge_clusters(conn, cluster, merged, at, self.cfg.min_members)
-        current = conn.execute(_SELECT_CAMPAIGN, {"cid": cluster}).first()
-        if current is None and not merged and row["joined_by"] != "new":
-            # another node may have merged the cluster this node knows: its kept id
-            into = resolve_merged(conn, [cluster]).get(cluster)
-            if into is not None:
-                cluster = row["campaign_id"] = into
-                current = conn.execute(_SELECT_CAMPAIGN, {"cid": cluster}).first()
-        conn.execute(_INSERT_MESSAGE, row)
-        if current is not None:
-            item.bad = current.state == "bad"  # found bad elsewhere (a node, the CLI)
-            known = list(dict.fromkeys([*current.indicators, *ind.all]))[:MAX_INDICATORS]
-            values = {"cid": cluster, "new_last": max(at, current.last_seen),
-                      "new_first": min(at, current.first_seen)}
-            if known == list(current.indicators):
-                conn.execute(_COUNT_MEMBER_SAME, values)
-            else:
-                conn.execute(_COUNT_MEMBER, {**values, "new_indicators": known})
-            item.is_campaign = True
-            return
-        rows = conn.execute(select(m.c.at, m.c.indicators)
-                            .where(m.c.campaign_id == cluster)).all()
-        if len(rows) < self.cfg.min_members:
-            return
-        shared: Counter[str] = Counter()
-        for r in rows:
-            shared.update(set(r.indicators.get("strong", ())) |
-                          set(r.indicators.get("infra", ())))
-        conn.execute(c.insert().values(
-            id=cluster, first_seen=min(r.at for r in rows),
-            last_seen=max(r.at for r in rows), members=len(rows), state="active",
-            bad_at=None, bad_why="",
-            indicators=[k for k, _ in shared.most_common(MAX_INDICATORS)]))
-        log.info("campaign %s: %d messages clustered", cluster, len(rows))
-        item.is_campaign = True
+    def _store_batch(self, conn: Connection, items: list[Storing]) -> None:
+        store_batch(conn, items, self.cfg.min_members)
 
     # -- reading ---------------------------------------------------------------------------
 
