@@ -8,7 +8,8 @@ from collections.abc import Callable
 from activity_helpers import MonitorFactory
 
 from mailward.activity import ActivityFinding
-from mailward.activity.campaigns import Campaigns, summarize
+from mailward.activity.campaign_reads import summarize
+from mailward.activity.campaigns import Campaigns
 from mailward.config.settings import LimitSettings, Settings
 from mailward.mime import parse_message
 from mailward.model import Action, Envelope, Verdict

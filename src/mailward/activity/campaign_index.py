@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass
-from itertools import islice
+from itertools import compress, filterfalse, islice
+from operator import attrgetter
 
 from datasketch import LeanMinHash
 
@@ -30,6 +31,7 @@ INDICATOR_CANDIDATES = 50
 #: of near-identical messages is recognised from its latest members as well as from all of
 #: them, and its next message costs the same whatever its size.
 CONTENT_CANDIDATES = 200
+_CLUSTER = attrgetter("cluster")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,33 +158,48 @@ class CampaignIndex:
               ) -> tuple[str | None, str, tuple[str, ...]]:
         """The cluster a message with ``sig`` and ``ind`` joins, how (None, "new"), and the
         other clusters it matches members of too (the most matching members first)."""
-        found: dict[str, str] = {}
+        found: dict[str, str] = {}  # matching member -> how, in the order they were found
         has_text = not sig.is_empty()
         if has_text:
             keys = self.lsh.query(sig)  # the newest CONTENT_CANDIDATES
-            scores = self.signatures.similarities(sig, keys)
-            found.update((k, "content") for k, s in zip(keys, scores, strict=True)
-                         if s >= self.similarity)
+            found.update(self._similar(sig, keys, self.similarity, "content"))
         for value in ind.strong:
-            for key in self._newest(value):
-                found.setdefault(key, "attachment")
+            found.update(dict.fromkeys(filterfalse(found.__contains__, self._newest(value)),
+                                       "attachment"))
         if has_text:
             for value in ind.infra:
-                keys = [k for k in self._newest(value) if k not in found]
-                scores = self.signatures.similarities(sig, keys)
+                keys = list(filterfalse(found.__contains__, self._newest(value)))
                 kind = "link" if value.startswith("link:") else "infra"
-                found.update((k, kind) for k, s in zip(keys, scores, strict=True)
-                             if s >= self.infra_similarity)
+                found.update(self._similar(sig, keys, self.infra_similarity, kind))
         if not found:
             return None, "new", ()
+        # the members' clusters, each label followed to its root once
+        labels = list(map(_CLUSTER, map(self.members.__getitem__, found)))
+        roots = {label: self.root(label) for label in dict.fromkeys(labels)}
+        if len(set(roots.values())) == 1:  # one cluster (most messages): nothing to rank
+            return next(iter(roots.values())), Counter(found.values()).most_common(1)[0][0], ()
+        return self._ranked(found, labels, roots)
+
+    def _similar(self, sig: LeanMinHash, keys: list[str], threshold: float,
+                 kind: str) -> dict[str, str]:
+        """Those of ``keys`` whose signature is at least ``threshold`` similar to ``sig``."""
+        if not keys:
+            return {}
+        scores = self.signatures.similarities(sig, keys)
+        return dict.fromkeys(compress(keys, [s >= threshold for s in scores]), kind)
+
+    def _ranked(self, found: dict[str, str], labels: list[str], roots: dict[str, str]
+                ) -> tuple[str, str, tuple[str, ...]]:
+        """The clusters of the ``found`` members ranked: the most matching members first,
+        then the one seen first; (the first, how it matched, the others)."""
         votes: Counter[str] = Counter()
         first: dict[str, float] = {}
         clusters: dict[str, str] = {}
-        for key in found:
-            member = self.members[key]
-            clusters[key] = cid = self.root(member.cluster)
+        for key, label in zip(found, labels, strict=True):
+            at = self.members[key].at
+            clusters[key] = cid = roots[label]
             votes[cid] += 1
-            first[cid] = min(first.get(cid, member.at), member.at)
+            first[cid] = min(first.get(cid, at), at)
         ranked = sorted(votes, key=lambda c: (-votes[c], first[c]))
         how = Counter(v for k, v in found.items() if clusters[k] == ranked[0])
         return ranked[0], how.most_common(1)[0][0], tuple(ranked[1:])

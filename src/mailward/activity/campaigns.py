@@ -31,13 +31,12 @@ import logging
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailward.activity import _campaign_schema as t
@@ -49,7 +48,9 @@ from mailward.activity.campaign_index import (
     message_indicators,
     signature_of,
 )
-from mailward.activity.campaign_merge import MergeOutcome, merge_clusters, oldest, resolve_merged
+from mailward.activity.campaign_merge import MergeOutcome, oldest, resolve_merged
+from mailward.activity.campaign_reads import CampaignReads
+from mailward.activity.campaign_rows import Storing, store_batch, store_one
 from mailward.activity.checks import ActivityFinding
 from mailward.cluster.notify import CAMPAIGN, publish
 from mailward.cluster.redis import RedisLink
@@ -67,19 +68,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ACTOR = "mailward-campaigns"
-# Built once; each message only binds its values.
-_INSERT_MESSAGE = t.messages.insert()
-_SELECT_CAMPAIGN = select(t.campaigns).where(t.campaigns.c.id == bindparam("cid"))
-_COUNT_MEMBER = update(t.campaigns).where(t.campaigns.c.id == bindparam("cid")).values(
-    members=t.campaigns.c.members + 1, last_seen=bindparam("new_last"),
-    first_seen=bindparam("new_first"),
-    indicators=bindparam("new_indicators", type_=t.campaigns.c.indicators.type))
-#: The same when the campaign's indicator list is unchanged (most members): no JSON to write.
-_COUNT_MEMBER_SAME = update(t.campaigns).where(t.campaigns.c.id == bindparam("cid")).values(
-    members=t.campaigns.c.members + 1, last_seen=bindparam("new_last"),
-    first_seen=bindparam("new_first"))
 DELIVERED = frozenset({"deliver", "tag", "disarm"})
-MAX_INDICATORS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,54 +84,9 @@ class Placement:
     merged: tuple[str, ...] = ()  # clusters merged into campaign_id because of this message
 
 
-@dataclass(frozen=True, slots=True)
-class Campaign:
-    id: str
-    first_seen: float
-    last_seen: float
-    members: int
-    state: str
-    bad_at: float | None
-    bad_why: str
-    indicators: tuple[str, ...]
-    merged: tuple[str, ...] = ()  # clusters (campaigns or not yet) merged into this one
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "first_seen": self.first_seen, "last_seen": self.last_seen,
-                "members": self.members, "state": self.state, "bad_at": self.bad_at,
-                "bad_why": self.bad_why, "indicators": list(self.indicators),
-                "merged": list(self.merged)}
-
-
-@dataclass(slots=True)
-class _Storing:
-    """One message's campaign rows to write, and what writing them found."""
-
-    row: dict[str, Any]
-    ind: Indicators
-    at: float
-    merged: tuple[str, ...]
-    is_campaign: bool = False
-    outcome: MergeOutcome | None = None
-    bad: bool = False  # its campaign was found bad elsewhere
-
-
-def summarize(members: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """What a campaign's members (as :meth:`Campaigns.members` gives them) add up to: its
-    recipients and senders (sorted) and the count of each verdict."""
-    actions = [str(m["action"]) for m in members]
-    return {"recipients": sorted({str(r) for m in members for r in m["recipients"]}),
-            "senders": sorted({str(m["from"] or m["mail_from"]) for m in members}),
-            "verdicts": {a: actions.count(a) for a in sorted(set(actions))}}
-
-
-def _campaign(row: Any, merged: tuple[str, ...] = ()) -> Campaign:
-    return Campaign(row.id, row.first_seen, row.last_seen, int(row.members), row.state,
-                    row.bad_at, row.bad_why, tuple(row.indicators), merged)
-
-
-class Campaigns:
-    """Clustering, the campaign tables, and the response to a bad campaign."""
+class Campaigns(CampaignReads):
+    """Clustering, the campaign tables, and the response to a bad campaign (reading the
+    tables: :class:`~mailward.activity.campaign_reads.CampaignReads`)."""
 
     def __init__(self, settings: Settings, store: Store, journal: Journal | None = None,
                  monitor: ActivityMonitor | None = None, *, now: float | None = None) -> None:
@@ -162,7 +106,7 @@ class Campaigns:
         #: In a cluster: merges and campaigns found bad are announced to the other nodes.
         self._link = RedisLink.from_settings(settings)
         #: Messages stored at the same time share one transaction.
-        self._writes: GroupTransaction[_Storing] = GroupTransaction(
+        self._writes: GroupTransaction[Storing] = GroupTransaction(
             lambda: self.tx("store campaign messages", write=True), self._store_batch,
             self._store_alone)
 
@@ -344,7 +288,7 @@ class Campaigns:
         """Insert the message (merging ``merged`` into its cluster first); create or update
         its campaign. (True when it is one, the merge's outcome.) Messages stored at the same
         time from other threads share the transaction (:mod:`mailward.store._group`)."""
-        item = _Storing(row, ind, at, merged)
+        item = Storing(row, ind, at, merged)
         try:
             self._writes.run(item)
         finally:
@@ -353,147 +297,12 @@ class Campaigns:
                     self._bad.add(str(row["campaign_id"]))
         return item.is_campaign, item.outcome
 
-    def _store_alone(self, item: _Storing) -> None:
+    def _store_alone(self, item: Storing) -> None:
         with self.tx("store a campaign message", write=True) as conn:
-            self._store_in(conn, item)
+            store_one(conn, item, self.cfg.min_members)
 
-    def _store_batch(self, conn: Connection, items: list[_Storing]) -> None:
-        for item in items:
-            self._store_in(conn, item)
-
-    def _store_in(self, conn: Connection, item: _Storing) -> None:
-        m, c = t.messages, t.campaigns
-        row, ind, at, merged = item.row, item.ind, item.at, item.merged
-        item.is_campaign, item.outcome, item.bad = False, None, False
-        cluster = row["campaign_id"]
-        if merged:
-            item.outcome = merge_clusters(conn, cluster, merged, at, self.cfg.min_members)
-        current = conn.execute(_SELECT_CAMPAIGN, {"cid": cluster}).first()
-        if current is None and not merged and row["joined_by"] != "new":
-            # another node may have merged the cluster this node knows: its kept id
-            into = resolve_merged(conn, [cluster]).get(cluster)
-            if into is not None:
-                cluster = row["campaign_id"] = into
-                current = conn.execute(_SELECT_CAMPAIGN, {"cid": cluster}).first()
-        conn.execute(_INSERT_MESSAGE, row)
-        if current is not None:
-            item.bad = current.state == "bad"  # found bad elsewhere (a node, the CLI)
-            known = list(dict.fromkeys([*current.indicators, *ind.all]))[:MAX_INDICATORS]
-            values = {"cid": cluster, "new_last": max(at, current.last_seen),
-                      "new_first": min(at, current.first_seen)}
-            if known == list(current.indicators):
-                conn.execute(_COUNT_MEMBER_SAME, values)
-            else:
-                conn.execute(_COUNT_MEMBER, {**values, "new_indicators": known})
-            item.is_campaign = True
-            return
-        rows = conn.execute(select(m.c.at, m.c.indicators)
-                            .where(m.c.campaign_id == cluster)).all()
-        if len(rows) < self.cfg.min_members:
-            return
-        shared: Counter[str] = Counter()
-        for r in rows:
-            shared.update(set(r.indicators.get("strong", ())) |
-                          set(r.indicators.get("infra", ())))
-        conn.execute(c.insert().values(
-            id=cluster, first_seen=min(r.at for r in rows),
-            last_seen=max(r.at for r in rows), members=len(rows), state="active",
-            bad_at=None, bad_why="",
-            indicators=[k for k, _ in shared.most_common(MAX_INDICATORS)]))
-        log.info("campaign %s: %d messages clustered", cluster, len(rows))
-        item.is_campaign = True
-
-    # -- reading ---------------------------------------------------------------------------
-
-    def get(self, campaign_id: str) -> Campaign | None:
-        """The campaign with this id (None when there is none: see :meth:`merged_into`)."""
-        g = t.merges
-        with self.tx("read a campaign") as conn:
-            row = conn.execute(select(t.campaigns).where(t.campaigns.c.id == campaign_id)).first()
-            if row is None:
-                return None
-            merged = conn.execute(select(g.c.id).where(g.c.merged_into == campaign_id)
-                                  .order_by(g.c.at, g.c.id)).scalars().all()
-        return _campaign(row, tuple(str(m) for m in merged))
-
-    def merged_into(self, campaign_id: str) -> str | None:
-        """The campaign a merged campaign is now part of (None if it was never merged)."""
-        g = t.merges
-        with self.tx("read a campaign merge") as conn:
-            found = conn.execute(select(g.c.merged_into).where(g.c.id == campaign_id)).scalar()
-        return None if found is None else str(found)
-
-    def recent(self, limit: int = 100, state: str | None = None) -> list[Campaign]:
-        """Campaigns, most recently active first."""
-        c = t.campaigns
-        query = select(c)
-        if state:
-            query = query.where(c.c.state == state)
-        with self.tx("list campaigns") as conn:
-            rows = conn.execute(query.order_by(c.c.last_seen.desc()).limit(limit)).all()
-        return [_campaign(r) for r in rows]
-
-    def page(self, state: str | None = None, after: tuple[float, str] | None = None,
-             limit: int = 50) -> tuple[list[Campaign], tuple[float, str] | None]:
-        """One page of campaigns, most recently active first (last seen, then id), older than
-        ``after`` (a last seen and id) when given; with the ``after`` of the next page, None
-        on the last."""
-        c = t.campaigns
-        query = select(c)
-        if state:
-            query = query.where(c.c.state == state)
-        if after is not None:
-            query = query.where(or_(c.c.last_seen < after[0],
-                                    and_(c.c.last_seen == after[0], c.c.id < after[1])))
-        query = query.order_by(c.c.last_seen.desc(), c.c.id.desc()).limit(limit + 1)
-        with self.tx("list campaigns") as conn:
-            rows = conn.execute(query).all()
-        found = [_campaign(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return found, (found[-1].last_seen, found[-1].id) if more else None
-
-    def summaries(self, campaign_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """:func:`summarize` of each campaign's members, for a page of campaigns."""
-        m = t.messages
-        grouped: dict[str, list[dict[str, Any]]] = {cid: [] for cid in campaign_ids}
-        if not campaign_ids:
-            return {}
-        query = select(m.c.campaign_id, m.c.mail_from, m.c.from_address, m.c.recipients,
-                       m.c.action).where(m.c.campaign_id.in_(list(campaign_ids)))
-        with self.tx("summarise campaigns") as conn:
-            for r in conn.execute(query):
-                grouped[r.campaign_id].append({"mail_from": r.mail_from, "from": r.from_address,
-                                               "recipients": r.recipients, "action": r.action})
-        return {cid: summarize(members) for cid, members in grouped.items()}
-
-    def member_ids(self, campaign_id: str) -> list[str]:
-        """The spool ids of a campaign's members (the quarantine's entry ids), oldest first."""
-        m = t.messages
-        with self.tx("read campaign member ids") as conn:
-            return [str(x) for x in conn.execute(
-                select(m.c.spool_id).where(m.c.campaign_id == campaign_id).order_by(m.c.at)
-            ).scalars()]
-
-    def members(self, campaign_id: str) -> list[dict[str, Any]]:
-        """The members, oldest first: spool id, time, senders, recipients, subject, verdict."""
-        m = t.messages
-        cols = (m.c.spool_id, m.c.at, m.c.mail_from, m.c.from_address, m.c.recipients,
-                m.c.subject, m.c.action, m.c.score, m.c.joined_by, m.c.cluster_ms)
-        with self.tx("read campaign members") as conn:
-            rows = conn.execute(select(*cols).where(m.c.campaign_id == campaign_id)
-                                .order_by(m.c.at)).all()
-        return [{"spool_id": r.spool_id, "at": r.at, "mail_from": r.mail_from,
-                 "from": r.from_address, "recipients": list(r.recipients),
-                 "subject": r.subject, "action": r.action, "score": round(r.score, 2),
-                 "joined_by": r.joined_by, "cluster_ms": r.cluster_ms} for r in rows]
-
-    def campaign_of(self, spool_id: str) -> str | None:
-        """The campaign (a cluster of at least min_members) a message belongs to."""
-        m, c = t.messages, t.campaigns
-        query = select(c.c.id).join(m, m.c.campaign_id == c.c.id).where(m.c.spool_id == spool_id)
-        with self.tx("find a message's campaign") as conn:
-            found = conn.execute(query).scalar()
-        return None if found is None else str(found)
+    def _store_batch(self, conn: Connection, items: list[Storing]) -> None:
+        store_batch(conn, items, self.cfg.min_members)
 
     # -- found bad -------------------------------------------------------------------------
 

@@ -18,7 +18,8 @@ import json
 from rich.console import Console
 from rich.table import Table
 
-from mailward.activity.campaigns import Campaign, Campaigns, summarize
+from mailward.activity.campaign_reads import Campaign, summarize
+from mailward.activity.campaigns import Campaigns
 from mailward.activity.monitor import ActivityMonitor
 from mailward.config.settings import Settings
 from mailward.errors import StoreError

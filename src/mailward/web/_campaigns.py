@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from mailward.activity.campaigns import Campaign, summarize
+from mailward.activity.campaign_reads import Campaign, summarize
 from mailward.errors import StoreError
 from mailward.store.browse import QuarantineFilter
 from mailward.web._accounts import Session, has_role
