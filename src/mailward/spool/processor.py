@@ -423,14 +423,33 @@ class Processor:
         self, entry: SpoolEntry, state: SpoolState, raw: bytes, rcpts: list[str],
         temp: dict[str, str], perm: dict[str, str],
     ) -> None:
+        first = self._first_attempt(entry.id, state)
+        names: set[str] = set()  # a recipient twice (in any case) is one copy, looked for
         for rcpt in rcpts:
+            key = rcpt.lower()
+            first_here = first and key not in names
+            names.add(key)
             try:
-                self.maildir.deliver(entry.id, rcpt, raw)
+                self.maildir.deliver(entry.id, rcpt, raw, first_attempt=first_here)
                 state.done[rcpt] = "delivered"
             except PermanentDeliveryError as exc:
                 perm[rcpt] = str(exc)
             except (DeliveryError, OSError) as exc:
                 temp[rcpt] = str(exc)
+
+    def _first_attempt(self, entry_id: str, state: SpoolState) -> bool:
+        """Whether this is certainly the entry's first Maildir delivery attempt (its copies
+        then need no look in ``cur/``): the spool made its id in this process, no attempt
+        began here (:meth:`Spool.take_new`) nor elsewhere (``state.started``). Otherwise
+        ``started`` is saved before the attempt (one state write, for retries and entries
+        taken up after a crash or from another process only), so that the process that
+        spooled the entry never takes a later attempt for its first."""
+        first = self.spool.take_new(entry_id) and not state.started
+        if not state.started:
+            state.started = True  # saved now, or with the state's next save
+            if not first:
+                self.spool.save_state(entry_id, state)
+        return first
 
     async def _hand_off(
         self, send: RelayFn, where: Any, done_as: str, entry: SpoolEntry, state: SpoolState,
