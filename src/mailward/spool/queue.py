@@ -222,6 +222,10 @@ class Spool:
         except (ValueError, TypeError, AttributeError) as exc:
             raise SpoolError(f"spool state of {entry_id} is damaged: {exc}") from exc
 
+    def untouched(self, entry_id: str) -> bool:
+        """No state was saved for the entry yet: no worker has taken it up (one stat)."""
+        return not os.path.exists(self._state_path(entry_id))
+
     def ids(self) -> list[str]:
         """Every queued id, oldest first."""
         return sorted(p.name[:-4] for p in self.queue.glob("*.msg"))
