@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,6 +74,28 @@ def test_retry_finds_copy_moved_to_cur(tmp_path: Path, suffix: str) -> None:
     again = delivery.deliver("d1", "bob@example.com", RAW)
     assert again == moved
     assert list(iter_messages(tmp_path, "bob@example.com")) == [moved]
+
+
+def test_first_attempt_lists_no_cur_but_finds_a_copy_in_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivery = MaildirDelivery(tmp_path)
+    first = delivery.deliver("d1", "bob@example.com", RAW)
+    (first.parent.parent / "cur" / "read-before:2,S").write_bytes(RAW)
+    listed: list[str] = []
+    real = os.scandir
+
+    def spy(path: Any = ".") -> Any:
+        listed.append(os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", spy)
+    assert delivery.deliver("d2", "bob@example.com", RAW, first_attempt=True).parent == first.parent
+    assert delivery.deliver("d1", "bob@example.com", b"other", first_attempt=True) == first
+    assert listed == []
+    assert delivery.deliver("d3", "bob@example.com", RAW).parent == first.parent
+    assert listed == [str(first.parent.parent / "cur")]  # when unsure it looks
+    assert len(_files(tmp_path)) == 4
 
 
 def test_cur_file_with_longer_name_is_not_mistaken_for_the_copy(tmp_path: Path) -> None:

@@ -1,8 +1,11 @@
-"""SIGKILL while a client is sending: every message that got 250 arrives exactly once."""
+"""SIGKILL while a client is sending: every message that got 250 arrives exactly once, while
+a reader's mail program moves the delivered copies from ``new/`` to ``cur/`` (so a delivery
+made again after a kill must find its copy there)."""
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import random
 import smtplib
@@ -38,6 +41,15 @@ def sender_loop(port: int, acked: list[str], stop: threading.Event, start: int) 
             stop.wait(0.05)
 
 
+def reader_loop(data_dir: Path, stop: threading.Event) -> None:
+    """As a mail program does: every message seen in new/ is moved to cur/ as read."""
+    while not stop.is_set():
+        for path in (data_dir / "maildir").glob("*/*/new/*"):
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(path, path.parent.parent / "cur" / f"{path.name}:2,S")
+        stop.wait(0.01)
+
+
 def delivered_ids(gw: GatewayProcess) -> collections.Counter[str]:
     ids: collections.Counter[str] = collections.Counter()
     for path in maildir_files(gw.data_dir):
@@ -70,9 +82,16 @@ def test_sigkill_while_sending_loses_and_duplicates_nothing(make_gateway) -> Non
     acked: list[str] = []
     # CI runs 3 kills; MAILWARD_CRASH_ROUNDS=50 makes it the soak test of issue 6.
     rounds = int(os.environ.get("MAILWARD_CRASH_ROUNDS", "3"))
-    for round_no in range(rounds):
-        acked += run_crash_round(gw, rng, start=round_no * 100_000)
-    gw.wait_spool_empty(timeout=60)
+    reading = threading.Event()
+    reader = threading.Thread(target=reader_loop, args=(gw.data_dir, reading))
+    reader.start()
+    try:
+        for round_no in range(rounds):
+            acked += run_crash_round(gw, rng, start=round_no * 100_000)
+        gw.wait_spool_empty(timeout=60)
+    finally:
+        reading.set()
+        reader.join(15)
     got = delivered_ids(gw)
     assert len(acked) > 5, "the client must have sent something before the kills"
     missing = [m for m in acked if got[m] != 1]

@@ -12,7 +12,7 @@ from mailward.config.settings import Settings
 from mailward.engine.pipeline import Engine, ScanOutcome
 from mailward.frontends.smtp.handler import GatewayHandler
 from mailward.model import Envelope
-from mailward.spool.queue import Spool
+from mailward.spool.queue import Spool, SpoolState
 
 RAW = (
     b"From: Alice <alice@partner.example.net>\r\nTo: bob@example.com\r\nSubject: notes\r\n"
@@ -101,3 +101,31 @@ def test_a_scan_past_the_inline_limit_is_stopped_and_the_message_left_to_the_spo
     assert spool.state(entry_id).verdict is None  # the spool worker scans it
     with spool.locked(entry_id) as mine:
         assert mine
+
+
+def test_an_entry_a_worker_took_up_before_the_lock_is_left_to_it(tmp_path: Path) -> None:
+    """A worker (of this or another process) that took the entry between its spooling and the
+    handler's lock and saved its progress (a recipient done, a delivery started) keeps it:
+    the handler neither scans it nor writes its verdict over that state."""
+    settings = Settings(data_dir=tmp_path)
+    spool = Spool(tmp_path / "spool")
+    worked = SpoolState(done={"bob@example.com": "relayed"}, attempts=1, started=True)
+    real_put = spool.put
+
+    def put_then_a_worker(*args: Any, **kw: Any) -> str:
+        entry_id = real_put(*args, **kw)
+        spool.save_state(entry_id, worked)
+        return entry_id
+
+    spool.put = put_then_a_worker  # type: ignore[method-assign]
+    engine = LockProbeEngine(settings, spool)
+    processor = types.SimpleNamespace(lockdown=None)
+    queued: list[str] = []
+    handler = GatewayHandler(
+        settings, spool, engine, processor, on_queued=queued.append  # type: ignore[arg-type]
+    )
+    reply = asyncio.run(data_call(handler))
+    assert reply.startswith("250 ")
+    assert engine.free_during_scan == []  # not scanned inline
+    [entry_id] = queued
+    assert spool.state(entry_id) == worked

@@ -14,7 +14,7 @@ from mailward.config.settings import EngineSettings, Settings
 from mailward.engine.pipeline import Engine
 from mailward.model import Action, Envelope, Verdict
 from mailward.response.journal import Journal
-from mailward.spool import processor as processor_module
+from mailward.spool import completing as completing_module
 from mailward.spool.processor import Processor, verdict_to_state
 from mailward.spool.queue import Spool, SpoolState
 from mailward.store import open_store
@@ -33,13 +33,13 @@ def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Proce
     processor = Processor(settings, Engine(settings), Spool(settings.spool_dir), store,
                           journal=journal)
     seen: list[Any] = []
-    real = processor_module.entry_from_message
+    real = completing_module.entry_from_message
 
     def spy(*args: Any) -> Any:
         seen.append(args[5])  # the ParsedMessage handed over, or None
         return real(*args)
 
-    monkeypatch.setattr(processor_module, "entry_from_message", spy)
+    monkeypatch.setattr(completing_module, "entry_from_message", spy)
     yield processor, seen
     journal.close()
     store.close()

@@ -9,6 +9,7 @@ import pytest
 
 from mailward.errors import SpoolError
 from mailward.model import Envelope
+from mailward.spool import queue
 from mailward.spool.queue import Spool, SpoolState, check_spool_id, new_spool_id
 
 ENVELOPE = Envelope(
@@ -89,6 +90,7 @@ def test_state_save_and_load(spool: Spool) -> None:
         attempts=2,
         next_attempt=1234.5,
         last_errors={"carol@example.com": "451 later"},
+        started=True,
     )
     spool.save_state(entry_id, state)
     assert spool.state(entry_id) == state
@@ -247,3 +249,32 @@ def test_intact_hand_written_header_loads(spool: Spool) -> None:
     entry = spool.load("abcdef0123456789")
     assert entry.envelope == Envelope(mail_from="a@b.example", rcpt_tos=("c@example.com",))
     assert entry.raw == b"Subject: x\n\nbody\n"
+
+
+# --- new ids (the processor's first delivery attempts) ------------------------------------
+
+
+def test_an_id_put_made_is_new_once(spool: Spool) -> None:
+    entry_id = spool.put(ENVELOPE, RAW)
+    assert spool.take_new(entry_id)
+    assert not spool.take_new(entry_id)
+
+
+def test_a_given_id_is_never_new(spool: Spool) -> None:
+    """A caller's id (a bounce, a release) may have been delivered before: not new."""
+    assert not spool.take_new(spool.put(ENVELOPE, RAW, entry_id="rel-0000000001-abc"))
+
+
+def test_another_spool_and_a_finished_entry_know_no_new_ids(spool: Spool) -> None:
+    entry_id = spool.put(ENVELOPE, RAW)
+    assert not Spool(spool.root).take_new(entry_id)  # another process, or after a restart
+    spool.finish(entry_id)
+    assert not spool.take_new(entry_id)
+
+
+def test_beyond_the_limit_the_oldest_new_id_is_forgotten(
+    spool: Spool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queue, "NEW_KEPT", 2)
+    ids = [spool.put(ENVELOPE, RAW) for _ in range(3)]
+    assert [spool.take_new(i) for i in ids] == [False, True, True]

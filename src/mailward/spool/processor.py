@@ -15,26 +15,19 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
-import email.utils
-import functools
-import hashlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from mailward.activity.campaigns import Campaigns
 from mailward.activity.monitor import ActivityMonitor, account_of
-from mailward.config.settings import RelaySettings, Settings
-from mailward.delivery.dsn import build_bounce
+from mailward.config.settings import Settings
 from mailward.delivery.lmtp import lmtp_message
 from mailward.delivery.maildir import MaildirDelivery
-from mailward.delivery.relay import RelayResult, normalise_line_endings, relay_message
-from mailward.delivery.retry import next_retry_delay
+from mailward.delivery.relay import relay_message
 from mailward.disarm import disarm_message, removed_summary
 from mailward.engine.pipeline import Engine, ScanOutcome
-from mailward.errors import DeliveryError, LimitExceeded, ParseError, PermanentDeliveryError
+from mailward.errors import LimitExceeded, ParseError
 from mailward.mime import parse_message
 from mailward.model import (
     Action,
@@ -42,51 +35,43 @@ from mailward.model import (
     ParsedMessage,
     TextSignature,
     Verdict,
-    findings_from_json,
 )
-from mailward.policy.rewrite import apply_verdict, safe_header_value, strip_inbound_headers
-from mailward.response.indicators import entry_from_message, maildir_location, relay_location
-from mailward.response.journal import Journal, SideWrite
+from mailward.response.journal import Journal
 from mailward.response.lockdown import Level, must_hold
+from mailward.spool.delivering import Delivering, RelayFn
 from mailward.spool.observing import LaterObservations
 from mailward.spool.queue import Spool, SpoolEntry, SpoolState
-from mailward.spool.sender import header_from_address
+from mailward.spool.records import (
+    Outcome,
+    delivered_copies,
+    message_record,
+    trusted_authserv_ids,
+    verdict_from_state,
+    verdict_to_state,
+)
 from mailward.store import MessageRecord, Store
+
+__all__ = [
+    "DELIVERED_ACTIONS",
+    "Outcome",
+    "Processor",
+    "RelayFn",
+    "delivered_copies",
+    "drain",
+    "message_record",
+    "trusted_authserv_ids",
+    "verdict_from_state",
+    "verdict_to_state",
+]
 
 log = logging.getLogger(__name__)
 
-RelayFn = Callable[..., Coroutine[Any, Any, RelayResult]]
 #: Scanned messages whose parse is kept for their journal entry (see Processor.record).
 PARSED_KEPT = 512
 DELIVERED_ACTIONS = (Action.DELIVER, Action.TAG, Action.DISARM)
 
 
-def verdict_to_state(verdict: Verdict) -> dict[str, Any]:
-    data = dict(verdict.to_json())
-    data["add_headers"] = [list(h) for h in verdict.add_headers]
-    data["subject_prefix"] = verdict.subject_prefix
-    return data
-
-
-def verdict_from_state(data: dict[str, Any]) -> Verdict:
-    return Verdict(
-        action=Action(data["action"]),
-        score=float(data["score"]),
-        reason=str(data["reason"]),
-        findings=findings_from_json(data.get("findings", [])),
-        add_headers=tuple((str(n), str(v)) for n, v in data.get("add_headers", [])),
-        subject_prefix=data.get("subject_prefix"),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    entry_id: str
-    finished: bool
-    action: str
-
-
-class Processor:
+class Processor(Delivering):
     """Scans and delivers spool entries. Safe to run in several workers and processes."""
 
     def __init__(
@@ -268,19 +253,6 @@ class Processor:
         while len(self._parsed) > PARSED_KEPT:
             self._parsed.popitem(last=False)
 
-    def _journal_entry(
-        self, entry: SpoolEntry, verdict: Verdict, copies: Sequence[tuple[str, str]],
-        side: SideWrite | None = None,
-    ) -> None:
-        """Write the journal entry (off the event loop: it may parse the message)."""
-        assert self.journal is not None
-        parsed = self._parsed.pop(entry.id, None)
-        if parsed is not None and parsed.raw != entry.raw:  # the isolated scan sends no bytes
-            parsed = dataclasses.replace(parsed, raw=entry.raw)
-        self.journal.record(
-            entry_from_message(entry.id, entry.raw, entry.envelope, verdict, copies, parsed),
-            side)
-
     def _bad_campaign(self, entry: SpoolEntry, state: SpoolState, verdict: Verdict) -> Verdict:
         """Quarantine instead of delivering a member of a campaign already found bad (a
         release from the quarantine is delivered as asked)."""
@@ -314,337 +286,6 @@ class Processor:
         await asyncio.to_thread(self.store.record_message, rec)
         await asyncio.to_thread(self.store.quarantine, rec, entry.raw)
         log.info("quarantined %s (%s)", entry.id, verdict.reason)
-
-    async def _deliver(
-        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, now: float,
-        body: bytes | None = None,
-    ) -> Outcome:
-        source, removed = strip_inbound_headers(
-            entry.raw if body is None else body,
-            self.settings.policy.strip_inbound_headers,
-            trusted_authserv_ids(self.settings),
-        )
-        if removed:
-            names = safe_header_value(", ".join(sorted(set(removed))))[:300]
-            log.info("removed %d inbound verdict headers from %s: %s", len(removed), entry.id,
-                     names)
-        raw = normalise_line_endings(apply_verdict(
-            source,
-            verdict,
-            authserv_id=self.settings.organisation.authserv_id,
-            trace_headers=[("Received", self.received_header(entry))],
-        ))
-        pending = [r for r in entry.envelope.rcpt_tos if r not in state.done]
-        temp: dict[str, str] = {}
-        perm: dict[str, str] = {}
-        if entry.flags.get("reinject"):  # came through the milter: back into the MTA
-            await self._reinject(entry, state, raw, pending, temp, perm)
-            return await self._settle(entry, state, verdict, temp, perm, now)
-        inbound = self.settings.delivery.inbound
-        local = [r for r in pending if self._is_inbound(r)]
-        remote = [r for r in pending if not self._is_inbound(r)]
-        if inbound == "maildir" and local and not remote:
-            if await self._to_maildir_and_complete(entry, state, verdict, raw, local, temp, perm):
-                return Outcome(entry.id, True, str(verdict.action))
-        elif inbound == "maildir":
-            await self._to_maildir(entry, state, raw, local, temp, perm)
-        elif local:  # "lmtp": the mail store answers for each recipient
-            await self._hand_off(self.lmtp, self.settings.delivery.lmtp, "lmtp", entry, state,
-                                 raw, local, temp, perm)
-        if remote:
-            await self._hand_off(self.relay, self.settings.delivery.relay, "relayed", entry,
-                                 state, raw, remote, temp, perm)
-        return await self._settle(entry, state, verdict, temp, perm, now)
-
-    async def _reinject(
-        self, entry: SpoolEntry, state: SpoolState, raw: bytes, rcpts: list[str],
-        temp: dict[str, str], perm: dict[str, str],
-    ) -> None:
-        """Mail the milter took over (hold, quarantine release) goes to ``milter.reinject``."""
-        host, _, port = self.settings.milter.reinject.rpartition(":")
-        if not host:
-            temp.update({r: "no [milter] reinject address is configured" for r in rcpts})
-            return
-        where = RelaySettings(host=host.strip("[]"), port=int(port))
-        await self._hand_off(self.relay, where, "relayed", entry, state, raw, rcpts, temp, perm)
-
-    async def delivered_elsewhere(
-        self, entry: SpoolEntry, verdict: Verdict, copies: Sequence[tuple[str, str]]
-    ) -> None:
-        """After another MTA delivers a scanned message (milter mode): the sender history and
-        the journal are kept as after a delivery here."""
-        await self._remember_sender(entry)
-        if self.journal is None or not copies:
-            return
-        try:
-            await asyncio.to_thread(self._journal_entry, entry, verdict, copies)
-        except Exception:  # the journal serves hunts; it never holds up delivery
-            log.exception("could not journal %s", entry.id)
-
-    async def _to_maildir_and_complete(
-        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, raw: bytes,
-        rcpts: list[str], temp: dict[str, str], perm: dict[str, str],
-    ) -> bool:
-        """Maildir copies for every recipient and, when each is made, the entry completed as
-        :meth:`_complete` does, in one worker-thread hop; True when completed (else ``temp``
-        and ``perm`` say what failed, for :meth:`_settle`)."""
-        sender = self._sender_to_remember(entry)
-        history = self.engine.clients.get("history") if sender else None
-        record_sync = getattr(history, "record_sync", None)
-        if history is not None and not callable(record_sync):  # from the event loop only
-            await self._to_maildir(entry, state, raw, rcpts, temp, perm)
-            if temp or perm:
-                return False
-            await self._complete(entry, state, verdict)
-            return True
-        side = self._sighting(history, sender, entry) if record_sync is not None else None
-        return await asyncio.to_thread(self._maildir_and_complete_sync, entry, state, verdict,
-                                       raw, rcpts, temp, perm, sender, record_sync, side)
-
-    def _maildir_and_complete_sync(
-        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, raw: bytes,
-        rcpts: list[str], temp: dict[str, str], perm: dict[str, str], sender: str,
-        record_sync: Callable[[str, float], None] | None, side: SideWrite | None,
-    ) -> bool:
-        self._maildir_copies(entry, state, raw, rcpts, temp, perm)
-        if temp or perm:
-            return False
-        self._complete_sync(entry, state, verdict, sender, record_sync, side)
-        return True
-
-    async def _to_maildir(
-        self, entry: SpoolEntry, state: SpoolState, raw: bytes, rcpts: list[str],
-        temp: dict[str, str], perm: dict[str, str],
-    ) -> None:
-        if rcpts:  # one worker-thread hop for all of them
-            await asyncio.to_thread(self._maildir_copies, entry, state, raw, rcpts, temp, perm)
-
-    def _maildir_copies(
-        self, entry: SpoolEntry, state: SpoolState, raw: bytes, rcpts: list[str],
-        temp: dict[str, str], perm: dict[str, str],
-    ) -> None:
-        for rcpt in rcpts:
-            try:
-                self.maildir.deliver(entry.id, rcpt, raw)
-                state.done[rcpt] = "delivered"
-            except PermanentDeliveryError as exc:
-                perm[rcpt] = str(exc)
-            except (DeliveryError, OSError) as exc:
-                temp[rcpt] = str(exc)
-
-    async def _hand_off(
-        self, send: RelayFn, where: Any, done_as: str, entry: SpoolEntry, state: SpoolState,
-        raw: bytes, rcpts: list[str], temp: dict[str, str], perm: dict[str, str],
-    ) -> None:
-        """Relay or LMTP: record who was accepted; the rest are retried or bounced.
-
-        The accepted recipients are marked done in the spool state (fsynced) the moment the
-        next hop says so, before QUIT: a crash after that delivers nothing twice, a crash
-        before it re-delivers only this message (Postfix does the same)."""
-
-        async def mark_done(accepted: tuple[str, ...]) -> None:
-            state.done.update({r: done_as for r in accepted})
-            await asyncio.to_thread(self.spool.save_state, entry.id, state)
-
-        result = await send(
-            where, entry.envelope.mail_from, rcpts, raw, helo=self.settings.smtp.hostname,
-            on_accepted=mark_done,
-        )
-        state.done.update({r: done_as for r in result.accepted})
-        temp.update(result.temp_failed)
-        perm.update(result.perm_failed)
-
-    async def _settle(
-        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict,
-        temp: dict[str, str], perm: dict[str, str], now: float,
-    ) -> Outcome:
-        expired = now - entry.envelope.received_at > self.settings.delivery.expire_after
-        failed = dict(perm)
-        if expired:
-            failed.update({r: f"expired: {why}" for r, why in temp.items()})
-            temp = {}
-        if failed:
-            await asyncio.to_thread(self._bounce, entry, state, failed, now)
-            state.done.update({r: "bounced" for r in failed})
-        if temp:
-            return await self._defer(entry, state, now, temp)
-        if failed:  # bounced: not sent again after a crash before finish
-            await asyncio.to_thread(self.spool.save_state, entry.id, state)
-        # Otherwise the entry is finished below, and a crash before that repeats nothing:
-        # Maildir copies are found again by name, relay and LMTP recipients were saved as
-        # done the moment the next hop took them, the journal is idempotent by spool id.
-        await self._complete(entry, state, verdict)
-        return Outcome(entry.id, True, str(verdict.action))
-
-    async def _complete(self, entry: SpoolEntry, state: SpoolState, verdict: Verdict) -> None:
-        """Sender history, journal, then the entry removed: one worker-thread hop (a history
-        that can only be written from the event loop is written first)."""
-        sender = self._sender_to_remember(entry)
-        history = self.engine.clients.get("history") if sender else None
-        record_sync = getattr(history, "record_sync", None)
-        if history is not None and not callable(record_sync):
-            await self._remember(history, sender, entry)
-            record_sync = None
-        side = self._sighting(history, sender, entry) if record_sync is not None else None
-        await asyncio.to_thread(self._complete_sync, entry, state, verdict, sender, record_sync,
-                                side)
-
-    def _sighting(self, history: Any, sender: str, entry: SpoolEntry) -> SideWrite | None:
-        """The sender history's sighting as a write in the journal entry's transaction, when
-        the history is a table of the journal's database (one commit for both)."""
-        record_in = getattr(history, "record_in", None)
-        if (self.journal is None or not callable(record_in)
-                or getattr(history, "url", None) != self.journal.url):
-            return None
-        at = self._seen_at(entry)
-        return SideWrite(functools.partial(record_in, address=sender, at=at),
-                         functools.partial(history.record_sync, sender, at))
-
-    def _complete_sync(
-        self, entry: SpoolEntry, state: SpoolState, verdict: Verdict, sender: str,
-        record_sync: Callable[[str, float], None] | None, side: SideWrite | None = None,
-    ) -> None:
-        journaled = self.journal is not None and not entry.flags.get("bounce")
-        copies = (delivered_copies(self.settings, entry.id, state.done, self.maildir)
-                  if journaled else [])
-        if not copies:
-            side = None  # no journal entry to write it with
-        if record_sync is not None and side is None:
-            try:  # history is advisory: never hold up delivery for it
-                record_sync(sender, self._seen_at(entry))
-            except Exception:
-                log.exception("could not record sender history for %s", entry.id)
-        if copies:
-            try:  # the journal serves hunts; it never holds up delivery
-                self._journal_entry(entry, verdict, copies, side)
-            except Exception:
-                log.exception("could not journal %s", entry.id)
-        self.spool.finish(entry.id)
-
-    def _sender_to_remember(self, entry: SpoolEntry) -> str:
-        """The From address of delivered outside mail, for the sender history ("": none)."""
-        if self.engine.clients.get("history") is None or entry.flags.get("skip_scan"):
-            return ""
-        sender = header_from_address(entry.raw)
-        if sender.rpartition("@")[2] in self.settings.organisation.accepted_domains:
-            return ""
-        return sender
-
-    @staticmethod
-    def _seen_at(entry: SpoolEntry) -> float:
-        return entry.envelope.received_at or time.time()
-
-    async def _remember(self, history: Any, sender: str, entry: SpoolEntry) -> None:
-        try:
-            await history.record(sender, self._seen_at(entry))
-        except Exception:  # history is advisory: never hold up delivery for it
-            log.exception("could not record sender history for %s", entry.id)
-
-    async def _remember_sender(self, entry: SpoolEntry) -> None:
-        """Record the From address of delivered outside mail in the sender history."""
-        sender = self._sender_to_remember(entry)
-        history = self.engine.clients.get("history")
-        if sender and history is not None:
-            await self._remember(history, sender, entry)
-
-    async def _defer(
-        self, entry: SpoolEntry, state: SpoolState, now: float, errors: dict[str, str]
-    ) -> Outcome:
-        d = self.settings.delivery
-        state.attempts += 1
-        state.next_attempt = now + next_retry_delay(state.attempts, d.retry_initial, d.retry_max)
-        state.last_errors = errors
-        await asyncio.to_thread(self.spool.save_state, entry.id, state)
-        log.info("deferred %s: %s", entry.id, "; ".join(f"{k}: {v}" for k, v in errors.items()))
-        return Outcome(entry.id, False, "deferred")
-
-    def _bounce(
-        self, entry: SpoolEntry, state: SpoolState, failed: dict[str, str], now: float
-    ) -> None:
-        sender = entry.envelope.mail_from
-        if not sender or entry.flags.get("bounce"):
-            log.warning("dropping bounce for %s: null sender or bounce of a bounce", entry.id)
-            return
-        dsn = build_bounce(
-            reporting_mta=self.settings.smtp.hostname,
-            original_mail_from=sender,
-            failed=failed,
-            original_raw=entry.raw,
-            arrival_time=entry.envelope.received_at,
-            now=now,
-        )
-        envelope = Envelope(mail_from="", rcpt_tos=(sender,), received_at=now, internal=True)
-        self.spool.put(
-            envelope, dsn, flags={"bounce": True, "skip_scan": True, "why": "bounce"},
-            entry_id=f"{entry.id}-b{state.attempts}",
-        )
-
-    def _is_inbound(self, rcpt: str) -> bool:
-        """Mail for the accepted domains goes to Maildir or LMTP (unless inbound = relay)."""
-        if self.settings.delivery.inbound == "relay":
-            return False
-        domain = rcpt.rpartition("@")[2].lower()
-        return domain in self.settings.organisation.accepted_domains
-
-    def received_header(self, entry: SpoolEntry) -> str:
-        env = entry.envelope
-        helo = safe_header_value(env.helo)[:255] or "unknown"
-        proto = "ESMTP" + ("S" if env.tls else "") + ("A" if env.authenticated_as else "")
-        stamp = email.utils.formatdate(env.received_at or time.time(), localtime=False)
-        peer = safe_header_value(env.peer_ip)
-        return (
-            f"from {helo} ([{peer}])\r\n\tby {self.settings.smtp.hostname}"
-            f" (mailward) with {proto} id {entry.id};\r\n\t{stamp}"
-        )
-
-
-def trusted_authserv_ids(settings: Settings) -> tuple[str, ...]:
-    """authserv-ids whose Authentication-Results the auth detector trusts: kept on delivery."""
-    value = settings.detectors.get("auth", {}).get("trust_authentication_results_from", ())
-    values = (value,) if isinstance(value, str) else tuple(value or ())
-    return tuple(str(v).strip().lower() for v in values if str(v).strip())
-
-
-def delivered_copies(
-    settings: Settings, entry_id: str, done: dict[str, str],
-    maildir: MaildirDelivery | None = None,
-) -> list[tuple[str, str]]:
-    """(recipient, location) of each delivered copy, as the journal keeps them (``maildir``:
-    the delivery that made the copies, which knows their Maildirs already)."""
-    copies = []
-    maildir = maildir or MaildirDelivery(settings.maildir_root)
-    for rcpt, outcome in done.items():
-        if outcome == "delivered":
-            path = maildir.copy_path(entry_id, rcpt)
-            copies.append((rcpt, maildir_location(path)))
-        elif outcome == "relayed":
-            copies.append((rcpt, relay_location(settings.delivery.relay.host or "")))
-        elif outcome == "lmtp":  # in the mail store's INBOX: claw back over IMAP
-            lmtp = settings.delivery.lmtp
-            copies.append((rcpt, f"lmtp:{lmtp.path or f'{lmtp.host}:{lmtp.port}'}"))
-    return copies
-
-
-def message_record(
-    entry_id: str, envelope: Envelope, raw: bytes, outcome: ScanOutcome
-) -> MessageRecord:
-    parsed = outcome.parsed
-    return MessageRecord(
-        id=entry_id,
-        received_at=envelope.received_at,
-        mail_from=envelope.mail_from,
-        rcpt_tos=envelope.rcpt_tos,
-        peer_ip=envelope.peer_ip,
-        message_id=parsed.message_id if parsed else "",
-        subject=parsed.subject if parsed else "",
-        size=len(raw),
-        sha256=hashlib.sha256(raw).hexdigest(),
-        score=outcome.verdict.score,
-        action=str(outcome.verdict.action),
-        reason=outcome.verdict.reason,
-        findings=outcome.verdict.findings,
-    )
-
 
 async def drain(processor: Processor, ids: Sequence[str]) -> list[Outcome]:
     """Process the given entries once each (used by the CLI and tests)."""

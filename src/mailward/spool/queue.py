@@ -10,10 +10,16 @@ Layout under the spool root::
 follows it is a promise kept across a crash. State is replaced atomically (write, fsync, rename,
 fsync the directory). A finished entry is removed, state last, so a crash at any instant leaves
 either the whole entry or nothing of it.
+
+A Spool remembers the entries it stored under an id it made itself (never used before) until
+their delivery begins (:meth:`Spool.take_new`): for those the processor knows, without a
+look at the disk, that no delivery can have been made yet. Memory only, on purpose: after a
+crash, or in another process, every entry counts as possibly delivered already.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import fcntl
@@ -21,6 +27,7 @@ import json
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +39,8 @@ from mailward.errors import SpoolError
 from mailward.model import Envelope
 
 _ID = re.compile(r"^[0-9a-z][0-9a-z_-]{7,79}$")
+#: New ids a Spool remembers (see Spool.take_new); beyond this the oldest count as not new.
+NEW_KEPT = 16384
 
 
 def new_spool_id(now: float | None = None) -> str:
@@ -70,6 +79,10 @@ class SpoolState:
     #: The scan's observation (activity, campaigns) left until after the 250: the spool
     #: processor's mark (see ``Processor.observation_marker``); "" once it is made.
     observe: str = ""
+    #: A delivery attempt may have begun: set before one that is not known to be the first
+    #: (and saved before it, see ``Processor._first_attempt``), so that the process that
+    #: spooled the entry, while it runs, does not take its own next attempt for the first.
+    started: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -85,6 +98,7 @@ class SpoolState:
             held=bool(data.get("held", False)),
             released=bool(data.get("released", False)),
             observe=str(data.get("observe", "")),
+            started=bool(data.get("started", False)),
         )
 
 
@@ -102,6 +116,9 @@ class Spool:
         self._tmp_prefix = os.path.join(self.tmp, "")
         self._queue_prefix = os.path.join(self.queue, "")
         self._state_prefix = os.path.join(self.states, "")
+        #: Ids :meth:`put` made and stored whose delivery has not begun (see take_new).
+        self._new: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._new_lock = threading.Lock()
 
     # -- writing -------------------------------------------------------------------------
     def put(
@@ -113,7 +130,11 @@ class Spool:
         entry_id: str | None = None,
         state: SpoolState | None = None,
     ) -> str:
-        """Store a message durably and return its id. An existing ``entry_id`` is kept as is."""
+        """Store a message durably and return its id. An existing ``entry_id`` is kept as is.
+
+        An id made here is remembered as new (:meth:`take_new`); one the caller gives is not
+        (it may have been delivered before: a bounce or a release made again after a crash)."""
+        new = entry_id is None
         if entry_id is None:  # a new random id: nothing can be there already
             entry_id = new_spool_id(envelope.received_at or None)
             final = self._msg_path(entry_id)
@@ -134,7 +155,26 @@ class Spool:
             fsync_dir(self.queue)
         except OSError as exc:
             raise SpoolError(f"cannot spool message: {exc}") from exc
+        if new:
+            self._remember_new(entry_id)
         return entry_id
+
+    def _remember_new(self, entry_id: str) -> None:
+        with self._new_lock:
+            self._new[entry_id] = None
+            if len(self._new) > NEW_KEPT:  # forgetting one only costs its first attempt a look
+                self._new.popitem(last=False)
+
+    def take_new(self, entry_id: str) -> bool:
+        """True once, for an entry this Spool stored under an id it made, when its delivery
+        is about to begin (the caller holds the entry's lock); False for any other entry and
+        afterwards. True means no delivery of it can have begun in this process; whether one
+        began in another process the entry's state says (``SpoolState.started``)."""
+        with self._new_lock:
+            if entry_id not in self._new:
+                return False
+            del self._new[entry_id]
+            return True
 
     def save_state(self, entry_id: str, state: SpoolState) -> None:
         path = self._state_path(entry_id)
@@ -148,6 +188,8 @@ class Spool:
 
     def finish(self, entry_id: str) -> None:
         """Remove a finished entry: message first, then its state."""
+        with self._new_lock:
+            self._new.pop(entry_id, None)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._msg_path(entry_id))
         fsync_dir(self.queue)
@@ -179,6 +221,10 @@ class Spool:
             return SpoolState.from_json(json.loads(data))
         except (ValueError, TypeError, AttributeError) as exc:
             raise SpoolError(f"spool state of {entry_id} is damaged: {exc}") from exc
+
+    def untouched(self, entry_id: str) -> bool:
+        """No state was saved for the entry yet: no worker has taken it up (one stat)."""
+        return not os.path.exists(self._state_path(entry_id))
 
     def ids(self) -> list[str]:
         """Every queued id, oldest first."""

@@ -153,9 +153,11 @@ class GatewayHandler:
         except MailwardError as exc:
             log.error("spool failed for message from %s: %s", env.peer_ip, exc)
             return "451 4.3.0 Temporary failure storing the message, try again later"
-        # Locked, so that the spool workers' sweep does not scan it a second time meanwhile.
+        # Locked, so that the spool workers' sweep does not scan it a second time meanwhile;
+        # not scanned here when a worker took it up before the lock (its state is kept).
         with self.spool.locked(entry_id) as mine:
-            reply = await self._inline_scan(entry_id, env, raw) if mine else None
+            scan = mine and self.spool.untouched(entry_id)
+            reply = await self._inline_scan(entry_id, env, raw) if scan else None
         if reply is not None:
             return reply
         self.on_queued(entry_id)
