@@ -275,3 +275,29 @@ def test_a_threat_feed_hit_removes_the_consistency_credit() -> None:
     found = asyncio.run(Detector(Detector.Settings()).check(parsed(raw), ctx))
     assert "ID_CONSISTENT" not in {f.symbol for f in found}
     assert "ID_CONSISTENT" in findings(raw)
+
+
+@pytest.mark.parametrize("raw", [
+    eml("news@mailer.example.net", "PayPal", links="www.paypal.com"),
+    eml("service@paypal.com", "PayPal", links="evil.example.com"),
+    eml("billing@example.org", "Example Billing", subject="Your DHL parcel", links="dhl.com"),
+])
+def test_an_analysis_after_another_of_the_same_message_is_a_fresh_ones(raw: bytes) -> None:
+    # the message's own facts are worked out once per message and kept; the evidence of each
+    # call (authentication results, envelope sender) must still decide as if nothing were kept
+    from mailward.identity import analyse, shipped_registry
+
+    brands = shipped_registry()
+    evidence: list[tuple[list[str], str]] = [
+        ([], ""),
+        (["dkim=pass header.d=paypal.com header.s=s1"], ""),
+        (["dmarc=fail (p=reject) header.from=paypal.com"], "bounce@paypal.com"),
+        (["dkim=pass header.d=dhl.com"], "bounce@mailer.example.net"),
+        ([], "x@dhl.com"),
+    ]
+    msg = parsed(raw)
+    for auth_results, envelope_sender in evidence:
+        again = analyse(msg, brands, auth_results, envelope_sender)
+        fresh = analyse(parsed(raw), brands, auth_results, envelope_sender)
+        assert again == fresh
+    assert analyse(msg, brands, *evidence[1]) != analyse(msg, brands, *evidence[0])

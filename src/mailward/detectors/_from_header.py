@@ -193,7 +193,7 @@ def clean_domain(domain: str) -> str:
 
 
 def _visible(text: str) -> str:
-    if text.isascii() and text.isprintable():  # printable ASCII holds no Cc/Cf character
+    if _plain(text):
         return text
     return "".join(c for c in text if not _is_invisible(c))
 
@@ -263,7 +263,7 @@ def _value_tricks(value: str, msg: ParsedMessage) -> list[str]:
     if "=?" in spec and "?=" in spec:
         tricks.append("an encoded word inside the From address")
     address = msg.from_[0].address if msg.from_ else spec
-    invisible = [c for c in address if _is_invisible(c)]
+    invisible = [] if _plain(address) else [c for c in address if _is_invisible(c)]
     if invisible:
         tricks.append(f"an invisible character ({_char_name(invisible[0])}) in the From address")
     naive = set(_naive_domains(value))
@@ -335,6 +335,12 @@ def _name_domains(name: str, bare: bool | None = None) -> list[str]:
     return list(dict.fromkeys(h for h in hosts if "." in h))
 
 
+def _plain(text: str) -> bool:
+    """Printable ASCII only: no character of it is invisible (:func:`_is_invisible`), so a
+    search for one can be skipped (printable ASCII holds no Cc or Cf character)."""
+    return text.isascii() and text.isprintable()
+
+
 def _is_invisible(char: str) -> bool:
     if char in _INVISIBLE_EXTRA:
         return True
@@ -345,6 +351,8 @@ def _hidden_in_name(name: str) -> str:
     """The first invisible character of a display name that can only serve to disguise it:
     a control or bidi character anywhere, any other beside plain ASCII (zero-width joiners
     within Arabic or Indic words, or in emoji, have their use)."""
+    if _plain(name):
+        return ""
     for i, char in enumerate(name):
         if not _is_invisible(char):
             continue

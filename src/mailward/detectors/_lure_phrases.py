@@ -270,8 +270,14 @@ class PhraseMatcher:
             for word in words
         }
         self.words = words
+        # A contiguous NFA, not a DFA: the DFA of these ~3,000 anchors is several times larger,
+        # and a scan runs this once per message with the other detectors' data in between, so
+        # the DFA is read mostly from memory rather than cache: 0.12 against 0.10 CPU ms per
+        # message in a scan (the DFA is faster only when one text after another is searched).
         self.automaton = (
-            ahocorasick_rs.AhoCorasick(words, implementation=ahocorasick_rs.Implementation.DFA)
+            ahocorasick_rs.AhoCorasick(
+                words, implementation=ahocorasick_rs.Implementation.ContiguousNFA
+            )
             if words and ahocorasick_rs is not None
             else None
         )

@@ -312,6 +312,8 @@ class DisplayNameAddressDetector:
         )
 
     def _protected_name(self, sender: Address) -> Finding | None:
+        if not self._people:  # no one protected (the default): no name to read
+            return None
         shown = person_tokens(sender.display_name)
         address = sender.address.strip().lower()
         for person, tokens, addresses in self._people:

@@ -230,37 +230,63 @@ def link_destinations(msg: ParsedMessage, brands: BrandLookup) -> list[Link]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _ClaimFacts:
+    """What the message alone says about one claim: whether the From domain is the brand's,
+    the unrelated link destinations, and whether a link goes to the brand."""
+
+    claim: Claim
+    from_sender: bool
+    foreign: tuple[str, ...]
+    to_brand: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _MessageFacts:
+    """Everything of an analysis that needs only the message and the brands (not the
+    authentication results or the envelope sender): computed once per message."""
+
+    sender_domain: str
+    sender_org: str
+    claims: tuple[_ClaimFacts, ...]
+    #: Links to neither the sender, a neutral place nor a hidden tracker (before the brands
+    #: the evidence supports are taken out).
+    elsewhere: tuple[Link, ...]
+    link_orgs: tuple[str, ...]
+    name_is_sender: bool
+    no_name: bool
+    freemail: bool
+    links_to_sender: bool
+    no_links: bool
+    reply_elsewhere: bool
+    name_shows_other: bool
+    name_is_organisation: bool
+
+
 #: The message-only part of the last few analyses, by message object: the content model's
 #: features and the identity detector analyse the same message in one scan.
-_RECENT: dict[int, tuple[ParsedMessage, BrandLookup, list[Claim], list[Link]]] = {}
+_RECENT: dict[int, tuple[ParsedMessage, BrandLookup, _MessageFacts]] = {}
 _RECENT_MAX = 4
 
 
-def _message_part(msg: ParsedMessage, brands: BrandLookup) -> tuple[list[Claim], list[Link]]:
-    """(claims, link destinations) of ``msg``, which need nothing but the message."""
+def _message_part(msg: ParsedMessage, brands: BrandLookup) -> _MessageFacts:
+    """The facts of ``msg`` that need nothing but the message (kept for the last few)."""
     hit = _RECENT.get(id(msg))
     if hit is not None and hit[0] is msg and hit[1] is brands:
-        return hit[2], hit[3]
-    claims, links = brand_claims(msg, brands), link_destinations(msg, brands)
+        return hit[2]
+    facts = _message_facts(msg, brands)
     while len(_RECENT) >= _RECENT_MAX:
         _RECENT.pop(next(iter(_RECENT)), None)
-    _RECENT[id(msg)] = (msg, brands, claims, links)
-    return claims, links
+    _RECENT[id(msg)] = (msg, brands, facts)
+    return facts
 
 
-def analyse(
-    msg: ParsedMessage,
-    brands: BrandLookup,
-    auth_results: Sequence[str] = (),
-    envelope_sender: str = "",
-) -> IdentityReport:
-    """Compare what ``msg`` claims with the evidence it shows."""
+def _message_facts(msg: ParsedMessage, brands: BrandLookup) -> _MessageFacts:
+    """:class:`_MessageFacts` of ``msg``, worked out."""
     sender = msg.from_[0] if msg.from_ else None
     sender_domain = sender.domain if sender else ""
     sender_org = organisation_domain(sender_domain) if sender_domain else ""
-    auth = AuthEvidence.from_results(auth_results)
-    rp_domain = envelope_sender.rpartition("@")[2].lower() if "@" in envelope_sender else ""
-    claims, links = _message_part(msg, brands)
+    claims, links = brand_claims(msg, brands), link_destinations(msg, brands)
     sender_brand = brands.brand_for_domain(sender_org) if sender_org else None
 
     def own(link: Link) -> bool:
@@ -279,49 +305,89 @@ def analyse(
             return False
         return link.org not in NEUTRAL_DOMAINS or brands.is_hosted(link.host)
 
-    verdicts = []
-    for claim in claims:
-        brand = claim.brand
-        support = []
-        if sender_domain and brands.owns(brand, sender_domain, role="sender"):
-            support.append("from")
-        if any(brands.owns(brand, d) for d in auth.dkim_orgs):
-            support.append("dkim")
-        if rp_domain and brands.owns(brand, rp_domain, role="sender"):
-            support.append("return-path")
-        foreign = sorted({lk.org for lk in links if elsewhere(lk, brand)})
-        to_brand = any(brands.owns(brand, lk.host, role="link") for lk in links)
-        if not support and to_brand and not foreign:
-            support.append("links")
-        verdicts.append(BrandVerdict(claim, tuple(support), tuple(foreign), to_brand))
-    claimed = [v.claim.brand for v in verdicts if v.supported]
-    foreign_orgs = sorted({
-        lk.org for lk in links
-        if elsewhere(lk, None) and not any(brands.owns(b, lk.host, role="link") for b in claimed)
-    })  # fmt: skip
+    facts = tuple(
+        _ClaimFacts(
+            claim,
+            from_sender=bool(sender_domain)
+            and brands.owns(claim.brand, sender_domain, role="sender"),
+            foreign=tuple(sorted({lk.org for lk in links if elsewhere(lk, claim.brand)})),
+            to_brand=any(brands.owns(claim.brand, lk.host, role="link") for lk in links),
+        )
+        for claim in claims
+    )
     display = sender.display_name if sender else ""
     # a display name showing another address or domain ("ceo@example.com") claims someone else
     shows_other = any(d.domain != sender_org for d in find_domains(display))
-    return IdentityReport(
-        sender_domain=sender.domain if sender else "",
+    return _MessageFacts(
+        sender_domain=sender_domain,
+        sender_org=sender_org,
+        claims=facts,
+        elsewhere=tuple(lk for lk in links if elsewhere(lk, None)),
+        link_orgs=tuple(sorted({lk.org for lk in links if not lk.tracked})),
+        name_is_sender=bool(display and sender_org and name_matches_domain(display, sender_org))
+        and not shows_other,
         no_name=not display.strip(),
         freemail=bool(sender_org) and (
             sender_org in load_wordlist("freemail") or brands.is_mailbox_domain(sender_org)
         ),
         links_to_sender=any(own(lk) for lk in links),
         no_links=not msg.urls,
-        name_shows_other=shows_other,
-        name_is_organisation=reads_as_an_organisation(display),
         reply_elsewhere=any(
             organisation_domain(r.domain) != sender_org
             and not (sender_brand is not None and brands.owns(sender_brand, r.domain))
             for r in msg.reply_to if r.domain
         ),
-        sender_org=sender_org,
+        name_shows_other=shows_other,
+        name_is_organisation=reads_as_an_organisation(display),
+    )
+
+
+def analyse(
+    msg: ParsedMessage,
+    brands: BrandLookup,
+    auth_results: Sequence[str] = (),
+    envelope_sender: str = "",
+) -> IdentityReport:
+    """Compare what ``msg`` claims with the evidence it shows.
+
+    What needs the message alone (:class:`_MessageFacts`) is worked out once per message;
+    only the support the authentication results and the envelope sender give is added here
+    (the content model and the identity detector analyse one message with different ones).
+    """
+    facts = _message_part(msg, brands)
+    auth = AuthEvidence.from_results(auth_results)
+    rp_domain = envelope_sender.rpartition("@")[2].lower() if "@" in envelope_sender else ""
+    verdicts = []
+    for known in facts.claims:
+        brand = known.claim.brand
+        support = []
+        if known.from_sender:
+            support.append("from")
+        if any(brands.owns(brand, d) for d in auth.dkim_orgs):
+            support.append("dkim")
+        if rp_domain and brands.owns(brand, rp_domain, role="sender"):
+            support.append("return-path")
+        if not support and known.to_brand and not known.foreign:
+            support.append("links")
+        verdicts.append(BrandVerdict(known.claim, tuple(support), known.foreign, known.to_brand))
+    claimed = [v.claim.brand for v in verdicts if v.supported]
+    foreign_orgs = sorted({
+        lk.org for lk in facts.elsewhere
+        if not any(brands.owns(b, lk.host, role="link") for b in claimed)
+    })  # fmt: skip
+    return IdentityReport(
+        sender_domain=facts.sender_domain,
+        no_name=facts.no_name,
+        freemail=facts.freemail,
+        links_to_sender=facts.links_to_sender,
+        no_links=facts.no_links,
+        name_shows_other=facts.name_shows_other,
+        name_is_organisation=facts.name_is_organisation,
+        reply_elsewhere=facts.reply_elsewhere,
+        sender_org=facts.sender_org,
         claims=tuple(verdicts),
-        link_orgs=tuple(sorted({lk.org for lk in links if not lk.tracked})),
+        link_orgs=facts.link_orgs,
         foreign_orgs=tuple(foreign_orgs),
         auth=auth,
-        name_is_sender=bool(display and sender_org and name_matches_domain(display, sender_org))
-        and not shows_other,
+        name_is_sender=facts.name_is_sender,
     )
