@@ -160,3 +160,22 @@ def test_blank_text_is_told_without_stripping_it() -> None:
     for text, blank in [("", 1.0), (" \n\t\u00a0\u2028", 1.0), (" x ", 0.0), ("\x1c", 1.0)]:
         msg = dataclasses.replace(base, text=text)
         assert features.dense_features(msg)[-1] == blank == (0.0 if text.strip() else 1.0)
+
+
+def test_word_tokens_of_text_ascii_once_unaccented_are_the_patterns() -> None:
+    """Documents whose only non-ASCII characters go away with the accents are split, not
+    searched: the same tokens, with the case the decomposition leaves ("\u210c" is "H")."""
+    words = WordGrams()
+    rnd = random.Random(7)
+    accented = "éàüçñÉÀÜ\u00a0\u210c\u2160\ufb01"  # accents, nbsp, black-letter H, roman one, fi ligature
+    docs = ["café naïve Ünïcode", "\u210cello \u210cELLO wörld", "x\u00a0y zz\ufb01le_ab", "é"]
+    pool = ASCII + accented
+    docs += ["".join(rnd.choice(pool) for _ in range(rnd.randint(1, 60))) for _ in range(2000)]
+    sklearn_token = re.compile(r"(?u)\b\w\w+\b")
+    stripped_ascii = 0
+    for doc in docs:
+        stripped = strip_accents(doc.lower())
+        stripped_ascii += not doc.isascii() and stripped.isascii()
+        assert words.tokens(doc) == sklearn_token.findall(stripped)
+    assert words.tokens("\u210cello") == ["Hello"]
+    assert stripped_ascii > 1000

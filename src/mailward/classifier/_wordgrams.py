@@ -32,6 +32,11 @@ _ASCII_WORDS = {
     point: (ord(chr(point).lower()) if re.fullmatch(r"\w", chr(point)) else ord(" "))
     for point in range(128)
 }
+#: The same without lower-casing: for a document already lower-cased and stripped of accents,
+#: whose NFKD form may still hold upper-case letters ("\u210c" decomposes to "H").
+_ASCII_WORD_RUNS = {
+    point: (point if re.fullmatch(r"\w", chr(point)) else ord(" ")) for point in range(128)
+}
 
 
 def strip_accents(text: str) -> str:
@@ -69,11 +74,18 @@ class WordGrams:
         """The unigrams, in order: those of :meth:`grams`. An ASCII document (with the
         standard pattern) is split instead of searched: its characters lower-cased and every
         one that is not a word character made a space in one ``str.translate``, then split at
-        the spaces, keeping the words of two or more characters."""
-        if self._token is _TOKEN and doc.isascii():
+        the spaces, keeping the words of two or more characters; so is a document that is ASCII
+        once lower-cased and stripped of its accents (case kept: the pattern keeps it)."""
+        if self._token is not _TOKEN:
+            found: list[str] = self._token.findall(strip_accents(doc.lower()))
+            return found
+        if doc.isascii():
             return [word for word in doc.translate(_ASCII_WORDS).split() if len(word) > 1]
-        found: list[str] = self._token.findall(strip_accents(doc.lower()))
-        return found
+        stripped = strip_accents(doc.lower())
+        if stripped.isascii():  # accents were all its non-ASCII: split it the same way
+            return [word for word in stripped.translate(_ASCII_WORD_RUNS).split() if len(word) > 1]
+        tokens: list[str] = _TOKEN.findall(stripped)
+        return tokens
 
     def grams(self, doc: str) -> list[str]:
         """Unigrams in order, then the bigrams in order (found by the token pattern)."""

@@ -119,8 +119,9 @@ class LinearModel:
         """Calibrated probabilities of one row from its float32 sums ``X @ coef.T``: the numbers
         of ``calibrated(softmax(sums + intercept))``, in fewer numpy calls. The float64
         additions, products and divisions of the Platt curves are done on Python floats (the
-        same IEEE operations); log and exp stay numpy's, on an array of the calibrated
-        columns (numpy computes each element alike whatever the array's length)."""
+        same IEEE operations, and the float64 -> float32 rounding of ``np.array(..., float32)``
+        is ``astype``'s); log and exp stay numpy's, on an array of the calibrated columns
+        (numpy computes each element alike whatever the array's length)."""
         logits = sums + self.intercept
         logits -= logits.max()
         exp = np.exp(logits)
@@ -136,7 +137,8 @@ class LinearModel:
         kept = [min(max(probs[j], 1e-7), 1 - 1e-7) for j, _, _ in self._curves]
         logs = np.log(np.array([q / (1 - q) for q in kept])).tolist()
         z = [a * log + b for (_, a, b), log in zip(self._curves, logs, strict=True)]
-        sigmoid = (1.0 / (1.0 + np.exp(-np.array(z)))).astype(np.float32).tolist()
+        exp_z = np.exp(np.array([-v for v in z])).tolist()
+        sigmoid = np.array([1.0 / (1.0 + v) for v in exp_z], dtype=np.float32).tolist()
         for (j, _, _), p in zip(self._curves, sigmoid, strict=True):
             probs[j] = p
         return probs
