@@ -234,3 +234,39 @@ def test_find_builds_the_windows_the_plain_way_did() -> None:
     assert always.always == [0]
     for text in ["", "act now within 24 hours", "48 h" + " x" * 200 + " act now", "act nowx"]:
         assert always.find(text) == plain_find(always, text)
+
+
+def test_the_flattened_html_check_skips_only_html_without_a_long_css_length() -> None:
+    from mailward.detectors import evasion
+
+    rnd = random.Random(144)
+    pieces = ["1234", "99999", "0000", "123", "7", "px", "PX", "pX", "vh", "VH", "p", "x", "v",
+              "h", ".", ".5", " ", "\t", "\x1c", "\x1f", "\n", "\u00a0", "\u0661\u0662\u0663\u0664",
+              "a", "B", ":", ";", "-"]  # fmt: skip
+    skipped = hits = 0
+    for _ in range(40_000):
+        html = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 10)))
+        found = evasion._LONG_LENGTH.search(html) is not None
+        if not evasion._may_hold_length(html):
+            assert not found, html
+            skipped += 1
+        expected = plain_offscreen_lengths(html, 1000)
+        assert evasion.offscreen_lengths(html, 1000) == expected
+        hits += found
+    assert skipped > 10_000  # the check does skip HTML, not only pass it on
+    assert hits > 1_000
+
+
+def plain_offscreen_lengths(html: str, min_px: int) -> list[str]:
+    """offscreen_lengths without the flattened-HTML check."""
+    from mailward.detectors import evasion
+
+    found: list[str] = []
+    for match in evasion._LONG_LENGTH.finditer(html):
+        limit = 1000 if match.group(2).lower() == "vh" else min_px
+        if int(match.group(1)) < limit:
+            continue
+        before = evasion._OFFSCREEN_PROPERTY.search(html, max(0, match.start() - 40), match.start())
+        if before is not None:
+            found.append(before.group(0) + match.group(0))
+    return found
