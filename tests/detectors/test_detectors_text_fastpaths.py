@@ -187,3 +187,86 @@ def test_patterns_without_their_lookbehind_find_the_whole_patterns_matches() -> 
             assert matcher._matches(index, text, lo, hi) == expected
             checked += bool(expected)
     assert checked > 50  # the texts hold phrases, not only misses
+
+
+def plain_find(matcher: _lure_phrases.PhraseMatcher, text: str) -> dict[str, list[str]]:
+    """The phrase matcher's find as it was: anchor starts kept for each pattern, then merged into
+    windows, each window tried by the whole pattern's finditer."""
+    spots: dict[int, list[int]] = {index: [0] for index in matcher.always}
+    for start, anchor in matcher._anchors(text):
+        for index in matcher.by_anchor[anchor]:
+            spots.setdefault(index, []).append(start)
+    seen: list[tuple[int, str, str]] = []
+    for index, starts in spots.items():
+        windows: list[tuple[int, int]] = []
+        if index in matcher.always:
+            windows = [(0, len(text))]
+        for start in [] if index in matcher.always else starts:
+            lo, hi = max(0, start - 160), min(len(text), start + 160)
+            if windows and lo <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], hi)
+            else:
+                windows.append((lo, hi))
+        for lo, hi in windows:
+            category = matcher.patterns[index][0]
+            seen.extend((at, category, p) for at, p in matcher._matches_plain(index, text, lo, hi))
+    found: dict[str, list[str]] = {}
+    for _, category, phrase in sorted(seen):
+        found.setdefault(category, [])
+        if phrase not in found[category]:
+            found[category].append(phrase)
+    return {c: found[c] for c in _lure_phrases.CATEGORIES if c in found}
+
+
+def test_find_builds_the_windows_the_plain_way_did() -> None:
+    matcher = _lure_phrases.compiled(_lure_phrases.LANGUAGES)
+    rnd = random.Random(89)
+    words = [*rnd.sample(matcher.words, 400), "your", "account", "x", "1", "\u00e9", "a" * 150]
+    seps = [" ", "", "-", "_", ". ", "\n"]
+    hits = 0
+    for _ in range(1_500):
+        text = "".join(rnd.choice(words) + rnd.choice(seps) for _ in range(rnd.randint(0, 40)))
+        expected = plain_find(matcher, text)
+        assert matcher.find(text) == expected
+        hits += len(expected) > 1
+    assert hits > 100  # windows of several anchors and several categories, not only misses
+    always = _lure_phrases.PhraseMatcher({"urgency": ["[0-9]+ ?h", "act now"]})
+    assert always.always == [0]
+    for text in ["", "act now within 24 hours", "48 h" + " x" * 200 + " act now", "act nowx"]:
+        assert always.find(text) == plain_find(always, text)
+
+
+def test_the_flattened_html_check_skips_only_html_without_a_long_css_length() -> None:
+    from mailward.detectors import evasion
+
+    rnd = random.Random(144)
+    pieces = ["1234", "99999", "0000", "123", "7", "px", "PX", "pX", "vh", "VH", "p", "x", "v",
+              "h", ".", ".5", " ", "\t", "\x1c", "\x1f", "\n", "\u00a0", "\u0661\u0662\u0663\u0664",
+              "a", "B", ":", ";", "-"]  # fmt: skip
+    skipped = hits = 0
+    for _ in range(40_000):
+        html = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 10)))
+        found = evasion._LONG_LENGTH.search(html) is not None
+        if not evasion._may_hold_length(html):
+            assert not found, html
+            skipped += 1
+        expected = plain_offscreen_lengths(html, 1000)
+        assert evasion.offscreen_lengths(html, 1000) == expected
+        hits += found
+    assert skipped > 10_000  # the check does skip HTML, not only pass it on
+    assert hits > 1_000
+
+
+def plain_offscreen_lengths(html: str, min_px: int) -> list[str]:
+    """offscreen_lengths without the flattened-HTML check."""
+    from mailward.detectors import evasion
+
+    found: list[str] = []
+    for match in evasion._LONG_LENGTH.finditer(html):
+        limit = 1000 if match.group(2).lower() == "vh" else min_px
+        if int(match.group(1)) < limit:
+            continue
+        before = evasion._OFFSCREEN_PROPERTY.search(html, max(0, match.start() - 40), match.start())
+        if before is not None:
+            found.append(before.group(0) + match.group(0))
+    return found

@@ -283,22 +283,37 @@ class PhraseMatcher:
         )
 
     def find(self, text: str) -> dict[str, list[str]]:
-        """{category: distinct phrases in text order}, categories in CATEGORIES order."""
-        spots: dict[int, list[int]] = {index: [0] for index in self.always}
+        """{category: distinct phrases in text order}, categories in CATEGORIES order.
+
+        Each pattern is tried in the windows of ``_WINDOW`` characters either side of its
+        anchors, windows that touch or overlap merged; they are built as the anchors come, in
+        text order, rather than a list of anchor starts kept for each pattern first.
+        """
+        size = len(text)
+        windows: dict[int, list[list[int]]] = {index: [[0, size]] for index in self.always}
+        by_anchor = self.by_anchor
         for start, anchor in self._anchors(text):
-            for index in self.by_anchor[anchor]:
-                spots.setdefault(index, []).append(start)
+            lo = start - _WINDOW if start > _WINDOW else 0
+            hi = start + _WINDOW if start + _WINDOW < size else size
+            for index in by_anchor[anchor]:
+                spans = windows.get(index)
+                if spans is None:
+                    windows[index] = [[lo, hi]]
+                elif lo <= spans[-1][1]:
+                    spans[-1][1] = hi  # starts come in text order: hi only grows
+                else:
+                    spans.append([lo, hi])
         seen: list[tuple[int, str, str]] = []
-        for index, starts in spots.items():
-            category = self.patterns[index][0]
-            for lo, hi in self._windows(starts, len(text), index in self.always):
-                matched = self._matches(index, text, lo, hi)
-                seen.extend((at, category, phrase) for at, phrase in matched)
+        patterns, matches = self.patterns, self._matches
+        for index, spans in windows.items():
+            category = patterns[index][0]
+            for lo, hi in spans:
+                seen.extend((at, category, phrase) for at, phrase in matches(index, text, lo, hi))
         found: dict[str, list[str]] = {}
         for _, category, phrase in sorted(seen):
-            found.setdefault(category, [])
-            if phrase not in found[category]:
-                found[category].append(phrase)
+            phrases = found.setdefault(category, [])
+            if phrase not in phrases:
+                phrases.append(phrase)
         return {c: found[c] for c in CATEGORIES if c in found}
 
     def _matches(self, index: int, text: str, lo: int, hi: int) -> list[tuple[int, str]]:
@@ -358,19 +373,6 @@ class PhraseMatcher:
         found = [(0, first.group(1))] if first else []
         found += [(m.start(1), m.group(1)) for m in self.finder.finditer(text)]
         return found
-
-    @staticmethod
-    def _windows(starts: list[int], size: int, whole: bool) -> list[tuple[int, int]]:
-        if whole:
-            return [(0, size)]
-        out: list[tuple[int, int]] = []
-        for start in starts:
-            lo, hi = max(0, start - _WINDOW), min(size, start + _WINDOW)
-            if out and lo <= out[-1][1]:
-                out[-1] = (out[-1][0], hi)
-            else:
-                out.append((lo, hi))
-        return out
 
 
 @functools.cache

@@ -37,6 +37,7 @@ Settings ``[detectors.evasion]``
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -65,6 +66,13 @@ _OFFSCREEN_PROPERTY = re.compile(
     re.IGNORECASE,
 )
 _MIN_VH = 1000
+#: ASCII HTML with its digits read as 0 and its letters lower-cased (:func:`_may_hold_length`).
+_FLATTEN = bytes.maketrans(
+    b"123456789" + string.ascii_uppercase.encode(), b"000000000" + string.ascii_lowercase.encode()
+)
+#: What a :data:`_LONG_LENGTH` match is in such HTML: its last four digits, then the rest (\s
+#: over ASCII text is these spaces and the separators 1c-1f).
+_FLAT_LONG_LENGTH = re.compile(rb"0000(?:\.0+)?[\s\x1c-\x1f]*(?:px|vh)")
 #: A capital I after a lower-case letter, or before lower-case letters: an l in disguise.
 _I_FOR_L = re.compile(r"(?<=[a-z])I|I(?=I*[a-z])")
 
@@ -77,10 +85,21 @@ class EvasionSettings(DetectorSettings):
     max_html_chars: int = Field(default=2_000_000, ge=1000)
 
 
+def _may_hold_length(html: str) -> bool:
+    """False only where :data:`_LONG_LENGTH` cannot match: ASCII HTML whose flattened form
+    (one C pass over its bytes) has no four digits before px or vh, searched for as a literal
+    rather than by trying the pattern at every digit (HTML has about one digit in fourteen)."""
+    if not html.isascii():
+        return True
+    return _FLAT_LONG_LENGTH.search(html.encode("ascii").translate(_FLATTEN)) is not None
+
+
 def offscreen_lengths(html: str, min_px: int) -> list[str]:
     """The CSS declarations in ``html`` that move content at least ``min_px`` pixels (or
     1,000 viewport heights) away."""
     found: list[str] = []
+    if not _may_hold_length(html):
+        return found
     for match in _LONG_LENGTH.finditer(html):
         limit = _MIN_VH if match.group(2).lower() == "vh" else min_px
         if int(match.group(1)) < limit:
