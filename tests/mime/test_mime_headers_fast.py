@@ -8,7 +8,13 @@ from email.utils import getaddresses
 
 import pytest
 
-from mailward.mime._headers import RAW_POLICY, IndexedMessage, simple_addresses
+from mailward.mime._headers import (
+    RAW_POLICY,
+    IndexedMessage,
+    duplicate_notes,
+    header_count,
+    simple_addresses,
+)
 
 NAMES = ["Subject", "subject", "To", "X-A", "Content-Type", "CONTENT-TYPE", "from"]
 
@@ -132,3 +138,47 @@ def test_payloads_come_back_as_message_gives_them(body: str, charset: str | None
     for msg in (plain, indexed):
         msg.set_payload("other \udce9")
     assert indexed.get_payload() == plain.get_payload()
+
+
+CONTENT_TYPES = [
+    "text/plain", "TEXT/HTML; charset=utf-8", "multipart/mixed;boundary=b", "text", "a/b/c",
+    " Application/PDF ; name=x", "", "image/png (comment)", "x\udce9/y", "message/rfc822",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", [*CONTENT_TYPES, None])
+def test_content_types_are_read_as_message_reads_them(value: str | None) -> None:
+    plain, indexed = Message(policy=RAW_POLICY), IndexedMessage(policy=RAW_POLICY)
+    for msg in (plain, indexed):
+        if value is not None:
+            msg.set_raw("Content-Type", value)
+    for default in ("text/plain", "message/rfc822"):
+        for msg in (plain, indexed):
+            msg.set_default_type(default)
+        for _ in range(2):  # the second time from what was kept
+            assert indexed.get_content_type() == plain.get_content_type()
+            assert indexed.get_content_maintype() == plain.get_content_maintype()
+            assert indexed.get_content_subtype() == plain.get_content_subtype()
+    for msg in (plain, indexed):
+        msg["Content-Type"] = "image/gif"  # a second value: the first still counts
+    assert indexed.get_content_type() == plain.get_content_type()
+
+
+def test_header_counts_are_the_number_of_values() -> None:
+    plain, indexed = _both()
+    for name in NAMES:
+        assert header_count(indexed, name) == header_count(plain, name)
+        assert header_count(indexed, name) == len(plain.get_all(name) or ())
+    assert header_count(indexed, "SUBJECT") == 2
+    plain.set_raw("subject", "d")
+    indexed.set_raw("subject", "d")
+    assert header_count(indexed, "subject") == header_count(plain, "subject") == 3
+
+
+def test_duplicate_notes_name_each_repeated_single_header() -> None:
+    plain, indexed = _both()
+    for msg in (plain, indexed):
+        msg.set_raw("From", "a@b")
+        msg.set_raw("FROM", "c@d")
+    assert duplicate_notes(indexed) == duplicate_notes(plain)
+    assert duplicate_notes(indexed) == ["duplicate from header", "duplicate subject header"]

@@ -41,7 +41,7 @@ from email import errors as email_errors
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 
-from mailward.mime._headers import decode_header_value, fix_surrogates
+from mailward.mime._headers import decode_header_value, fix_surrogates, header_count
 from mailward.mime._quirks import SEVERITY as QUIRK_SEVERITY
 from mailward.mime._quirks import quirk_codes
 from mailward.mime._rawscan import RawScan
@@ -158,10 +158,9 @@ def _duplicates(part: Message) -> Iterator[Ambiguity]:
         ("content-transfer-encoding", "duplicate_cte"),
         ("content-disposition", "duplicate_disposition"),
     ):
-        raw_values = part.get_all(header) or ()
-        if len(raw_values) < 2:
+        if header_count(part, header) < 2:
             continue  # one value cannot differ from another
-        values = [_norm(v) for v in raw_values]
+        values = [_norm(v) for v in part.get_all(header) or ()]
         if len(set(values)) > 1:
             shown = " / ".join(decode_header_value(v) for v in dict.fromkeys(values))
             yield Ambiguity(

@@ -10,8 +10,9 @@ import binascii
 import quopri
 import re
 from email._encoded_words import decode_b  # type: ignore[import-not-found]
+from email._policybase import Policy
 from email.message import Message
-from email.policy import Compat32
+from email.policy import Compat32, compat32
 from email.utils import getaddresses
 from typing import Any
 
@@ -29,6 +30,8 @@ _SINGLE = ("from", "sender", "to", "cc", "subject", "date", "message-id", "reply
 _PARAMS: dict[str, tuple[tuple[str, Any], ...]] = {}
 _PARAMS_KEPT = 4096
 _PARAMS_VALUE_MAX = 1000
+#: Content types by Content-Type value (bounded as :data:`_PARAMS`).
+_CTYPES: dict[str, str] = {}
 
 
 def _has_surrogates(text: str) -> bool:
@@ -92,9 +95,13 @@ class IndexedMessage(Message):
             return super().get_payload(decode=True)
         return data
 
+    def __init__(self, policy: Policy = compat32) -> None:
+        super().__init__(policy)
+        self._index: tuple[list[tuple[str, str]], int, dict[str, list[int]]] | None = None
+
     def _positions(self) -> dict[str, list[int]]:
         headers = self._headers  # type: ignore[attr-defined]
-        index = getattr(self, "_index", None)
+        index = self._index
         if index is None or index[0] is not headers or index[1] != len(headers):
             positions: dict[str, list[int]] = {}
             for i, (name, _) in enumerate(headers):
@@ -102,19 +109,41 @@ class IndexedMessage(Message):
             index = self._index = (headers, len(headers), positions)
         return index[2]
 
+    def count(self, name: str) -> int:
+        """How many headers are called ``name`` (any case)."""
+        return len(self._positions().get(name.lower(), ()))
+
     def get(self, name: str, failobj: Any = None) -> Any:
         found = self._positions().get(name.lower())
         if not found:
             return failobj
         key, value = self._headers[found[0]]  # type: ignore[attr-defined]
+        if type(self.policy) is RawHeaderPolicy:
+            return value  # its header_fetch_parse gives the value back as it is
         return self.policy.header_fetch_parse(key, value)
 
     def get_all(self, name: str, failobj: Any = None) -> Any:
         found = self._positions().get(name.lower())
         if not found:
             return failobj
+        headers = self._headers  # type: ignore[attr-defined]
+        if type(self.policy) is RawHeaderPolicy:
+            return [headers[i][1] for i in found]
         fetch = self.policy.header_fetch_parse
-        return [fetch(*self._headers[i]) for i in found]  # type: ignore[attr-defined]
+        return [fetch(*headers[i]) for i in found]
+
+    def get_content_type(self) -> str:
+        # Message splits and lower-cases the Content-Type value on every call (a scan asks a
+        # part a dozen times); with a value, the answer depends on the value alone.
+        value = self.get("content-type")
+        if type(value) is not str or len(value) > _PARAMS_VALUE_MAX:
+            return super().get_content_type()
+        ctype = _CTYPES.get(value)
+        if ctype is None:
+            if len(_CTYPES) >= _PARAMS_KEPT:
+                _CTYPES.clear()
+            ctype = _CTYPES[value] = super().get_content_type()
+        return ctype
 
     def _get_params_preserve(self, failobj: Any, header: str) -> Any:
         # Message parses a header's parameters again on every get_param, get_boundary,
@@ -222,14 +251,16 @@ def header_items(msg: Message) -> tuple[tuple[str, str], ...]:
     return tuple((fix_surrogates(name), decode_header_value(value)) for name, value in items)
 
 
+def header_count(msg: Message, name: str) -> int:
+    """How many headers of ``msg`` are called ``name`` (any case)."""
+    if isinstance(msg, IndexedMessage):
+        return msg.count(name)
+    return len(msg.get_all(name) or ())
+
+
 def duplicate_notes(msg: Message) -> list[str]:
     """Notes for headers that must appear at most once but appear more often."""
-    notes: list[str] = []
-    for name in _SINGLE:
-        values = msg.get_all(name)
-        if values is not None and len(values) > 1:
-            notes.append(f"duplicate {name} header")
-    return notes
+    return [f"duplicate {name} header" for name in _SINGLE if header_count(msg, name) > 1]
 
 
 def addresses(msg: Message, name: str) -> tuple[Address, ...]:

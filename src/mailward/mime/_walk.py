@@ -15,7 +15,7 @@ from email.message import Message
 
 from mailward.config.settings import LimitSettings
 from mailward.errors import LimitExceeded
-from mailward.mime._headers import decode_bytes, decode_header_value, fix_surrogates
+from mailward.mime._headers import decode_bytes, decode_header_value, fix_surrogates, header_count
 from mailward.mime._html import HtmlLink, scan_html
 from mailward.mime._magic import detect_type
 from mailward.mime._names import may_have_names, part_names
@@ -70,9 +70,9 @@ class Walker:
             raise LimitExceeded("nesting depth", item.depth, self.limits.max_depth)
         for defect in item.part.defects:
             self.note(type(defect).__name__ + (f": {defect}" if str(defect) else ""))
-        if len(item.part.get_all("content-type") or ()) > 1:
+        if header_count(item.part, "content-type") > 1:
             self.note("duplicate Content-Type")
-        if len(item.part.get_all("content-transfer-encoding") or ()) > 1:
+        if header_count(item.part, "content-transfer-encoding") > 1:
             self.note("duplicate Content-Transfer-Encoding")
 
     def _children(self, item: _Item, payload: list[Message | str]) -> list[_Item]:
