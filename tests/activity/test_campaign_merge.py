@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mailward.activity.campaigns import Campaigns, Placement
+from mailward.activity.campaigns import Campaigns, Observed, Placement
 from mailward.config.settings import LimitSettings, Settings
 from mailward.delivery.maildir import MaildirDelivery, maildir_for, message_name
 from mailward.mime import parse_message
@@ -267,3 +267,32 @@ def test_a_cluster_notice_is_taken_up_at_once(make_campaigns: Callable[..., Camp
     assert b.index.root(new) == old and b.index.sizes[old] == 6
     b.follow_notice({"bad": old, "node": "node-a"})
     assert b.bad_campaign_of("s5") == old
+
+
+def test_observing_a_batch_places_and_stores_as_one_after_the_other(
+        make_campaigns: Callable[..., Campaigns]) -> None:
+    """Two campaigns, a message merging them and a later member in one ``observe_many``: the
+    placements and rows of :func:`test_a_message_like_two_campaigns_merges_them_into_the_oldest`;
+    the members before the merge share one transaction, the merge and the rest another."""
+    c = make_campaigns()
+    files = {1: [b"file X"], 2: [b"file X"], 3: [b"file X"], 4: [b"file Y"], 5: [b"file Y"],
+             6: [b"file Y"], 7: [b"file Y", b"file X"], 8: [b"file Y"]}
+    batch = [Observed(f"s{i}", env(i), parse_message(message(i, *p), LimitSettings()), CLEAN)
+             for i, p in files.items()]
+    placed = c.observe_many(batch)
+    assert all(p is not None for p in placed)
+    got = [p for p in placed if p is not None]
+    old, new = got[0].campaign_id, got[3].campaign_id
+    assert old != new
+    assert [(p.size, p.is_campaign, p.merged) for p in got[:6]] == [
+        (1, False, ()), (2, False, ()), (3, True, ()), (1, False, ()), (2, False, ()),
+        (3, True, ())]
+    assert got[6].campaign_id == old and got[6].merged == (new,) and got[6].size == 7
+    assert got[7].campaign_id == old and got[7].merged == () and got[7].size == 8
+    (campaign,) = c.recent()
+    assert campaign.id == old and campaign.members == 8
+    assert campaign.first_seen == T0 + 1 and campaign.last_seen == T0 + 8
+    assert c.merged_into(new) == old
+    assert (c._writes.batches, c._writes.writes) == (2, 8)
+    assert c.observe_many(batch[:2]) == [None, None]  # observed before: counted once
+    assert c.get(old).members == 8  # type: ignore[union-attr]

@@ -100,5 +100,5 @@ def test_a_failing_campaign_step_never_holds_up_mail(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("campaign store down")
 
-    monkeypatch.setattr(rig.campaigns, "observe", broken)
+    monkeypatch.setattr(rig.campaigns, "observe_many", broken)
     assert rig.send(5)[1] == "deliver" and rig.delivered(5) == 1

@@ -125,7 +125,7 @@ def blocked_until(gate: threading.Event, real: Any, only: str | None = None) -> 
 def test_the_250_comes_before_the_observation_and_the_worker_waits_for_it(
         rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     gate = threading.Event()
-    monkeypatch.setattr(rig.campaigns, "observe", blocked_until(gate, rig.campaigns.observe))
+    monkeypatch.setattr(rig.campaigns, "observe_many", blocked_until(gate, rig.campaigns.observe_many))
 
     async def scenario() -> None:
         reply, entry = await rig.send(raw(1))

@@ -84,6 +84,38 @@ class Placement:
     merged: tuple[str, ...] = ()  # clusters merged into campaign_id because of this message
 
 
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """One scanned message to cluster (see :meth:`Campaigns.observe`)."""
+
+    spool_id: str
+    envelope: Envelope
+    parsed: ParsedMessage | None
+    verdict: Verdict
+    signature: TextSignature | None = None
+
+
+@dataclass(slots=True)
+class _Placing:
+    """One message placed in the index, its rows to store."""
+
+    obs: Observed
+    storing: Storing
+    cluster: str
+    how: str
+    size: int
+    seconds: float
+    stored: bool = True
+    error: BaseException | None = None  # what storing its rows raised (not a unique key)
+
+
+class _MergeLater:
+    """The answer of :meth:`Campaigns._place` for a merge to make after a store."""
+
+
+_MERGE_LATER = _MergeLater()
+
+
 class Campaigns(CampaignReads):
     """Clustering, the campaign tables, and the response to a bad campaign (reading the
     tables: :class:`~mailward.activity.campaign_reads.CampaignReads`)."""
@@ -202,44 +234,108 @@ class Campaigns(CampaignReads):
         """Cluster one scanned message and store it (once per spool id); a member whose
         verdict is one of ``bad_actions`` makes its campaign bad (the response follows).
         ``signature``: the one its scan process made (else it is made here)."""
+        return self.observe_many([Observed(spool_id, envelope, parsed, verdict, signature)],
+                                 now)[0]
+
+    def observe_many(self, batch: Sequence[Observed],
+                     now: float | None = None) -> list[Placement | None]:
+        """:meth:`observe` each of ``batch`` in this order, their rows stored in one
+        transaction: the same clusters, rows and responses as observing them one after the
+        other. A message that merges clusters has the messages placed before it stored first
+        (the merge reads their first-seen times from the store)."""
+        if any(obs.verdict.action is not Action.TEMPFAIL for obs in batch):
+            self.ready()
+        placed: list[_Placing | None] = []
+        pending: list[_Placing] = []
+        for obs in batch:
+            placing = self._place(obs, now, merge=not pending)
+            if placing is _MERGE_LATER:
+                self._store_placed(pending)
+                pending = []
+                placing = self._place(obs, now, merge=True)
+            assert not isinstance(placing, _MergeLater)
+            placed.append(placing)
+            if placing is not None:
+                pending.append(placing)
+        self._store_placed(pending)
+        placements: list[Placement | None] = []
+        failed: BaseException | None = None
+        for placing in placed:  # each one's responses, whatever another one's raised
+            try:
+                placements.append(None if placing is None else self._placed(placing))
+            except Exception as exc:
+                placements.append(None)
+                failed = failed or exc
+        if failed is not None:
+            raise failed
+        return placements
+
+    def _place(self, obs: Observed, now: float | None,
+               merge: bool) -> _Placing | _MergeLater | None:
+        """Cluster ``obs`` in the index (None: not to be clustered, or clustered before);
+        ``_MERGE_LATER`` (index untouched) when it merges clusters and ``merge`` is False."""
+        verdict, envelope, parsed = obs.verdict, obs.envelope, obs.parsed
         if verdict.action is Action.TEMPFAIL:  # not judged yet: clustered when it is
             return None
-        self.ready()
         started = time.thread_time()
         at = envelope.received_at or (time.time() if now is None else now)
-        sig = signature_of(self.settings, envelope, parsed, signature)
+        sig = signature_of(self.settings, envelope, parsed, obs.signature)
         ind = message_indicators(self.settings, envelope, parsed)
         with self._lock:
-            if spool_id in self.index.members:
+            if obs.spool_id in self.index.members:
                 return None
             self.index.expire(at - self.cfg.window_hours * 3600)
             cluster, how, others = self.index.match(sig, ind)
             merged: tuple[str, ...] = ()
             if cluster is not None and others and self.cfg.merge:
+                if not merge:
+                    return _MERGE_LATER
                 cluster, merged = self._merge_in_index([cluster, *others])
             cluster = cluster or f"c-{uuid.uuid4().hex[:12]}"
-            self.index.add(spool_id, IndexedMessage(at, sig, cluster, ind))
+            self.index.add(obs.spool_id, IndexedMessage(at, sig, cluster, ind))
             size = self.index.sizes[cluster]
         seconds = time.thread_time() - started
         sender = parsed.from_[0].address if parsed is not None and parsed.from_ else ""
-        row = {"spool_id": spool_id, "at": at, "campaign_id": cluster,
+        row = {"spool_id": obs.spool_id, "at": at, "campaign_id": cluster,
                "mail_from": envelope.mail_from[:320], "from_address": sender[:320],
                "recipients": list(envelope.rcpt_tos), "action": str(verdict.action),
                "subject": (parsed.subject if parsed else "")[:500], "score": verdict.score,
                "joined_by": how, "cluster_ms": round(seconds * 1000, 3),
                "signature": ct.to_bytes(sig),
                "indicators": {"strong": list(ind.strong), "infra": list(ind.infra)}}
-        try:
-            is_campaign, outcome = self._store(row, ind, at, merged)
-        except IntegrityError:
-            return None  # stored before (another process): counted once
-        if (kept := str(row["campaign_id"])) != cluster:  # another node merged it meanwhile
+        return _Placing(obs, Storing(row, ind, at, merged), cluster, how, size, seconds)
+
+    def _store_placed(self, batch: list[_Placing]) -> None:
+        """Store the rows of ``batch`` (one transaction when they can share it); each
+        placing learns whether its row was stored (not when it was stored before)."""
+        if not batch:
+            return
+        errors = self._writes.run_all([p.storing for p in batch])
+        for placing, error in zip(batch, errors, strict=True):
+            if placing.storing.bad:  # learnt in the transaction: the lock is taken outside it
+                with self._lock:
+                    self._bad.add(str(placing.storing.row["campaign_id"]))
+            if error is not None:
+                placing.stored = False
+                if not isinstance(error, IntegrityError):  # stored before: counted once
+                    placing.error = error
+
+    def _placed(self, placing: _Placing) -> Placement | None:
+        """After its rows are stored: the placement of one message, and the responses to
+        a merge it made or to a bad member of a campaign."""
+        if placing.error is not None:
+            raise placing.error
+        if not placing.stored:
+            return None
+        item, cluster, spool_id = placing.storing, placing.cluster, placing.obs.spool_id
+        if (kept := str(item.row["campaign_id"])) != cluster:  # another node merged it
             cluster = self._follow(kept, {cluster: kept})
-        placement = Placement(spool_id, cluster, how, size, is_campaign, seconds, merged)
-        if outcome is not None:
-            self._merged(spool_id, outcome)
-        if is_campaign and str(verdict.action) in self.cfg.bad_actions:
-            self.found_bad(cluster, f"member {spool_id} was judged {verdict.action}",
+        placement = Placement(spool_id, cluster, placing.how, placing.size, item.is_campaign,
+                              placing.seconds, item.merged)
+        if item.outcome is not None:
+            self._merged(spool_id, item.outcome)
+        if item.is_campaign and str(placing.obs.verdict.action) in self.cfg.bad_actions:
+            self.found_bad(cluster, f"member {spool_id} was judged {placing.obs.verdict.action}",
                            source="detection", members=(spool_id,))
         return placement
 
@@ -282,20 +378,6 @@ class Campaigns(CampaignReads):
             self.found_bad(outcome.into,
                            f"merged with bad campaign {', '.join(outcome.bad_parts)} ({why})",
                            source="merge", members=(spool_id,), among=outcome.good_members)
-
-    def _store(self, row: dict[str, Any], ind: Indicators, at: float,
-               merged: tuple[str, ...] = ()) -> tuple[bool, MergeOutcome | None]:
-        """Insert the message (merging ``merged`` into its cluster first); create or update
-        its campaign. (True when it is one, the merge's outcome.) Messages stored at the same
-        time from other threads share the transaction (:mod:`mailward.store._group`)."""
-        item = Storing(row, ind, at, merged)
-        try:
-            self._writes.run(item)
-        finally:
-            if item.bad:  # learnt here, outside the transaction (the lock is never taken in one)
-                with self._lock:
-                    self._bad.add(str(row["campaign_id"]))
-        return item.is_campaign, item.outcome
 
     def _store_alone(self, item: Storing) -> None:
         with self.tx("store a campaign message", write=True) as conn:

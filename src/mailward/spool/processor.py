@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from mailward.activity.campaigns import Campaigns
+from mailward.activity.campaigns import Campaigns, Observed
 from mailward.activity.monitor import ActivityMonitor, account_of
 from mailward.config.settings import Settings
 from mailward.delivery.lmtp import lmtp_message
@@ -104,7 +104,7 @@ class Processor(Delivering):
         #: In a cluster: moves a held message to the shared store (mailward.cluster.release).
         self.park: Callable[[SpoolEntry], None] | None = None
         #: Observations the SMTP front end leaves until after its 250 (see LaterObservations).
-        self.later = LaterObservations(self.observe)
+        self.later = LaterObservations(self.observe_many)
 
     async def process(
         self,
@@ -211,17 +211,24 @@ class Processor(Delivering):
     ) -> None:
         """Count a scanned message in the activity baselines (and check its account) and
         cluster it into its campaign: each once per spool id, so making it again is harmless."""
+        self.observe_many([Observed(entry_id, envelope, parsed, verdict, signature)])
+
+    def observe_many(self, batch: Sequence[Observed]) -> None:
+        """:meth:`observe` each of ``batch`` in this order (the campaign rows of all in one
+        transaction)."""
         if self.activity is not None:
-            try:  # behaviour across messages is advisory: never hold up mail for it
-                self.activity.observe_message(entry_id, envelope, verdict,
-                                              parsed.message_id if parsed else "")
-            except Exception:
-                log.exception("activity checks failed for %s", entry_id)
+            for obs in batch:
+                try:  # behaviour across messages is advisory: never hold up mail for it
+                    self.activity.observe_message(obs.spool_id, obs.envelope, obs.verdict,
+                                                  obs.parsed.message_id if obs.parsed else "")
+                except Exception:
+                    log.exception("activity checks failed for %s", obs.spool_id)
         if self.campaigns is not None:
             try:  # campaigns too: a failure here never holds up mail
-                self.campaigns.observe(entry_id, envelope, parsed, verdict, signature=signature)
+                self.campaigns.observe_many(batch)
             except Exception:
-                log.exception("campaign clustering failed for %s", entry_id)
+                log.exception("campaign clustering failed for %s",
+                              ", ".join(obs.spool_id for obs in batch))
 
     async def _observed(self, entry: SpoolEntry, state: SpoolState) -> bool:
         """Before the checks of a spooled message: every observation of a message accepted

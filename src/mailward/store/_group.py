@@ -59,10 +59,17 @@ class GroupTransaction(Generic[Item]):
 
     def run(self, item: Item) -> None:
         """Write ``item``; returns once it is committed, or raises what its write raised."""
-        request = _Request(item)
+        error = self.run_all([item])[0]
+        if error is not None:
+            raise error
+
+    def run_all(self, items: list[Item]) -> list[BaseException | None]:
+        """Write ``items`` (in this order, in as few transactions as the batch size allows);
+        returns once each is committed, with what each one's write raised (None: written)."""
+        requests = [_Request(item) for item in items]
         with self._cond:
-            self._pending.append(request)
-            while not request.done:
+            self._pending.extend(requests)
+            while not all(request.done for request in requests):
                 if self._running:
                     self._cond.wait()
                     continue
@@ -79,8 +86,7 @@ class GroupTransaction(Generic[Item]):
                         if not done.written and done.error is None:  # the leader was stopped
                             done.error = RuntimeError("the group transaction was interrupted")
                     self._cond.notify_all()
-        if request.error is not None:
-            raise request.error
+        return [request.error for request in requests]
 
     def _commit(self, batch: list[_Request[Item]]) -> None:
         if len(batch) > 1:
