@@ -61,3 +61,23 @@ def write_corpus(root: Path, copies: int = 4) -> Path:
                 raw = message(f"{label} note {i}", body, link, n)
                 (folder / f"{label}-{copy}-{i}.eml").write_bytes(raw)
     return root
+
+
+def html_only(html: str) -> bytes:
+    """A message whose only body is ``html`` (no plain-text part)."""
+    msg = EmailMessage()
+    msg["From"] = "news@example.net"
+    msg["Subject"] = "Newsletter"
+    msg.set_content(html, subtype="html")
+    return msg.as_bytes()
+
+
+def with_attachment() -> bytes:
+    """A short text message with a PDF attachment and a link to an IP address."""
+    msg = EmailMessage()
+    msg["From"] = "a@example.net"
+    msg["Subject"] = "Invoice"
+    msg.set_content("The invoice is attached. Pay at http://198.51.100.4/pay now.")
+    msg.add_attachment(b"%PDF-1.4\n%%EOF\n", maintype="application", subtype="pdf",
+                       filename="invoice.PDF")  # fmt: skip
+    return msg.as_bytes()

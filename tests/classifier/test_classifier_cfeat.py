@@ -7,11 +7,10 @@ from __future__ import annotations
 import dataclasses
 import random
 import sys
-from email.message import EmailMessage
 
 import numpy as np
 import pytest
-from classifier_corpus import message
+from classifier_corpus import html_only, message, with_attachment
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -70,24 +69,6 @@ def assert_same(got: tuple[np.ndarray, np.ndarray], want: tuple[np.ndarray, np.n
     assert got[1].dtype == want[1].dtype == np.float32
     assert got[0].tobytes() == want[0].tobytes()
     assert got[1].tobytes() == want[1].tobytes()
-
-
-def html_only(html: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "news@example.net"
-    msg["Subject"] = "Newsletter"
-    msg.set_content(html, subtype="html")
-    return msg.as_bytes()
-
-
-def with_attachment() -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "a@example.net"
-    msg["Subject"] = "Invoice"
-    msg.set_content("The invoice is attached. Pay at http://198.51.100.4/pay now.")
-    msg.add_attachment(b"%PDF-1.4\n%%EOF\n", maintype="application", subtype="pdf",
-                       filename="invoice.PDF")  # fmt: skip
-    return msg.as_bytes()
 
 
 ASCII_MESSAGES = [

@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
-from email.message import EmailMessage
 
 import numpy as np
 import pytest
-from classifier_corpus import message
+from classifier_corpus import html_only, message, with_attachment
 
 from mailward.classifier import FeatureSpec, Featurizer, features, load_shipped
 from mailward.classifier._charhash import hash_ascii_windows, hash_char_ngrams, hash_word_windows
@@ -32,24 +31,6 @@ ASCII = "abcXYZ019 _.,@+-!'\"()<>/:;  \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f\x7f"
 
 def parsed(raw: bytes) -> ParsedMessage:
     return parse_message(raw, LimitSettings())
-
-
-def html_only(html: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "news@example.net"
-    msg["Subject"] = "Newsletter"
-    msg.set_content(html, subtype="html")
-    return msg.as_bytes()
-
-
-def with_attachment() -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "a@example.net"
-    msg["Subject"] = "Invoice"
-    msg.set_content("The invoice is attached. Pay at http://198.51.100.4/pay now.")
-    msg.add_attachment(b"%PDF-1.4\n%%EOF\n", maintype="application", subtype="pdf",
-                       filename="invoice.PDF")  # fmt: skip
-    return msg.as_bytes()
 
 
 LONG = " ".join(f"word{i % 97} Grüße{i % 13}, café" for i in range(3000))
