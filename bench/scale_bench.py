@@ -87,7 +87,7 @@ def _copy(engine: Engine, table: str, columns: list[str], rows: Iterator[tuple[A
 def _executemany(engine: Engine, table: str, columns: list[str],
                  rows: Iterator[tuple[Any, ...]]) -> int:
     """SQLite: the driver's executemany, one transaction per BATCH rows."""
-    sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
+    sql = (f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 -- our own table names
            f"VALUES ({', '.join('?' for _ in columns)})")
     raw = engine.raw_connection()
     count = 0
@@ -262,7 +262,7 @@ def _stats(values: list[float]) -> str:
 
 def _new_message(rng: random.Random, words: list[str], n: int, accounts: int,
                  window: int) -> tuple[bytes, Envelope]:
-    raw, env = campaign_bench._message(rng, words, window + n)
+    raw, _env = campaign_bench._message(rng, words, window + n)
     i = rng.randrange(accounts)
     account = f"user{i}@example.com"
     rcpts = tuple(f"user{(i + rng.randint(1, 30)) % accounts}@example.com"
@@ -309,7 +309,7 @@ def measure(settings: Settings, args: argparse.Namespace, words: list[str]) -> N
           f"{_stats(act_cpu)}")
     print(f"campaign step (observe: clustering + store write), CPU ms per message: "
           f"{_stats(camp_cpu)}")
-    print(f"both, CPU ms per message: {_stats([a + b for a, b in zip(act_cpu, camp_cpu)])}; "
+    print(f"both, CPU ms per message: {_stats([a + b for a, b in zip(act_cpu, camp_cpu, strict=True)])}; "
           f"wall ms: {_stats(wall)}")
     print(f"time to cluster a new message against the last 24 h ({len(found.index):,} "
           f"messages), CPU ms: {_stats(cluster)}")

@@ -2,6 +2,7 @@
 
     python bench/smtp_load.py [--levels 1,10,50] [--messages 600] [--seconds 30]
                               [--folder ../shared/corpus/dev/ham] [--target HOST:PORT]
+                              [--rate MSG_PER_S]
 
 Without ``--target`` it starts ``mailward serve`` itself on a temporary data directory with the
 shipped defaults (Maildir delivery, the spool fsynced before every 250, scans in scan
@@ -15,6 +16,12 @@ by code, and -- when it started the gateway -- the gateway's CPU seconds per mes
 system time of every process in the gateway's process group (the gateway, the fork server, the
 scan processes; reaped ones through their parent), read from /proc after the spool has drained
 (so delivery is counted too).
+
+By default the clients run a closed loop (each sends its next message once the last is
+answered): the rate printed is the gateway's saturation rate, and with N clients the time to
+the reply is N / rate at least, by Little's law. ``--rate R`` runs an open loop instead: the
+clients together offer R messages per second on schedule (a client behind its schedule sends at
+once and is counted late), which gives the time to the reply at that load.
 
 Messages: a few synthetic ham messages made here, or with ``--folder`` the ``.eml`` files of a
 folder under 100 kB (the first ``--max-files``). Before the first level it measures the time
@@ -162,6 +169,9 @@ class LevelResult:
     errors: int = 0
     cpu_seconds: float | None = None
     cpu_split: dict[str, float] = field(default_factory=dict)
+    #: Open loop: the offered rate (msg/s), and by how much each late message was late (s).
+    offered: float = 0.0
+    lags: list[float] = field(default_factory=list)
 
     @property
     def sent(self) -> int:
@@ -179,6 +189,9 @@ class LevelResult:
             "max_ms": round(1000 * lat[-1], 1) if lat else None,
             "codes": dict(self.codes),
             "errors": self.errors,
+            "offered_msg_per_s": self.offered or None,
+            "late": len(self.lags),
+            "max_late_ms": round(1000 * max(self.lags), 1) if self.lags else 0.0,
             "cpu_ms_per_msg": (round(1000 * self.cpu_seconds / ok, 2)
                                if self.cpu_seconds is not None and ok else None),
             "cpu_ms_per_msg_by_process": {k: round(1000 * v / ok, 2)
@@ -200,18 +213,33 @@ def _pct(values: list[float], p: float) -> float:
 
 async def run_level(
     host: str, port: int, payloads: list[bytes], clients: int, limit: int, seconds: float,
-    per_connection: int,
+    per_connection: int, rate: float = 0.0,
 ) -> LevelResult:
+    """Closed loop (``rate`` 0): each client sends its next message as soon as the last one
+    was answered, so the level measures the gateway's saturation rate. Open loop (``rate`` > 0,
+    messages per second over all clients): message k of client n is due at
+    ``(k * clients + n) / rate`` seconds after the start; a client behind its schedule sends at
+    once, and how far behind it was is recorded (``lag``)."""
     result = LevelResult(clients)
     budget = [limit]
-    deadline = time.monotonic() + seconds
+    start = time.monotonic()
+    deadline = start + seconds
 
     async def one_client(n: int) -> None:
         client: SmtpClient | None = None
         used = 0
         turn = n
+        k = 0
         while budget[0] > 0 and time.monotonic() < deadline:
             budget[0] -= 1
+            if rate > 0:
+                due = start + (k * clients + n) / rate
+                k += 1
+                now = time.monotonic()
+                if due > now:
+                    await asyncio.sleep(due - now)
+                else:
+                    result.lags.append(now - due)
             try:
                 if client is None or used >= per_connection:
                     if client is not None:
@@ -234,9 +262,9 @@ async def run_level(
         if client is not None:
             await client.close()
 
-    started = time.monotonic()
     await asyncio.gather(*(one_client(n) for n in range(clients)))
-    result.seconds = time.monotonic() - started
+    result.seconds = time.monotonic() - start
+    result.offered = rate
     return result
 
 
@@ -368,6 +396,9 @@ def main() -> int:
     ap.add_argument("--max-files", type=int, default=200)
     ap.add_argument("--per-connection", type=int, default=100,
                     help="messages per connection before reconnecting")
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="open loop: offer this many msg/s over all clients (0: closed loop, "
+                    "each client sends as soon as answered)")
     ap.add_argument("--target", help="HOST:PORT of a running gateway (else one is started)")
     ap.add_argument("--dns", action="store_true", help="leave the started gateway's DNS on")
     ap.add_argument("--toml", default="", help="extra lines under [smtp] of the started "
@@ -397,7 +428,7 @@ def main() -> int:
         for clients in (int(c) for c in args.levels.split(",")):
             cpu_before = gateway.cpu_by_process() if gateway is not None else None
             result = asyncio.run(run_level(host, port, payloads, clients, args.messages,
-                                           args.seconds, args.per_connection))
+                                           args.seconds, args.per_connection, args.rate))
             if gateway is not None and cpu_before is not None:
                 gateway.wait_drained()
                 cpu_after = gateway.cpu_by_process()
@@ -410,7 +441,10 @@ def main() -> int:
                 print(f"{clients:3d} clients: {row['messages']} msgs in {result.seconds:.1f} s"
                       f" = {row['msg_per_s']} msg/s; end of DATA to reply p50 {row['p50_ms']} ms"
                       f" p99 {row['p99_ms']} ms max {row['max_ms']} ms; replies {row['codes']}"
-                      f" errors {row['errors']}; gateway CPU {row['cpu_ms_per_msg']} ms/msg"
+                      f" errors {row['errors']}"
+                      + (f"; offered {args.rate} msg/s, {row['late']} sent late (max"
+                         f" {row['max_late_ms']} ms)" if args.rate else "")
+                      + f"; gateway CPU {row['cpu_ms_per_msg']} ms/msg"
                       f" {row['cpu_ms_per_msg_by_process']}")
         if gateway is not None:
             for proc in gateway.scan_process_memory():
