@@ -309,7 +309,8 @@ def measure(settings: Settings, args: argparse.Namespace, words: list[str]) -> N
           f"{_stats(act_cpu)}")
     print(f"campaign step (observe: clustering + store write), CPU ms per message: "
           f"{_stats(camp_cpu)}")
-    print(f"both, CPU ms per message: {_stats([a + b for a, b in zip(act_cpu, camp_cpu, strict=True)])}; "
+    both = [a + b for a, b in zip(act_cpu, camp_cpu, strict=True)]
+    print(f"both, CPU ms per message: {_stats(both)}; "
           f"wall ms: {_stats(wall)}")
     print(f"time to cluster a new message against the last 24 h ({len(found.index):,} "
           f"messages), CPU ms: {_stats(cluster)}")
