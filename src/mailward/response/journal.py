@@ -8,7 +8,8 @@ journal             one row per delivered message: spool id (unique), time, send
                     attachment details (JSON)
 journal_copies      where each recipient's copy went: "maildir:<path>", "relay:<host>" or
                     "imap:<mailbox>"
-journal_raw         the message bytes as received (zlib), kept until :meth:`Journal.purge`
+journal_raw         the message bytes as received (Zstandard; older rows zlib: see _raw), kept
+                    until :meth:`Journal.purge`
 journal_subject_fts the subject's trigram index for substring hunts (see _subject_index)
 journal_indicators  one row per (kind, value, message); its primary key (kind, value,
                     received_at, journal_id) is the lookup index, so :meth:`Journal.find` is
@@ -24,7 +25,6 @@ Every SQLAlchemy failure becomes :class:`~mailward.errors.StoreError`.
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +34,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from mailward.errors import StoreError
-from mailward.response import _subject_index
+from mailward.response import _raw, _subject_index, _writer
 from mailward.response._keys import normalise_indicator
 from mailward.response._schema import (
     JOURNAL_METADATA,
@@ -88,7 +88,13 @@ class SideWrite:
     alone: Callable[[], None]
 
 
-_Item = tuple[JournalEntry, SideWrite | None]
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One entry to record: with its rows already built when they go through the driver."""
+
+    entry: JournalEntry
+    side: SideWrite | None
+    prepared: _writer.PreparedEntry | None
 
 
 class Journal:
@@ -99,6 +105,8 @@ class Journal:
         self.url = url
         self._engine = open_tables(url, JOURNAL_METADATA, "journal")
         self._subject_fts = _subject_index.install(self._engine)
+        #: New entries go through the driver's cursor (SQLite; see _writer).
+        self._driver_writes = self._engine.dialect.name == "sqlite"
         #: Entries recorded at the same time (spool workers) share one transaction.
         self._writes: GroupTransaction[_Item] = GroupTransaction(
             lambda: self._tx("record entries", write=True), self._record_batch,
@@ -132,28 +140,40 @@ class Journal:
         record stands. Returns once committed; entries recorded at the same time from other
         threads share the transaction (:mod:`mailward.store._group`).
 
-        The first try inserts without looking (nearly every entry is new); the unique spool id
-        refuses a second record, whose transaction is then rolled back and redone the careful
-        way (look the spool id up first)."""
-        self._writes.run((entry, side))
+        The first try inserts without looking (nearly every entry is new): on SQLite through
+        the driver's cursor with the rows built here, before the write lock is taken
+        (:mod:`mailward.response._writer`). The unique spool id refuses a second record, whose
+        transaction is then rolled back and redone the careful way (look the spool id up
+        first)."""
+        prepared = _writer.prepare(entry) if self._driver_writes else None
+        self._writes.run(_Item(entry, side, prepared))
 
     def _record_batch(self, conn: Connection, items: list[_Item]) -> None:
-        for entry, side in items:
-            self._record(conn, entry, look_first=False)
-            if side is not None:
-                side.write(conn)
+        self._insert_new(conn, items)
+        for item in items:
+            if item.side is not None:
+                item.side.write(conn)
+
+    def _insert_new(self, conn: Connection, items: Sequence[_Item]) -> None:
+        """Insert entries believed new (IntegrityError when one is not)."""
+        prepared = [item.prepared for item in items if item.prepared is not None]
+        if len(prepared) == len(items):
+            _writer.write(conn, prepared)
+            return
+        for item in items:
+            self._record(conn, item.entry, look_first=False)
 
     def _record_item(self, item: _Item) -> None:
-        entry, side = item
+        entry, side = item.entry, item.side
         if side is not None:
             try:
                 with self._tx(f"record {entry.spool_id}", write=True) as conn:
-                    self._record(conn, entry, look_first=False)
+                    self._insert_new(conn, (item,))
                     side.write(conn)
                 return
             except Exception:  # each on its own: the careful way for the entry
                 self._side_alone(side)
-        self._record_entry(entry)
+        self._record_entry(item)
 
     @staticmethod
     def _side_alone(side: SideWrite) -> None:
@@ -162,11 +182,15 @@ class Journal:
         except Exception:
             log.exception("a write beside a journal entry failed")
 
-    def _record_entry(self, entry: JournalEntry) -> None:
+    def _record_entry(self, item: _Item) -> None:
+        entry = item.entry
         for attempt in range(3):
             try:
                 with self._tx(f"record {entry.spool_id}", write=True) as conn:
-                    self._record(conn, entry, look_first=attempt > 0)
+                    if attempt == 0:
+                        self._insert_new(conn, (item,))
+                    else:
+                        self._record(conn, entry, look_first=True)
                 return
             except IntegrityError as exc:  # recorded before, or a concurrent first record
                 if attempt == 2:
@@ -255,7 +279,7 @@ class Journal:
         query = select(journal_raw.c.raw).where(journal_raw.c.journal_id == journal_id)
         with self._tx(f"read raw {journal_id}") as conn:
             data = conn.execute(query).scalar()
-        return None if data is None else zlib.decompress(data)
+        return None if data is None else _raw.unpack(data)
 
     def iter_window(
         self, since: float | None = None, until: float | None = None, batch: int = 500
