@@ -166,7 +166,7 @@ def test_the_link_pattern_matches_no_other_letters_than_its_own() -> None:
 @pytest.mark.parametrize("text", [
     "Dear Jane,  invoice 4711 of 12.50 EUR: https://pay.example.test/a?b=1 or mail a@b.test",
     "HXXPS://evil.example/x and WWW.Example.ORG/login, a.b+c@d.e.f and x@y",
-    "no links at all, just wörds, naïve café, straße and ſ ﬁ Kelvin \u212a",
+    "no links at all, just wörds, naïve café, straße and \u017f \ufb01 Kelvin \u212a",
     "digits ² ³ ① ٣ 4th x2 __init__ _ __ a_b snake_case jane_doe",
     "e-mail: .+x@d.e a@b.c.+x@d.e foo@bar", "", "   ", "@", "www", "http//x",
     "Jane JANE jane.doe Doe, your parcel #A1B2 is here: www.parcel.example/track",
@@ -181,7 +181,7 @@ def test_normalise_equals_the_general_path_on_random_text() -> None:
     import random
 
     rng = random.Random(15)
-    alphabet = list("abcdehilnoprstwx0123456789 _.@:/-+,\n") + ["ß", "²", "ſ", "İ", "٣", "é"]
+    alphabet = [*"abcdehilnoprstwx0123456789 _.@:/-+,\n", "ß", "²", "\u017f", "İ", "٣", "é"]
     pieces = ["http://", "hxxps://", "www.", "@", "jane", "Doe", " 12.5 "]
     for _ in range(500):
         text = "".join(rng.choice(alphabet) if rng.random() < 0.9 else rng.choice(pieces)

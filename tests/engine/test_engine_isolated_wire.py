@@ -21,7 +21,7 @@ from mailward.engine.pipeline import Engine
 class WirePickler(ForkingPickler):
     """A pickler of this test only (the registration is per pickler class)."""
 
-    _extra_reducers: dict[type, object] = {}  # noqa: RUF012 (ForkingPickler's own table)
+    _extra_reducers: dict[type, object] = {}
 
 
 def test_an_outcome_comes_back_the_same_and_by_its_fields() -> None:

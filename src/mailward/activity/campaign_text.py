@@ -66,7 +66,7 @@ def shingles(normalised: str, size: int = 3) -> set[str]:
     words = normalised.split()
     if len(words) <= size:
         return {" ".join(words)} if words else set()
-    return set(map(" ".join, zip(*(words[i:] for i in range(size)))))
+    return set(map(" ".join, zip(*(words[i:] for i in range(size)), strict=False)))
 
 
 _SEED = 1

@@ -14,6 +14,7 @@ Addresses are compared lower-cased and stripped. Failures of the SQL store raise
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     Column,
-    bindparam,
     Connection,
     Engine,
     Float,
@@ -30,6 +30,7 @@ from sqlalchemy import (
     RowMapping,
     String,
     Table,
+    bindparam,
     func,
     select,
 )
@@ -214,7 +215,5 @@ class SqlitePointReader:
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(sqlite3.Error, SQLAlchemyError):
                 conn.close()
-            except (sqlite3.Error, SQLAlchemyError):
-                pass
