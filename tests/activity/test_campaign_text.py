@@ -5,12 +5,18 @@ from __future__ import annotations
 import pytest
 
 from mailward.activity.campaign_text import (
+    _EMAIL,
+    _NUMBER,
+    _URL,
+    _WORD,
+    MAX_TEXT,
     SignatureMatrix,
     from_bytes,
     name_tokens,
     normalise,
     shingles,
     signature,
+    signature_bytes,
     similarities,
     similarity,
     to_bytes,
@@ -115,3 +121,88 @@ def test_signature_matrix_refuses_signatures_of_another_size() -> None:
         matrix.add("b", signature("some words to hash", 32))
     with pytest.raises(ValueError):
         matrix.similarities(signature("some words to hash", 32), ["a"])
+
+
+# -- the fast paths of normalise and shingles, against the general ones -----------------------
+
+_ALL_CHARS = "".join(map(chr, range(0x110000))).encode("utf-8", "surrogatepass").decode(
+    "utf-8", "replace")
+
+
+def _normalise_general(text: str, names: frozenset[str] = frozenset()) -> str:
+    """normalise as it was before its fast paths: every pattern, every token checked."""
+    text = text[:MAX_TEXT].lower()
+    text = _URL.sub(" url ", text)
+    text = _EMAIL.sub(" email ", text)
+    text = _NUMBER.sub(" 0 ", text)
+    words = []
+    for token in _WORD.findall(text):
+        if any(c.isdigit() for c in token):
+            words.append("num")
+        elif token in names:
+            words.append("name")
+        elif token.strip("_"):
+            words.append(token)
+    return " ".join(words)
+
+
+def test_no_letter_is_a_digit_or_an_underscore() -> None:
+    """normalise takes a token of letters (str.isalpha) as a word without looking for digits."""
+    assert not [c for c in _ALL_CHARS if c.isalpha() and (c.isdigit() or c == "_")]
+
+
+def test_the_link_pattern_matches_no_other_letters_than_its_own() -> None:
+    """normalise skips the link pattern when "http", "hxxp" and "www." are all absent from the
+    lower-cased text: so IGNORECASE must add no other character for h, t, p, x, w, '.'."""
+    import re
+
+    for letter in "htpxw.":
+        found = set(re.findall(re.escape(letter), _ALL_CHARS, re.IGNORECASE))
+        assert found <= {letter, letter.upper()}, letter
+        lowered = {c for c in found if c.lower() == letter}
+        assert lowered == found
+
+
+@pytest.mark.parametrize("text", [
+    "Dear Jane,  invoice 4711 of 12.50 EUR: https://pay.example.test/a?b=1 or mail a@b.test",
+    "HXXPS://evil.example/x and WWW.Example.ORG/login, a.b+c@d.e.f and x@y",
+    "no links at all, just wörds, naïve café, straße and \u017f \ufb01 Kelvin \u212a",
+    "digits ² ³ ① ٣ 4th x2 __init__ _ __ a_b snake_case jane_doe",
+    "e-mail: .+x@d.e a@b.c.+x@d.e foo@bar", "", "   ", "@", "www", "http//x",
+    "Jane JANE jane.doe Doe, your parcel #A1B2 is here: www.parcel.example/track",
+])
+def test_normalise_equals_the_general_path(text: str) -> None:
+    names = frozenset({"jane", "doe"})
+    assert normalise(text, names) == _normalise_general(text, names)
+    assert normalise(text) == _normalise_general(text)
+
+
+def test_normalise_equals_the_general_path_on_random_text() -> None:
+    import random
+
+    rng = random.Random(15)
+    alphabet = [*"abcdehilnoprstwx0123456789 _.@:/-+,\n", "ß", "²", "\u017f", "İ", "٣", "é"]
+    pieces = ["http://", "hxxps://", "www.", "@", "jane", "Doe", " 12.5 "]
+    for _ in range(500):
+        text = "".join(rng.choice(alphabet) if rng.random() < 0.9 else rng.choice(pieces)
+                       for _ in range(rng.randrange(0, 120)))
+        assert normalise(text, frozenset({"jane", "doe"})) == _normalise_general(
+            text, frozenset({"jane", "doe"}))
+
+
+def test_shingles_equal_their_definition() -> None:
+    import random
+
+    rng = random.Random(9)
+    for _ in range(200):
+        words = [rng.choice("abcdef") for _ in range(rng.randrange(0, 12))]
+        for size in range(1, 5):
+            expected = ({" ".join(words[i:i + size]) for i in range(len(words) - size + 1)}
+                        if len(words) > size else ({" ".join(words)} if words else set()))
+            assert shingles(" ".join(words), size) == expected
+
+
+def test_signature_bytes_are_those_of_the_signature() -> None:
+    for text in ("", "one", "a b c d e f g", normalise("Dear Jane, invoice 4711 attached")):
+        assert signature_bytes(text, 64, 3) == to_bytes(signature(text, 64, 3))
+        assert signature_bytes(text, 32, 2) == to_bytes(signature(text, 32, 2))

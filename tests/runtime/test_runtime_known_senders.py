@@ -79,3 +79,22 @@ def test_answers_equal_the_sql_history_and_close_reaches_it(tmp_path: Path) -> N
 def test_clients_without_a_history_are_left_as_they_are() -> None:
     clients = {"feeds": None}
     assert remember_known_senders(clients) == {"feeds": None}
+
+
+class NoAsyncSql(SqlSenderHistory):
+    """A SQLite history whose worker-thread ``seen`` must not be used."""
+
+    async def seen(self, address: str) -> SenderStats | None:
+        raise AssertionError("asked through the worker thread")
+
+
+def test_a_sqlite_history_is_read_through_its_point_reader(tmp_path: Path) -> None:
+    async def go() -> None:
+        sql = NoAsyncSql(f"sqlite:///{tmp_path / 'history.db'}")
+        known = KnownSenders(sql)
+        assert await known.seen("carol@partner.example.net") is None
+        sql.record_sync("carol@partner.example.net", 400.0)
+        assert await known.seen("Carol@partner.example.net") == SenderStats(400.0, 400.0, 1)
+        known.close()
+
+    asyncio.run(go())

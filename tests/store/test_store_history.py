@@ -86,3 +86,52 @@ def test_concurrent_sightings_of_a_new_sender_are_all_counted(tmp_path: Path) ->
         assert asyncio.run(history.seen("new@example.net")) == SenderStats(0.0, 79.0, 80)
     finally:
         history.close()
+
+
+# -- the point reader (a scan process's read of a SQLite history) ------------------------------
+
+
+def test_point_reader_answers_as_seen_sync_and_sees_later_commits(tmp_path: Path) -> None:
+    sql = SqlSenderHistory(f"sqlite:///{tmp_path / 'history.db'}")
+    reader = sql.point_reader()
+    assert reader is not None
+    try:
+        assert reader.seen("new@partner.example.net") is None
+        sql.record_sync("New@Partner.example.net", 10.0)  # another connection commits
+        sql.record_sync("new@partner.example.net", 20.0)
+        assert reader.seen(" NEW@partner.example.net ") == sql.seen_sync(
+            "new@partner.example.net") == SenderStats(10.0, 20.0, 2)
+        assert reader.seen("other@partner.example.net") is None
+        # each read ran to its end: no read transaction is left open to pin the WAL
+        assert reader._conn is not None and not reader._conn.in_transaction
+    finally:
+        reader.close()
+        sql.close()
+
+
+def test_point_reader_errors_are_store_errors_and_it_reconnects(tmp_path: Path) -> None:
+    sql = SqlSenderHistory(f"sqlite:///{tmp_path / 'history.db'}")
+    reader = sql.point_reader()
+    assert reader is not None
+    try:
+        assert reader.seen("a@partner.example.net") is None
+        reader._conn.dbapi_connection.close()  # a broken connection
+        with pytest.raises(StoreError):
+            reader.seen("a@partner.example.net")
+        sql.record_sync("a@partner.example.net", 5.0)
+        assert reader.seen("a@partner.example.net") == SenderStats(5.0, 5.0, 1)
+    finally:
+        reader.close()
+        sql.close()
+
+
+def test_point_reader_is_for_the_thread_that_made_it(tmp_path: Path) -> None:
+    sql = SqlSenderHistory(f"sqlite:///{tmp_path / 'history.db'}")
+    reader = sql.point_reader()
+    assert reader is not None
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool, pytest.raises(StoreError):
+            pool.submit(reader.seen, "a@partner.example.net").result()
+    finally:
+        reader.close()
+        sql.close()

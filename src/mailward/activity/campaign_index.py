@@ -84,11 +84,15 @@ def message_indicators(settings: Settings, envelope: Envelope,
 def message_signature(settings: Settings, envelope: Envelope,
                       parsed: ParsedMessage | None) -> LeanMinHash:
     cfg = settings.campaigns
+    return ct.signature(_signature_text(envelope, parsed), cfg.num_perm, cfg.shingle_words)
+
+
+def _signature_text(envelope: Envelope, parsed: ParsedMessage | None) -> str:
+    """The normalised text a message's signature hashes ("" without a parsed message)."""
     if parsed is None:
-        return ct.signature("", cfg.num_perm, cfg.shingle_words)
+        return ""
     names = ct.name_tokens(envelope.rcpt_tos, (a.display_name for a in (*parsed.to, *parsed.cc)))
-    text = ct.normalise(f"{parsed.subject}\n{parsed.text}", names)
-    return ct.signature(text, cfg.num_perm, cfg.shingle_words)
+    return ct.normalise(f"{parsed.subject}\n{parsed.text}", names)
 
 
 def text_signature(settings: Settings, envelope: Envelope,
@@ -96,8 +100,9 @@ def text_signature(settings: Settings, envelope: Envelope,
     """:func:`message_signature` as it travels (made in the scan process, see
     :class:`~mailward.model.TextSignature`)."""
     cfg = settings.campaigns
-    sig = message_signature(settings, envelope, parsed)
-    return TextSignature(cfg.num_perm, cfg.shingle_words, ct.to_bytes(sig))
+    values = ct.signature_bytes(_signature_text(envelope, parsed), cfg.num_perm,
+                                cfg.shingle_words)
+    return TextSignature(cfg.num_perm, cfg.shingle_words, values)
 
 
 def signature_of(settings: Settings, envelope: Envelope, parsed: ParsedMessage | None,

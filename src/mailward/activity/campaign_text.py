@@ -21,6 +21,8 @@ _URL = re.compile(r"(?:https?://|hxxps?://|www\.)\S+", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
 _NUMBER = re.compile(r"\d[\d.,:/-]*\d|\d")
 _WORD = re.compile(r"\w+")
+#: What every match of _URL contains (lower-case text: its IGNORECASE adds no other letter).
+_URL_MARKS = re.compile(r"http|hxxp|www\.")
 _NAME_SPLIT = re.compile(r"[^a-z]+")
 #: Most characters of a message's text that are hashed (a lure fits in far less).
 MAX_TEXT = 20_000
@@ -39,12 +41,18 @@ def name_tokens(recipients: Iterable[str], display_names: Iterable[str] = ()) ->
 def normalise(text: str, names: frozenset[str] = frozenset()) -> str:
     """The text with its rotating details replaced (see the module docstring)."""
     text = text[:MAX_TEXT].lower()
-    text = _URL.sub(" url ", text)
-    text = _EMAIL.sub(" email ", text)
+    # each pattern is skipped when the literal every match of it holds is absent (the same
+    # text, without scanning it: most mail has no address in its text, much no link)
+    if _URL_MARKS.search(text) is not None:
+        text = _URL.sub(" url ", text)
+    if "@" in text:
+        text = _EMAIL.sub(" email ", text)
     text = _NUMBER.sub(" 0 ", text)
     words = []
     for token in _WORD.findall(text):
-        if any(c.isdigit() for c in token):
+        if token.isalpha():  # no digit, no underscore (the tests check every code point)
+            words.append("name" if token in names else token)
+        elif any(c.isdigit() for c in token):
             words.append("num")
         elif token in names:
             words.append("name")
@@ -58,7 +66,7 @@ def shingles(normalised: str, size: int = 3) -> set[str]:
     words = normalised.split()
     if len(words) <= size:
         return {" ".join(words)} if words else set()
-    return {" ".join(words[i:i + size]) for i in range(len(words) - size + 1)}
+    return set(map(" ".join, zip(*(words[i:] for i in range(size)), strict=False)))
 
 
 _SEED = 1
@@ -70,18 +78,32 @@ _EMPTY: dict[int, Any] = {}  # num_perm -> the hash values of an empty signature
 def signature(normalised: str, num_perm: int = 64, shingle_words: int = 3) -> LeanMinHash:
     """The MinHash of the text's shingles (seeded: the same text always gives the same one).
     The permutations are made once per ``num_perm`` and shared."""
+    return LeanMinHash(_minhash(normalised, num_perm, shingle_words))
+
+
+def signature_bytes(normalised: str, num_perm: int = 64, shingle_words: int = 3) -> bytes:
+    """``to_bytes(signature(...))`` without making the LeanMinHash (what a scan process
+    sends)."""
+    return _values_bytes(_minhash(normalised, num_perm, shingle_words).hashvalues)
+
+
+def _minhash(normalised: str, num_perm: int, shingle_words: int) -> MinHash:
     template = _TEMPLATES.get(num_perm)
     if template is None:
         template = _TEMPLATES[num_perm] = MinHash(num_perm=num_perm, seed=_SEED, scheme=_SCHEME)
     mh = MinHash(num_perm=num_perm, seed=_SEED, permutations=template.permutations,
                  scheme=_SCHEME)
     mh.update_batch([s.encode() for s in shingles(normalised, shingle_words)])
-    return LeanMinHash(mh)
+    return mh
 
 
 def to_bytes(mh: LeanMinHash) -> bytes:
     """A signature as stored (its hash values, little-endian uint32)."""
-    return bytes(np.asarray(mh.hashvalues, dtype="<u4").tobytes())
+    return _values_bytes(mh.hashvalues)
+
+
+def _values_bytes(values: Any) -> bytes:
+    return bytes(np.asarray(values, dtype="<u4").tobytes())
 
 
 def from_bytes(data: bytes) -> LeanMinHash:

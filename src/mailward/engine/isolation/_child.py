@@ -53,6 +53,7 @@ from mailward.activity.campaign_index import text_signature
 from mailward.config.settings import Settings
 from mailward.engine.isolation._hook import HookDetector
 from mailward.engine.isolation._leftover import LeftoverWatch
+from mailward.engine.isolation._wire import register as register_wire
 from mailward.engine.pipeline import Engine, ScanOutcome
 from mailward.engine.registry import build_detectors
 from mailward.model import Action, Envelope
@@ -99,6 +100,7 @@ class Job:
 def child_main(conn: Connection, config: ChildConfig) -> None:
     """Entry point of a scan process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the gateway; it stops us
+    register_wire()  # the answers' dataclasses pickled by their fields (see _wire)
     _die_with_parent()
     short = _cap_memory(config.memory_mb)
     if short:
