@@ -118,3 +118,24 @@ def test_list_rewritten_from_is_not_impersonation() -> None:
     # without the list's own List-Id the same name is still suspicious
     other = (("From", f'"{name}" <{addr}>'), ("List-Id", "<news.elsewhere.example.org>"))
     assert "IMP_DISPLAY_NAME_ADDRESS" in findings((name, addr), headers=other)
+
+
+def test_a_sender_domains_lookalike_answer_is_kept_and_the_same() -> None:
+    detector = Detector(Detector.Settings(protected_domains=["example.com"]))
+    hosts = ["examp1e.com", "example.co", "unrelated.org", "paypa1.com", "examp1e.com"]
+    for own in [("example.com",), ("example.com", "corp.example")]:
+        for host in hosts:
+            assert detector._match(host, own) == detector._match_anew(host, own)
+    assert detector._match("examp1e.com", ("example.com",)) is not None
+    assert len(detector._matched) == 8  # one answer per (host, own domains)
+    calls: list[str] = []
+    anew = detector._match_anew
+
+    def counted(host: str, own: tuple[str, ...]) -> Any:
+        calls.append(host)
+        return anew(host, own)
+
+    detector._match_anew = counted  # type: ignore[method-assign]
+    detector._match("examp1e.com", ("example.com",))
+    detector._match("new-host.org", ("example.com",))
+    assert calls == ["new-host.org"]

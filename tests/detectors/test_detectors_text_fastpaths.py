@@ -270,3 +270,43 @@ def plain_offscreen_lengths(html: str, min_px: int) -> list[str]:
         if before is not None:
             found.append(before.group(0) + match.group(0))
     return found
+
+
+def test_a_patterns_required_literals_are_in_every_match_anywhere_in_it() -> None:
+    parsed = _lure_phrases._parser.parse
+    spanish = r"(?:usted ha|has|ha) (?:ganado|sido seleccionad[ao]|sido elegid[ao])"
+    assert _lure_phrases.anchors(parsed(spanish)) == frozenset({"usted ha", "has", "ha"})
+    assert _lure_phrases.anchors(parsed(spanish), anywhere=True) == frozenset(
+        {"ganado", "sido selecci", "sido elegid"}
+    )
+    assert _lure_phrases._required(spanish, re.compile(spanish)) == (
+        "sido selecci", "sido elegid", "ganado"
+    )
+    # case-blind patterns, and ones with too many literals, are searched without the check
+    assert _lure_phrases._required("(?i)has ganado", re.compile("(?i)has ganado")) is None
+    cards = r"\d+ (?:\w+ )?gift cards?"
+    assert _lure_phrases._required(cards, re.compile(cards)) == ("gift cards", "gift card")
+    wide = "(?:ab|cd|ef|gh|ij|kl|mn|op|qr) x"
+    assert _lure_phrases._required(wide, re.compile(wide)) is None
+
+
+def test_every_shipped_patterns_matches_hold_one_of_its_required_literals() -> None:
+    """The window check is exact: each pattern's matches in texts made of its anchors and the
+    other patterns' literals hold one of its required literals (else the check would hide
+    them), and _matches with the check equals the plain finditer."""
+    matcher = _lure_phrases.compiled(_lure_phrases.LANGUAGES)
+    rnd = random.Random(21)
+    pieces = [w for r in matcher.required if r for w in r] + matcher.words
+    pieces += ["your", "you", "the", "a", "1", "24", "\u00e9", "gift card", "bitcoin"]
+    seps = [" ", "", "-", ". ", "\n"]
+    matched = 0
+    for _ in range(4_000):
+        text = "".join(rnd.choice(pieces) + rnd.choice(seps) for _ in range(rnd.randint(1, 10)))
+        for index, required in enumerate(matcher.required):
+            found = matcher._matches_plain(index, text, 0, len(text))
+            for _, phrase in found:
+                assert required is None or any(w in phrase for w in required)
+            matched += bool(found)
+            if rnd.random() < 0.05:
+                assert matcher._matches(index, text, 0, len(text)) == found
+    assert matched > 200

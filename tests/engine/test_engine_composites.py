@@ -104,3 +104,25 @@ def test_members_and_positive_members() -> None:
 def test_symbol_both_negated_and_positive_is_positive() -> None:
     expr = parse_composite("A | !A")
     assert expr.positive_members == frozenset({"A"})
+
+
+
+@pytest.mark.parametrize(
+    ("expr", "without_members"),
+    [("A", False), ("!A", True), ("A & B", False), ("A | !B", True), ("!(A & B)", True),
+     ("!A & !B", True), ("A & (B | !C)", False), ("!!A | C", False)],
+)
+def test_the_shortcut_for_sets_without_members_is_the_predicates_answer(
+    expr: str, without_members: bool
+) -> None:
+    """matches() answers a set holding none of the members without the predicate: the same
+    answer the predicate gives, on every subset of the members with and without others."""
+    comp = parse_composite(expr)
+    names = sorted(comp.members)
+    for mask in range(1 << len(names)):
+        chosen = {n for i, n in enumerate(names) if mask >> i & 1}
+        for extra in (set(), {"OTHER_SYMBOL"}):
+            symbols = frozenset(chosen | extra)
+            assert comp.matches(symbols) == comp._predicate(symbols)
+    assert comp.matches(frozenset({"OTHER_SYMBOL"})) is without_members
+    assert comp.matches(frozenset()) is without_members

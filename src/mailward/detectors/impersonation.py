@@ -178,6 +178,10 @@ def _case_tokens(text: str) -> tuple[str, ...]:
     )
 
 
+#: How many sender domains' lookalike answers :meth:`DisplayNameAddressDetector._match` keeps.
+_MATCHES_KEPT = 8192
+
+
 def _symbol(weight: float, description: str) -> SymbolSpec:
     return SymbolSpec(weight, _GROUP, description)
 
@@ -224,6 +228,9 @@ class DisplayNameAddressDetector:
         )
         shipped = settings.brands
         self._brand_domains = load_wordlist("brands") if shipped else frozenset()
+        #: :meth:`_match` by (host, own domains): senders' domains come back message after
+        #: message, and the answer depends on nothing else that changes
+        self._matched: dict[tuple[str, tuple[str, ...]], LookalikeMatch | None] = {}
 
     async def check(self, msg: ParsedMessage, ctx: ScanContext) -> Sequence[Finding]:
         findings: list[Finding] = []
@@ -459,6 +466,17 @@ class DisplayNameAddressDetector:
         return [(role, normalise_host(host)) for role, host in roles if host]
 
     def _match(self, host: str, own: tuple[str, ...]) -> LookalikeMatch | None:
+        """:meth:`_match_anew`, kept for the next message from the same domain."""
+        key = (host, own)
+        if key in self._matched:
+            return self._matched[key]
+        found = self._match_anew(host, own)
+        if len(self._matched) >= _MATCHES_KEPT:
+            self._matched.clear()
+        self._matched[key] = found
+        return found
+
+    def _match_anew(self, host: str, own: tuple[str, ...]) -> LookalikeMatch | None:
         real = organisation_domain(host)
         known = real in self._brand_domains or real in self._freemail  # no union made per call
         if in_domains(real, own + self.settings.ignore_domains) or known:

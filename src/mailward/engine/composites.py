@@ -26,8 +26,13 @@ class CompositeExpression:
     members: frozenset[str]
     positive_members: frozenset[str]
     _predicate: Predicate
+    #: What the expression says of a set holding none of its members (the predicate reads
+    #: nothing but whether each member is in the set, so that is its answer for every such set).
+    _without_members: bool = False
 
     def matches(self, symbols: frozenset[str]) -> bool:
+        if self.members.isdisjoint(symbols):  # the usual case: a set test in C, no predicate
+            return self._without_members
         return self._predicate(symbols)
 
 
@@ -43,6 +48,7 @@ def parse_composite(source: str) -> CompositeExpression:
         members=frozenset(parser.names),
         positive_members=frozenset(parser.positive),
         _predicate=predicate,
+        _without_members=predicate(frozenset()),
     )
 
 
