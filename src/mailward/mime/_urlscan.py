@@ -37,8 +37,13 @@ def _candidates(text: str) -> list[int] | None:
         while at >= 0:
             starts.add(at)
             at = lowered.find(b"www.", at + 4)
-    else:  # "W" is the only other character whose lower case is "w"; "." lowers to itself
-        starts.update(match.start() for match in _WWW.finditer(text))
+    else:  # "W" is the only other character whose lower case is "w", "." lowers to itself,
+        # and without U+0130 every character lowers to one: the same positions as _WWW's
+        lowered_text = text.lower()
+        at = lowered_text.find("www.")
+        while at >= 0:
+            starts.add(at)
+            at = lowered_text.find("www.", at + 4)
     return sorted(starts)
 
 
