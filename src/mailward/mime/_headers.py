@@ -269,9 +269,8 @@ def header_items(msg: Message) -> tuple[tuple[str, str], ...]:
     # with RAW_POLICY the values are the stored ones: read them without a call per header
     items = msg._headers if type(msg.policy) is RawHeaderPolicy else msg.items()  # type: ignore[attr-defined]
     out: list[tuple[str, str]] = []
-    for name, value in items:
-        if not name.isascii():
-            name = fix_surrogates(name)
+    for raw_name, value in items:
+        name = raw_name if raw_name.isascii() else fix_surrogates(raw_name)
         # an ASCII value without line ends or encoded words: decode_header_value strips it
         if (
             type(value) is str
