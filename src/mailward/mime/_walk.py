@@ -250,8 +250,12 @@ def _refolded(part: Message) -> bytes | None:
     body = part.get_payload()
     if cte not in {"base64", "quoted-printable"} or not isinstance(body, str):
         return None
-    if cte == "base64" and cte == str(raw).lower():
-        return None  # as below, without encoding the body first
+    if cte == str(raw).lower() and (
+        cte == "base64" or (body.isascii() and "= " not in body and "=\t" not in body)
+    ):
+        # as below, without encoding the body first: an ASCII body encodes to the same
+        # characters, where the soft-break pattern needs "=" and a blank
+        return None
     data = body_bytes(part, body)
     if cte == "quoted-printable" and _QP_SOFT_SPACE.search(data):
         return qp_decode(data, lower=True, invalid=-1, space_soft=False)
