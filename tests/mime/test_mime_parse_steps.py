@@ -157,3 +157,12 @@ def test_libmagic_failures_give_what_they_gave(
     assert _magic.detect_mime(head) == ("application/octet-stream" if mime_fails else "text/plain")
     _magic._detect.cache_clear()
     _magic._mime_of.cache_clear()
+
+
+def test_header_values_are_message_values() -> None:
+    raw_msg = _with("X-A", "one", "caf\udce9", "folded\r\n two")
+    assert _headers.header_values(raw_msg) == raw_msg.values()
+    plain = Message()
+    plain["X-A"] = "one"
+    plain["X-B"] = "two"
+    assert _headers.header_values(plain) == plain.values()

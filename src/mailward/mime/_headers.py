@@ -285,6 +285,14 @@ def header_items(msg: Message) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def header_values(msg: Message) -> list[Any]:
+    """``msg.values()``: with RAW_POLICY the stored values themselves, read without a call
+    of the policy per header."""
+    if type(msg.policy) is RawHeaderPolicy:
+        return [value for _, value in msg._headers]  # type: ignore[attr-defined]
+    return msg.values()
+
+
 def header_count(msg: Message, name: str) -> int:
     """How many headers of ``msg`` are called ``name`` (any case)."""
     if isinstance(msg, IndexedMessage):
