@@ -12,6 +12,7 @@ import pytest
 
 from mailward.mime import _feed
 from mailward.mime._headers import RAW_POLICY
+from mailward.mime._rawscan import RawScan
 
 
 def _tree(node: object) -> object:
@@ -42,6 +43,9 @@ def _outcome(parse: object, raw: bytes) -> object:
 def _assert_same(raw: bytes) -> None:
     stdlib = _outcome(BytesParser(policy=RAW_POLICY).parsebytes, raw)
     assert _outcome(lambda r: _feed.parse_bytes(r, RAW_POLICY), raw) == stdlib, raw
+    # with the raw facts known (no bare CR: header lines read without readline)
+    with_scan = _outcome(lambda r: _feed.parse_bytes(r, RAW_POLICY, RawScan(r)), raw)
+    assert with_scan == stdlib, raw
 
 
 MIXED = (
@@ -134,3 +138,30 @@ def test_line_ends_as_the_patterns_find_them(text: str) -> None:
         assert _feed._line_end(text, pos) == (match.end() if match else len(text))
     match = re.search(r"(\r\n|\r|\n)\Z", text)
     assert _feed._line_end_size(text) == (len(match[0]) if match else 0)
+
+
+class _PlainPolicy(type(RAW_POLICY)):  # type: ignore[misc]
+    """RAW_POLICY's class with its own header_source_parse: headers stored through it."""
+
+    def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
+        name, value = super().header_source_parse(sourcelines)
+        return name, value + "!"
+
+
+def test_a_policy_that_parses_headers_itself_is_asked() -> None:
+    raw = MIXED.replace(b"\r\n", b"\n")
+    policy = _PlainPolicy()
+    msg = _feed.parse_bytes(raw, policy, RawScan(raw))
+    assert msg["from"] == "a@example.com!"
+    assert _tree(msg) == _tree(BytesParser(policy=policy).parsebytes(raw))
+
+
+@pytest.mark.parametrize("eol", [b"\r\n", b"\n"])
+def test_header_lines_at_a_false_end_of_file(eol: bytes) -> None:
+    """A part's header block cut by a delimiter line, without and with a blank line."""
+    for raw in (
+        MIXED.replace(b"Content-Type: text/plain\r\n\r\nhello\r\n", b"X: y\r\n"),
+        MIXED.replace(b"\r\n\r\nhello\r\n", b"\r\n"),
+        MIXED.replace(b"\r\n\r\nhello\r\n--b\r\n", b"\r\n"),
+    ):
+        _assert_same(raw.replace(b"\r\n", eol))

@@ -86,6 +86,13 @@ class _Parser:
         self.stack: list[Message] = []
         self.cur: Message | None = None
         self.last: Message | None = None
+        # every line ends after a LF (or at the end of the text): no CR without a LF after it
+        self.lf_lines = scan is not None and not scan.bare_cr
+        factory = policy.message_factory or Message
+        self.plain_store = (
+            type(policy).header_source_parse is Compat32.header_source_parse
+            and getattr(factory, "set_raw", None) is Message.set_raw
+        )
         self.after_lf: Callable[[int], int] = (
             _Finder(text, "\n--") if scan is None else _DashLines(scan.dash_lines)
         )
@@ -181,15 +188,7 @@ class _Parser:
         self._new_message()
         cur = self.cur
         assert cur is not None
-        headers: list[str] = []
-        while line := self.readline():
-            if not HEADER_LINE.match(line):
-                if line[:1] not in _LINE_ENDS:  # not NLCRE.match(line)
-                    self.policy.handle_defect(cur, errors.MissingHeaderBodySeparatorDefect())
-                    self.unreadline(line)
-                break
-            headers.append(line)
-        self._parse_headers(headers)
+        self._parse_headers(self._header_lines(cur))
         ctype = cur.get_content_type()
         if ctype == "message/delivery-status":
             raise _Fallback
@@ -279,22 +278,59 @@ class _Parser:
                 if size:
                     last._payload = payload[:-size]  # type: ignore[attr-defined]
 
+    def _header_lines(self, cur: Message) -> list[str]:
+        """The header lines of the part that starts here; the line that ends them is read
+        too (a blank line) or pushed back (MissingHeaderBodySeparatorDefect)."""
+        if self.pushed or not self.lf_lines:
+            return self._header_lines_read(cur)
+        # readline's steps, inline: without a bare CR in the text, each line ends after a LF
+        text, pos, stop, eofs = self.text, self.pos, len(self.text), self.eofs
+        headers: list[str] = []
+        while pos < stop:
+            lf = text.find("\n", pos)
+            end = stop if lf < 0 else lf + 1
+            line = text[pos:end]
+            if eofs and self._is_eof(line):
+                break  # a (false) end of file: readline gives "" and stays
+            pos = end
+            if not HEADER_LINE.match(line):
+                self.pos = pos
+                if line[:1] not in _LINE_ENDS:  # not NLCRE.match(line)
+                    self.policy.handle_defect(cur, errors.MissingHeaderBodySeparatorDefect())
+                    self.unreadline(line)
+                return headers
+            headers.append(line)
+        self.pos = pos
+        return headers
+
+    def _header_lines_read(self, cur: Message) -> list[str]:
+        """:meth:`_header_lines` a line at a time through :meth:`readline`."""
+        headers: list[str] = []
+        while line := self.readline():
+            if not HEADER_LINE.match(line):
+                if line[:1] not in _LINE_ENDS:  # not NLCRE.match(line)
+                    self.policy.handle_defect(cur, errors.MissingHeaderBodySeparatorDefect())
+                    self.unreadline(line)
+                break
+            headers.append(line)
+        return headers
+
     def _parse_headers(self, lines: list[str]) -> None:
         cur = self.cur
         assert cur is not None
-        lastheader = ""
-        lastvalue: list[str] = []
+        # each header's lines, stored once all are read (FeedParser stores each header as the
+        # next line starts; nothing reads the headers in between, so the message is the same)
+        entries: list[list[str]] = []
+        current: list[str] | None = None
         for lineno, line in enumerate(lines):
             if line[0] in " \t":
-                if not lastheader:
+                if current is None:
                     defect = errors.FirstHeaderLineIsContinuationDefect(line)
                     self.policy.handle_defect(cur, defect)
                     continue
-                lastvalue.append(line)
+                current.append(line)
                 continue
-            if lastheader:
-                cur.set_raw(*self.policy.header_source_parse(lastvalue))
-                lastheader, lastvalue = "", []
+            current = None
             if line.startswith("From "):
                 if lineno == 0:
                     size = _line_end_size(line)
@@ -302,7 +338,7 @@ class _Parser:
                     continue
                 if lineno == len(lines) - 1:
                     self.unreadline(line)
-                    return
+                    break
                 cur.defects.append(errors.MisplacedEnvelopeHeaderDefect(line))
                 continue
             i = line.find(":")
@@ -311,10 +347,22 @@ class _Parser:
                 continue
             if i < 0:
                 raise AssertionError("_parse_headers fed line with no : and no leading WS")
-            lastheader = line[:i]
-            lastvalue = [line]
-        if lastheader:
-            cur.set_raw(*self.policy.header_source_parse(lastvalue))
+            current = [line]
+            entries.append(current)
+        self._store_headers(cur, entries)
+
+    def _store_headers(self, cur: Message, entries: list[list[str]]) -> None:
+        """``cur.set_raw(*policy.header_source_parse(lines))`` for each header's lines, inline
+        where the policy and message classes do not override those two (Compat32's)."""
+        if not self.plain_store:
+            for lines in entries:
+                cur.set_raw(*self.policy.header_source_parse(lines))
+            return
+        append = cur._headers.append  # type: ignore[attr-defined]
+        for lines in entries:
+            name, value = lines[0].split(":", 1)
+            value = value.lstrip(" \t") + "".join(lines[1:])
+            append((name, value.rstrip("\r\n")))
 
 
 class _DashLines:

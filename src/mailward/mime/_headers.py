@@ -32,6 +32,10 @@ _PARAMS_KEPT = 4096
 _PARAMS_VALUE_MAX = 1000
 #: Content types by Content-Type value (bounded as :data:`_PARAMS`).
 _CTYPES: dict[str, str] = {}
+#: Mailboxes by an address header's values (the same From and To come back message after
+#: message; Address is immutable), bounded as :data:`_PARAMS` (values of at most
+#: _PARAMS_VALUE_MAX characters in all).
+_ADDRESSES: dict[tuple[str, ...], tuple[Address, ...]] = {}
 
 
 def _has_surrogates(text: str) -> bool:
@@ -70,6 +74,9 @@ class IndexedMessage(Message):
             plain = getattr(self, "_plain_body", None)
             if plain is not None and plain[0] is payload and plain[1]:
                 return payload  # no surrogates: Message returns the payload itself
+            if payload.isascii():  # no surrogates either (a constant-time test of the str)
+                self._plain_body = (payload, True)
+                return payload
             result = super().get_payload()
             self._plain_body = (payload, result is payload and not _has_surrogates(payload))
             return result
@@ -87,7 +94,9 @@ class IndexedMessage(Message):
         if cte == "quoted-printable":
             return quopri.decodestring(data)
         if cte == "base64":
-            value, defects = decode_b(b"".join(data.splitlines()))
+            # bytes.splitlines breaks at CR, LF and CRLF only: joined, that is the data
+            # without its CRs and LFs, which one translate gives (no list of lines)
+            value, defects = decode_b(data.translate(None, b"\r\n"))
             for defect in defects:
                 self.policy.handle_defect(self, defect)
             return value
@@ -111,22 +120,33 @@ class IndexedMessage(Message):
 
     def count(self, name: str) -> int:
         """How many headers are called ``name`` (any case)."""
-        return len(self._positions().get(name.lower(), ()))
+        headers, index = self._headers, self._index  # type: ignore[attr-defined]
+        # the index's own check, inline (one call less on a lookup made dozens of times)
+        if index is None or index[0] is not headers or index[1] != len(headers):
+            return len(self._positions().get(name.lower(), ()))
+        return len(index[2].get(name.lower(), ()))
 
     def get(self, name: str, failobj: Any = None) -> Any:
-        found = self._positions().get(name.lower())
+        headers, index = self._headers, self._index  # type: ignore[attr-defined]
+        if index is None or index[0] is not headers or index[1] != len(headers):
+            found = self._positions().get(name.lower())
+        else:  # the index's own check, inline (as in count)
+            found = index[2].get(name.lower())
         if not found:
             return failobj
-        key, value = self._headers[found[0]]  # type: ignore[attr-defined]
+        key, value = headers[found[0]]
         if type(self.policy) is RawHeaderPolicy:
             return value  # its header_fetch_parse gives the value back as it is
         return self.policy.header_fetch_parse(key, value)
 
     def get_all(self, name: str, failobj: Any = None) -> Any:
-        found = self._positions().get(name.lower())
+        headers, index = self._headers, self._index  # type: ignore[attr-defined]
+        if index is None or index[0] is not headers or index[1] != len(headers):
+            found = self._positions().get(name.lower())
+        else:  # the index's own check, inline (as in count)
+            found = index[2].get(name.lower())
         if not found:
             return failobj
-        headers = self._headers  # type: ignore[attr-defined]
         if type(self.policy) is RawHeaderPolicy:
             return [headers[i][1] for i in found]
         fetch = self.policy.header_fetch_parse
@@ -248,7 +268,29 @@ def header_items(msg: Message) -> tuple[tuple[str, str], ...]:
     """Every header of ``msg`` as (name, decoded value), in order."""
     # with RAW_POLICY the values are the stored ones: read them without a call per header
     items = msg._headers if type(msg.policy) is RawHeaderPolicy else msg.items()  # type: ignore[attr-defined]
-    return tuple((fix_surrogates(name), decode_header_value(value)) for name, value in items)
+    out: list[tuple[str, str]] = []
+    for raw_name, value in items:
+        name = raw_name if raw_name.isascii() else fix_surrogates(raw_name)
+        # an ASCII value without line ends or encoded words: decode_header_value strips it
+        if (
+            type(value) is str
+            and value.isascii()
+            and "\n" not in value
+            and "\r" not in value
+            and "=?" not in value
+        ):
+            out.append((name, value.strip()))
+        else:
+            out.append((name, decode_header_value(value)))
+    return tuple(out)
+
+
+def header_values(msg: Message) -> list[Any]:
+    """``msg.values()``: with RAW_POLICY the stored values themselves, read without a call
+    of the policy per header."""
+    if type(msg.policy) is RawHeaderPolicy:
+        return [value for _, value in msg._headers]  # type: ignore[attr-defined]
+    return msg.values()
 
 
 def header_count(msg: Message, name: str) -> int:
@@ -272,7 +314,15 @@ def addresses(msg: Message, name: str) -> tuple[Address, ...]:
     values = [_unfolded(str(v)) for v in msg.get_all(name) or []]
     if not values:
         return ()
-    return _addresses(values)
+    key = tuple(values)
+    found = _ADDRESSES.get(key)
+    if found is None:
+        found = _addresses(values)
+        if sum(map(len, values)) <= _PARAMS_VALUE_MAX:
+            if len(_ADDRESSES) >= _PARAMS_KEPT:
+                _ADDRESSES.clear()
+            _ADDRESSES[key] = found
+    return found
 
 
 def _addresses(values: list[str]) -> tuple[Address, ...]:

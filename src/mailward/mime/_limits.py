@@ -37,6 +37,11 @@ _FOLDED = rb"[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)"
 _ADDRESS_HEADER = re.compile(
     rb"^(?:resent-)?(?:from|sender|reply-to|to|cc|bcc)" + _FOLDED, re.MULTILINE
 )
+#: :data:`_ADDRESS_HEADER` with its ``^`` as the LF before the line, on the block with a LF
+#: put before it: the regex engine then skips from LF to LF instead of testing every byte for
+#: a line start. The same values (group 1): a match ends before a LF that starts no fold, so
+#: it never takes the LF a next match starts with.
+_ADDRESS_HEADER_LF = re.compile(rb"\n(?:resent-)?(?:from|sender|reply-to|to|cc|bcc)" + _FOLDED)
 #: Tried where "content-" begins a line: its matches that begin a line (no match runs into a
 #: line that does not start with a blank, so none hides another).
 _PARAM_HEADER = re.compile(rb"content-(?:type|disposition)" + _FOLDED)
@@ -67,7 +72,7 @@ def check_headers(block: bytes, limits: LimitSettings) -> None:
     _cap("headers", block.count(b"\n") + 1 - folds, limits.max_headers)
     if block.count(b"=?") > limits.max_encoded_words:  # a cheap upper bound first
         _cap("encoded words", len(_ENCODED_WORD.findall(block)), limits.max_encoded_words)
-    values = [m[1] for m in _ADDRESS_HEADER.finditer(block.lower())]
+    values = [m[1] for m in _ADDRESS_HEADER_LF.finditer(b"\n" + block.lower())]
     _cap("address header bytes", sum(map(len, values)), limits.max_address_bytes)
     _cap("addresses", sum(v.count(b"@") for v in values), limits.max_addresses)
     for value in values:

@@ -14,12 +14,15 @@ import magic
 
 #: libmagic reads at most this much of a part; enough for every signature it knows.
 SNIFF_BYTES = 65536
-#: Distinct heads whose answers are kept (at most this many times SNIFF_BYTES of memory).
+#: Distinct heads whose answers are kept, by each of the two caches (type and description,
+#: type alone): at most twice this many times SNIFF_BYTES of memory, mostly shared.
 CACHE_SIZE = 64
 
 _lock = threading.Lock()
 _mime: magic.Magic | None = None
 _desc: magic.Magic | None = None
+#: What a head libmagic fails on is typed as.
+_FAILED = ("application/octet-stream", "data (libmagic could not tell)")
 
 
 def detect_type(content: bytes) -> tuple[str, str]:
@@ -32,28 +35,38 @@ def detect_mime(content: bytes) -> str:
     :func:`detect_type`), "application/octet-stream" when libmagic fails on it. Where
     libmagic works, ``detect_type`` gives this type unless its description fails, and then
     "application/octet-stream"."""
-    return _detect_mime(bytes(content[:SNIFF_BYTES]))
+    mime = _mime_of(bytes(content[:SNIFF_BYTES]))
+    return "application/octet-stream" if mime is None else mime
+
+
+def _handles() -> tuple[magic.Magic, magic.Magic]:
+    """The libmagic handles (MIME type, description), built on first use; call with the
+    lock held."""
+    global _mime, _desc  # lazily built libmagic handles, shared by all threads
+    if _mime is None or _desc is None:
+        _mime, _desc = magic.Magic(mime=True), magic.Magic()
+    return _mime, _desc
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def _detect(head: bytes) -> tuple[str, str]:
-    global _mime, _desc  # lazily built libmagic handles, shared by all threads
+    # the type comes from the cache the type-only question fills (a head is often asked
+    # that first: the lenient reading's noise test), so libmagic types it once
+    mime = _mime_of(head)
+    if mime is None:
+        return _FAILED
     with _lock:
         try:
-            if _mime is None or _desc is None:
-                _mime, _desc = magic.Magic(mime=True), magic.Magic()
-            return str(_mime.from_buffer(head)), str(_desc.from_buffer(head))
+            return mime, str(_handles()[1].from_buffer(head))
         except (magic.MagicException, OSError, ValueError, UnicodeError):
-            return "application/octet-stream", "data (libmagic could not tell)"
+            return _FAILED
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
-def _detect_mime(head: bytes) -> str:
-    global _mime, _desc
+def _mime_of(head: bytes) -> str | None:
+    """libmagic's MIME type of ``head``, None when libmagic fails on it."""
     with _lock:
         try:
-            if _mime is None or _desc is None:
-                _mime, _desc = magic.Magic(mime=True), magic.Magic()
-            return str(_mime.from_buffer(head))
+            return str(_handles()[0].from_buffer(head))
         except (magic.MagicException, OSError, ValueError, UnicodeError):
-            return "application/octet-stream"
+            return None

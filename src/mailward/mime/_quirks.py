@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from email import errors as email_errors
 from email.message import Message
 
+from mailward.mime._headers import header_values
 from mailward.mime._lines import line_starts
 from mailward.mime._rawscan import RawScan
 
@@ -112,7 +113,7 @@ def _all(raw: bytes, parts: list[Message], scan: RawScan | None) -> Iterator[tup
 
 def _part(part: Message) -> Iterator[tuple[str, str]]:
     # one search over the values joined by NUL (no match can hold a NUL, so none spans two)
-    if _HIDDEN_HEADER.search("\0".join(map(str, part.values()))):
+    if _HIDDEN_HEADER.search("\0".join(map(str, header_values(part)))):
         yield (
             "hidden_header",
             "A Content-* header is folded into the header before it or hidden behind a lone "

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 #: How far before "://" a match can start ("https" is the longest scheme).
 _LONGEST_SCHEME = 5
+#: ...and how far at least ("ftp").
+_SHORTEST_SCHEME = 3
 #: "www." in any case: where ``text.lower().find("www.")`` finds it, when lower-casing keeps
 #: every character one character long.
 _WWW = re.compile(r"[wW][wW][wW]\.")
@@ -29,7 +31,9 @@ def _candidates(text: str) -> list[int] | None:
     starts: set[int] = set()
     at = text.find("://")
     while at >= 0:
-        starts.update(range(max(0, at - _LONGEST_SCHEME), at))
+        # a scheme of three to five letters ends there ("ftp", "http", "https"): the pattern
+        # can start 3, 4 or 5 characters before (nearer, it fails: "www." is no "?://")
+        starts.update(range(max(0, at - _LONGEST_SCHEME), max(0, at - _SHORTEST_SCHEME + 1)))
         at = text.find("://", at + 3)
     if text.isascii():  # lower-cased as bytes (the same positions), faster
         lowered = text.encode("ascii").lower()
@@ -37,8 +41,15 @@ def _candidates(text: str) -> list[int] | None:
         while at >= 0:
             starts.add(at)
             at = lowered.find(b"www.", at + 4)
-    else:  # "W" is the only other character whose lower case is "w"; "." lowers to itself
-        starts.update(match.start() for match in _WWW.finditer(text))
+    else:  # _WWW's matches, from its last two characters: "w." or "W." after two of "wW"
+        # (two literal searches beat the pattern, which is tried at every character, and
+        # lower-casing the whole text)
+        for tail in ("w.", "W."):
+            at = text.find(tail, 2)
+            while at >= 0:
+                if text[at - 1] in "wW" and text[at - 2] in "wW":
+                    starts.add(at - 2)
+                at = text.find(tail, at + 2)
     return sorted(starts)
 
 

@@ -28,6 +28,7 @@ _CONTAINERS = frozenset({"message/rfc822", "message/global"})
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml"})
 _HTML_EXTS = (".html", ".htm", ".shtml", ".xhtml", ".svg")
 _QP_SOFT_SPACE = re.compile(rb"=[ \t]+\r?$", re.MULTILINE)
+_QP_SOFT_SPACE_TEXT = re.compile(r"=[ \t]+\r?$", re.MULTILINE)  # the same, for ASCII text
 
 
 @dataclass(slots=True)
@@ -249,6 +250,12 @@ def _refolded(part: Message) -> bytes | None:
     cte = " ".join(str(raw).split()).lower()
     body = part.get_payload()
     if cte not in {"base64", "quoted-printable"} or not isinstance(body, str):
+        return None
+    if cte == str(raw).lower() and (
+        cte == "base64" or (body.isascii() and _QP_SOFT_SPACE_TEXT.search(body) is None)
+    ):
+        # as below, without encoding the body first: an ASCII body encodes to the same
+        # characters, in which the soft-break pattern finds the same
         return None
     data = body_bytes(part, body)
     if cte == "quoted-printable" and _QP_SOFT_SPACE.search(data):
