@@ -114,6 +114,22 @@ def test_the_helpers_blocks_are_the_numpy_paths_on_random_and_edge_texts() -> No
 
 
 @needs_c
+@pytest.mark.parametrize("repeats", [1, 2, 14, 15, 16, 17, 40, 300])
+def test_the_helpers_counts_around_its_small_count_table_are_the_numpy_paths(
+    repeats: int,
+) -> None:
+    """Counts under 16 take their value from a table made once per row, larger ones are divided
+    one by one: both equal the numpy path's, whatever the words' lengths (1-9 characters: padded
+    words whose last window is 3, 4 or 5 bytes), in the word, char and meta blocks."""
+    words = ["a", "ab", "abc", "abcd", "abcde", "abcdef", "go", "x_y", "abcdefghi"]
+    for i in range(len(words)):
+        doc = " ".join(words[: i + 1] * repeats) + " tail"
+        meta = ["dom:example.com"] * repeats + ["tld:com"]
+        for sizes in SIZES:
+            assert_same(c_blocks(doc, meta, sizes), python_blocks(doc, meta, sizes))
+
+
+@needs_c
 @pytest.mark.parametrize("spec", SPECS)
 def test_the_row_with_the_helper_is_the_general_paths_row(spec: FeatureSpec) -> None:
     featurizer = Featurizer(spec)

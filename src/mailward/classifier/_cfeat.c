@@ -54,9 +54,10 @@
 #define MAX_LOCAL_CLASSES 16
 /* row_sums asks for the coefficients of the term this many terms ahead. */
 #define PREFETCH_AHEAD 8
-/* Radix sort digit. */
-#define DIGIT_BITS 11
+/* Radix sort digit, and the passes of a 32-bit key (counts fit in uint32: count <= MAX_COLUMNS). */
+#define DIGIT_BITS 10
 #define DIGITS (1 << DIGIT_BITS)
+#define MAX_PASSES ((32 + DIGIT_BITS - 1) / DIGIT_BITS)
 
 /* ASCII byte -> the word character it is lower-cased, or 0 when it is no word character. */
 static unsigned char WORD_CHAR[256];
@@ -116,6 +117,36 @@ murmur3(const unsigned char *data, Py_ssize_t len)
     return h;
 }
 
+/* MurmurHash3's final mix of h after ``len`` bytes. */
+static inline uint32_t
+finish(uint32_t h, uint32_t len)
+{
+    h ^= len;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
+/* murmur3 of the 3, 4 and 5 bytes at p (p[0:5] readable when five is set): the same numbers,
+ * the 4- and 5-byte windows sharing their first block. */
+static inline uint32_t
+murmur3_of_3(const unsigned char *p)
+{
+    uint32_t k = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16);
+    return finish(scramble(k), 3);
+}
+
+static inline uint32_t
+murmur3_block(const unsigned char *p)
+{
+    uint32_t k = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+                 ((uint32_t)p[3] << 24);
+    return rotl32(scramble(k), 13) * 5u + 0xe6546b64u;
+}
+
 /* abs() of the hash read as int32 (exact in uint32: abs(-2**31) is 2**31), modulo n (n >= 1;
  * a power of two, as the shipped sizes are, by a mask instead of a division: the same). */
 static inline uint32_t
@@ -125,32 +156,39 @@ column_of(uint32_t h, uint32_t n)
     return (n & (n - 1)) == 0 ? magnitude & (n - 1) : magnitude % n;
 }
 
-/* Sorts keys[0:count] (each < 2**bits) with an LSD radix sort through spare[0:count]; returns
- * the array that holds the sorted keys (keys or spare). */
+/* Sorts keys[0:count] (each < 2**bits, count <= MAX_COLUMNS) with an LSD radix sort through
+ * spare[0:count]; returns the array that holds the sorted keys (keys or spare). The counts of
+ * every digit are taken in one pass over the keys; a digit that all keys share is skipped. */
 static uint32_t *
 radix_sort(uint32_t *keys, uint32_t *spare, Py_ssize_t count, int bits)
 {
-    Py_ssize_t histogram[DIGITS];
-    for (int shift = 0; shift < bits; shift += DIGIT_BITS) {
-        memset(histogram, 0, sizeof(histogram));
-        for (Py_ssize_t i = 0; i < count; i++) {
-            histogram[(keys[i] >> shift) & (DIGITS - 1)]++;
+    uint32_t histogram[MAX_PASSES][DIGITS];
+    int passes = (bits + DIGIT_BITS - 1) / DIGIT_BITS;
+    memset(histogram, 0, (size_t)passes * sizeof(histogram[0]));
+    for (Py_ssize_t i = 0; i < count; i++) {
+        uint32_t key = keys[i];
+        for (int p = 0; p < passes; p++) {
+            histogram[p][(key >> (p * DIGIT_BITS)) & (DIGITS - 1)]++;
         }
-        Py_ssize_t total = 0;
+    }
+    for (int p = 0; p < passes; p++) {
+        uint32_t *offsets = histogram[p];
+        uint32_t total = 0;
         int trivial = 0;
         for (int d = 0; d < DIGITS; d++) {
-            Py_ssize_t here = histogram[d];
-            if (here == count) {
+            uint32_t here = offsets[d];
+            if ((Py_ssize_t)here == count) {
                 trivial = 1; /* every key has this digit: the pass would move nothing */
             }
-            histogram[d] = total;
+            offsets[d] = total;
             total += here;
         }
         if (trivial) {
             continue;
         }
+        int shift = p * DIGIT_BITS;
         for (Py_ssize_t i = 0; i < count; i++) {
-            spare[histogram[(keys[i] >> shift) & (DIGITS - 1)]++] = keys[i];
+            spare[offsets[(keys[i] >> shift) & (DIGITS - 1)]++] = keys[i];
         }
         uint32_t *swap = keys;
         keys = spare;
@@ -236,35 +274,57 @@ char_columns(const unsigned char *text, Py_ssize_t len, uint32_t n, uint32_t off
             scratch[size++] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
         }
         scratch[size++] = ' ';
-        for (Py_ssize_t width = 3; width <= 5 && width <= size; width++) {
-            for (Py_ssize_t at = 0; at + width <= size; at++) {
-                columns[(*count)++] = offset + column_of(murmur3(scratch + at, width), n);
+        /* every window of 3, 4 and 5 bytes inside the padded word (in any order: the columns
+         * are sorted afterwards); the 4- and 5-byte windows at one start share a block */
+        for (Py_ssize_t at = 0; at + 3 <= size; at++) {
+            const unsigned char *p = scratch + at;
+            columns[(*count)++] = offset + column_of(murmur3_of_3(p), n);
+            if (at + 4 <= size) {
+                uint32_t block = murmur3_block(p);
+                columns[(*count)++] = offset + column_of(finish(block, 4), n);
+                if (at + 5 <= size) {
+                    columns[(*count)++] =
+                        offset + column_of(finish(block ^ scramble((uint32_t)p[4]), 5), n);
+                }
             }
         }
     }
 }
 
+/* Counts below this take their value from a table worked out once per row. */
+#define SMALL_COUNTS 16
+
 /* Counts the sorted columns[0:count] and writes the distinct columns and their block-normalised
- * values into two new bytes objects; returns the (columns, values) tuple or NULL. */
+ * values into two new bytes objects; returns the (columns, values) tuple or NULL. The distinct
+ * columns are moved to the front of ``sorted`` (each written at or before where it was read)
+ * and their counts kept in ``counts`` (room for ``count`` items). */
 static PyObject *
-counted(const uint32_t *sorted, Py_ssize_t count, uint32_t char_at, uint32_t meta_at)
+counted(uint32_t *sorted, uint32_t *counts, Py_ssize_t count, uint32_t char_at, uint32_t meta_at)
 {
     Py_ssize_t distinct = 0;
     double squares[3] = {0.0, 0.0, 0.0};
     for (Py_ssize_t i = 0; i < count;) {
+        uint32_t column = sorted[i];
         Py_ssize_t j = i + 1;
-        while (j < count && sorted[j] == sorted[i]) {
+        while (j < count && sorted[j] == column) {
             j++;
         }
         double n = (double)(j - i);
-        int block = sorted[i] < char_at ? 0 : (sorted[i] < meta_at ? 1 : 2);
+        int block = column < char_at ? 0 : (column < meta_at ? 1 : 2);
         squares[block] += n * n; /* in column order, as numpy's bincount adds them */
+        sorted[distinct] = column;
+        counts[distinct] = (uint32_t)(j - i); /* <= count <= MAX_COLUMNS */
         distinct++;
         i = j;
     }
     double norms[3];
+    /* count / norm for the small counts: the same division, done once per block */
+    float small[3][SMALL_COUNTS];
     for (int b = 0; b < 3; b++) {
         norms[b] = sqrt(squares[b]);
+        for (int c = 1; c < SMALL_COUNTS; c++) {
+            small[b][c] = norms[b] > 0.0 ? (float)((double)c / norms[b]) : 0.0f;
+        }
     }
     PyObject *columns = PyBytes_FromStringAndSize(NULL, distinct * (Py_ssize_t)sizeof(int32_t));
     PyObject *values = PyBytes_FromStringAndSize(NULL, distinct * (Py_ssize_t)sizeof(float));
@@ -273,21 +333,14 @@ counted(const uint32_t *sorted, Py_ssize_t count, uint32_t char_at, uint32_t met
         Py_XDECREF(values);
         return NULL;
     }
-    char *column_bytes = PyBytes_AS_STRING(columns);
+    /* the columns are < 2**31 (check_sizes): the same bits as int32 */
+    memcpy(PyBytes_AS_STRING(columns), sorted, (size_t)distinct * sizeof(uint32_t));
     char *value_bytes = PyBytes_AS_STRING(values);
-    Py_ssize_t out = 0;
-    for (Py_ssize_t i = 0; i < count;) {
-        Py_ssize_t j = i + 1;
-        while (j < count && sorted[j] == sorted[i]) {
-            j++;
-        }
-        int block = sorted[i] < char_at ? 0 : (sorted[i] < meta_at ? 1 : 2);
-        int32_t column = (int32_t)sorted[i];
-        float value = (float)((double)(j - i) / norms[block]);
-        memcpy(column_bytes + out * (Py_ssize_t)sizeof(int32_t), &column, sizeof(int32_t));
-        memcpy(value_bytes + out * (Py_ssize_t)sizeof(float), &value, sizeof(float));
-        out++;
-        i = j;
+    for (Py_ssize_t k = 0; k < distinct; k++) {
+        uint32_t column = sorted[k], n = counts[k];
+        int block = column < char_at ? 0 : (column < meta_at ? 1 : 2);
+        float value = n < SMALL_COUNTS ? small[block][n] : (float)((double)n / norms[block]);
+        memcpy(value_bytes + k * (Py_ssize_t)sizeof(float), &value, sizeof(float));
     }
     PyObject *pair = PyTuple_Pack(2, columns, values);
     Py_DECREF(columns);
@@ -363,7 +416,9 @@ sorted_row(Buffers *b, Py_ssize_t count, uint32_t char_at, uint32_t meta_at, uin
     while (bits < 32 && (top >> bits) != 0) {
         bits++;
     }
-    return counted(radix_sort(b->columns, b->spare, count, bits), count, char_at, meta_at);
+    uint32_t *sorted = radix_sort(b->columns, b->spare, count, bits);
+    uint32_t *other = sorted == b->columns ? b->spare : b->columns;
+    return counted(sorted, other, count, char_at, meta_at);
 }
 
 /* Allocates the columns, spare and scratch buffers; -1 with MemoryError. */

@@ -35,6 +35,10 @@ from mailward.model import ParsedMessage
 FORMAT = "mailward-linear-v1"
 SHIPPED_NAME = "content_model"
 CLASSES = ("ham", "spam", "phish")
+#: The reductions behind ``ndarray.max()`` and ``ndarray.sum()`` (numpy's ``_methods`` call
+#: these with the same arguments): one Python frame less each.
+_MAX = np.maximum.reduce
+_SUM = np.add.reduce
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -123,9 +127,9 @@ class LinearModel:
         is ``astype``'s); log and exp stay numpy's, on an array of the calibrated columns
         (numpy computes each element alike whatever the array's length)."""
         logits = sums + self.intercept
-        logits -= logits.max()
+        logits -= _MAX(logits)  # ndarray.max()/sum() without their Python wrappers
         exp = np.exp(logits)
-        probs: list[float] = (exp / exp.sum()).tolist()
+        probs: list[float] = (exp / _SUM(exp)).tolist()
         if self._curves is None:
             self._curves = [
                 (self.classes.index(label), float(a), float(b))
