@@ -4,28 +4,15 @@ for /etc/rspamd. Needs neither rspamd nor the corpus."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from tests.bench.bench_modules import BENCH_DIR, load_bench
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "rspamd_bench.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("rspamd_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["rspamd_bench"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-rb = _load()
+BENCH = BENCH_DIR / "rspamd_bench.py"
+rb = load_bench("rspamd_bench")
 
 
 def _stat(pid: int, comm: str, ppid: int, utime: int, stime: int, cutime: int = 0,

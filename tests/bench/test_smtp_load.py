@@ -4,33 +4,16 @@ sends every message it is asked for, and the open loop (``--rate``) keeps to its
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import socket
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from tests.bench.bench_modules import load_bench
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "smtp_load.py"
-
-
-def _load() -> ModuleType:
-    if str(BENCH.parent) not in sys.path:  # smtp_load imports its neighbour _proc
-        sys.path.insert(0, str(BENCH.parent))
-    spec = importlib.util.spec_from_file_location("smtp_load", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["smtp_load"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-sl = _load()
+sl = load_bench("smtp_load")
 
 
 class Counting:
