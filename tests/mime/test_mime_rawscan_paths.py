@@ -214,3 +214,49 @@ def test_address_values_unfolded_only_where_they_hold_a_line_end() -> None:
         for name in ("from", "to", "cc", "reply-to"):
             values = [_FOLD.sub("", str(v)) for v in msg.get_all(name) or []]
             assert addresses(msg, name) == (_addresses(values) if values else ())
+
+
+def _uniform_base64_counting_each(body: str) -> bool | None:
+    """``_quirks._uniform_base64`` as it was: a pass over the data for the letters test and
+    one for each line-end count (the reference for the one-pass version)."""
+    if not body.isascii():
+        return None
+    data = body.strip().encode("ascii")
+    if data.translate(None, _quirks._B64_ALPHABET + b"\r\n"):
+        return None
+    lfs, crs = data.count(b"\n"), data.count(b"\r")
+    if not lfs:
+        return None if crs else len(data) % 4 != 0
+    first = data.find(b"\n")
+    crlf = data[first - 1] == 0x0D
+    if crs != (lfs if crlf else 0):
+        return None
+    width = first - crlf
+    stride = width + 1 + crlf
+    stop = first + lfs * stride
+    if data[first:stop:stride] != b"\n" * lfs:
+        return None
+    if crlf and data[first - 1 : stop - 1 : stride] != b"\r" * lfs:
+        return None
+    return (len(data) - lfs - crs) % 4 != 0 or width % 4 != 0
+
+
+def test_uniform_base64_one_pass_counts_as_each_count_did() -> None:
+    # str.strip also strips \x1c-\x1f (bytes.strip does not): such edges, and every odd
+    # character inside, at the start, the end and around the line ends
+    odd = ["\r", "\n", "\r\n", " ", "\t", "\x0b", "\x0c", "\x1c", "\x1f", "*", "\x00", "é", "-"]
+    wide = base64.encodebytes(bytes(range(256)) * 2).decode()
+    bases = [wide, wide.replace("\n", "\r\n"), wide.rstrip("\n"), "QUJD", "QUJDRA==\r\nQUJD"]
+    bodies = list(_some_bodies())
+    for base in bases:
+        for char in odd:
+            bodies += [char + base, base + char, char + base + char, base.replace("\n", char + "\n", 1)]
+            bodies.append(base[:40] + char + base[40:])
+    shortcut_answers = set()
+    for body in bodies:
+        answer = _quirks._uniform_base64(body)
+        assert answer is _uniform_base64_counting_each(body), repr(body)
+        shortcut_answers.add(answer)
+        if answer is not None:
+            assert answer is _quirks._base64_odd(body)
+    assert shortcut_answers == {None, True, False}

@@ -239,9 +239,13 @@ def _uniform_base64(body: str) -> bool | None:
     if not body.isascii():
         return None
     data = body.strip().encode("ascii")
-    if data.translate(None, _B64_ALPHABET + b"\r\n"):
+    # what is not a base64 letter, in one pass (the line ends; about 1/60 of the data): its
+    # counts of LF and CR are the data's, without a pass over the data for each
+    others = data.translate(None, _B64_ALPHABET)
+    if others.translate(None, b"\r\n"):
         return None
-    lfs, crs = data.count(b"\n"), data.count(b"\r")
+    lfs = others.count(b"\n")
+    crs = len(others) - lfs
     if not lfs:
         return None if crs else len(data) % 4 != 0
     first = data.find(b"\n")
