@@ -394,9 +394,9 @@ def test_a_big_campaign_is_matched_against_its_newest_members(
     for i in range(6):
         observe(c, i, lure(i), T0 + i)
     compared: list[int] = []
-    similarities = c.index.signatures.similarities
-    monkeypatch.setattr(c.index.signatures, "similarities",
-                        lambda sig, keys: compared.append(len(keys)) or similarities(sig, keys))
+    similar = c.index.signatures.similar
+    monkeypatch.setattr(c.index.signatures, "similar", lambda sig, keys, threshold: (
+        compared.append(len(keys)) or similar(sig, keys, threshold)))
     newest = c.index.lsh.newest(c.index.members)
     assert sorted(newest) == ["s3", "s4", "s5"]
     placed = observe(c, 6, lure(6), T0 + 6)

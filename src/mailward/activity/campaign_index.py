@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass
-from itertools import compress, filterfalse, islice
+from itertools import filterfalse, islice
 from operator import attrgetter
 
 from datasketch import LeanMinHash
@@ -164,7 +164,7 @@ class CampaignIndex:
         """The cluster a message with ``sig`` and ``ind`` joins, how (None, "new"), and the
         other clusters it matches members of too (the most matching members first)."""
         found: dict[str, str] = {}  # matching member -> how, in the order they were found
-        has_text = not sig.is_empty()
+        has_text = not ct.is_blank(sig)
         if has_text:
             keys = self.lsh.query(sig)  # the newest CONTENT_CANDIDATES
             found.update(self._similar(sig, keys, self.similarity, "content"))
@@ -190,8 +190,7 @@ class CampaignIndex:
         """Those of ``keys`` whose signature is at least ``threshold`` similar to ``sig``."""
         if not keys:
             return {}
-        scores = self.signatures.similarities(sig, keys)
-        return dict.fromkeys(compress(keys, [s >= threshold for s in scores]), kind)
+        return dict.fromkeys(self.signatures.similar(sig, keys, threshold), kind)
 
     def _ranked(self, found: dict[str, str], labels: list[str], roots: dict[str, str]
                 ) -> tuple[str, str, tuple[str, ...]]:
@@ -216,7 +215,7 @@ class CampaignIndex:
         self.members[key] = member
         self.received[key] = member.at
         self.order.append((member.at, key))
-        if not member.sig.is_empty():
+        if not ct.is_blank(member.sig):
             self.lsh.insert(key, member.sig)
         for value in member.indicators.all:
             self.by_indicator.setdefault(value, {})[key] = None
@@ -231,7 +230,7 @@ class CampaignIndex:
                 continue
             del self.received[key]
             self.signatures.remove(key)
-            if not member.sig.is_empty():
+            if not ct.is_blank(member.sig):
                 self.lsh.remove(key)
             for value in member.indicators.all:
                 keys = self.by_indicator.get(value)

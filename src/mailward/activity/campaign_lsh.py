@@ -37,10 +37,17 @@ class NewestLSH:
         self.ranges: list[tuple[int, int]] = list(probe.hashranges)
         self.tables: list[dict[bytes, dict[str, None]]] = [{} for _ in self.ranges]
         self.keys: dict[str, list[bytes]] = {}
+        #: The last signature's bands (a signature is not changed once made).
+        self._last: tuple[LeanMinHash, list[bytes]] | None = None
 
     def _bands(self, sig: LeanMinHash) -> list[bytes]:
+        last = self._last
+        if last is not None and last[0] is sig:  # a query, then the insert of the same one
+            return last[1]
         values = sig.hashvalues
-        return [bytes(values[start:end].byteswap().data) for start, end in self.ranges]
+        bands = [bytes(values[start:end].byteswap().data) for start, end in self.ranges]
+        self._last = (sig, bands)
+        return bands
 
     def __contains__(self, key: str) -> bool:
         return key in self.keys

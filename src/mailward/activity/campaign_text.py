@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -185,17 +186,44 @@ class SignatureMatrix:
         """:func:`similarity` of ``sig`` with the signature of each of ``keys`` (kept here)."""
         if not keys:
             return []
-        if sig.is_empty():
+        if is_blank(sig):
             return [0.0] * len(keys)
+        result: list[float] = self._scores(sig, keys).tolist()
+        return result
+
+    def similar(self, sig: MinHash, keys: Sequence[str], threshold: float) -> list[str]:
+        """Those of ``keys`` (in their order) whose :meth:`similarities` with ``sig`` is at
+        least ``threshold``: the same keys, compared in one array operation."""
+        if not keys:
+            return []
+        if is_blank(sig):
+            return list(keys) if threshold <= 0.0 else []
+        picked = np.flatnonzero(self._scores(sig, keys) >= threshold).tolist()
+        if len(picked) == len(keys):
+            return list(keys)
+        return [keys[i] for i in picked]
+
+    def _scores(self, sig: MinHash, keys: Sequence[str]) -> Any:
+        """The similarities of a non-blank ``sig`` with ``keys``' signatures, as an array."""
         mine = np.asarray(sig.hashvalues)
         if mine.shape != self._values.shape[1:]:
             raise ValueError("cannot compare MinHash signatures of different lengths")
-        rows = np.fromiter((self._row[k] for k in keys), dtype=np.intp, count=len(keys))
+        found = itemgetter(*keys)(self._row)
+        rows = np.array(found if len(keys) > 1 else (found,), dtype=np.intp)
         equal = np.count_nonzero(self._values[rows] == mine, axis=1)
         scores = equal / float(mine.shape[0])
         scores[self._blank[rows]] = 0.0
-        result: list[float] = scores.tolist()
-        return result
+        return scores
+
+
+def is_blank(sig: MinHash) -> bool:
+    """``sig.is_empty()`` (the signature of an empty text), without comparing every value
+    when the first one already differs from an empty signature's (nearly every text)."""
+    values = sig.hashvalues
+    if (sig.scheme == _SCHEME and len(values)
+            and values[0] != empty_hashvalues(len(values))[0]):
+        return False
+    return bool(sig.is_empty())
 
 
 def similarity(a: MinHash, b: MinHash) -> float:
