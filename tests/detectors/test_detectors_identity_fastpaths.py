@@ -46,3 +46,46 @@ def test_repeated_link_texts_claim_what_each_link_claims() -> None:
     ]
     assert [c.brand.id for c in plain] == ["paypal", "paypal", "dhl", "dhl"]
     assert _claims._link_claims(msg, registry) == plain
+
+
+def test_link_facts_worked_out_once_per_link_equal_the_plain_way() -> None:
+    from mailward.identity import analysis
+
+    registry = load_registry(None)
+    hrefs = [
+        "https://www.paypal.com/signin", "https://shop.example/a", "https://facebook.com/shop",
+        "https://evil.example/x", "https://sites.google.com/view/x", "https://www.dhl.com/t",
+        "https://other.example/", "mailto:a@shop.example",
+    ]  # fmt: skip
+    body = "".join(f'<a href="{h}">PayPal DHL link {i}</a>\n' for i, h in enumerate(hrefs))
+    raw = (
+        "From: PayPal DHL <news@shop.example>\r\nTo: a@example.org\r\nSubject: PayPal\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n\r\n<html><body>" + body + "</body></html>\r\n"
+    ).encode()
+    msg = parse_message(raw, LimitSettings())
+    facts = analysis._message_facts(msg, registry)
+    links = analysis.link_destinations(msg, registry)
+    sender_org = "shop.example"
+    sender_brand = registry.brand_for_domain(sender_org)
+
+    def own(link: analysis.Link) -> bool:
+        if registry.is_hosted(link.host):
+            return False
+        return link.org == sender_org or (
+            sender_brand is not None and registry.owns(sender_brand, link.host, role="link")
+        )
+
+    def elsewhere(link: analysis.Link, brand: _claims.Brand | None) -> bool:
+        if link.tracked or own(link):
+            return False
+        if brand is not None and registry.owns(brand, link.host, role="link"):
+            return False
+        return link.org not in analysis.NEUTRAL_DOMAINS or registry.is_hosted(link.host)
+
+    assert {c.claim.brand.id for c in facts.claims} >= {"paypal", "dhl"}
+    for known in facts.claims:
+        expected = tuple(sorted({lk.org for lk in links if elsewhere(lk, known.claim.brand)}))
+        assert known.foreign == expected
+    assert facts.elsewhere == tuple(lk for lk in links if elsewhere(lk, None))
+    assert facts.links_to_sender == any(own(lk) for lk in links) is True
+    assert {lk.org for lk in facts.elsewhere} >= {"evil.example", "other.example", "paypal.com"}
