@@ -9,9 +9,9 @@ address or a domain ("x@paypal.com", "paypal.com"): the character before it must
 ".", the ones after it must not be "@" or a dot followed by a word character.
 
 Speed (it runs on every subject and body): the text's words are collected once with C-level
-bytes operations (translate, split, set); a name is looked for only when all its words occur,
+bytes operations (translate, split); a name is looked for only when all its words occur,
 then its first word is located with ``bytes.find`` and the rest checked in place. A text that
-names no brand costs a fold, a split and a set intersection.
+names no brand costs a fold, a split and a lookup of its words among the key words.
 """
 
 from __future__ import annotations
@@ -139,8 +139,11 @@ def name_key(name: str) -> bytes:
 class NameIndex:
     """Finds which of many names a text holds, as whole words."""
 
-    def __init__(self, patterns: Iterable[NamePattern]) -> None:
-        by_key: dict[bytes, list[NamePattern]] = {}
+    def __init__(self, patterns: Iterable[NamePattern], *, prefilter: bool = True) -> None:
+        """``prefilter=False``: the plain way (for tests): every name's words checked in a set
+        of the text's words, and no literal looked for before the name is matched in place."""
+        self._prefilter = prefilter
+        by_key: dict[bytes, list[tuple[NamePattern, bytes]]] = {}
         unique: dict[tuple[object, ...], NamePattern] = {}
         for pattern in patterns:
             # "Crédit Agricole" and "Credit Agricole" are one pattern.
@@ -149,11 +152,11 @@ class NameIndex:
                 continue
             # Looked up by its rarest-looking word; all its words must occur in the text.
             key = max(pattern.words, key=lambda w: (w not in _COMMON, len(w)))
-            by_key.setdefault(key, []).append(pattern)
+            by_key.setdefault(key, []).append((pattern, _needle(pattern) if prefilter else b""))
         self._by_key = {word: tuple(found) for word, found in by_key.items()}
         self._keys_all = frozenset(self._by_key)
         self._keys_loose = frozenset(
-            word for word, found in self._by_key.items() if any(not p.strict for p in found)
+            word for word, found in self._by_key.items() if any(not p.strict for p, _ in found)
         )
 
     def find(self, text: str, *, sender_name: bool = False) -> list[NamePattern]:
@@ -166,18 +169,27 @@ class NameIndex:
             return []
         folded = fold(text)
         lowered = folded.lower()
-        words = set(lowered.translate(_TO_SPACES).split())
-        keys = (self._keys_all if sender_name else self._keys_loose).intersection(words)
+        tokens = lowered.translate(_TO_SPACES).split()
+        # The key words are looked up token by token (no set of all the words is built: a
+        # body's ~1,000 words make a set costlier than the lookups); the set is made only when
+        # a name of several words is to be checked. A one-word name's only word is its key.
+        keys = (self._keys_all if sender_name else self._keys_loose).intersection(tokens)
         if not keys:
             return []
+        words: set[bytes] | None = None
         hits: list[tuple[int, int, NamePattern]] = []
         for key in keys:
             positions: list[int] | None = None
-            for pattern in self._by_key[key]:
+            for pattern, needle in self._by_key[key]:
                 if pattern.strict and not sender_name:
                     continue
-                if not words.issuperset(pattern.words):
-                    continue
+                if len(pattern.words) > 1 or not self._prefilter:
+                    if words is None:
+                        words = set(tokens)
+                    if not words.issuperset(pattern.words):
+                        continue
+                    if needle not in lowered:  # "e.on" for "E.ON": most texts lack it
+                        continue
                 if positions is None:
                     positions = _word_positions(lowered, key)
                 hits.extend(_occurrences(folded, lowered, pattern, key, positions))
@@ -193,6 +205,19 @@ class NameIndex:
                 seen.add(pattern.key)
                 found.append(pattern)
         return found
+
+
+def _needle(pattern: NamePattern) -> bytes:
+    """A piece of ``pattern`` that a text holding it holds literally (lower case): the longest
+    run of its words and separators without a space (a space matches any white space), e.g.
+    b"e.on" for "E.ON", b"post" for "An Post"; b"" for a name of one word (its key word is
+    known to occur)."""
+    if len(pattern.words) < 2:
+        return b""
+    joined = bytearray(pattern.words[0])
+    for sep, word in zip(pattern.seps, pattern.words[1:], strict=True):
+        joined += sep + word
+    return max(bytes(joined).split(b" "), key=len)
 
 
 #: A compiled :func:`_word_pattern` by word, made when a word is first looked for.

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from mailward.data.brands import Claim as BrandClaim
 from mailward.identity._brands import Brand, BrandLookup
 from mailward.model import ParsedMessage
 
@@ -64,7 +65,9 @@ def fold(text: str) -> str:
 def alt_texts(html_text: str) -> list[str]:
     """The alt texts of the images in ``html_text`` (what a reader sees for a logo)."""
     out = []
-    for match in _ALT.finditer(html_text[:200_000]):
+    # endpos instead of a slice: no copy of a long HTML part (the pattern looks no further
+    # ahead than the text it matches, so the matches are the slice's)
+    for match in _ALT.finditer(html_text, 0, 200_000):
         out.append(html.unescape(match.group(1) or match.group(2) or ""))
         if len(out) >= _MAX_ALTS:
             break
@@ -141,10 +144,16 @@ def reads_as_an_organisation(display_name: str) -> bool:
 def _link_claims(msg: ParsedMessage, brands: BrandLookup) -> list[Claim]:
     """Brands named by a link's text while that link goes elsewhere (not through a tracker)."""
     out = []
+    # a link text is often repeated ("Shop now", a brand's name in header and footer): each
+    # distinct text is looked up once
+    named: dict[str, list[BrandClaim]] = {}
     for url in msg.urls[:100]:
         if not url.anchor_text or brands.is_esp(url.domain):
             continue
-        for brand, said in brands.find_claims(url.anchor_text):
+        found = named.get(url.anchor_text)
+        if found is None:
+            found = named[url.anchor_text] = brands.find_claims(url.anchor_text)
+        for brand, said in found:
             if not brands.owns(brand, url.host, role="link"):
                 out.append(Claim(brand, "links", said))
     return out

@@ -297,20 +297,31 @@ def _message_facts(msg: ParsedMessage, brands: BrandLookup) -> _MessageFacts:
             sender_brand is not None and brands.owns(sender_brand, link.host, role="link")
         )
 
-    def elsewhere(link: Link, brand: Brand | None) -> bool:
-        """A link to neither the sender, ``brand``, a neutral place nor a hidden tracker."""
-        if link.tracked or own(link):
+    # Whether each link is the sender's, and whether it goes to neither the sender, a neutral
+    # place nor a hidden tracker: worked out once per link, not again for every claim.
+    owned = [own(lk) for lk in links]
+    unrelated = [
+        not lk.tracked
+        and not is_own
+        and (lk.org not in NEUTRAL_DOMAINS or brands.is_hosted(lk.host))
+        for lk, is_own in zip(links, owned, strict=True)
+    ]
+
+    def elsewhere(index: int, brand: Brand | None) -> bool:
+        """Link ``index`` goes to neither the sender, ``brand``, a neutral place nor a hidden
+        tracker."""
+        if not unrelated[index]:
             return False
-        if brand is not None and brands.owns(brand, link.host, role="link"):
-            return False
-        return link.org not in NEUTRAL_DOMAINS or brands.is_hosted(link.host)
+        return brand is None or not brands.owns(brand, links[index].host, role="link")
 
     facts = tuple(
         _ClaimFacts(
             claim,
             from_sender=bool(sender_domain)
             and brands.owns(claim.brand, sender_domain, role="sender"),
-            foreign=tuple(sorted({lk.org for lk in links if elsewhere(lk, claim.brand)})),
+            foreign=tuple(
+                sorted({lk.org for i, lk in enumerate(links) if elsewhere(i, claim.brand)})
+            ),
             to_brand=any(brands.owns(claim.brand, lk.host, role="link") for lk in links),
         )
         for claim in claims
@@ -322,7 +333,7 @@ def _message_facts(msg: ParsedMessage, brands: BrandLookup) -> _MessageFacts:
         sender_domain=sender_domain,
         sender_org=sender_org,
         claims=facts,
-        elsewhere=tuple(lk for lk in links if elsewhere(lk, None)),
+        elsewhere=tuple(lk for lk, far in zip(links, unrelated, strict=True) if far),
         link_orgs=tuple(sorted({lk.org for lk in links if not lk.tracked})),
         name_is_sender=bool(display and sender_org and name_matches_domain(display, sender_org))
         and not shows_other,
@@ -330,7 +341,7 @@ def _message_facts(msg: ParsedMessage, brands: BrandLookup) -> _MessageFacts:
         freemail=bool(sender_org) and (
             sender_org in load_wordlist("freemail") or brands.is_mailbox_domain(sender_org)
         ),
-        links_to_sender=any(own(lk) for lk in links),
+        links_to_sender=any(owned),
         no_links=not msg.urls,
         reply_elsewhere=any(
             organisation_domain(r.domain) != sender_org
