@@ -14,8 +14,8 @@ directory. At the end the spool must drain, then:
   Received header: a second spool entry of the message, only when a kill cut the reply to
   that client's DATA (the gateway had it already and the client sent it again: one in flight
   per connection, SMTP's own limit); or one spool entry relayed twice, when the kill fell
-  between the next hop's reply and the durable done mark of the recipient. Those must not
-  exceed the number of kills.
+  between the next hop's reply and the durable done mark of the recipient: at most one per
+  relay connection in flight (one per spool worker) at each kill.
 
 Size: ``MAILWARD_CHAOS_MESSAGES`` (300), ``MAILWARD_CHAOS_KILLS`` (8), ``MAILWARD_CHAOS_CLIENTS``
 (4), ``MAILWARD_CHAOS_SEED`` (16). The long run of issue 16 by hand::
@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from mailward.config.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -215,5 +217,11 @@ def test_sigkill_of_the_process_group_loses_nothing_and_duplicates_within_bounds
     assert len(tally.acked) == MESSAGES
     assert lost == [], f"acknowledged but never delivered: {lost[:10]}"
     assert unexplained == {}, f"spooled twice without a cut reply: {unexplained}"
-    assert sum(redelivered.values()) <= kills, f"relayed twice by the gateway: {redelivered}"
+    # One re-relay per relay connection in flight at the kill (issue #16: "at most the one
+    # message in flight per connection"): the gateway relays from `workers` spool workers at
+    # once. On a quiet machine it is about one per eight kills; a CI run with both cores busy
+    # saw 9 after 8 kills, more than one per kill but within one per connection.
+    in_flight = Settings().engine.workers
+    assert sum(redelivered.values()) <= kills * in_flight, (
+        f"relayed twice by the gateway: {redelivered}")
     assert kills == KILLS
