@@ -78,6 +78,19 @@ scramble(uint32_t k)
     return k * 0x1b873593u;
 }
 
+/* MurmurHash3's final mix of h after ``len`` bytes. */
+static inline uint32_t
+finish(uint32_t h, uint32_t len)
+{
+    h ^= len;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
 /* MurmurHash3 x86_32, seed 0, of data[0:len], the blocks read little-endian (as numpy's path). */
 static uint32_t
 murmur3(const unsigned char *data, Py_ssize_t len)
@@ -108,26 +121,7 @@ murmur3(const unsigned char *data, Py_ssize_t len)
     default:
         break;
     }
-    h ^= (uint32_t)len;
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h;
-}
-
-/* MurmurHash3's final mix of h after ``len`` bytes. */
-static inline uint32_t
-finish(uint32_t h, uint32_t len)
-{
-    h ^= len;
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h;
+    return finish(h, (uint32_t)len);
 }
 
 /* murmur3 of the 3, 4 and 5 bytes at p (p[0:5] readable when five is set): the same numbers,
