@@ -20,9 +20,9 @@ class MessageSource:
     raw: bytes
 
 
-def is_mbox(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(5) == b"From "
+def is_mbox(raw: bytes) -> bool:
+    """An mbox file starts with its first message's ``From `` separator line."""
+    return raw.startswith(b"From ")
 
 
 def iter_messages(paths: list[Path]) -> Iterator[MessageSource]:
@@ -39,7 +39,8 @@ def iter_messages(paths: list[Path]) -> Iterator[MessageSource]:
 
 def _from_file(path: Path) -> Iterator[MessageSource]:
     try:
-        if is_mbox(path):
+        raw = path.read_bytes()  # one read: most files are single messages
+        if is_mbox(raw):
             box = mailbox.mbox(path, create=False)
             try:
                 for index, key in enumerate(box.keys()):
@@ -47,7 +48,7 @@ def _from_file(path: Path) -> Iterator[MessageSource]:
             finally:
                 box.close()
             return
-        yield MessageSource(str(path), path.read_bytes())
+        yield MessageSource(str(path), raw)
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
