@@ -18,7 +18,10 @@ from typing import Any
 
 from mailward.model import Address
 
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
+#: A fold's line end: ``\r?\n(?=[ \t])`` written as two branches that each start with a
+#: literal, so the regex engine skips to the next CR or LF (a leading ``\r?`` makes it try
+#: the pattern at every character). Same matches: the leftmost, with the CR when one is there.
+_FOLD = re.compile(r"(?:\r\n|\n)(?=[ \t])")
 _EOL = re.compile(r"[\r\n]+")
 _WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
 _UU_CTES = ("x-uuencode", "uuencode", "uue", "x-uue")  # Message decodes these itself
