@@ -8,8 +8,10 @@ import random
 import re
 
 import pytest
+from test_mime_feed import _assert_same
 
-from mailward.mime import _headers, _quirks, _rawscan
+from mailward.mime import _feed, _headers, _quirks, _rawscan
+from mailward.mime._headers import RAW_POLICY
 
 #: The patterns the faster ones stand for.
 OLD_HEADER_FOLD = re.compile(r"\r?\n(?=[ \t])")
@@ -87,3 +89,63 @@ def test_fold_patterns_match_random_text_as_the_old_ones() -> None:
         assert _quirks._FOLD.sub(" ", text) == OLD_QUIRK_FOLD.sub(" ", text), text
         spans = [m.span() for m in _headers._FOLD.finditer(text)]
         assert spans == [m.span() for m in OLD_HEADER_FOLD.finditer(text)], text
+
+
+#: Header blocks for the parser's header-run path (read by two patterns) and the line by line
+#: one it stands in front of; each is parsed alone, as a part, and as a nested message.
+HEADER_BLOCKS = [
+    b"Subject: s\r\nTo: a@example.com\r\n\r\nbody\r\n",
+    b"Subject: s\nTo: a@example.com\n\nbody\n",
+    b"Subject: folded\r\n continued\r\n\tand tabbed\r\nX: y\r\n\r\nbody",
+    b"X-Empty:\r\n\tthen folded\r\nX-Blank:   \r\n \r\nY:z\r\n\r\n",
+    b"X: \t \r\n\r\n",
+    b"X-Nul: a\x00b\r\nX-8bit: \xc3\xa9\xff\r\nSubject: =?utf-8?b?w6k=?= =?utf-8?q?=C3=A9?=\r\n\r\n",
+    b"Subject: s\r\nNo colon here\r\nTo: t\r\n\r\nbody",
+    b"Subject: s\r\nName With Space: v\r\n\r\n",
+    b"Subject: s\r\n\x7fX: v\r\n\r\n",
+    b"Subject: s\r\nFrom x@y Mon\r\nTo: t\r\n\r\n",
+    b"From x@y Mon\r\nSubject: s\r\n\r\n",
+    b" leading continuation\r\nSubject: s\r\n\r\n",
+    b"Subject: s\r\n:no name\r\n\r\n",
+    b"Subject: s\r\n--b\r\nX: y\r\n\r\n",
+    b"Subject: s\r\nTo: t",
+    b"Subject: s\r\nTo: t\r\n",
+    b"Subject: s\r\n \t",
+    b"",
+    b"\r\n\r\nbody",
+    b"a:b:c\r\nd::\r\n\r\n",
+    b"Subject: s\r\n\x0bX: v\r\n\x0c\r\n\r\n",
+    b"Received: from x\r\n\tby y\r\n" * 2000 + b"Subject: big\r\n\r\nbody\r\n",
+    b"X-Long: " + b"v" * 100_000 + b"\r\n\r\n",
+]
+
+
+def _as_part(block: bytes) -> bytes:
+    return (
+        b"Subject: outer\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+        + block + b"\r\n--b\r\nX: second\r\n--b--\r\n"
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("block", HEADER_BLOCKS)
+def test_header_runs_give_the_stdlib_tree(block: bytes) -> None:
+    _assert_same(block)
+    _assert_same(_as_part(block))
+    _assert_same(b"Content-Type: message/rfc822\r\n\r\n" + block)
+    _assert_same(block.replace(b"\r\n", b"\n"))
+
+
+def test_header_runs_are_read_without_a_step_per_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The usual block takes the two-pattern path (else the tests above compare the line by
+    line path with itself)."""
+    def refuse(self: object, lines: list[str]) -> None:
+        raise AssertionError("read line by line")
+
+    raw = HEADER_BLOCKS[2]
+    expected = [(k, v) for k, v in _feed.parse_bytes(raw, RAW_POLICY, _rawscan.RawScan(raw)).items()]
+    monkeypatch.setattr(_feed._Parser, "_parse_headers", refuse)
+    # the fallback (the stdlib parser, on any error) would give the same headers: call the
+    # parser itself so that a refusal shows
+    parser = _feed._Parser(raw.decode("ascii", "surrogateescape"), RAW_POLICY, _rawscan.RawScan(raw))
+    assert list(parser.parse().items()) == expected
+    assert expected[0] == ("Subject", "folded\r\n continued\r\n\tand tabbed")
