@@ -58,6 +58,7 @@ _HEADER_LINE_LF = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _CONTINUATION = re.compile(rb"\n([ \t].*)")
+_FOLDS = re.compile(r"\n[ \t]+")
 _ADDR = re.compile(r"[^\s<>()@,;:\"]+@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,})")
 _HOST = re.compile(r"(?<![\w@.-])((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,})\b")
 _ROUTE = re.compile(r"<\s*@([^:,>\s]+)")
@@ -105,7 +106,9 @@ class FromReadings:
 
 
 def _unfold(value: bytes) -> str:
-    return re.sub(r"\n[ \t]+", " ", value.decode("utf-8", "replace")).strip()
+    text = value.decode("utf-8", "replace")
+    # the pattern needs a LF: a one-line value (the usual From) skips it
+    return (_FOLDS.sub(" ", text) if "\n" in text else text).strip()
 
 
 def _raw_from_values(raw: bytes) -> tuple[list[str], dict[str, list[str]]]:
