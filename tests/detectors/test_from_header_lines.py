@@ -15,6 +15,8 @@ LINES = [
     b" sender: not-other@example.com", b"Received: from mx.example.com", b"  by mx",
     b"\tcontinued", b"Subject: hi", b"X-From: no@example.com", b"Fromage: no", b"",
     b"From:", b"From: =?utf-8?q?x?= <e@example.com>", b" ", b"Sender:",
+    b"From: \xc3\xa9t\xe9 <8bit@example.com>", b"from\x00: nul@example.com", b"\x00From: x",
+    b"From:\x00<a@example.com>", b"\xffSender: no", b"  From :  spaced@example.com",
 ]  # fmt: skip
 ENDS = [b"\n", b"\r\n", b"\r"]
 
@@ -27,6 +29,10 @@ ENDS = [b"\n", b"\r\n", b"\r"]
         b"Sender: s@example.com\r more\rFrom: a\r\n\tb@example.com\r\n\r\n",
         b"",
         b"From: only",
+        b"\nFrom: after-a-blank-first-line@example.com\n",
+        b"\r\r\nFrom: x",
+        b"Subject: s\r\n" + (b"X-Pad: " + b"p" * 70 + b"\r\n") * 3000 + b"From: late@x.com\r\n",
+        b"From: a\r\n\r\n\r\nFrom: body@example.com",
     ],
 )
 def test_header_lines_are_read_as_line_by_line(raw: bytes) -> None:

@@ -66,6 +66,8 @@ LISTS = [
     ["nas@python.ca (Neil Schemenauer)"], ["a@b (x (y))"], ["a@b (c) d"], ["a@b ()"],
     ["undisclosed-recipients:;"], ["Undisclosed recipients : ;", "a@b"], ["g: a@b;"],
     ["jdoe@example.org <jdoe@example.org>"], ["Nackte Frauen, jehd <service@example.de>"],
+    ["Amelia, Amelia <a@b.c>, Amelia\t<a@b.c>, 91_226"], ["x\t, y "], ["\udce9t\udce9, a\x00b"],
+    ["a.b, c"], ['"q", c'], ["a b, c"], ["x,"], [",x"], ["x, , y"],
 ]  # fmt: skip
 
 
@@ -77,13 +79,15 @@ def test_plain_addresses_read_as_the_stdlib_reads_them(values: list[str]) -> Non
 
 def test_plain_addresses_take_the_common_forms() -> None:
     assert simple_addresses(["A B <a@b.c>", "d@e"]) == [("A B", "a@b.c"), ("", "d@e")]
+    assert simple_addresses(["Amelia, Amelia <a@b.c>"]) == [("", "Amelia"), ("Amelia", "a@b.c")]
     assert simple_addresses(["a@b (A B)", "x:;"]) == [("A B", "a@b"), ("", "")]
     assert simple_addresses(["a@b (c (d))"]) is None
 
 
 def test_random_lists_read_as_the_stdlib_reads_them() -> None:
     rng = random.Random(15)
-    pieces = ["a", ".", "@", " ", ",", "<", ">", '"', "\\", "(", ")", ":", ";", "é", "=?x?q?y?="]
+    pieces = ["a", ".", "@", " ", ",", "<", ">", '"', "\\", "(", ")", ":", ";", "é", "=?x?q?y?=",
+              "Amelia", "\t", "_9", "\x00"]
     taken = 0
     for _ in range(20000):
         value = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 10)))

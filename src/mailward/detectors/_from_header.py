@@ -40,6 +40,7 @@ from email.utils import getaddresses
 from mailward.detectors._domains import find_domains, organisation_domain
 from mailward.detectors._mail_kind import list_rewritten
 from mailward.mime._headers import decode_header_value
+from mailward.mime._lines import blank_line
 from mailward.model import Address, ParsedMessage
 
 _END = re.compile(rb"\r?\n\r?\n")
@@ -47,13 +48,17 @@ _FROM_LINE = re.compile(rb"^[ \t]*from[ \t]*(?:\x00[^:\r\n]*)?:(.*)$", re.IGNORE
 _OTHER_LINE = re.compile(rb"^(sender|resent-from|resent-sender)[ \t]*:(.*)$", re.IGNORECASE)
 _OTHERS = ("sender", "resent-from", "resent-sender")
 #: A line that reads as From (``_FROM_LINE``) or else as one of ``_OTHERS`` (``_OTHER_LINE``),
-#: anywhere in a header block whose lines end at LF.
-_HEADER_LINE = re.compile(
-    rb"^(?:[ \t]*from[ \t]*(?:\x00[^:\r\n]*)?:(?P<from>.*)"
+#: in a header block whose lines end at LF, with a LF put before the block: the LF before each
+#: line stands for ``^`` (re.MULTILINE), so the regex engine skips from LF to LF (its literal
+#: start) instead of trying every byte as a line start. A match ends before a LF, never takes
+#: the one the next match starts with.
+_HEADER_LINE_LF = re.compile(
+    rb"\n(?:[ \t]*from[ \t]*(?:\x00[^:\r\n]*)?:(?P<from>.*)"
     rb"|(?P<name>sender|resent-from|resent-sender)[ \t]*:(?P<other>.*))$",
     re.IGNORECASE | re.MULTILINE,
 )
 _CONTINUATION = re.compile(rb"\n([ \t].*)")
+_FOLDS = re.compile(r"\n[ \t]+")
 _ADDR = re.compile(r"[^\s<>()@,;:\"]+@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,})")
 _HOST = re.compile(r"(?<![\w@.-])((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,})\b")
 _ROUTE = re.compile(r"<\s*@([^:,>\s]+)")
@@ -101,7 +106,9 @@ class FromReadings:
 
 
 def _unfold(value: bytes) -> str:
-    return re.sub(r"\n[ \t]+", " ", value.decode("utf-8", "replace")).strip()
+    text = value.decode("utf-8", "replace")
+    # the pattern needs a LF: a one-line value (the usual From) skips it
+    return (_FOLDS.sub(" ", text) if "\n" in text else text).strip()
 
 
 def _raw_from_values(raw: bytes) -> tuple[list[str], dict[str, list[str]]]:
@@ -109,14 +116,19 @@ def _raw_from_values(raw: bytes) -> tuple[list[str], dict[str, list[str]]]:
     reads as a From line on its own counts too), and of Sender, Resent-From, Resent-Sender.
 
     Lines end at LF, CR or CRLF. The From and other lines are found by one regex over the
-    header block (:data:`_HEADER_LINE`, the two line patterns as one alternation, From first),
-    not by two matches on every line; each takes the continuation lines after it that do not
-    read as From lines themselves (:func:`_raw_from_values_by_line` is the plain way).
+    header block (:data:`_HEADER_LINE_LF`, the two line patterns as one alternation, From
+    first), not by two matches on every line; each takes the continuation lines after it that
+    do not read as From lines themselves (:func:`_raw_from_values_by_line` is the plain way).
+    The block ends where :data:`_END` first matches, found by :func:`blank_line` (the pattern
+    starts with an optional CR, so the regex engine would try it at every byte).
     """
-    end = _END.search(raw)
-    head = raw[: end.start() if end else len(raw)].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    end = blank_line(raw)
+    head = raw[: end[0] if end else len(raw)]
+    if b"\r" in head:
+        head = head.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    head = b"\n" + head  # each line, the first too, is found by the LF before it
     entries: list[tuple[str, bytearray]] = []
-    for match in _HEADER_LINE.finditer(head):
+    for match in _HEADER_LINE_LF.finditer(head):
         name = match["name"]
         current = bytearray(match["other"] if name else match["from"])
         entries.append((name.decode().lower() if name else "from", current))

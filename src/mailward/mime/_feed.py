@@ -33,6 +33,19 @@ from mailward.mime._rawscan import RawScan
 #: ``email.feedparser.headerRE``: a header line, a continuation line or a Unix "From " line.
 HEADER_LINE = re.compile(r"^(From |[\041-\071\073-\176]*:|[\t ])")
 
+#: A run of lines that :data:`HEADER_LINE` each matches, from where the match starts, in a
+#: text whose lines all end at a LF (or at its end).
+_HEADER_RUN = re.compile(r"(?:(?:From |[\041-\071\073-\176]*:|[\t ])[^\n]*(?:\n|\Z))*")
+#: A header of such a run that starts with a name and a colon (below, :data:`_ODD_LINE`): its
+#: name, and its value from the first non-blank after the colon through its continuation
+#: lines (what Compat32's ``header_source_parse`` keeps, before the line end is stripped).
+_HEADER = re.compile(r"([^:\n]*):[ \t]*([^\n]*\n?(?:[ \t][^\n]*\n?)*)")
+#: Lines of a header run that :meth:`_Parser._parse_headers` treats apart (a Unix "From "
+#: line, a line with no name before its colon) or that may be a boundary's delimiter line.
+_ODD_LINE = re.compile(r"\n(?:From |:|--)")
+#: The same at the first line, or a first line that continues nothing.
+_ODD_FIRST = ("From ", ":", "--", " ", "\t")
+
 #: Deeper nesting than this is left to the stdlib parser.
 MAX_NESTING = 100
 
@@ -188,7 +201,7 @@ class _Parser:
         self._new_message()
         cur = self.cur
         assert cur is not None
-        self._parse_headers(self._header_lines(cur))
+        self._read_headers(cur)
         ctype = cur.get_content_type()
         if ctype == "message/delivery-status":
             raise _Fallback
@@ -277,6 +290,31 @@ class _Parser:
                 size = _line_end_size(payload)
                 if size:
                     last._payload = payload[:-size]  # type: ignore[attr-defined]
+
+    def _read_headers(self, cur: Message) -> None:
+        """``self._parse_headers(self._header_lines(cur))``: the part's header lines read and
+        its headers stored.
+
+        The usual block (every line ends at a LF, none is pushed back, Compat32's header
+        store, no line read apart by :data:`_ODD_LINE`/:data:`_ODD_FIRST`) is read by two
+        patterns: the run of header lines by :data:`_HEADER_RUN`, each header's name and
+        value by :data:`_HEADER`, instead of a Python step per line; the line after the run
+        is then read by :meth:`_header_lines` as before (it ends the block). Any other block
+        is read line by line.
+        """
+        if self.plain_store and self.lf_lines and not self.pushed:
+            text, start = self.text, self.pos
+            run = _HEADER_RUN.match(text, start)
+            end = start if run is None else run.end()
+            if not (text.startswith(_ODD_FIRST, start) or _ODD_LINE.search(text, start, end)):
+                self.pos = end
+                if self._header_lines(cur):  # cannot be: the run stopped before a non-header
+                    raise AssertionError("header lines after a header run")
+                cur._headers.extend(  # type: ignore[attr-defined]
+                    [(m[1], m[2].rstrip("\r\n")) for m in _HEADER.finditer(text, start, end)]
+                )
+                return
+        self._parse_headers(self._header_lines(cur))
 
     def _header_lines(self, cur: Message) -> list[str]:
         """The header lines of the part that starts here; the line that ends them is read

@@ -49,7 +49,8 @@ _TOP_TYPES = frozenset(
     {"text", "image", "audio", "video", "application", "multipart", "message", "model", "font"}
 )
 _TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")
-_FOLD = re.compile(r"\r?\n[ \t]*")
+#: ``\r?\n[ \t]*`` with a literal at the start of each branch (see ``_headers._FOLD``).
+_FOLD = re.compile(r"(?:\r\n|\n)[ \t]*")
 _MIME_HEADER = re.compile(
     r"^[^\w\r\n]{0,3}content-(?:type|transfer-encoding|disposition)\b",
     re.IGNORECASE | re.MULTILINE,

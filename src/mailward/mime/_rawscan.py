@@ -13,6 +13,10 @@ from __future__ import annotations
 import re
 
 _BARE_CR = re.compile(rb"\r(?!\n)")
+#: A LF and the line after it, when that line starts with "--" (up to its own LF or the end).
+#: The engine finds the literal start itself and runs to the line end in C: faster than a
+#: ``bytes.find`` for each "\n--" and another for each line's end (:func:`_dash_lines_by_find`).
+_DASH_LINE = re.compile(rb"\n--[^\n]*")
 
 
 class RawScan:
@@ -51,6 +55,17 @@ class RawScan:
 
 
 def _dash_lines(raw: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each line of ``raw`` that starts with "--" (see ``RawScan.dash_lines``):
+    the lines after a LF from one pass of :data:`_DASH_LINE`, the first line apart."""
+    lines = [(match.start() + 1, match.end()) for match in _DASH_LINE.finditer(raw)]
+    if raw.startswith(b"--"):
+        end = raw.find(b"\n")
+        lines.insert(0, (0, len(raw) if end < 0 else end))
+    return lines
+
+
+def _dash_lines_by_find(raw: bytes) -> list[tuple[int, int]]:
+    """:func:`_dash_lines` by ``bytes.find`` (the plain way; the tests compare the two)."""
     lines: list[tuple[int, int]] = []
     start = 0 if raw.startswith(b"--") else _after(raw.find(b"\n--"))
     while start >= 0:
