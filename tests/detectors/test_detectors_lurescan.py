@@ -176,15 +176,26 @@ def test_fold_is_the_same_without_the_helper(monkeypatch: pytest.MonkeyPatch) ->
     assert [_lure_phrases.fold(t) for t in texts] == with_helper
 
 
-def test_currency_hints_read_as_bytes_are_the_patterns_matches() -> None:
+@pytest.mark.parametrize("helper", [True, False])
+def test_currency_hints_are_the_patterns_matches_either_way(
+    helper: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By the C helper's letter runs, and by the automaton over the text's Latin-1 bytes."""
+    if not helper:
+        monkeypatch.setattr(_lure_tricks, "letter_runs", None)
     plain = re.compile(
         r"[$€£]|(?<![a-z])(?:usd|eur|gbp|btc|eth|usdt|bitcoins?|dollars?|pounds?|reais|euros?)"
         r"(?![a-z])"
     )
     assert not any("?" in hint for hint in _lure_tricks._LATIN1_HINTS)
-    pieces = ["usd", "eur", "euros", "btc", "bitcoin", "pounds", "$", "€", "£", "?", "\u4e2d",
-              "\u0100", "\U0001f600", "\u00e9", "a", " ", "1"]  # fmt: skip
+    pieces = ["usd", "usdt", "eur", "euros", "btc", "bitcoin", "pounds", "reais", "$", "€", "£",
+              "?", "\u4e2d", "\u0100", "\U0001f600", "\u00e9", "a", "z", "A", " ", "1", "\x00"]  # fmt: skip
+    edges = ["", "usd", "$", "usdusd", "usd$usd", "xusd", "usdx", "1usd2", "Usd", "\u20acusd"]
     rnd = random.Random(23)
-    for _ in range(20_000):
-        text = "".join(rnd.choices(pieces, k=rnd.randint(0, 10)))
+    randoms = ["".join(rnd.choices(pieces, k=rnd.randint(0, 10))) for _ in range(20_000)]
+    for text in in_every_width(edges + randoms):
         assert _lure_tricks.currency_hints(text) == [m.span() for m in plain.finditer(text)]
+    if helper:
+        assert _lure_tricks.letter_runs is not None
+        with pytest.raises(TypeError):
+            _lure_tricks.letter_runs("caf\u00e9", ("caf\u00e9",), "$")

@@ -11,6 +11,11 @@ try:  # one compiled pass for the currency words; the regex below finds the same
 except ImportError:  # pragma: no cover - a declared dependency
     ahocorasick_rs = None  # type: ignore[assignment]
 
+try:  # the optional C helper (setup.py): the currency hints by one pass over the letter runs
+    from mailward.detectors._lurescan import letter_runs
+except ImportError:  # pragma: no cover - built where a C compiler is at hand
+    letter_runs = None  # type: ignore[assignment]
+
 # --- text obfuscation -----------------------------------------------------------------------
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # Tried only where a run of word characters, dots and underscores starts: from inside a run a
@@ -99,6 +104,7 @@ _CURRENCY_FINDER = (
     else None
 )
 _IS_WORD = tuple(hint in _CURRENCY_WORDS for hint in _LATIN1_HINTS)
+_SIGNS = "".join(_CURRENCY_SIGNS)
 _TO_READER = re.compile(
     r"(?<!\w)(?:(?:transfer|send|release|donat|pay|give|wire|credit|deliver|deposit)\w* "
     r"(?:\S+ ){0,5}(?:to|into|for) (?:you|your)|"
@@ -131,11 +137,16 @@ def currency_hints(folded: str) -> list[tuple[int, int]]:
     words kept where no letter a-z is just before or after them. The matches cannot overlap
     (a sign is no letter; a word is a whole run of letters), so these are the regex's.
 
-    The automaton reads the text's Latin-1 bytes, every other character written as one "?"
-    (a byte's place is its character's place, and no hint holds a "?", so a hint found there
-    is the text's own): bytes spare the str search's table of character places, a number for
+    By the C helper when it was built: a word is found where it is a whole run of the letters
+    a-z, which is what "no letter a-z before or after it" says (one pass; the automaton's code
+    and data are otherwise read from memory once per message in a scan). Without it, the
+    automaton reads the text's Latin-1 bytes, every other character written as one "?" (a
+    byte's place is its character's place, and no hint holds a "?", so a hint found there is
+    the text's own): bytes spare the str search's table of character places, a number for
     every byte of the text written on every call.
     """
+    if letter_runs is not None:
+        return letter_runs(folded, _CURRENCY_WORDS, _SIGNS)
     if _CURRENCY_FINDER is None:
         return [m.span() for m in _CURRENCY.finditer(folded)]
     size = len(folded)

@@ -9,6 +9,10 @@
  *   re.sub(r"\s+", " ", text): every run of white space (Py_UNICODE_ISSPACE, what str.split()
  *   and the regex \s take as space) replaced by one space.
  *
+ * letter_runs(text, words, signs) -> [(start, end), ...]
+ *   The money-bait check's currency hints: each sign character, and each whole run of the
+ *   letters a-z that is one of the words, in text order (see _lure_tricks.currency_hints).
+ *
  * fold_marks(text, table) -> str
  *   The rest of the lures' fold after NFKD: the characters of _lure_phrases._fold_table that it
  *   drops removed and those it maps replaced, then white space collapsed as above; one pass.
@@ -424,7 +428,157 @@ fold_marks(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+/* 1 when ``text`` holds the ASCII ``word`` from ``start`` on (``length`` characters). */
+static inline int
+holds_word(int kind, const void *data, Py_ssize_t start, PyObject *word, Py_ssize_t length)
+{
+    const Py_UCS1 *letters = PyUnicode_1BYTE_DATA(word);
+    for (Py_ssize_t i = 0; i < length; i++) {
+        if (PyUnicode_READ(kind, data, start + i) != letters[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Appends (start, end) to ``out``; -1 on error. */
+static int
+append_span(PyObject *out, Py_ssize_t start, Py_ssize_t end)
+{
+    PyObject *span = Py_BuildValue("(nn)", start, end);
+    if (span == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(out, span);
+    Py_DECREF(span);
+    return failed;
+}
+
+/* Appends (run, end) when text[run:end], a whole run of a-z, is one of the words (compared
+ * only when its length and first letter are some word's); -1 on error. */
+static int
+word_run(PyObject *out, PyObject *words, Py_ssize_t n_words, Py_ssize_t shortest,
+         Py_ssize_t longest, uint32_t first_letters, int kind, const void *data, Py_ssize_t run,
+         Py_ssize_t end)
+{
+    Py_ssize_t size = end - run;
+    Py_UCS4 first = PyUnicode_READ(kind, data, run); /* a letter a-z */
+    if (size < shortest || size > longest || !((first_letters >> (first - 'a')) & 1)) {
+        return 0;
+    }
+    for (Py_ssize_t w = 0; w < n_words; w++) {
+        PyObject *word = PyTuple_GET_ITEM(words, w);
+        if (PyUnicode_GET_LENGTH(word) == size && holds_word(kind, data, run, word, size)) {
+            return append_span(out, run, end);
+        }
+    }
+    return 0;
+}
+
+/* letter_runs(text, words, signs) -> [(start, end), ...]: in text order, each character of
+ * ``signs`` in ``text``, and each whole run of the letters a-z (no such letter just before or
+ * after it) that is one of ``words`` (ASCII str). */
+static PyObject *
+letter_runs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyTuple_Check(args[1]) ||
+        !PyUnicode_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "letter_runs(text: str, words: tuple, signs: str)");
+        return NULL;
+    }
+    PyObject *text = args[0], *words = args[1], *signs = args[2];
+    Py_ssize_t n_words = PyTuple_GET_SIZE(words);
+    for (Py_ssize_t w = 0; w < n_words; w++) {
+        PyObject *word = PyTuple_GET_ITEM(words, w);
+        if (!PyUnicode_Check(word) || !PyUnicode_IS_ASCII(word)) {
+            PyErr_SetString(PyExc_TypeError, "letter_runs: the words must be ASCII str");
+            return NULL;
+        }
+    }
+    /* a run is compared with the words only when its length and first letter are some word's */
+    Py_ssize_t shortest = PY_SSIZE_T_MAX, longest = 0;
+    uint32_t first_letters = 0; /* bit c - 'a' for each word's first letter */
+    for (Py_ssize_t w = 0; w < n_words; w++) {
+        PyObject *word = PyTuple_GET_ITEM(words, w);
+        Py_ssize_t size = PyUnicode_GET_LENGTH(word);
+        Py_UCS1 first = size > 0 ? PyUnicode_1BYTE_DATA(word)[0] : 0;
+        shortest = size < shortest ? size : shortest;
+        longest = size > longest ? size : longest;
+        first_letters |= first >= 'a' && first <= 'z' ? 1u << (first - 'a') : 0;
+    }
+    /* the ASCII signs as a bitmap; the others compared one by one */
+    uint64_t ascii_signs[2] = {0, 0};
+    int kind = PyUnicode_KIND(text), sign_kind = PyUnicode_KIND(signs);
+    const void *data = PyUnicode_DATA(text), *sign_data = PyUnicode_DATA(signs);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text), n_signs = PyUnicode_GET_LENGTH(signs);
+    for (Py_ssize_t k = 0; k < n_signs; k++) {
+        Py_UCS4 sign = PyUnicode_READ(sign_kind, sign_data, k);
+        if (sign < 128) {
+            ascii_signs[sign >> 6] |= (uint64_t)1 << (sign & 63);
+        }
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    /* the loop is written out for each width of the text's characters */
+#define RUNS(TYPE)                                                                          \
+    do {                                                                                    \
+        const TYPE *chars = (const TYPE *)data;                                             \
+        Py_ssize_t run = -1; /* where the current run of a-z started, or -1 */              \
+        for (Py_ssize_t i = 0; i < length; i++) {                                           \
+            Py_UCS4 ch = chars[i];                                                          \
+            if (ch - 'a' <= 'z' - 'a') {                                                    \
+                run = run < 0 ? i : run;                                                    \
+                continue;                                                                   \
+            }                                                                               \
+            if (run >= 0) {                                                                 \
+                if (word_run(out, words, n_words, shortest, longest, first_letters, kind,   \
+                             data, run, i) < 0) {                                           \
+                    goto fail;                                                              \
+                }                                                                           \
+                run = -1;                                                                   \
+            }                                                                               \
+            int sign = 0;                                                                   \
+            if (ch < 128) {                                                                 \
+                sign = (int)((ascii_signs[ch >> 6] >> (ch & 63)) & 1);                      \
+            }                                                                               \
+            else {                                                                          \
+                for (Py_ssize_t k = 0; k < n_signs && !sign; k++) {                         \
+                    sign = PyUnicode_READ(sign_kind, sign_data, k) == ch;                   \
+                }                                                                           \
+            }                                                                               \
+            if (sign && append_span(out, i, i + 1) < 0) {                                   \
+                goto fail;                                                                  \
+            }                                                                               \
+        }                                                                                   \
+        if (run >= 0 && word_run(out, words, n_words, shortest, longest, first_letters,     \
+                                 kind, data, run, length) < 0) {                            \
+            goto fail;                                                                      \
+        }                                                                                   \
+    } while (0)
+    if (kind == PyUnicode_1BYTE_KIND) {
+        RUNS(Py_UCS1);
+    }
+    else if (kind == PyUnicode_2BYTE_KIND) {
+        RUNS(Py_UCS2);
+    }
+    else {
+        RUNS(Py_UCS4);
+    }
+#undef RUNS
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"letter_runs", (PyCFunction)(void (*)(void))letter_runs, METH_FASTCALL,
+     "letter_runs(text, words, signs) -> [(start, end), ...]\n\n"
+     "Each character of signs in text, and each whole run of the letters a-z that is one of\n"
+     "words, in text order."},
     {"fold_marks", (PyCFunction)(void (*)(void))fold_marks, METH_FASTCALL,
      "fold_marks(text, table) -> str\n\n"
      "The characters table drops left out and the ones it maps replaced, then every run of\n"
