@@ -250,39 +250,40 @@ fail:
     return NULL;
 }
 
-/* collapse_spaces for a one-byte-per-character text (ASCII or Latin-1), without a branch per
- * character (a branch taken at every word's edges is mispredicted about as often). */
+/* collapse_spaces for a one-byte-per-character text (ASCII or Latin-1): one pass into a
+ * buffer, without a branch per character (a branch taken at every word's edges is mispredicted
+ * about as often), then the result made at its size and smallest width. */
 static PyObject *
 collapse_ucs1(PyObject *text)
 {
     const Py_UCS1 *in = PyUnicode_1BYTE_DATA(text);
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
-    Py_ssize_t size = 0;
+    Py_UCS1 *buffer = PyMem_Malloc(length > 0 ? (size_t)length : 1);
+    if (buffer == NULL) {
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t size = 0; /* size <= i < length when buffer[size] is written */
     unsigned largest = 0, prev = 0, changed = 0;
     for (Py_ssize_t i = 0; i < length; i++) {
         unsigned ch = in[i], space = SPACE_1BYTE[ch];
-        size += !(space & prev);
+        buffer[size] = (Py_UCS1)(space ? ' ' : ch);
+        size += !(space & prev); /* a space after a space is written over */
         changed |= space & (prev | (ch != ' '));
         unsigned kept = space ? 0 : ch;
         largest = kept > largest ? kept : largest;
         prev = space;
     }
+    PyObject *out = NULL;
     if (!changed) {
-        return Py_NewRef(text);
+        out = Py_NewRef(text);
     }
-    PyObject *out = PyUnicode_New(size, largest < ' ' ? ' ' : largest); /* a space is written */
-    if (out == NULL) {
-        return NULL;
+    else {
+        out = PyUnicode_New(size, largest < ' ' ? ' ' : largest); /* a space is written */
+        if (out != NULL) {
+            memcpy(PyUnicode_1BYTE_DATA(out), buffer, (size_t)size);
+        }
     }
-    Py_UCS1 *to = PyUnicode_1BYTE_DATA(out);
-    Py_ssize_t j = 0;
-    prev = 0;
-    for (Py_ssize_t i = 0; i < length; i++) { /* the same count: j < size when written */
-        unsigned ch = in[i], space = SPACE_1BYTE[ch];
-        to[j] = (Py_UCS1)(space ? ' ' : ch);
-        j += !(space & prev); /* a space after a space is written over */
-        prev = space;
-    }
+    PyMem_Free(buffer);
     return out;
 }
 
