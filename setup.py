@@ -1,8 +1,10 @@
-"""The optional C helper of the content classifier (everything else is in pyproject.toml).
+"""The optional C helpers (everything else is in pyproject.toml).
 
-``mailward.classifier._cfeat`` is built when a C compiler and the Python headers are at hand;
-``optional=True`` lets the install go on without it (the Python/numpy path is then used:
-``mailward.classifier._native``). Built in place for development with
+``mailward.classifier._cfeat`` (the content classifier's hashed row) and
+``mailward.detectors._lurescan`` (the lures detector's anchor search and text folding) are built
+when a C compiler and the Python headers are at hand; ``optional=True`` lets the install go on
+without them (the Python ways are then used: ``mailward.classifier._native``,
+``mailward.detectors._lure_phrases``). Built in place for development with
 ``python3 setup.py build_ext --inplace``.
 """
 
@@ -20,6 +22,11 @@ setup(
             ["src/mailward/classifier/_cfeat.c"],
             extra_compile_args=FLAGS,
             optional=True,
-        )
+        ),
+        Extension(
+            "mailward.detectors._lurescan",
+            ["src/mailward/detectors/_lurescan.c"],
+            optional=True,
+        ),
     ]
 )

@@ -11,6 +11,11 @@ try:  # one compiled pass for the currency words; the regex below finds the same
 except ImportError:  # pragma: no cover - a declared dependency
     ahocorasick_rs = None  # type: ignore[assignment]
 
+try:  # the optional C helper (setup.py): the currency hints by one pass over the letter runs
+    from mailward.detectors._lurescan import letter_runs
+except ImportError:  # pragma: no cover - built where a C compiler is at hand
+    letter_runs = None  # type: ignore[assignment]
+
 # --- text obfuscation -----------------------------------------------------------------------
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # Tried only where a run of word characters, dots and underscores starts: from inside a run a
@@ -90,11 +95,16 @@ _CURRENCY = re.compile(
 _CURRENCY_SIGNS = ("$", "\u20ac", "\u00a3")
 _CURRENCY_WORDS = ("usd", "usdt", "eur", "euro", "euros", "eth", "gbp", "btc", "bitcoin",
                    "bitcoins", "dollar", "dollars", "pound", "pounds", "reais")  # fmt: skip
+#: The signs and words but the euro sign (no Latin-1 character), searched in the text's
+#: Latin-1 bytes (see :func:`currency_hints`); the euro sign is found by ``str.find``.
+_LATIN1_HINTS = tuple(hint for hint in (*_CURRENCY_SIGNS, *_CURRENCY_WORDS) if hint != "\u20ac")
 _CURRENCY_FINDER = (
-    ahocorasick_rs.AhoCorasick([*_CURRENCY_SIGNS, *_CURRENCY_WORDS])
+    ahocorasick_rs.BytesAhoCorasick([hint.encode("latin-1") for hint in _LATIN1_HINTS])
     if ahocorasick_rs is not None
     else None
 )
+_IS_WORD = tuple(hint in _CURRENCY_WORDS for hint in _LATIN1_HINTS)
+_SIGNS = "".join(_CURRENCY_SIGNS)
 _TO_READER = re.compile(
     r"(?<!\w)(?:(?:transfer|send|release|donat|pay|give|wire|credit|deliver|deposit)\w* "
     r"(?:\S+ ){0,5}(?:to|into|for) (?:you|your)|"
@@ -126,18 +136,33 @@ def currency_hints(folded: str) -> list[tuple[int, int]]:
     Found by the automaton: every occurrence of a sign or word (overlapping ones too), the
     words kept where no letter a-z is just before or after them. The matches cannot overlap
     (a sign is no letter; a word is a whole run of letters), so these are the regex's.
+
+    By the C helper when it was built: a word is found where it is a whole run of the letters
+    a-z, which is what "no letter a-z before or after it" says (one pass; the automaton's code
+    and data are otherwise read from memory once per message in a scan). Without it, the
+    automaton reads the text's Latin-1 bytes, every other character written as one "?" (a
+    byte's place is its character's place, and no hint holds a "?", so a hint found there is
+    the text's own): bytes spare the str search's table of character places, a number for
+    every byte of the text written on every call.
     """
+    if letter_runs is not None:
+        return letter_runs(folded, _CURRENCY_WORDS, _SIGNS)
     if _CURRENCY_FINDER is None:
         return [m.span() for m in _CURRENCY.finditer(folded)]
     size = len(folded)
     out = []
-    for index, start, end in _CURRENCY_FINDER.find_matches_as_indexes(folded, overlapping=True):
-        word = index >= len(_CURRENCY_SIGNS)
+    raw = folded.encode("latin-1", "replace")
+    for index, start, end in _CURRENCY_FINDER.find_matches_as_indexes(raw, overlapping=True):
+        word = _IS_WORD[index]
         if word and start and "a" <= folded[start - 1] <= "z":
             continue
         if word and end < size and "a" <= folded[end] <= "z":
             continue
         out.append((start, end))
+    at = folded.find("\u20ac")
+    while at >= 0:
+        out.append((at, at + 1))
+        at = folded.find("\u20ac", at + 1)
     out.sort()
     return out
 

@@ -9,8 +9,9 @@ a line, each regex wrapped in word boundaries). Each category found raises its s
 explanation quotes what matched.
 
 Speed: every pattern has literal "anchors" (derived from its parsed form, one of which any match
-must contain). One trie-shaped regex finds the anchors in a single pass; a pattern is then tried
-only in windows around its anchors. Patterns without an anchor are tried on the whole text.
+must contain). The anchors are looked up at each word start (a trie walk in the optional C
+helper, else one Aho-Corasick pass); a pattern is then tried only in windows around its anchors.
+Patterns without an anchor are tried on the whole text.
 
 Symbols (default weight, group "lures")
   LURE_URGENCY          1    pressure to act now ("within 24 hours", "immediatement", "dringend")
