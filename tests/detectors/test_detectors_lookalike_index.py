@@ -134,7 +134,7 @@ def _candidates_by_lookups(index: lookalike._Index, host: str, cand: lookalike._
 def test_candidates_by_set_intersection_equal_the_lookups() -> None:
     hosts = [
         *_variants(random.Random(5)),
-        "paypal.com.", "PAYPAL-secure.xyz", "xn--pypal-4ve.com", "pаypal.com", "192.168.0.1",
+        "paypal.com.", "PAYPAL-secure.xyz", "xn--pypal-4ve.com", "p\u0430ypal.com", "192.168.0.1",
         "user@paypal.com.evil.xyz", "a.b.c.d.e.f.example.org", "g00gle.com", "micros0ft-login.co",
         "ab.com", "abcdefghijklmnopqrstuvwxyz.com", "secure-login-paypal-account.co.uk",
     ]
