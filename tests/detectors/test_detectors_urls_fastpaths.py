@@ -134,3 +134,18 @@ def test_parent_domains_lists_each_parent() -> None:
         "com",
     ]
     assert parent_domains("localhost") == ["localhost"]
+
+
+def test_risky_text_by_branches_equals_the_alternation() -> None:
+    rng = random.Random(11)
+    pieces = [b"\xc5\xbf", b"\xc5", b"\xbf", b"\xc4\xb0", b"\xc4\xb1", b"\xc4\xb2", b"\xc4",
+              b"&", b"&tab", b"&ta", b"&colon;", b"&newline", b"&nbsp;", b"&amp;", b"&idot",
+              b"&inodot", b"&imath", b"&fjlig", b"tab", b"colon", b"a", b" ", b"<p>", b"\xc3\xa9"]
+    texts = [b"", b"&", b"\xc5", b"&tab", b"x&colon", b"\xc4\xb1", b"\xc5\xbf"]
+    texts += [b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 5))) for _ in range(4000)]
+    hits = 0
+    for text in texts:
+        expected = urls._RISKY_TEXT.search(text) is not None
+        assert urls._risky_text(text) is expected, text
+        hits += expected
+    assert 500 < hits < len(texts) - 500
