@@ -97,7 +97,7 @@ def _random_texts(seed: int, count: int) -> list[str]:
 
 def test_the_automaton_is_used_for_long_texts_only() -> None:
     index = NameIndex(_PATTERNS)
-    assert index._finders is not None
+    assert index._finder is not None
     short = "PayPal " * ((AUTOMATON_FROM - 1) // 7)
     assert len(fold(short)) < AUTOMATON_FROM <= len(fold(short + "PayPal "))
 
@@ -108,7 +108,7 @@ def test_automaton_and_split_find_what_the_plain_way_finds(seed: int) -> None:
     split = NameIndex(_PATTERNS, automaton_from=None)
     default = NameIndex(_PATTERNS)
     plain = NameIndex(_PATTERNS, prefilter=False)
-    assert split._finders is None and plain._finders is None
+    assert split._finder is None and plain._finder is None
     found_any = 0
     texts = [*_EDGES, " ".join(_EDGES), *_random_texts(seed, 3000)]
     for text in texts:
@@ -146,7 +146,7 @@ def test_key_finder_positions_are_the_whole_word_positions() -> None:
         assert finder.positions(text) == expected, text
 
 
-def test_a_finder_without_strict_names_leaves_them_out() -> None:
+def test_strict_names_count_in_display_names_only() -> None:
     strict = compile_name("orange", "Orange", strict=True)
     loose = compile_name("paypal", "PayPal")
     index = NameIndex([strict, loose], automaton_from=0)
