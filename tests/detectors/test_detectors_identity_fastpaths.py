@@ -4,6 +4,7 @@ position instead of from a copy) give what the plain way gives."""
 from __future__ import annotations
 
 import html
+import random
 
 from mailward.config.settings import LimitSettings
 from mailward.data.brands import load_registry
@@ -21,6 +22,45 @@ def test_alt_texts_stop_where_the_slice_stopped() -> None:
         assert _claims.alt_texts(text) == plain
     assert _claims.alt_texts("x" * 199_970 + '<img alt="PayPal logo">') == ["PayPal logo"]
     assert _claims.alt_texts("x" * 199_990 + '<img alt="PayPal logo">') == []
+    for text in ("x" * 200_000 + '<img alt="PayPal logo">', "é" * 199_970 + '<img alt="PayPal">'):
+        assert _claims.alt_texts(text) == _claims.alt_texts_by_regex(text)
+
+
+_ALT_EDGES = [
+    "",
+    'alt="at the start"',
+    '<IMG ALT="PayPal">',
+    "<img Alt='DHL' aLT=\"x\" alT='y'>",
+    '<img salt="no" xalt="no" _alt="no" 1alt="no" -alt="yes">',
+    '<img alt = "spaced" alt=\n"newline">',
+    '<img alt="">',
+    "<img alt=unquoted>",
+    '<img alt="outer alt=\'inner\' ALT=\'inner2\'"> alt="after"',
+    '<img alt="' + "x" * 201 + '"> alt="short"',
+    '<img alt="&amp;PayPal&#33;">',
+    "<img alt=\"Crédit Agricole\">",
+    '<img alt="İstanbul"> alt="after a dotted capital I"',
+    "".join(f'<img alt="logo {n}">' for n in range(60)),
+    "altaltalt alt='x'altalt='y'",
+]
+
+
+def test_alt_texts_equal_the_regex_alone() -> None:
+    rng = random.Random(4)
+    pieces = ["alt", "ALT", "Alt", "aLt", "=", " ", '"', "'", "x", "salt", "<img ", ">", "é",
+              'alt="', "ALT='", 'Alt = "', "xalt='",
+              "PayPal", "\n", "&amp;", "İ"]
+    texts = [*_ALT_EDGES, " ".join(_ALT_EDGES)]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(4000)]
+    found = 0
+    for text in texts:
+        expected = _claims.alt_texts_by_regex(text)
+        assert _claims.alt_texts(text) == expected, text
+        found += bool(expected)
+    assert found > 500
+    assert len(_claims.alt_texts(_ALT_EDGES[13])) == 50
+    assert _claims.alt_texts(_ALT_EDGES[4]) == ["yes"]
+    assert _claims.alt_texts(_ALT_EDGES[8]) == ["outer alt='inner' ALT='inner2'", "after"]
 
 
 def test_repeated_link_texts_claim_what_each_link_claims() -> None:

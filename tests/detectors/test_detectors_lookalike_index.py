@@ -9,6 +9,7 @@ import re
 import pytest
 
 from mailward.detectors import lookalike
+from mailward.detectors._edits import deletions, deletions_by_layers
 from mailward.detectors.lookalike import LookalikeMatch, brand_in_host, find_lookalike
 
 BRANDS = frozenset(lookalike.load_wordlist("brands")) | {"example.com", "mycorp.de"}
@@ -109,3 +110,62 @@ def test_long_list_hits(host: str, technique: str) -> None:
 @pytest.mark.parametrize("host", ["wikipedia.org", "paypal.com", "mail.google.com"])
 def test_long_list_misses(host: str) -> None:
     assert find_lookalike(host, BRANDS, strict=True) is None
+
+
+def _candidates_by_lookups(index: lookalike._Index, host: str, cand: lookalike._Name) -> list[int]:
+    """The candidate positions found by one table lookup per string (the former way)."""
+    flat = cand.name.replace("-", "")
+    keys = [cand.name, flat, cand.skeleton, *cand.name.split("-")]
+    keys.extend(lookalike._affixes(flat, index.longest))
+    keys.extend(lookalike._boundary_slices(host))
+    found = {at for key in keys for at in index.exact.get(key, ())}
+    size = len(cand.name)
+    if size <= lookalike._MIN_EDIT2:
+        found.update(
+            at for d in deletions_by_layers(cand.name, 1) for at in index.near1.get(d, ())
+        )
+    if any(abs(size - n) <= 2 for n in index.long_lengths):
+        found.update(
+            at for d in deletions_by_layers(cand.name, 2) for at in index.near2.get(d, ())
+        )
+    return sorted(found)
+
+
+def test_candidates_by_set_intersection_equal_the_lookups() -> None:
+    hosts = [
+        *_variants(random.Random(5)),
+        "paypal.com.", "PAYPAL-secure.xyz", "xn--pypal-4ve.com", "p\u0430ypal.com", "192.168.0.1",
+        "user@paypal.com.evil.xyz", "a.b.c.d.e.f.example.org", "g00gle.com", "micros0ft-login.co",
+        "ab.com", "abcdefghijklmnopqrstuvwxyz.com", "secure-login-paypal-account.co.uk",
+    ]
+    index = lookalike._index(frozenset(BRANDS))
+    compared = 0
+    for host in hosts:
+        ascii_host = lookalike.host_to_ascii(host)
+        split = lookalike._split(ascii_host)
+        if split is None:
+            continue
+        cand = split[1]
+        flat = cand.name.replace("-", "")
+        expected = _candidates_by_lookups(index, ascii_host, cand)
+        assert lookalike._candidates(index, ascii_host, cand, flat) == expected, host
+        compared += bool(expected)
+    assert compared > 200
+
+
+def test_brand_in_host_equals_the_brute_force_on_edge_hosts() -> None:
+    hosts = ["paypal.com.", "PAYPAL-secure.xyz", "xn--pypal-4ve.com", "paypal.account-check.xyz",
+             "secure-paypal.xyz", "www.paypal.com", "paypal.de", "192.168.0.1", "amazon-amazon.co",
+             "login.microsoftonline.evil.com", "appleid.apple.com.verify.io"]
+    for host in hosts + _variants(random.Random(6)):
+        ascii_host = lookalike.host_to_ascii(host)
+        assert brand_in_host(ascii_host, BRANDS) == _slow_brand(ascii_host, BRANDS), host
+
+
+def test_deletions_equal_the_layered_deletions() -> None:
+    rng = random.Random(7)
+    words = ["", "a", "aa", "ab", "aab", "abba", "paypal", "xn--pypal-4ve", "ünïcödé", "aaaaaaaa"]
+    words += ["".join(rng.choice("abc-1") for _ in range(rng.randint(0, 14))) for _ in range(300)]
+    for word in words:
+        for depth in (0, 1, 2, 3):
+            assert deletions(word, depth) == deletions_by_layers(word, depth), (word, depth)

@@ -12,10 +12,11 @@ import random
 import pytest
 from helpers_detectors import address, by_symbol, html_link, make_message, run
 
-from mailward.detectors import urls
+from mailward.detectors import _linkchecks, urls
 from mailward.detectors._domains import in_domains, parent_domains
 from mailward.detectors._linkchecks import brand_unrelated_hits
 from mailward.detectors.urls import LinkMismatchDetector as Detector
+from mailward.mime.urls import make_url
 
 DISGUISED = [
     '<a href="&#106;avascript:alert(1)">x</a>',
@@ -134,3 +135,61 @@ def test_parent_domains_lists_each_parent() -> None:
         "com",
     ]
     assert parent_domains("localhost") == ["localhost"]
+
+
+def test_risky_text_by_branches_equals_the_alternation() -> None:
+    rng = random.Random(11)
+    pieces = [b"\xc5\xbf", b"\xc5", b"\xbf", b"\xc4\xb0", b"\xc4\xb1", b"\xc4\xb2", b"\xc4",
+              b"&", b"&tab", b"&ta", b"&colon;", b"&newline", b"&nbsp;", b"&amp;", b"&idot",
+              b"&inodot", b"&imath", b"&fjlig", b"tab", b"colon", b"a", b" ", b"<p>", b"\xc3\xa9"]
+    texts = [b"", b"&", b"\xc5", b"&tab", b"x&colon", b"\xc4\xb1", b"\xc5\xbf"]
+    texts += [b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 5))) for _ in range(4000)]
+    hits = 0
+    for text in texts:
+        expected = urls._RISKY_TEXT.search(text) is not None
+        assert urls._risky_text(text) is expected, text
+        hits += expected
+    assert 500 < hits < len(texts) - 500
+
+
+_LINKS = [
+    "https://example.com/",
+    "https://example.com/page",
+    "https://example.com/page?url=https://evil.example/",
+    "https://example.com/page#frag?url=https://evil.example/",
+    "https://example.com/page?",
+    "HTTPS://EXAMPLE.COM/A?U=https://evil.example/",
+    "https://www.google.com/url?q=https://evil.example/",
+    "https://www.google.com/amp/s/evil.example/path",
+    "https://google.com/amp/s/evil.example/path",
+    "https://news.google.com./amp/s/evil.example/",
+    "https://t.umblr.com/redirect?z=https%3A%2F%2Fevil.example%2F",
+    "https://www.youtube.com/redirect",
+    "https://user:pw@example.com/?next=//evil.example/",
+    "https://user@www.google.com/url?q=https://evil.example/",
+    "https://bücher.example/?u=https://evil.example/",
+    "https://xn--bcher-kva.example/amp/s/x",
+    "http://192.168.0.1/?redirect=https://evil.example/",
+    "http://[::1]/?url=https://evil.example/",
+    "https://example.com:8080/a?go=https://evil.example/",
+    "https://example.com/a\\b?to=https://evil.example/",
+    "https://bing.com/ck/a?u=a1aHR0cHM6Ly9ldmlsLmV4YW1wbGUv",
+    "https://[bad/?url=https://evil.example/",
+]
+
+
+@pytest.mark.parametrize("link", _LINKS)
+def test_redirect_targets_without_a_query_equal_the_split(link: str) -> None:
+    url = make_url(link, "html")
+    assert url is not None
+    assert _linkchecks._redirect_targets(url) == _linkchecks._targets(url.url, url.host)
+
+
+def test_redirect_targets_shortcut_is_taken_and_skips_the_split() -> None:
+    plain = make_url("https://example.com/page#x", "html")
+    listed = make_url("https://www.google.com/amp/s/evil.example/", "html")
+    assert plain is not None and listed is not None
+    before = _linkchecks._targets.cache_info().misses
+    assert _linkchecks._redirect_targets(plain) == ()
+    assert _linkchecks._targets.cache_info().misses == before
+    assert _linkchecks._redirect_targets(listed) == ("https://evil.example/",)

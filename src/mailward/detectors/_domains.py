@@ -1,8 +1,9 @@
 """Domain helpers shared by the detectors: registrable domains and domains shown in text.
 
-Registrable domains come from tldextract's bundled public-suffix snapshot; the extractor is
-built once here with no suffix-list URLs and no cache, so it never touches the network. The
-pure look-ups are memoised: the same hosts come back in message after message.
+Registrable domains come from tldextract's bundled public-suffix snapshot, split by the
+parse's extractor (:func:`mailward.mime.urls.public_suffix_parts`: no suffix-list URLs, no
+cache directory, so it never touches the network; one split per host shared with the parse).
+The pure look-ups are memoised: the same hosts come back in message after message.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-import tldextract
-
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+from mailward.mime.urls import public_suffix_parts
 
 #: A domain-looking token in free text, optionally behind a scheme or a local part
 #: ("https://x.com/a", "www.x.com", "x.com/path", "ceo@x.com"). Group "host" is the host.
@@ -77,16 +76,15 @@ def registrable_domain(host: str) -> str | None:
         return None
     if is_ip_literal(host):
         return host
-    parts = _EXTRACT(host)
-    if not parts.suffix or not parts.domain:
+    _, name, suffix = public_suffix_parts(host)
+    if not suffix or not name:
         return None
-    return f"{parts.domain}.{parts.suffix}"
+    return f"{name}.{suffix}"
 
 
 def host_parts(host: str) -> tuple[str, str, str]:
     """(subdomain, registrable name, public suffix) of an ASCII host; "" for a missing part."""
-    parts = _EXTRACT(host)
-    return parts.subdomain, parts.domain, parts.suffix
+    return public_suffix_parts(host)
 
 
 def organisation_domain(host: str) -> str:

@@ -13,7 +13,25 @@ from difflib import SequenceMatcher
 
 
 def deletions(word: str, depth: int) -> set[str]:
-    """``word`` and every string left after deleting up to ``depth`` of its characters."""
+    """``word`` and every string left after deleting up to ``depth`` of its characters.
+
+    Up to two deletions (all the look-alike index asks for), each pair of positions is
+    deleted once: the second deletion is made at or after the first one's place in the
+    shortened string (half the strings :func:`deletions_by_layers` builds for the same set).
+    """
+    if depth > 2:
+        return deletions_by_layers(word, depth)
+    out = {word}
+    if depth >= 1:
+        ones = [word[:i] + word[i + 1 :] for i in range(len(word))]
+        out.update(ones)
+        if depth == 2:
+            out.update(w[:j] + w[j + 1 :] for i, w in enumerate(ones) for j in range(i, len(w)))
+    return out
+
+
+def deletions_by_layers(word: str, depth: int) -> set[str]:
+    """:func:`deletions` the plain way: every character of every string of the last layer."""
     out = frontier = {word}
     for _ in range(depth):
         frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}

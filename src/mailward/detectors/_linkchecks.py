@@ -163,7 +163,14 @@ def _redirectors_of(host: str) -> tuple[Redirector, ...]:
 
 
 def _redirect_targets(url: Url) -> tuple[str, ...]:
-    """Where ``url`` may send the reader on to (raw values, in order), see :func:`_targets`."""
+    """Where ``url`` may send the reader on to (raw values, in order), see :func:`_targets`.
+
+    A link without "?" has no query (``urlsplit`` finds the query after the first "?"), so
+    off a listed redirector's host it sends nowhere: two in three distinct links of the dev
+    corpus, answered without splitting the URL or taking a place in :func:`_targets`'s cache.
+    """
+    if "?" not in url.url and not _redirectors_of(url.host):
+        return ()
     return _targets(url.url, url.host)
 
 

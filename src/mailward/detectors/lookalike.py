@@ -190,11 +190,10 @@ def _index(protected: frozenset[str]) -> _Index:
     )
 
 
-def _affixes(flat: str, longest: int) -> Iterator[str]:
+def _affixes(flat: str, longest: int) -> list[str]:
     """Prefixes and suffixes of ``flat`` of 4 to ``longest`` letters (added-word names)."""
-    for size in range(_MIN_HOMOGLYPH, min(len(flat), longest) + 1):
-        yield flat[:size]
-        yield flat[-size:]
+    sizes = range(_MIN_HOMOGLYPH, min(len(flat), longest) + 1)
+    return [part for size in sizes for part in (flat[:size], flat[-size:])]
 
 
 def _boundary_slices(host: str) -> Iterator[str]:
@@ -207,15 +206,21 @@ def _boundary_slices(host: str) -> Iterator[str]:
 def _candidates(index: _Index, host: str, cand: _Name, flat: str) -> list[int]:
     """Positions of the protected names any technique could match, in index order: a
     superset of those for which :func:`_compare` or :func:`_subdomain_brand` finds a match."""
-    keys = [cand.name, flat, cand.skeleton, *cand.name.split("-")]
-    keys.extend(_affixes(flat, index.longest))
-    keys.extend(_boundary_slices(host))
-    found = {at for key in keys for at in index.exact.get(key, ())}
+    keys = {cand.name, flat, cand.skeleton, *cand.name.split("-")}
+    keys.update(_affixes(flat, index.longest))
+    keys.update(_boundary_slices(host))
+    # the tables' keys met by a set intersection (a C loop over the strings), then only the
+    # few keys found are read: most of the ~100 strings of a host are in no table
+    found: set[int] = set()
+    for key in index.exact.keys() & keys:
+        found.update(index.exact[key])
     size = len(cand.name)
     if size <= _MIN_EDIT2:
-        found.update(at for d in deletions(cand.name, 1) for at in index.near1.get(d, ()))
+        for key in index.near1.keys() & deletions(cand.name, 1):
+            found.update(index.near1[key])
     if any(abs(size - n) <= 2 for n in index.long_lengths):
-        found.update(at for d in deletions(cand.name, 2) for at in index.near2.get(d, ()))
+        for key in index.near2.keys() & deletions(cand.name, 2):
+            found.update(index.near2[key])
     return sorted(found)
 
 
@@ -400,7 +405,7 @@ def _brand_in_host(host: str, brands: frozenset[str]) -> str | None:
     keys = set(tokens)
     for label in (cand.name, *labels):
         keys.update(_affixes(label.replace("-", ""), len(label)))
-    for at in sorted(at for key in keys for at in positions.get(key, ())):
+    for at in sorted(at for key in positions.keys() & keys for at in positions[key]):
         brand, name = pairs[at]
         if cand.name == name:
             continue

@@ -70,6 +70,15 @@ def host_to_ascii(host: str) -> str:
 
 
 @functools.lru_cache(maxsize=8192)
+def public_suffix_parts(host: str) -> tuple[str, str, str]:
+    """(subdomain, registrable name, public suffix) of ``host`` as tldextract splits it ("" for
+    a missing part). Kept: the parse, the detectors' registrable domains and the look-alike
+    check each split a new link host, and tldextract's split is the costly step of each."""
+    parts = _extractor()(host)
+    return parts.subdomain, parts.domain, parts.suffix
+
+
+@functools.lru_cache(maxsize=8192)
 def registrable_domain(host: str) -> str:
     """The registrable domain of ``host`` ("a.b.example.co.uk" -> "example.co.uk").
 
@@ -79,8 +88,9 @@ def registrable_domain(host: str) -> str:
     ascii_host = host_to_ascii(host)
     if not ascii_host or _is_ip(ascii_host):
         return ascii_host
-    result = _extractor()(ascii_host)
-    return result.top_domain_under_public_suffix or ascii_host
+    _, name, suffix = public_suffix_parts(ascii_host)
+    # tldextract's top_domain_under_public_suffix: both parts, or ""
+    return f"{name}.{suffix}" if name and suffix else ascii_host
 
 
 def _int_ipv4(host: str) -> str:
