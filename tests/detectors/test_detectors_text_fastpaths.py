@@ -257,6 +257,34 @@ def test_the_flattened_html_check_skips_only_html_without_a_long_css_length() ->
     assert hits > 1_000
 
 
+def test_the_wide_check_skips_only_non_ascii_html_without_a_long_css_length() -> None:
+    from mailward.detectors import evasion
+
+    rnd = random.Random(233)
+    pieces = ["1234", "99999", "0000", "123", "7", "px", "PX", "pX", "Px", "vh", "VH", "vH", "p",
+              "x", "v", "h", ".", ".5", " ", "\t", "\x0b", "\x1c", "\x1f", "\n", "\r", ":",
+              "-", "a", "\u00a0", "\u0085", "\u3000", "\u2009", "\u0661\u0662\u0663\u0664",
+              "\u0661", "\uff11", "\u0966", "\U0001d7ce", "\u0436\u0437", "\u00e9", "\u017f",
+              "\u212a", "\ud800", "\U0001f600", "\u0445\u0440", "margin-top:", "height:"]  # fmt: skip
+    skipped = hits = 0
+    for _ in range(60_000):
+        html = "\u00e9" + "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 10)))
+        found = evasion._LONG_LENGTH.search(html) is not None
+        if not evasion._may_hold_length(html):
+            assert not found, html
+            skipped += 1
+        assert evasion.offscreen_lengths(html, 1000) == plain_offscreen_lengths(html, 1000)
+        hits += found
+    assert skipped > 15_000  # the check does skip non-ASCII HTML, not only pass it on
+    assert hits > 1_000
+    # a unit whose digits or spaces are all of other scripts, written backwards or not
+    for html in ["\u0661\u0662\u0663\u0664\u0665px", "\uff11\uff10\uff10\uff10\u3000VH",
+                 "top:12345\u00a0px\u00e9", "\u00e9 height: 99999.5 \u2009 pX"]:
+        assert evasion._LONG_LENGTH.search(html) is not None
+        assert evasion._may_hold_length(html)
+    assert not evasion._may_hold_length("\u00e9 height: 999px; top: 12345em; 1234 p x")
+
+
 def plain_offscreen_lengths(html: str, min_px: int) -> list[str]:
     """offscreen_lengths without the flattened-HTML check."""
     from mailward.detectors import evasion

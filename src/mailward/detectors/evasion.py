@@ -73,6 +73,21 @@ _FLATTEN = bytes.maketrans(
 #: What a :data:`_LONG_LENGTH` match is in such HTML: its last four digits, then the rest (\s
 #: over ASCII text is these spaces and the separators 1c-1f).
 _FLAT_LONG_LENGTH = re.compile(rb"0000(?:\.0+)?[\s\x1c-\x1f]*(?:px|vh)")
+#: Non-ASCII HTML as UTF-8 the same way, every non-ASCII byte read as 0x80: it may be part of
+#: a digit or a white space of another script (:data:`_LONG_LENGTH` takes any Unicode ``\d``
+#: and ``\s``; px and vh have no non-ASCII case variants).
+_FLATTEN_WIDE = bytes.maketrans(
+    b"123456789" + string.ascii_uppercase.encode() + bytes(range(0x80, 0x100)),
+    b"000000000" + string.ascii_lowercase.encode() + b"\x80" * 0x80,
+)
+#: What a :data:`_LONG_LENGTH` match is in such HTML read backwards from its unit: "xp" or "hv",
+#: then ASCII spaces, zeros and dots up to either four zeros (a match of ASCII characters) or
+#: the last byte of the non-ASCII character nearest the unit. Each starts with a two-byte
+#: literal, which the regex engine looks for without trying the pattern at every byte.
+_WIDE_LENGTHS_REVERSED = (
+    re.compile(rb"xp[\t\n\x0b\x0c\r\x1c-\x1f 0.]*(?:\x80|0000)"),
+    re.compile(rb"hv[\t\n\x0b\x0c\r\x1c-\x1f 0.]*(?:\x80|0000)"),
+)
 #: A capital I after a lower-case letter, or before lower-case letters: an l in disguise.
 _I_FOR_L = re.compile(r"(?<=[a-z])I|I(?=I*[a-z])")
 
@@ -88,10 +103,20 @@ class EvasionSettings(DetectorSettings):
 def _may_hold_length(html: str) -> bool:
     """False only where :data:`_LONG_LENGTH` cannot match: ASCII HTML whose flattened form
     (one C pass over its bytes) has no four digits before px or vh, searched for as a literal
-    rather than by trying the pattern at every digit (HTML has about one digit in fourteen)."""
+    rather than by trying the pattern at every digit (HTML has about one digit in fourteen).
+    Non-ASCII HTML (over half of the HTML bodies) is read by :func:`_may_hold_wide_length`."""
     if not html.isascii():
-        return True
+        return _may_hold_wide_length(html)
     return _FLAT_LONG_LENGTH.search(html.encode("ascii").translate(_FLATTEN)) is not None
+
+
+def _may_hold_wide_length(html: str) -> bool:
+    """:func:`_may_hold_length` for HTML with non-ASCII characters: its UTF-8 bytes flattened
+    by :data:`_FLATTEN_WIDE` and reversed, so that the search starts from the unit (a rare
+    two-byte literal) rather than from a digit or a non-ASCII byte (Cyrillic or Greek HTML is
+    mostly non-ASCII bytes)."""
+    backwards = html.encode("utf-8", "surrogatepass").translate(_FLATTEN_WIDE)[::-1]
+    return any(rx.search(backwards) is not None for rx in _WIDE_LENGTHS_REVERSED)
 
 
 def offscreen_lengths(html: str, min_px: int) -> list[str]:
