@@ -113,6 +113,42 @@ def test_the_active_html_hints_find_what_the_one_pattern_finds() -> None:
         assert either is (whole.search(html) is not None)
 
 
+def test_the_flattened_handler_hints_leave_out_only_html_the_hint_cannot_match() -> None:
+    from mailward.detectors import smuggling
+
+    rnd = random.Random(377)
+    pieces = ["<script", "<SCRIPT", "<\u017fcript", " download", "\tDownload", "DOWNLOAD", "download",
+              "downloadx", " onclick=", " ONLOAD =", " on\u017fome=", " onab=", " on\u212aeyup=",
+              " on\u0130\u0131x=", "\u00a0onmouseover\u3000=", "\u2028download", "on", " on",
+              "\x1con", "\x0bonx", "abc", "x" * 28, "\u212a" * 10, " ", "\n", "\r", "\x1f", "\u00a0",
+              "\u3000", "=", "\u00e9", "\u0436", "\ud800", "\U0001f600", "<a ", "'", '"', "/"]  # fmt: skip
+    left_out = hits = 0
+    for _ in range(60_000):
+        html = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 8)))
+        either = any(hint.search(html) for hint in smuggling._ACTIVE_HINTS)
+        assert smuggling._is_active(html) is either, html
+        if not any(rx.search(smuggling.flat_html(html)) for rx in smuggling._FLAT_HANDLER_HINTS):
+            assert smuggling._ACTIVE_HINTS[1].search(html) is None, html
+            left_out += 1
+        hits += either
+    assert left_out > 10_000  # the flattened search does leave HTML out
+    assert hits > 10_000
+    # thirty letters of three bytes each, and white space of other scripts, still reach it
+    for html in [" on" + "\u212a" * 30 + "\u3000\u00a0=", "\u2029on\u017fet = 1", "\x85download"]:
+        assert smuggling._ACTIVE_HINTS[1].search(html) is not None
+        assert smuggling._is_active(html)
+    assert not smuggling._is_active(" on" + "k" * 31 + "=" + " downloads" + "xonclick=")
+
+
+def test_the_kept_flattened_html_is_the_html_flattened_now() -> None:
+    from mailward.detectors import _flat_html
+
+    texts = ["", "<P STYLE='top:12345PX'>\t\u00e9\ud800</P>", "abc\x1c\x1f\x0b\r\n 09", "\u3000"]
+    for text in [*texts, *texts[::-1], "".join(texts), "".join(texts)]:
+        assert _flat_html.flat_html(text) == _flat_html.plain_flat_html(text)
+    assert _flat_html.plain_flat_html("Az 19\t\u00e9") == b"az 00 \x80\x80"
+
+
 def test_long_css_lengths_are_the_plain_patterns_matches() -> None:
     from mailward.detectors import evasion
 

@@ -37,13 +37,13 @@ Settings ``[detectors.evasion]``
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from pydantic import Field
 
 from mailward.data import brands as brand_data
+from mailward.detectors._flat_html import flat_html
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.model import Finding, ParsedMessage
 
@@ -66,27 +66,19 @@ _OFFSCREEN_PROPERTY = re.compile(
     re.IGNORECASE,
 )
 _MIN_VH = 1000
-#: ASCII HTML with its digits read as 0 and its letters lower-cased (:func:`_may_hold_length`).
-_FLATTEN = bytes.maketrans(
-    b"123456789" + string.ascii_uppercase.encode(), b"000000000" + string.ascii_lowercase.encode()
-)
-#: What a :data:`_LONG_LENGTH` match is in such HTML: its last four digits, then the rest (\s
-#: over ASCII text is these spaces and the separators 1c-1f).
-_FLAT_LONG_LENGTH = re.compile(rb"0000(?:\.0+)?[\s\x1c-\x1f]*(?:px|vh)")
-#: Non-ASCII HTML as UTF-8 the same way, every non-ASCII byte read as 0x80: it may be part of
-#: a digit or a white space of another script (:data:`_LONG_LENGTH` takes any Unicode ``\d``
-#: and ``\s``; px and vh have no non-ASCII case variants).
-_FLATTEN_WIDE = bytes.maketrans(
-    b"123456789" + string.ascii_uppercase.encode() + bytes(range(0x80, 0x100)),
-    b"000000000" + string.ascii_lowercase.encode() + b"\x80" * 0x80,
-)
-#: What a :data:`_LONG_LENGTH` match is in such HTML read backwards from its unit: "xp" or "hv",
-#: then ASCII spaces, zeros and dots up to either four zeros (a match of ASCII characters) or
-#: the last byte of the non-ASCII character nearest the unit. Each starts with a two-byte
-#: literal, which the regex engine looks for without trying the pattern at every byte.
+#: What a :data:`_LONG_LENGTH` match is in ASCII HTML flattened by
+#: :func:`~mailward.detectors._flat_html.flat_html` (digits read as 0, letters lower-cased,
+#: white space as a space): its last four digits, then the rest.
+_FLAT_LONG_LENGTH = re.compile(rb"0000(?:\.0+)? *(?:px|vh)")
+#: What a :data:`_LONG_LENGTH` match is in flattened non-ASCII HTML (every non-ASCII byte read
+#: as 0x80: it may be part of a digit or a white space of another script; px and vh have no
+#: non-ASCII case variants) read backwards from its unit: "xp" or "hv", then spaces, zeros
+#: and dots up to either four zeros (a match of ASCII characters) or the last byte of the
+#: non-ASCII character nearest the unit. Each starts with a two-byte literal, which the regex
+#: engine looks for without trying the pattern at every byte.
 _WIDE_LENGTHS_REVERSED = (
-    re.compile(rb"xp[\t\n\x0b\x0c\r\x1c-\x1f 0.]*(?:\x80|0000)"),
-    re.compile(rb"hv[\t\n\x0b\x0c\r\x1c-\x1f 0.]*(?:\x80|0000)"),
+    re.compile(rb"xp[ 0.]*(?:\x80|0000)"),
+    re.compile(rb"hv[ 0.]*(?:\x80|0000)"),
 )
 #: A capital I after a lower-case letter, or before lower-case letters: an l in disguise.
 _I_FOR_L = re.compile(r"(?<=[a-z])I|I(?=I*[a-z])")
@@ -107,15 +99,14 @@ def _may_hold_length(html: str) -> bool:
     Non-ASCII HTML (over half of the HTML bodies) is read by :func:`_may_hold_wide_length`."""
     if not html.isascii():
         return _may_hold_wide_length(html)
-    return _FLAT_LONG_LENGTH.search(html.encode("ascii").translate(_FLATTEN)) is not None
+    return _FLAT_LONG_LENGTH.search(flat_html(html)) is not None
 
 
 def _may_hold_wide_length(html: str) -> bool:
-    """:func:`_may_hold_length` for HTML with non-ASCII characters: its UTF-8 bytes flattened
-    by :data:`_FLATTEN_WIDE` and reversed, so that the search starts from the unit (a rare
-    two-byte literal) rather than from a digit or a non-ASCII byte (Cyrillic or Greek HTML is
-    mostly non-ASCII bytes)."""
-    backwards = html.encode("utf-8", "surrogatepass").translate(_FLATTEN_WIDE)[::-1]
+    """:func:`_may_hold_length` for HTML with non-ASCII characters: its flattened bytes
+    reversed, so that the search starts from the unit (a rare two-byte literal) rather than
+    from a digit or a non-ASCII byte (Cyrillic or Greek HTML is mostly non-ASCII bytes)."""
+    backwards = flat_html(html)[::-1]
     return any(rx.search(backwards) is not None for rx in _WIDE_LENGTHS_REVERSED)
 
 
