@@ -321,6 +321,28 @@ def test_the_wide_check_skips_only_non_ascii_html_without_a_long_css_length() ->
     assert not evasion._may_hold_length("\u00e9 height: 999px; top: 12345em; 1234 p x")
 
 
+def test_long_lengths_found_window_by_window_are_those_of_the_whole_html() -> None:
+    from mailward.detectors import evasion
+
+    rnd = random.Random(610)
+    pieces = ["1234", "56789", "1234.56789px", "0", "7", ".", ".5", " ", "\t", "\u00a0", "\u3000",
+              "px", "PX", "Vh", "p", "x", "v", "h", "\u0661\u0662\u0663\u0664", "\u0665", "\uff19",
+              "\U0001d7ce\U0001d7cf", "\u00e9", "\ud800", "\u0436", "top:", "a", ";"]  # fmt: skip
+    windows = 0
+    for _ in range(30_000):
+        html = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 30)))
+        whole = [m.span() for m in evasion._LONG_LENGTH.finditer(html)]
+        if not evasion._may_hold_length(html):
+            assert whole == []
+            continue
+        spans = evasion._length_windows(html)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+        found = [m.span() for lo, hi in spans for m in evasion._LONG_LENGTH.finditer(html, lo, hi)]
+        assert found == whole, html
+        windows += len(spans)
+    assert windows > 20_000
+
+
 def plain_offscreen_lengths(html: str, min_px: int) -> list[str]:
     """offscreen_lengths without the flattened-HTML check."""
     from mailward.detectors import evasion

@@ -80,6 +80,8 @@ _WIDE_LENGTHS_REVERSED = (
     re.compile(rb"xp[ 0.]*(?:\x80|0000)"),
     re.compile(rb"hv[ 0.]*(?:\x80|0000)"),
 )
+#: The digits, dots, spaces and non-ASCII characters before a unit, read backwards.
+_REGION_REVERSED = re.compile(rb"[ 0.\x80]*+")
 #: A capital I after a lower-case letter, or before lower-case letters: an l in disguise.
 _I_FOR_L = re.compile(r"(?<=[a-z])I|I(?=I*[a-z])")
 
@@ -110,19 +112,58 @@ def _may_hold_wide_length(html: str) -> bool:
     return any(rx.search(backwards) is not None for rx in _WIDE_LENGTHS_REVERSED)
 
 
+def _length_windows(html: str) -> list[tuple[int, int]]:
+    """Windows (character offsets, in order, apart) of ``html`` that hold every
+    :data:`_LONG_LENGTH` match: one per unit that :data:`_WIDE_LENGTHS_REVERSED` finds, from
+    the start of the run of digits, dots, spaces and non-ASCII characters before it (where a
+    match can start, read from the flattened bytes) to the unit's end.
+
+    A match lies inside its unit's window (what comes before its unit is digits, a dot and
+    white space), and a window starts after the letters of the unit before it, so never
+    inside an earlier match: the matches found window by window are the matches of the whole.
+    """
+    backwards = flat_html(html)[::-1]
+    size = len(backwards)
+    units = sorted(m.start() for rx in _WIDE_LENGTHS_REVERSED for m in rx.finditer(backwards))
+    spans = []
+    for unit in reversed(units):  # the last unit in the text is the first one backwards
+        region = _REGION_REVERSED.match(backwards, unit + 2)
+        spans.append((size - (region.end() if region else unit + 2), size - unit))
+    return spans if html.isascii() else _char_spans(html, spans)
+
+
+def _char_spans(html: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Byte offsets of ``html``'s UTF-8 form (each after an ASCII byte or 0, in order) as
+    character offsets, decoding each stretch once."""
+    data = html.encode("utf-8", "surrogatepass")
+    out: list[tuple[int, int]] = []
+    byte = char = 0
+    for lo, hi in spans:
+        char += len(data[byte:lo].decode("utf-8", "surrogatepass"))
+        start = char
+        char += len(data[lo:hi].decode("utf-8", "surrogatepass"))
+        byte = hi
+        out.append((start, char))
+    return out
+
+
 def offscreen_lengths(html: str, min_px: int) -> list[str]:
     """The CSS declarations in ``html`` that move content at least ``min_px`` pixels (or
-    1,000 viewport heights) away."""
+    1,000 viewport heights) away.
+
+    :data:`_LONG_LENGTH` is tried at every digit; HTML has about one in fourteen, so it is
+    tried only in the few windows of :func:`_length_windows`, when there are any."""
     found: list[str] = []
     if not _may_hold_length(html):
         return found
-    for match in _LONG_LENGTH.finditer(html):
-        limit = _MIN_VH if match.group(2).lower() == "vh" else min_px
-        if int(match.group(1)) < limit:
-            continue
-        before = _OFFSCREEN_PROPERTY.search(html, max(0, match.start() - 40), match.start())
-        if before is not None:
-            found.append(before.group(0) + match.group(0))
+    for lo, hi in _length_windows(html):
+        for match in _LONG_LENGTH.finditer(html, lo, hi):
+            limit = _MIN_VH if match.group(2).lower() == "vh" else min_px
+            if int(match.group(1)) < limit:
+                continue
+            before = _OFFSCREEN_PROPERTY.search(html, max(0, match.start() - 40), match.start())
+            if before is not None:
+                found.append(before.group(0) + match.group(0))
     return found
 
 
