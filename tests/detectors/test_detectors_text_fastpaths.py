@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import sys
@@ -336,7 +337,7 @@ def test_long_lengths_found_window_by_window_are_those_of_the_whole_html() -> No
             assert whole == []
             continue
         spans = evasion._length_windows(html)
-        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
         found = [m.span() for lo, hi in spans for m in evasion._LONG_LENGTH.finditer(html, lo, hi)]
         assert found == whole, html
         windows += len(spans)

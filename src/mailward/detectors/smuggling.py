@@ -48,10 +48,11 @@ _ACTIVE_HINTS = (
 #: :func:`~mailward.detectors._flat_html.flat_html` (letters lower-cased, white space a space,
 #: non-ASCII bytes 0x80): "download" or "on" after a space or a non-ASCII byte (the last byte
 #: of a non-ASCII white space), "on" followed by 3-90 letters or non-ASCII bytes (30 letters,
-#: some of them the 2- and 3-byte ı, İ, ſ and K that [a-z] takes without case), spaces or
-#: non-ASCII bytes, then "=". Each starts with a literal the regex engine looks for without
-#: trying the pattern at every white space (HTML has about one in seven); it finds every place
-#: the hint matches, and a few more, so a find is confirmed with the hint itself.
+#: some of them the 2- and 3-byte U+0130, U+0131, U+017F and U+212A that [a-z] takes
+#: without case), spaces or non-ASCII bytes, then "=". Each starts with a literal the regex
+#: engine looks for without trying the pattern at every white space (HTML has about one in
+#: seven); it finds every place the hint matches, and a few more, so a find is confirmed with
+#: the hint itself.
 _FLAT_HANDLER_HINTS = (
     re.compile(rb"download(?<=[ \x80]download)"),
     re.compile(rb"on(?<=[ \x80]on)[a-z\x80]{3,90}+[ \x80]*+="),
