@@ -3,6 +3,7 @@ and windows_type's content-before-name rule."""
 
 from __future__ import annotations
 
+import random
 import struct
 
 import pytest
@@ -114,7 +115,7 @@ def test_the_section_names_rule_out_only_files_without_the_sections() -> None:
             assert bool(name.search(text) and whole.search(text)) is bool(whole.search(text))
 
 
-def _pointer_file(rnd: "random.Random") -> bytes:
+def _pointer_file(rnd: random.Random) -> bytes:
     """Random text in a random encoding around the names the shortcut readers look for."""
     pieces = ["[InternetShortcut]", "[INTERNETSHORTCUT]", "[Internet\u017fhortcut]",
               "[\u0130nternetShortcut]", "URL=http://x.example/", "URL=\\\\srv\\share", "[Shel]",
@@ -136,8 +137,6 @@ def _pointer_file(rnd: "random.Random") -> bytes:
 def test_the_pointer_words_rule_out_only_files_no_shortcut_reader_reads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import random
-
     from mailward.attachments import _windows
 
     rnd = random.Random(57)

@@ -397,3 +397,28 @@ def test_every_shipped_patterns_matches_hold_one_of_its_required_literals() -> N
             if rnd.random() < 0.05:
                 assert matcher._matches(index, text, 0, len(text)) == found
     assert matched > 200
+
+
+def test_the_bodys_form_tags_are_found_in_its_flattened_copy_as_by_the_pattern() -> None:
+    from mailward.detectors import forms
+
+    rnd = random.Random(987)
+    pieces = ["<input", "<INPUT", "<InPuT", "<\u0130nput", "<\u0131nput", "<form", "<FoRm", "< form",
+              "<fo", "rm", "<", "<i", "nput", "\u017f", "\ufeff", "\ud800", " ", "\t", "x", "\u00e9",
+              "\uff1cinput", "&lt;input", "1", "\x1e"]  # fmt: skip
+    hits = misses = 0
+    for _ in range(30_000):
+        html = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6)))
+        expected = forms._FORM_TAGS.search(html) is not None
+        assert forms._has_form_tags(html, attached=False) is expected, html
+        assert forms._has_form_tags(html, attached=True) is expected, html
+        hits += expected
+        misses += not expected
+    assert hits > 5_000 and misses > 5_000
+
+
+def test_a_body_is_blank_when_stripping_it_leaves_nothing() -> None:
+    blanks = ["", " ", "\t\n\r", "\x1c\x1d\x1e\x1f", "\u3000\u00a0\x85", "\u2028 \u2029"]
+    others = ["x", " x ", "\u200b", "\ufeff", "\x00", "\u3000.", "\ud800"]
+    for text in blanks + others:
+        assert bool(text and not text.isspace()) is bool(text.strip()), repr(text)
