@@ -250,8 +250,7 @@ def check_nesting(html: str) -> None:
     deep side; below 6000 start tags of elements that can nest no document can reach the limit, so
     most are not looked at.
     """
-    opens = html.count("<")  # start tags (and more) at most: often few enough to stop here
-    if opens <= _UNCHECKED_TAGS or opens - html.count("</") <= _UNCHECKED_TAGS:
+    if html.count("<") - html.count("</") <= _UNCHECKED_TAGS:
         return
     names = Counter(_START_NAME.findall(html))
     if sum(n for name, n in names.items() if name.lower() not in _FLAT_TAGS) <= _UNCHECKED_TAGS:
