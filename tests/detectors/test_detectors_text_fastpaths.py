@@ -400,7 +400,7 @@ def test_every_shipped_patterns_matches_hold_one_of_its_required_literals() -> N
 
 
 def test_the_bodys_form_tags_are_found_in_its_flattened_copy_as_by_the_pattern() -> None:
-    from mailward.detectors import forms
+    from mailward.detectors import _flat_html, forms
 
     rnd = random.Random(987)
     pieces = ["<input", "<INPUT", "<InPuT", "<\u0130nput", "<\u0131nput", "<form", "<FoRm", "< form",
@@ -410,8 +410,12 @@ def test_the_bodys_form_tags_are_found_in_its_flattened_copy_as_by_the_pattern()
     for _ in range(30_000):
         html = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6)))
         expected = forms._FORM_TAGS.search(html) is not None
-        assert forms._has_form_tags(html, attached=False) is expected, html
-        assert forms._has_form_tags(html, attached=True) is expected, html
+        _flat_html.flat_html(html + " ")  # another HTML's copy is kept: the pattern answers
+        assert _flat_html.kept_flat_html(html) is None
+        assert forms._has_form_tags(html) is expected, html
+        _flat_html.flat_html(html)  # this HTML's copy is kept: the literal searches answer
+        assert _flat_html.kept_flat_html(html) is not None
+        assert forms._has_form_tags(html) is expected, html
         hits += expected
         misses += not expected
     assert hits > 5_000 and misses > 5_000

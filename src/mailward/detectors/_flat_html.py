@@ -42,6 +42,12 @@ def flat_html(html: str) -> bytes:
     return flat
 
 
+def kept_flat_html(html: str) -> bytes | None:
+    """The kept flattened copy when it is ``html``'s, else None (nothing is made)."""
+    last = _last[0]
+    return last[1] if last[0] is html else None
+
+
 def plain_flat_html(html: str) -> bytes:
     """:func:`flat_html` without the kept copy (for tests and one-off calls)."""
     return html.encode("utf-8", "surrogatepass").translate(_TABLE)

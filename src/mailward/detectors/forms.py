@@ -39,7 +39,7 @@ from pydantic import Field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from mailward.detectors._domains import in_domains, organisation_domain
-from mailward.detectors._flat_html import flat_html
+from mailward.detectors._flat_html import kept_flat_html
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.mime.urls import make_url
 from mailward.model import Attachment, Finding, ParsedMessage
@@ -93,17 +93,18 @@ def is_html_attachment(att: Attachment) -> bool:
     return bool(types & _HTML_TYPES) or name.endswith(_HTML_EXTS)
 
 
-def _has_form_tags(html: str, attached: bool) -> bool:
+def _has_form_tags(html: str) -> bool:
     """Whether :data:`_FORM_TAGS` finds an input or form start tag in ``html``.
 
-    The message body is read from the flattened copy the evasion and smuggling detectors make
-    of it too (:func:`~mailward.detectors._flat_html.flat_html`: ASCII letters lower-cased,
-    every other byte left or made a byte that is no ASCII letter and no "<"), by two literal
-    searches instead of trying the pattern at every "<" (HTML has about one in twenty).
+    When the smuggling or evasion detector has flattened this HTML already (the message body,
+    :func:`~mailward.detectors._flat_html.flat_html`: ASCII letters lower-cased, every other
+    byte left or made a byte that is no ASCII letter and no "<"), two literal searches of that
+    copy answer instead of trying the pattern at every "<" (HTML has about one in twenty).
+    Making the copy for this alone would cost more than the pattern.
     """
-    if attached:
+    flat = kept_flat_html(html)
+    if flat is None:
         return _FORM_TAGS.search(html) is not None
-    flat = flat_html(html)
     return b"<input" in flat or b"<form" in flat
 
 
@@ -182,7 +183,7 @@ class CredentialFormDetector:
 
     def _inspect(self, html: str, report: _DocReport, trusted: tuple[str, ...]) -> _DocReport:
         html = html[: self.settings.max_html_chars]
-        if not _has_form_tags(html, report.attached):  # nothing the parse could find
+        if not _has_form_tags(html):  # nothing the parse could find
             if report.attached:
                 report.password = _SCRIPTED_PASSWORD.search(html) is not None
             return report
