@@ -3,6 +3,7 @@ and windows_type's content-before-name rule."""
 
 from __future__ import annotations
 
+import random
 import struct
 
 import pytest
@@ -112,3 +113,47 @@ def test_the_section_names_rule_out_only_files_without_the_sections() -> None:
             (_windows._SHELL_SECTION_NAME, _windows._SHELL_SECTION),
         ):
             assert bool(name.search(text) and whole.search(text)) is bool(whole.search(text))
+
+
+def _pointer_file(rnd: random.Random) -> bytes:
+    """Random text in a random encoding around the names the shortcut readers look for."""
+    pieces = ["[InternetShortcut]", "[INTERNETSHORTCUT]", "[Internet\u017fhortcut]",
+              "[\u0130nternetShortcut]", "URL=http://x.example/", "URL=\\\\srv\\share", "[Shel]",
+              "IconFile=\\\\h\\i.ico", "[Shell]", "[\u017fHELL]", "Command=2", "<libraryDescription>",
+              "<x:LIBRARYDESCRIPTION ", "<searchConnectorDescription>", "<url>http://a/</url>",
+              "<persistedQuery>", "<include path='C:\\x'/>", "search-ms:query=x&crumb=location:\\\\h",
+              "\u017fearch:query=a", "Search: how to", "\ufeff", " ", "\n", "\r\n", "x", "\u00e9",
+              "\u3000", "library", "earch", "hell"]  # fmt: skip
+    ends = ["\n", "\n", "\r\n", "", " "]
+    text = "".join(rnd.choice(pieces) + rnd.choice(ends) for _ in range(rnd.randint(0, 8)))
+    encoding = rnd.choice(["utf-8", "utf-8-sig", "utf-16", "utf-16-be", "utf-16-le", "latin-1"])
+    data = text.encode(encoding, errors="replace")
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    junk = rnd.randbytes(rnd.choice([0, 0, 3, 40]))
+    return rnd.choice([data, junk + data, data + junk])
+
+
+def test_the_pointer_words_rule_out_only_files_no_shortcut_reader_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mailward.attachments import _windows
+
+    rnd = random.Random(57)
+    contents = [_pointer_file(rnd) for _ in range(12_000)]
+    contents += [rnd.randbytes(70_000), b"x" * 65_530 + b"[Shell]\nCommand=2", PDF_BYTES, LNK_BYTES]
+    ruled_out = found = 0
+    for content in contents:
+        expected = _windows._read_shortcut(content)
+        assert _windows._shortcut(content) == expected, content
+        if not _windows._may_point(content):  # also for ASCII heads, which _shortcut reads anyway
+            assert expected is None, content
+            ruled_out += 1
+        found += expected is not None
+    assert ruled_out > 1_000 and found > 3_000
+    kinds = {_windows._read_shortcut(c).type.id for c in contents if _windows._read_shortcut(c)}
+    assert kinds == {"url", "scf", "library-ms", "search-ms"}
+    monkeypatch.setattr(_windows, "_POINTER_FINDERS", None)  # the substring search per word
+    for content in contents:
+        assert _windows._shortcut(content) == _windows._read_shortcut(content), content
+        assert _windows._may_point(content) or _windows._read_shortcut(content) is None, content

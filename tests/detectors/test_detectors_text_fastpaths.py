@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import sys
@@ -111,6 +112,42 @@ def test_the_active_html_hints_find_what_the_one_pattern_finds() -> None:
         html = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6)))
         either = any(hint.search(html) for hint in smuggling._ACTIVE_HINTS)
         assert either is (whole.search(html) is not None)
+
+
+def test_the_flattened_handler_hints_leave_out_only_html_the_hint_cannot_match() -> None:
+    from mailward.detectors import smuggling
+
+    rnd = random.Random(377)
+    pieces = ["<script", "<SCRIPT", "<\u017fcript", " download", "\tDownload", "DOWNLOAD", "download",
+              "downloadx", " onclick=", " ONLOAD =", " on\u017fome=", " onab=", " on\u212aeyup=",
+              " on\u0130\u0131x=", "\u00a0onmouseover\u3000=", "\u2028download", "on", " on",
+              "\x1con", "\x0bonx", "abc", "x" * 28, "\u212a" * 10, " ", "\n", "\r", "\x1f", "\u00a0",
+              "\u3000", "=", "\u00e9", "\u0436", "\ud800", "\U0001f600", "<a ", "'", '"', "/"]  # fmt: skip
+    left_out = hits = 0
+    for _ in range(60_000):
+        html = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 8)))
+        either = any(hint.search(html) for hint in smuggling._ACTIVE_HINTS)
+        assert smuggling._is_active(html) is either, html
+        if not any(rx.search(smuggling.flat_html(html)) for rx in smuggling._FLAT_HANDLER_HINTS):
+            assert smuggling._ACTIVE_HINTS[1].search(html) is None, html
+            left_out += 1
+        hits += either
+    assert left_out > 10_000  # the flattened search does leave HTML out
+    assert hits > 10_000
+    # thirty letters of three bytes each, and white space of other scripts, still reach it
+    for html in [" on" + "\u212a" * 30 + "\u3000\u00a0=", "\u2029on\u017fet = 1", "\x85download"]:
+        assert smuggling._ACTIVE_HINTS[1].search(html) is not None
+        assert smuggling._is_active(html)
+    assert not smuggling._is_active(" on" + "k" * 31 + "=" + " downloads" + "xonclick=")
+
+
+def test_the_kept_flattened_html_is_the_html_flattened_now() -> None:
+    from mailward.detectors import _flat_html
+
+    texts = ["", "<P STYLE='top:12345PX'>\t\u00e9\ud800</P>", "abc\x1c\x1f\x0b\r\n 09", "\u3000"]
+    for text in [*texts, *texts[::-1], "".join(texts), "".join(texts)]:
+        assert _flat_html.flat_html(text) == _flat_html.plain_flat_html(text)
+    assert _flat_html.plain_flat_html("Az 19\t\u00e9") == b"az 00 \x80\x80"
 
 
 def test_long_css_lengths_are_the_plain_patterns_matches() -> None:
@@ -257,6 +294,56 @@ def test_the_flattened_html_check_skips_only_html_without_a_long_css_length() ->
     assert hits > 1_000
 
 
+def test_the_wide_check_skips_only_non_ascii_html_without_a_long_css_length() -> None:
+    from mailward.detectors import evasion
+
+    rnd = random.Random(233)
+    pieces = ["1234", "99999", "0000", "123", "7", "px", "PX", "pX", "Px", "vh", "VH", "vH", "p",
+              "x", "v", "h", ".", ".5", " ", "\t", "\x0b", "\x1c", "\x1f", "\n", "\r", ":",
+              "-", "a", "\u00a0", "\u0085", "\u3000", "\u2009", "\u0661\u0662\u0663\u0664",
+              "\u0661", "\uff11", "\u0966", "\U0001d7ce", "\u0436\u0437", "\u00e9", "\u017f",
+              "\u212a", "\ud800", "\U0001f600", "\u0445\u0440", "margin-top:", "height:"]  # fmt: skip
+    skipped = hits = 0
+    for _ in range(60_000):
+        html = "\u00e9" + "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 10)))
+        found = evasion._LONG_LENGTH.search(html) is not None
+        if not evasion._may_hold_length(html):
+            assert not found, html
+            skipped += 1
+        assert evasion.offscreen_lengths(html, 1000) == plain_offscreen_lengths(html, 1000)
+        hits += found
+    assert skipped > 15_000  # the check does skip non-ASCII HTML, not only pass it on
+    assert hits > 1_000
+    # a unit whose digits or spaces are all of other scripts, written backwards or not
+    for html in ["\u0661\u0662\u0663\u0664\u0665px", "\uff11\uff10\uff10\uff10\u3000VH",
+                 "top:12345\u00a0px\u00e9", "\u00e9 height: 99999.5 \u2009 pX"]:
+        assert evasion._LONG_LENGTH.search(html) is not None
+        assert evasion._may_hold_length(html)
+    assert not evasion._may_hold_length("\u00e9 height: 999px; top: 12345em; 1234 p x")
+
+
+def test_long_lengths_found_window_by_window_are_those_of_the_whole_html() -> None:
+    from mailward.detectors import evasion
+
+    rnd = random.Random(610)
+    pieces = ["1234", "56789", "1234.56789px", "0", "7", ".", ".5", " ", "\t", "\u00a0", "\u3000",
+              "px", "PX", "Vh", "p", "x", "v", "h", "\u0661\u0662\u0663\u0664", "\u0665", "\uff19",
+              "\U0001d7ce\U0001d7cf", "\u00e9", "\ud800", "\u0436", "top:", "a", ";"]  # fmt: skip
+    windows = 0
+    for _ in range(30_000):
+        html = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 30)))
+        whole = [m.span() for m in evasion._LONG_LENGTH.finditer(html)]
+        if not evasion._may_hold_length(html):
+            assert whole == []
+            continue
+        spans = evasion._length_windows(html)
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+        found = [m.span() for lo, hi in spans for m in evasion._LONG_LENGTH.finditer(html, lo, hi)]
+        assert found == whole, html
+        windows += len(spans)
+    assert windows > 20_000
+
+
 def plain_offscreen_lengths(html: str, min_px: int) -> list[str]:
     """offscreen_lengths without the flattened-HTML check."""
     from mailward.detectors import evasion
@@ -310,3 +397,32 @@ def test_every_shipped_patterns_matches_hold_one_of_its_required_literals() -> N
             if rnd.random() < 0.05:
                 assert matcher._matches(index, text, 0, len(text)) == found
     assert matched > 200
+
+
+def test_the_bodys_form_tags_are_found_in_its_flattened_copy_as_by_the_pattern() -> None:
+    from mailward.detectors import _flat_html, forms
+
+    rnd = random.Random(987)
+    pieces = ["<input", "<INPUT", "<InPuT", "<\u0130nput", "<\u0131nput", "<form", "<FoRm", "< form",
+              "<fo", "rm", "<", "<i", "nput", "\u017f", "\ufeff", "\ud800", " ", "\t", "x", "\u00e9",
+              "\uff1cinput", "&lt;input", "1", "\x1e"]  # fmt: skip
+    hits = misses = 0
+    for _ in range(30_000):
+        html = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6)))
+        expected = forms._FORM_TAGS.search(html) is not None
+        _flat_html.flat_html(html + " ")  # another HTML's copy is kept: the pattern answers
+        assert _flat_html.kept_flat_html(html) is None
+        assert forms._has_form_tags(html) is expected, html
+        _flat_html.flat_html(html)  # this HTML's copy is kept: the literal searches answer
+        assert _flat_html.kept_flat_html(html) is not None
+        assert forms._has_form_tags(html) is expected, html
+        hits += expected
+        misses += not expected
+    assert hits > 5_000 and misses > 5_000
+
+
+def test_a_body_is_blank_when_stripping_it_leaves_nothing() -> None:
+    blanks = ["", " ", "\t\n\r", "\x1c\x1d\x1e\x1f", "\u3000\u00a0\x85", "\u2028 \u2029"]
+    others = ["x", " x ", "\u200b", "\ufeff", "\x00", "\u3000.", "\ud800"]
+    for text in blanks + others:
+        assert bool(text and not text.isspace()) is bool(text.strip()), repr(text)

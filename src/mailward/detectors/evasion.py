@@ -37,13 +37,13 @@ Settings ``[detectors.evasion]``
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from pydantic import Field
 
 from mailward.data import brands as brand_data
+from mailward.detectors._flat_html import flat_html
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.model import Finding, ParsedMessage
 
@@ -66,13 +66,22 @@ _OFFSCREEN_PROPERTY = re.compile(
     re.IGNORECASE,
 )
 _MIN_VH = 1000
-#: ASCII HTML with its digits read as 0 and its letters lower-cased (:func:`_may_hold_length`).
-_FLATTEN = bytes.maketrans(
-    b"123456789" + string.ascii_uppercase.encode(), b"000000000" + string.ascii_lowercase.encode()
+#: What a :data:`_LONG_LENGTH` match is in ASCII HTML flattened by
+#: :func:`~mailward.detectors._flat_html.flat_html` (digits read as 0, letters lower-cased,
+#: white space as a space): its last four digits, then the rest.
+_FLAT_LONG_LENGTH = re.compile(rb"0000(?:\.0+)? *(?:px|vh)")
+#: What a :data:`_LONG_LENGTH` match is in flattened non-ASCII HTML (every non-ASCII byte read
+#: as 0x80: it may be part of a digit or a white space of another script; px and vh have no
+#: non-ASCII case variants) read backwards from its unit: "xp" or "hv", then spaces, zeros
+#: and dots up to either four zeros (a match of ASCII characters) or the last byte of the
+#: non-ASCII character nearest the unit. Each starts with a two-byte literal, which the regex
+#: engine looks for without trying the pattern at every byte.
+_WIDE_LENGTHS_REVERSED = (
+    re.compile(rb"xp[ 0.]*(?:\x80|0000)"),
+    re.compile(rb"hv[ 0.]*(?:\x80|0000)"),
 )
-#: What a :data:`_LONG_LENGTH` match is in such HTML: its last four digits, then the rest (\s
-#: over ASCII text is these spaces and the separators 1c-1f).
-_FLAT_LONG_LENGTH = re.compile(rb"0000(?:\.0+)?[\s\x1c-\x1f]*(?:px|vh)")
+#: The digits, dots, spaces and non-ASCII characters before a unit, read backwards.
+_REGION_REVERSED = re.compile(rb"[ 0.\x80]*+")
 #: A capital I after a lower-case letter, or before lower-case letters: an l in disguise.
 _I_FOR_L = re.compile(r"(?<=[a-z])I|I(?=I*[a-z])")
 
@@ -88,25 +97,73 @@ class EvasionSettings(DetectorSettings):
 def _may_hold_length(html: str) -> bool:
     """False only where :data:`_LONG_LENGTH` cannot match: ASCII HTML whose flattened form
     (one C pass over its bytes) has no four digits before px or vh, searched for as a literal
-    rather than by trying the pattern at every digit (HTML has about one digit in fourteen)."""
+    rather than by trying the pattern at every digit (HTML has about one digit in fourteen).
+    Non-ASCII HTML (over half of the HTML bodies) is read by :func:`_may_hold_wide_length`."""
     if not html.isascii():
-        return True
-    return _FLAT_LONG_LENGTH.search(html.encode("ascii").translate(_FLATTEN)) is not None
+        return _may_hold_wide_length(html)
+    return _FLAT_LONG_LENGTH.search(flat_html(html)) is not None
+
+
+def _may_hold_wide_length(html: str) -> bool:
+    """:func:`_may_hold_length` for HTML with non-ASCII characters: its flattened bytes
+    reversed, so that the search starts from the unit (a rare two-byte literal) rather than
+    from a digit or a non-ASCII byte (Cyrillic or Greek HTML is mostly non-ASCII bytes)."""
+    backwards = flat_html(html)[::-1]
+    return any(rx.search(backwards) is not None for rx in _WIDE_LENGTHS_REVERSED)
+
+
+def _length_windows(html: str) -> list[tuple[int, int]]:
+    """Windows (character offsets, in order, apart) of ``html`` that hold every
+    :data:`_LONG_LENGTH` match: one per unit that :data:`_WIDE_LENGTHS_REVERSED` finds, from
+    the start of the run of digits, dots, spaces and non-ASCII characters before it (where a
+    match can start, read from the flattened bytes) to the unit's end.
+
+    A match lies inside its unit's window (what comes before its unit is digits, a dot and
+    white space), and a window starts after the letters of the unit before it, so never
+    inside an earlier match: the matches found window by window are the matches of the whole.
+    """
+    backwards = flat_html(html)[::-1]
+    size = len(backwards)
+    units = sorted(m.start() for rx in _WIDE_LENGTHS_REVERSED for m in rx.finditer(backwards))
+    spans = []
+    for unit in reversed(units):  # the last unit in the text is the first one backwards
+        region = _REGION_REVERSED.match(backwards, unit + 2)
+        spans.append((size - (region.end() if region else unit + 2), size - unit))
+    return spans if html.isascii() else _char_spans(html, spans)
+
+
+def _char_spans(html: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Byte offsets of ``html``'s UTF-8 form (each after an ASCII byte or 0, in order) as
+    character offsets, decoding each stretch once."""
+    data = html.encode("utf-8", "surrogatepass")
+    out: list[tuple[int, int]] = []
+    byte = char = 0
+    for lo, hi in spans:
+        char += len(data[byte:lo].decode("utf-8", "surrogatepass"))
+        start = char
+        char += len(data[lo:hi].decode("utf-8", "surrogatepass"))
+        byte = hi
+        out.append((start, char))
+    return out
 
 
 def offscreen_lengths(html: str, min_px: int) -> list[str]:
     """The CSS declarations in ``html`` that move content at least ``min_px`` pixels (or
-    1,000 viewport heights) away."""
+    1,000 viewport heights) away.
+
+    :data:`_LONG_LENGTH` is tried at every digit; HTML has about one in fourteen, so it is
+    tried only in the few windows of :func:`_length_windows`, when there are any."""
     found: list[str] = []
     if not _may_hold_length(html):
         return found
-    for match in _LONG_LENGTH.finditer(html):
-        limit = _MIN_VH if match.group(2).lower() == "vh" else min_px
-        if int(match.group(1)) < limit:
-            continue
-        before = _OFFSCREEN_PROPERTY.search(html, max(0, match.start() - 40), match.start())
-        if before is not None:
-            found.append(before.group(0) + match.group(0))
+    for lo, hi in _length_windows(html):
+        for match in _LONG_LENGTH.finditer(html, lo, hi):
+            limit = _MIN_VH if match.group(2).lower() == "vh" else min_px
+            if int(match.group(1)) < limit:
+                continue
+            before = _OFFSCREEN_PROPERTY.search(html, max(0, match.start() - 40), match.start())
+            if before is not None:
+                found.append(before.group(0) + match.group(0))
     return found
 
 

@@ -30,6 +30,7 @@ from typing import ClassVar
 
 from selectolax.lexbor import LexborHTMLParser
 
+from mailward.detectors._flat_html import flat_html
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.model import Attachment, Finding, ParsedMessage
 
@@ -42,6 +43,19 @@ _HTML_EXTENSIONS = (".htm", ".html", ".shtml", ".xhtml", ".svg", ".mht", ".mhtml
 _ACTIVE_HINTS = (
     re.compile(r"<script", re.IGNORECASE),
     re.compile(r"\s(?:download\b|on[a-z]{3,30}\s*=)", re.IGNORECASE),
+)
+#: Where the second hint can match in the HTML flattened by
+#: :func:`~mailward.detectors._flat_html.flat_html` (letters lower-cased, white space a space,
+#: non-ASCII bytes 0x80): "download" or "on" after a space or a non-ASCII byte (the last byte
+#: of a non-ASCII white space), "on" followed by 3-90 letters or non-ASCII bytes (30 letters,
+#: some of them the 2- and 3-byte U+0130, U+0131, U+017F and U+212A that [a-z] takes
+#: without case), spaces or non-ASCII bytes, then "=". Each starts with a literal the regex
+#: engine looks for without trying the pattern at every white space (HTML has about one in
+#: seven); it finds every place the hint matches, and a few more, so a find is confirmed with
+#: the hint itself.
+_FLAT_HANDLER_HINTS = (
+    re.compile(rb"download(?<=[ \x80]download)"),
+    re.compile(rb"on(?<=[ \x80]on)[a-z\x80]{3,90}+[ \x80]*+="),
 )
 _LONG_BASE64 = re.compile(r"""(["'`])[A-Za-z0-9+/\s\\]{2000,}={0,2}\1""")
 _LONG_LITERAL = re.compile(r"""(["'`])(?:(?!\1)[^\n\\]|\\.){10000,}\1""")
@@ -119,6 +133,18 @@ def scan_html(html: str, label: str) -> _Scan:
     return _Scan(label, tuple(building), tuple(decoding), tuple(obfuscation))
 
 
+def _is_active(html: str) -> bool:
+    """Whether one of :data:`_ACTIVE_HINTS` matches ``html``; the second (the costly one) is
+    tried only where :data:`_FLAT_HANDLER_HINTS` find a place it may match."""
+    script, handler = _ACTIVE_HINTS
+    if script.search(html) is not None:
+        return True
+    flat = flat_html(html)
+    if not any(rx.search(flat) is not None for rx in _FLAT_HANDLER_HINTS):
+        return False
+    return handler.search(html) is not None
+
+
 def _is_html(att: Attachment) -> bool:
     kind = att.detected_type.split(";", 1)[0].strip().lower()
     name = (att.filename or "").lower().rstrip(" .")
@@ -152,7 +178,7 @@ class HtmlSmugglingDetector:
     def _sources(self, msg: ParsedMessage) -> list[tuple[str, str]]:
         limit = self.settings.max_bytes
         out: list[tuple[str, str]] = []
-        if msg.html and any(hint.search(msg.html) for hint in _ACTIVE_HINTS):
+        if msg.html and _is_active(msg.html):
             out.append(("the message body", msg.html[:limit]))
         for att in msg.attachments:
             if _is_html(att):
