@@ -122,6 +122,19 @@ def test_due_honours_next_attempt(spool: Spool) -> None:
     assert spool.due(now=2000.0) == [fresh, later]
 
 
+
+def test_due_skips_the_given_ids_without_reading_their_state(
+    spool: Spool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = spool.put(ENVELOPE, RAW, entry_id="a0000000000000")
+    other = spool.put(ENVELOPE, RAW, entry_id="b0000000000000")
+    read: list[str] = []
+    state = spool.state
+    monkeypatch.setattr(spool, "state", lambda entry_id: read.append(entry_id) or state(entry_id))
+    assert spool.due(now=1.0, skip=frozenset({held})) == [other]
+    assert read == [other]
+    assert spool.due(now=1.0) == [held, other]
+
 # --- finish -------------------------------------------------------------------------------
 
 

@@ -51,7 +51,10 @@ class SpoolWorkers:
     async def _sweep(self) -> None:
         while True:
             try:
-                for entry_id in await asyncio.to_thread(self.spool.due):
+                # what the workers hold already is not looked at again: under load the
+                # queue is long, and each look reads a state file
+                queued = frozenset(self.queued)
+                for entry_id in await asyncio.to_thread(self.spool.due, None, queued):
                     self.nudge(entry_id)
             except Exception:
                 log.exception("spool sweep failed")

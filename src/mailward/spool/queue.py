@@ -29,7 +29,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,11 +230,14 @@ class Spool:
         """Every queued id, oldest first."""
         return sorted(p.name[:-4] for p in self.queue.glob("*.msg"))
 
-    def due(self, now: float | None = None) -> list[str]:
-        """Queued ids whose next attempt is due (held ones never are)."""
+    def due(self, now: float | None = None, skip: Container[str] = ()) -> list[str]:
+        """Queued ids whose next attempt is due (held ones never are), except those in
+        ``skip`` (the workers' own queue: their states are not read)."""
         now = time.time() if now is None else now
         out = []
         for entry_id in self.ids():
+            if entry_id in skip:
+                continue
             state = self.state(entry_id)
             if not state.held and state.next_attempt <= now:
                 out.append(entry_id)
