@@ -170,6 +170,27 @@ def test_locked_entry_is_left_to_its_holder(rig: Rig) -> None:
 # --- a crash between delivery and finish --------------------------------------------------
 
 
+
+def test_a_message_just_accepted_is_delivered_from_memory_once(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first attempt takes the bytes put kept (no read of the file just written); an entry
+    not kept in memory (taken already, or after a restart) is read from the spool."""
+    loads: list[str] = []
+    load = rig.spool.load
+    monkeypatch.setattr(rig.spool, "load", lambda i: loads.append(i) or load(i))
+    fresh = rig.spool.put(envelope(), clean_raw(1))
+    rig.spool.save_state(fresh, tag_state())
+    read = rig.spool.put(envelope(), clean_raw(2))
+    assert rig.spool.take_fresh(read) is not None
+    assert rig.process(fresh) == Outcome(fresh, True, "tag")
+    assert rig.process(read) == Outcome(read, True, "deliver")
+    assert loads == [read]
+    first, second = sorted(rig.maildir(), key=lambda p: b"Notes 2" in p.read_bytes())
+    assert b"[FROM-STATE]" in first.read_bytes()  # the state on disk was read with it
+    assert b"Notes 2" in second.read_bytes()
+    assert rig.spool.ids() == []
+
 def test_reprocessing_after_a_crash_delivers_once(rig: Rig) -> None:
     entry_id = rig.spool.put(envelope(), clean_raw())
     state = SpoolState(verdict=verdict_to_state(Verdict(Action.DELIVER, 0.0, "ok")))

@@ -291,3 +291,37 @@ def test_beyond_the_limit_the_oldest_new_id_is_forgotten(
     monkeypatch.setattr(queue, "NEW_KEPT", 2)
     ids = [spool.put(ENVELOPE, RAW) for _ in range(3)]
     assert [spool.take_new(i) for i in ids] == [False, True, True]
+
+
+# --- fresh entries (the first load of a message just accepted, from memory) ---------------
+
+
+def test_a_fresh_entry_is_taken_once_as_load_reads_it(spool: Spool) -> None:
+    entry_id = spool.put(ENVELOPE, RAW)
+    fresh = spool.take_fresh(entry_id)
+    assert fresh == spool.load(entry_id)
+    assert spool.take_fresh(entry_id) is None  # later attempts read the file
+
+
+def test_entries_with_flags_given_ids_or_finished_are_not_fresh(spool: Spool) -> None:
+    assert spool.take_fresh(spool.put(ENVELOPE, RAW, flags={"bounce": True})) is None
+    assert spool.take_fresh(spool.put(ENVELOPE, RAW, entry_id="rel-0000000001-abc")) is None
+    entry_id = spool.put(ENVELOPE, RAW)
+    spool.finish(entry_id)
+    assert spool.take_fresh(entry_id) is None
+    assert Spool(spool.root).take_fresh(spool.put(ENVELOPE, RAW)) is None  # another process
+
+
+def test_fresh_entries_are_kept_within_count_and_bytes(
+    spool: Spool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queue, "FRESH_KEPT", 2)
+    ids = [spool.put(ENVELOPE, RAW) for _ in range(3)]
+    assert [spool.take_fresh(i) is not None for i in ids] == [False, True, True]
+    monkeypatch.setattr(queue, "FRESH_KEPT", 100)
+    monkeypatch.setattr(queue, "FRESH_BYTES", 2 * len(RAW))
+    ids = [spool.put(ENVELOPE, RAW) for _ in range(3)]
+    assert [spool.take_fresh(i) is not None for i in ids] == [False, True, True]
+    monkeypatch.setattr(queue, "FRESH_ONE", len(RAW) - 1)
+    assert spool.take_fresh(spool.put(ENVELOPE, RAW)) is None  # too big to keep
+    assert spool._fresh_bytes == 0

@@ -119,7 +119,11 @@ class Processor(Delivering):
         with self.spool.locked(entry_id) as mine:
             if not mine:
                 return None
-            entry, state = await asyncio.to_thread(self._load, entry_id)
+            fresh = self.spool.take_fresh(entry_id)
+            if fresh is not None:  # just accepted: its bytes are in memory, its state a small
+                entry, state = fresh, self.spool.state(entry_id)  # file just written
+            else:
+                entry, state = await asyncio.to_thread(self._load, entry_id)
             if prepare is not None:
                 prepare(state)
                 await asyncio.to_thread(self.spool.save_state, entry_id, state)

@@ -15,6 +15,11 @@ A Spool remembers the entries it stored under an id it made itself (never used b
 their delivery begins (:meth:`Spool.take_new`): for those the processor knows, without a
 look at the disk, that no delivery can have been made yet. Memory only, on purpose: after a
 crash, or in another process, every entry counts as possibly delivered already.
+
+It also keeps the bytes and envelope of such an entry (without flags, and within a bound) until
+its first load (:meth:`Spool.take_fresh`): a message file is never rewritten once stored, so the
+first delivery attempt of a message just accepted takes it from memory instead of reading back
+the file the SMTP session wrote a moment before.
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ from mailward.model import Envelope
 _ID = re.compile(r"^[0-9a-z][0-9a-z_-]{7,79}$")
 #: New ids a Spool remembers (see Spool.take_new); beyond this the oldest count as not new.
 NEW_KEPT = 16384
+#: Entries :meth:`Spool.put` keeps in memory for their first delivery (see take_fresh), at
+#: most this many and this many bytes of messages; a bigger message is not kept.
+FRESH_KEPT = 2048
+FRESH_BYTES = 64 << 20
+FRESH_ONE = 4 << 20
 
 
 def new_spool_id(now: float | None = None) -> str:
@@ -119,6 +129,9 @@ class Spool:
         #: Ids :meth:`put` made and stored whose delivery has not begun (see take_new).
         self._new: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._new_lock = threading.Lock()
+        #: Entries put stored and no load has taken yet (see take_fresh), and their bytes.
+        self._fresh: collections.OrderedDict[str, SpoolEntry] = collections.OrderedDict()
+        self._fresh_bytes = 0
 
     # -- writing -------------------------------------------------------------------------
     def put(
@@ -157,7 +170,27 @@ class Spool:
             raise SpoolError(f"cannot spool message: {exc}") from exc
         if new:
             self._remember_new(entry_id)
+            if not flags and len(raw) <= FRESH_ONE:
+                self._keep_fresh(SpoolEntry(entry_id, envelope, raw))
         return entry_id
+
+    def _keep_fresh(self, entry: SpoolEntry) -> None:
+        with self._new_lock:
+            self._fresh[entry.id] = entry
+            self._fresh_bytes += len(entry.raw)
+            while len(self._fresh) > FRESH_KEPT or self._fresh_bytes > FRESH_BYTES:
+                _, dropped = self._fresh.popitem(last=False)
+                self._fresh_bytes -= len(dropped.raw)
+
+    def take_fresh(self, entry_id: str) -> SpoolEntry | None:
+        """Once, the entry :meth:`put` stored under an id it made (without flags), as
+        :meth:`load` would read it back, from memory; None for any other entry, after a first
+        take, once it is finished, or when it was dropped to keep within the bound."""
+        with self._new_lock:
+            entry = self._fresh.pop(entry_id, None)
+            if entry is not None:
+                self._fresh_bytes -= len(entry.raw)
+            return entry
 
     def _remember_new(self, entry_id: str) -> None:
         with self._new_lock:
@@ -190,6 +223,9 @@ class Spool:
         """Remove a finished entry: message first, then its state."""
         with self._new_lock:
             self._new.pop(entry_id, None)
+            fresh = self._fresh.pop(entry_id, None)
+            if fresh is not None:
+                self._fresh_bytes -= len(fresh.raw)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._msg_path(entry_id))
         fsync_dir(self.queue)
