@@ -67,3 +67,35 @@ def test_open_loop_keeps_to_its_schedule(server: tuple[int, Counting]) -> None:
     assert row["messages"] == 10 and handler.messages == 10
     assert row["offered_msg_per_s"] == 20.0
     assert row["msg_per_s"] <= 20.0 * 10 / 9 + 0.1  # 10 messages over at least 9 intervals
+
+
+class Pipelining(Counting):
+    """Offers PIPELINING (as the gateway does) and counts the commands it reads."""
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
+@pytest.mark.parametrize("offered", [True, False])
+def test_the_client_pipelines_only_where_pipelining_is_offered(offered: bool) -> None:
+    handler = Pipelining() if offered else Counting()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+
+    async def two() -> tuple[bool, list[str]]:
+        client = sl.SmtpClient("127.0.0.1", controller.port)
+        await client.connect()
+        try:
+            replies = [(await client.send(p))[0] for p in _payloads()]
+        finally:
+            await client.close()
+        return client.pipelining, replies
+
+    try:
+        pipelined, replies = asyncio.run(two())
+    finally:
+        controller.stop()
+    assert pipelined is offered
+    assert [r[:3] for r in replies] == ["250", "250"] and handler.messages == 2
