@@ -8,15 +8,15 @@ Without ``--target`` it starts ``mailward serve`` itself on a temporary data dir
 shipped defaults (Maildir delivery, the spool fsynced before every 250, scans in scan
 processes) except DNS, which is off (``--dns`` keeps it on): nothing leaves the machine.
 
-Each client is a small asyncio SMTP client on one connection (EHLO once, then MAIL, RCPT,
-DATA per message, sent in one write when the server offers PIPELINING, as Postfix's client
-does, unless ``--no-pipelining``; reconnecting after ``--per-connection`` messages). For each concurrency level
-it sends until ``--messages`` are answered or ``--seconds`` pass, and prints messages per
-second, the p50/p99 time from the end of DATA (the final ``.`` sent) to the reply, the replies
-by code, and -- when it started the gateway -- the gateway's CPU seconds per message: user +
-system time of every process in the gateway's process group (the gateway, the fork server, the
-scan processes; reaped ones through their parent), read from /proc after the spool has drained
-(so delivery is counted too), and the load generator's own CPU per message.
+Each client is a small asyncio SMTP client on one connection (EHLO once, then MAIL, RCPT, DATA
+per message, sent in one write when the server offers PIPELINING, as Postfix's client does,
+unless ``--no-pipelining``; reconnecting after ``--per-connection`` messages). For each
+concurrency level it sends until ``--messages`` are answered or ``--seconds`` pass, and prints
+messages per second, the p50/p99 time from the end of DATA (the final ``.`` sent) to the reply,
+the replies by code, and -- when it started the gateway -- the gateway's CPU seconds per
+message: user + system time of every process in the gateway's process group (the gateway, the
+fork server, the scan processes; reaped ones through their parent), read from /proc after the
+spool has drained (so delivery is counted too), and the load generator's own CPU per message.
 
 By default the clients run a closed loop (each sends its next message once the last is
 answered): the rate printed is the gateway's saturation rate, and with N clients the time to

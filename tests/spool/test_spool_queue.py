@@ -197,6 +197,41 @@ def test_lock_held_in_another_thread_blocks_this_one(spool: Spool) -> None:
         assert mine is True
 
 
+
+def test_finish_releases_the_lock_held_on_the_entry_in_its_own_thread(
+    spool: Spool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the last descriptor of the unlinked message frees its blocks (a journalled
+    write): finish does it, in the worker thread that finishes, not the lock's exit on the
+    event loop; and only after the message is unlinked."""
+    entry_id = spool.put(ENVELOPE, RAW)
+    kept = spool.put(ENVELOPE, RAW)
+    closed: list[tuple[str, str, bool]] = []  # thread, entry, its message still there
+    close = queue.os.close
+    lock_fds: dict[int, str] = {}
+
+    def recording_close(fd: int) -> None:
+        entry = lock_fds.pop(fd, None)  # once: the number is reused by the next open
+        if entry is not None:
+            exists = (spool.queue / f"{entry}.msg").exists()
+            closed.append((threading.current_thread().name, entry, exists))
+        close(fd)
+
+    with spool.locked(entry_id) as mine, spool.locked(kept) as also:
+        assert mine and also
+        lock_fds.update({lock._fd: entry for entry, lock in spool._held.items()})
+        monkeypatch.setattr(queue.os, "close", recording_close)
+        finisher = threading.Thread(target=spool.finish, args=(entry_id,), name="finisher")
+        finisher.start()
+        finisher.join(10)
+        assert closed == [("finisher", entry_id, False)]  # released there, after the unlink
+        assert spool._held.keys() == {kept}
+    assert closed[1:] == [(threading.current_thread().name, kept, True)]  # on exit
+    assert spool._held == {}
+    with Spool(spool.root).locked(kept) as again:  # the other lock was released on exit
+        assert again is True
+
+
 def test_lock_of_a_missing_or_finished_id_is_false(spool: Spool) -> None:
     with spool.locked("abcdef0123456789") as mine:
         assert mine is False

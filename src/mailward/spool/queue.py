@@ -129,6 +129,8 @@ class Spool:
         #: Ids :meth:`put` made and stored whose delivery has not begun (see take_new).
         self._new: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._new_lock = threading.Lock()
+        #: Locks this Spool holds now, by entry id (finish releases them; see EntryLock).
+        self._held: dict[str, EntryLock] = {}
         #: Entries put stored and no load has taken yet (see take_fresh), and their bytes.
         self._fresh: collections.OrderedDict[str, SpoolEntry] = collections.OrderedDict()
         self._fresh_bytes = 0
@@ -220,14 +222,23 @@ class Spool:
             raise SpoolError(f"cannot save spool state of {entry_id}: {exc}") from exc
 
     def finish(self, entry_id: str) -> None:
-        """Remove a finished entry: message first, then its state."""
+        """Remove a finished entry: message first, then its state.
+
+        A lock this Spool holds on the entry is released here, once the message is unlinked
+        (nobody can open it to lock it any more): closing the last descriptor of an unlinked
+        file frees its blocks, a journalled filesystem write that can wait for other fsyncs,
+        and this runs in a worker thread, where the lock's own exit would run on the event
+        loop."""
         with self._new_lock:
             self._new.pop(entry_id, None)
             fresh = self._fresh.pop(entry_id, None)
             if fresh is not None:
                 self._fresh_bytes -= len(fresh.raw)
+            held = self._held.get(entry_id)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._msg_path(entry_id))
+        if held is not None:
+            held.release()
         fsync_dir(self.queue)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._state_path(entry_id))
@@ -292,7 +303,7 @@ class Spool:
     def locked(self, entry_id: str) -> EntryLock:
         """Hold an exclusive lock on an entry (``with spool.locked(id) as mine``): ``mine`` is
         False if another worker holds it or the entry is gone."""
-        return EntryLock(self._msg_path(entry_id))
+        return EntryLock(self._msg_path(entry_id), entry_id, self._held, self._new_lock)
 
     def _msg_path(self, entry_id: str) -> str:
         return f"{self._queue_prefix}{entry_id}.msg"
@@ -303,12 +314,19 @@ class Spool:
 
 class EntryLock:
     """The context manager of :meth:`Spool.locked` (a class: a generator-based one costs
-    several times more, and the gateway takes two per message)."""
+    several times more, and the gateway takes two per message).
 
-    __slots__ = ("_fd", "_path")
+    While held it is listed in its Spool's ``held`` (by entry id), so that
+    :meth:`Spool.finish` can :meth:`release` it as soon as the message is unlinked."""
 
-    def __init__(self, path: str) -> None:
+    __slots__ = ("_fd", "_guard", "_held", "_id", "_path")
+
+    def __init__(self, path: str, entry_id: str = "", held: dict[str, EntryLock] | None = None,
+                 guard: threading.Lock | None = None) -> None:
         self._path = path
+        self._id = entry_id
+        self._held = held
+        self._guard = guard or threading.Lock()
         self._fd = -1
 
     def __enter__(self) -> bool:
@@ -319,16 +337,27 @@ class EntryLock:
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            self.release()
             return False
         except BaseException:
-            self._close()
+            self.release()
             raise
-        return os.path.exists(self._path)  # not finished between our open and the lock
+        if not os.path.exists(self._path):  # finished between our open and the lock
+            self.release()
+            return False
+        if self._held is not None:
+            with self._guard:
+                self._held[self._id] = self
+        return True
 
     def __exit__(self, *exc: object) -> None:
-        self._close()
+        self.release()
 
-    def _close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+    def release(self) -> None:
+        """Give the lock up (close its descriptor); once, from any thread."""
+        with self._guard:
+            fd, self._fd = self._fd, -1
+            if self._held is not None and self._held.get(self._id) is self:
+                del self._held[self._id]
+        if fd >= 0:
+            os.close(fd)
