@@ -244,7 +244,7 @@ class _Expander:
     ) -> bool:
         """Read one member into the result; False when its data is locked by encryption."""
         try:
-            content, size, digest = self._read(entry, chain[-1])
+            content, size, digest, typed = self._read(entry, chain[-1])
         except ArchiveError as exc:
             if not (encrypted or _is_lock_error(exc)):
                 raise
@@ -253,7 +253,8 @@ class _Expander:
                 Member(chain, 0, "", "application/octet-stream", "encrypted", depth, encrypted=True)
             )
             return False
-        mime, description = detect_type(content)
+        # typed already when its head was read (the head is the content's first 64 KiB)
+        mime, description = detect_type(content) if typed is None else typed
         member = Member(
             chain, size, digest, mime, description, depth, content, truncated=len(content) < size
         )
@@ -265,13 +266,14 @@ class _Expander:
             result.containers.append((member, plan))
         return True
 
-    def _read(self, entry: Any, name: str) -> tuple[bytes, int, str]:
-        """(bytes kept, size, sha256) of one member, read chunk by chunk within the limits."""
+    def _read(self, entry: Any, name: str) -> tuple[bytes, int, str, tuple[str, str] | None]:
+        """(bytes kept, size, sha256, the type of the kept bytes when it was needed to decide
+        how much to keep) of one member, read chunk by chunk within the limits."""
         digest = hashlib.sha256()
         kept = bytearray()
         size = 0
         keep = max(self.limits.keep_bytes, SNIFF_BYTES)
-        decided = False
+        typed: tuple[str, str] | None = None
         for block in entry.get_blocks(_CHUNK):
             size += len(block)
             if size > self.limits.max_member_bytes:
@@ -281,15 +283,15 @@ class _Expander:
             room = keep - len(kept)
             if room > 0:
                 kept += block[:room]
-            if not decided and len(kept) >= SNIFF_BYTES:
-                decided = True
-                if _container_like(bytes(kept[:SNIFF_BYTES]), name):
+            if typed is None and len(kept) >= SNIFF_BYTES:
+                typed = detect_type(bytes(kept[:SNIFF_BYTES]))
+                if _container_like(typed, name):
                     keep = self.limits.max_member_bytes
-        return bytes(kept), size, digest.hexdigest()
+        return bytes(kept), size, digest.hexdigest(), typed
 
 
-def _container_like(head: bytes, name: str) -> bool:
-    mime, description = detect_type(head)
+def _container_like(typed: tuple[str, str], name: str) -> bool:
+    mime, description = typed
     return read_plan(mime, name) is not None or disk_image(mime, description, name) is not None
 
 
@@ -298,16 +300,19 @@ def expand(
     name: str | None,
     limits: ArchiveLimits | None = None,
     passwords: Sequence[str] = (),
+    detected: tuple[str, str] | None = None,
 ) -> ExpansionResult:
     """List and read the members of ``content`` (an archive, disk image or compressed stream),
     recursively, in memory and within ``limits``; try ``passwords`` on encrypted ones.
+    ``detected``: ``detect_type(content)`` when the caller has it already (an attachment's
+    detected type and description), so libmagic's answer is not looked up again.
 
     Never raises: a crossed limit sets ``limit_hit``, a damaged container adds to ``errors``.
     Bytes that are no container give ``is_archive=False`` and no members.
     """
     limits = limits or ArchiveLimits()
     root = display_name(name)
-    mime, description = detect_type(content)
+    mime, description = detect_type(content) if detected is None else detected
     expander = _Expander(limits, len(content), passwords)
     if disk_image(mime, description, name, content) is not None:
         expander.images.append(root)

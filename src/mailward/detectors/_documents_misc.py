@@ -25,11 +25,16 @@ _SVG_ACTIVE: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.IGNORECASE | re.DOTALL)),
 )  # fmt: skip
 _SEARCH_MS = re.compile(r"""search-ms:[^"'<>\s]{0,200}""", re.IGNORECASE)
+#: What the raw bytes of a UTF-8 head must hold (lower-cased) for _SEARCH_MS to match its text:
+#: of the letters of "search-ms:", only the s also matches a non-ASCII character (U+017F) when
+#: the case is ignored, and an ASCII character of the decoded text is always that byte itself.
+_SEARCH_MS_CORE = b"earch-m"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 def _text(content: bytes) -> str:
     head = content[:_TEXT_HEAD]
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if head[:2] in _UTF16_BOMS:
         return head.decode("utf-16", errors="replace")
     return head.decode("utf-8", errors="replace").lstrip("\ufeff")
 
@@ -72,7 +77,10 @@ def analyse_shortcut(content: bytes) -> list[DocHit]:
     if content[:20] == LNK_MAGIC:
         return [DocHit("DOC_SHORTCUT", "is a Windows shortcut (.lnk), which can run any command "
                        "when opened", ("lnk",))]  # fmt: skip
-    text = _text(content[:65536])
+    head = content[:65536]
+    if head[:2] not in _UTF16_BOMS and _SEARCH_MS_CORE not in head.lower():
+        return []  # no "search-ms:" can be in its text (see _SEARCH_MS_CORE): nothing to decode
+    text = _text(head)
     if text.lstrip()[:10].lower().startswith("search-ms:"):
         return []  # a search-ms file itself: ATT_SHELL_SHORTCUT
     search = _SEARCH_MS.search(text)

@@ -34,6 +34,9 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 _NAME = re.compile(rb"/([A-Za-z0-9#_.\-]{1,64})")
 _HEX = re.compile(rb"#([0-9A-Fa-f]{2})")
 _TOKENS = ("JS", "JavaScript", "OpenAction", "AA", "Launch", "EmbeddedFile", "EmbeddedFiles")
+_TOKEN_BYTES = {token.encode("latin-1"): token for token in _TOKENS}
+#: token_counts reads the names of this many bytes at a time.
+_NAME_WINDOW = 256 * 1024
 _MAX_ANNOTS = 500
 _MAX_EMBEDDED = 20
 _OBJSTM_N = re.compile(rb"/N\s+(\d{1,9})")
@@ -50,13 +53,23 @@ def is_pdf(content: bytes) -> bool:
 def token_counts(content: bytes) -> Counter[str]:
     """How often each telling PDF name occurs in the raw bytes, hex escapes decoded."""
     counts: Counter[str] = Counter()
-    for match in _NAME.finditer(content):
-        raw = match.group(1)
-        name = _HEX.sub(lambda m: bytes([int(m.group(1), 16)]), raw) if b"#" in raw else raw
-        text = name.decode("latin-1")
-        if text in _TOKENS:
-            counts[text] += 1
+    start = 0
+    while start < len(content):
+        # a name holds no "/" but its first, so none crosses a cut made at a "/"; the cuts
+        # bound the names held at once (each distinct one is decoded once per window)
+        end = content.find(b"/", start + _NAME_WINDOW)
+        end = len(content) if end < 0 else end
+        for raw, seen in Counter(_NAME.findall(content, start, end)).items():
+            name = _HEX.sub(_unescape, raw) if b"#" in raw else raw
+            token = _TOKEN_BYTES.get(name)
+            if token is not None:
+                counts[token] += seen
+        start = end
     return counts
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    return bytes([int(match.group(1), 16)])
 
 
 def object_count(content: bytes) -> int:

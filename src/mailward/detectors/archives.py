@@ -186,19 +186,35 @@ class ArchiveDetector:
         passwords: list[str] = []
         if self.settings.try_body_passwords:
             passwords = find_passwords(f"{msg.subject}\n{msg.text}")
+        results, expanded = await asyncio.to_thread(self._expand_all, worth, passwords)
+        ctx.expansions.update(expanded)  # for later stages (test strings)
+        return self._findings(results)
+
+    def _expand_all(
+        self, worth: list[Attachment], passwords: list[str]
+    ) -> tuple[list[tuple[Attachment, ExpansionResult]], dict[str, ExpansionResult]]:
+        """Each attachment's expansion, all within one time limit and one thread hop (the
+        same file attached twice under one name is expanded once), and the expansions by
+        the attachments' SHA-256 (those out of time are not expansions)."""
         limits = self.settings.limits()
         deadline = time.monotonic() + limits.max_seconds
         results: list[tuple[Attachment, ExpansionResult]] = []
+        done: dict[tuple[str, str | None], ExpansionResult] = {}
+        expanded: dict[str, ExpansionResult] = {}
         for att in worth:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                results.append((att, _out_of_time(att)))
-                continue
-            budget = dataclasses.replace(limits, max_seconds=remaining)
-            result = await asyncio.to_thread(expand, att.content, att.filename, budget, passwords)
+            key = (att.sha256, att.filename)
+            result = done.get(key)
+            if result is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    results.append((att, _out_of_time(att)))
+                    continue
+                budget = dataclasses.replace(limits, max_seconds=remaining)
+                typed = (att.detected_type, att.detected_description)
+                result = done[key] = expand(att.content, att.filename, budget, passwords, typed)
             results.append((att, result))
-            ctx.expansions[att.sha256] = result  # for later stages (test strings)
-        return self._findings(results)
+            expanded[att.sha256] = result
+        return results, expanded
 
     def _findings(self, results: list[tuple[Attachment, ExpansionResult]]) -> list[Finding]:
         out: list[Finding] = []

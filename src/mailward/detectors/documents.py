@@ -155,9 +155,16 @@ class DocumentDetector:
 
     def _check_all(self, attachments: Sequence[Attachment]) -> list[Finding]:
         grouped: dict[str, list[tuple[str, DocHit]]] = {}
+        # the same file attached twice (or in two readings of the message) is analysed once
+        analysed: dict[tuple[str, str], list[DocHit]] = {}
         for att in attachments:
             name = shorten(att.filename or "(unnamed)", 100)
-            hits = analyse_attachment(att, self.settings.max_bytes, self.settings.pdf_max_objects)
+            key = (att.sha256, att.detected_type)
+            hits = analysed.get(key)
+            if hits is None:
+                hits = analysed[key] = analyse_attachment(
+                    att, self.settings.max_bytes, self.settings.pdf_max_objects
+                )
             for hit in hits:
                 grouped.setdefault(hit.symbol, []).append((name, hit))
         return [self._finding(symbol, hits) for symbol, hits in grouped.items()]
