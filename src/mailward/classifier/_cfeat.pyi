@@ -21,3 +21,13 @@ def row_sums(
     out: npt.NDArray[np.float32],
     /,
 ) -> None: ...
+def unicode_row(
+    word_text: str,
+    char_text: str,
+    meta: list[str],
+    word_n: int,
+    char_n: int,
+    meta_n: int,
+    /,
+) -> tuple[bytes, bytes] | None: ...
+def zero_digits(text: str, /) -> str: ...
