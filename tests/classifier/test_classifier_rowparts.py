@@ -293,3 +293,94 @@ def test_the_model_predicts_as_a_batch_on_varied_mail() -> None:
         one = model.predict_one(msg)
         (batch,) = model.predict([msg])
         assert [v.hex() for v in one.values()] == [v.hex() for v in batch.values()]
+
+
+@pytest.mark.parametrize("helper", [True, False])
+def test_addresses_are_replaced_as_the_pattern_replaces_them_both_ways(
+    helper: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if helper and NATIVE is None:
+        pytest.skip("the C helper _cfeat is not built")
+    if not helper:
+        monkeypatch.setattr(_native, "NATIVE", None)
+    rnd = random.Random(8)
+    letters = "ab.+-_@é1 \n中x-\u0661\u00b2\U0001d518\ud800"
+    texts = ["a@b.c@d.e", "a@b.c.d+x@y.z", "@@a@b", "ü.ß+x@例子.example", "é\U0001d518@b.c"]
+    texts += [random_text(rnd, letters, 40) for _ in range(5000)]
+    for text in texts:
+        want = features._EMAIL.sub(" emailaddress ", text)
+        assert features._addresses_replaced(text) == want
+
+
+@needs_c
+def test_local_start_walks_back_within_its_bounds() -> None:
+    assert NATIVE is not None
+    assert NATIVE.local_start("x ab.c+d-e_f@", 0, 12) == 2
+    assert NATIVE.local_start("x ab.c+d-e_f@", 5, 12) == 5  # not before lo
+    assert NATIVE.local_start("abc", 3, 3) == 3
+    assert NATIVE.local_start("é\U0001d518ü@", 0, 3) == 0  # word characters of any width
+    assert NATIVE.local_start("a\u00b2b", 0, 3) == 0  # "²" is \w (isalnum), as for the pattern
+    assert NATIVE.local_start("a\ud800b", 0, 3) == 2
+    for lo, hi in [(-1, 2), (0, 4), (3, 2)]:
+        with pytest.raises(ValueError, match="lo <= hi"):
+            NATIVE.local_start("abc", lo, hi)
+
+
+@needs_c
+def test_distinct_non_ascii_is_each_non_ascii_character_once_in_order() -> None:
+    assert NATIVE is not None
+    rnd = random.Random(4)
+    texts = ["", "abc", "é", "aéüéa\U0001d518ü\U0010ffff\u0080", "\ud800x\ud800"]
+    texts += [random_text(rnd, UNICODE, 300) for _ in range(300)]
+    texts.append("".join(map(chr, range(0x110000))))
+    for text in texts:
+        want = "".join(dict.fromkeys(c for c in text if ord(c) > 127))
+        assert NATIVE.distinct_non_ascii(text) == want
+    assert NATIVE.distinct_non_ascii("é" * 3) == "é"  # the bits of one call are cleared
+    with pytest.raises(TypeError):
+        NATIVE.distinct_non_ascii(b"x")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("helper", [True, False])
+def test_accents_are_stripped_as_scikit_learn_strips_them_both_ways(
+    helper: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sklearn.feature_extraction.text import strip_accents_unicode
+
+    if helper and NATIVE is None:
+        pytest.skip("the C helper _cfeat is not built")
+    if not helper:
+        monkeypatch.setattr(_native, "NATIVE", None)
+    rnd = random.Random(6)
+    texts = ["café déjà", "e\u0301\u0308", "ﬁ Ⅻ ²", "中文 😀", "plain"]
+    texts += [random_text(rnd, UNICODE + "\u0327\u0300\u20dd", 200) for _ in range(500)]
+    for text in texts:
+        assert strip_accents(text) == strip_accents_unicode(text)
+
+
+@needs_c
+@pytest.mark.parametrize("classes", [1, 2, 3, 4, 17])
+def test_row_sums_of_any_class_count_are_numpys_float32_sums_in_row_order(classes: int) -> None:
+    assert NATIVE is not None
+    rng = np.random.default_rng(classes)
+    coef_t = rng.standard_normal((4000, classes)) * rng.choice([1e-6, 1.0, 1e6], (4000, classes))
+    coef_t = coef_t.astype(np.float32)
+    coef_t[7] = -0.0  # a first term of -0.0 stays -0.0 (cumsum starts from it)
+    for terms in [0, 1, 2, 9, 2500]:
+        indices = rng.integers(0, 4000, terms).astype(np.int32)
+        values = rng.standard_normal(terms).astype(np.float32)
+        if terms:
+            indices[0] = 7
+        out = np.empty(classes, dtype=np.float32)
+        NATIVE.row_sums(coef_t, indices, values, out)
+        if terms:
+            products = coef_t.take(indices, axis=0) * values[:, None]
+            want = np.cumsum(products, axis=0, dtype=np.float32)[-1]
+        else:
+            want = np.zeros(classes, dtype=np.float32)
+        assert out.tobytes() == want.tobytes()
+        if terms:
+            bad = indices.copy()
+            bad[-1] = 4000
+            with pytest.raises(IndexError):
+                NATIVE.row_sums(coef_t, bad, values, out)

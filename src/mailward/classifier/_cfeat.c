@@ -742,6 +742,85 @@ has_surrogate(int kind, const void *data, Py_ssize_t len)
     return 0;
 }
 
+/* One bit per code point, for distinct_non_ascii: all clear between calls (each call clears
+ * the bits it set before returning; the GIL is held throughout, so calls do not interleave). */
+static unsigned char SEEN[(0x10FFFF >> 3) + 1];
+
+static PyObject *
+distinct_non_ascii(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "distinct_non_ascii takes a str");
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(arg) < 0) {
+        return NULL;
+    }
+#endif
+    Py_ssize_t len = PyUnicode_GET_LENGTH(arg);
+    int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    if (PyUnicode_IS_ASCII(arg)) {
+        return PyUnicode_New(0, 0);
+    }
+    /* at most len distinct characters, and never more than there are code points */
+    Py_ssize_t room = len < 0x110000 ? len : 0x110000;
+    Py_UCS4 *found = PyMem_New(Py_UCS4, (size_t)room);
+    if (found == NULL) {
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i); /* <= 0x10FFFF in any str */
+        if (c < 128) {
+            continue;
+        }
+        unsigned char bit = (unsigned char)(1u << (c & 7));
+        if (!(SEEN[c >> 3] & bit)) {
+            SEEN[c >> 3] |= bit;
+            found[n++] = c; /* n < room: each code point is added once */
+        }
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        SEEN[found[k] >> 3] = 0;
+    }
+    PyObject *result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, found, n);
+    PyMem_Free(found);
+    return result;
+}
+
+static PyObject *
+local_start(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *text;
+    Py_ssize_t lo, hi;
+    if (!PyArg_ParseTuple(args, "Unn:local_start", &text, &lo, &hi)) {
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0) {
+        return NULL;
+    }
+#endif
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    if (lo < 0 || hi > len || lo > hi) {
+        PyErr_SetString(PyExc_ValueError, "local_start needs 0 <= lo <= hi <= len(text)");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t start = hi;
+    while (start > lo) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, start - 1);
+        if (!(is_word(c) || c == '.' || c == '+' || c == '-')) {
+            break;
+        }
+        start--;
+    }
+    return PyLong_FromSsize_t(start);
+}
+
 static PyObject *
 zero_digits(PyObject *Py_UNUSED(module), PyObject *arg)
 {
@@ -913,6 +992,30 @@ row_sums(PyObject *Py_UNUSED(module), PyObject *args)
             goto done;
         }
     }
+    if (classes == 3 && terms > 0) {
+        /* the shipped model's three classes: the same products and sums, in the same order,
+         * held in registers (the first term starts each sum, as below) */
+        const float *row = weights + (Py_ssize_t)columns[0] * 3;
+        float number = numbers[0];
+        float s0 = row[0] * number, s1 = row[1] * number, s2 = row[2] * number;
+        for (Py_ssize_t i = 1; i < terms; i++) {
+#if defined(__GNUC__)
+            if (i + PREFETCH_AHEAD < terms) {
+                __builtin_prefetch(weights + (Py_ssize_t)columns[i + PREFETCH_AHEAD] * 3);
+            }
+#endif
+            row = weights + (Py_ssize_t)columns[i] * 3;
+            number = numbers[i];
+            float t0 = row[0] * number, t1 = row[1] * number, t2 = row[2] * number;
+            s0 = s0 + t0;
+            s1 = s1 + t1;
+            s2 = s2 + t2;
+        }
+        float three[3] = {s0, s1, s2};
+        memcpy(out.buf, three, sizeof(three));
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
     float local[MAX_LOCAL_CLASSES];
     float *sums = classes <= MAX_LOCAL_CLASSES ? local : PyMem_New(float, (size_t)classes);
     if (sums == NULL) {
@@ -963,6 +1066,13 @@ static PyMethodDef methods[] = {
      "The word, char_wb and meta blocks of any text: the word grams of ``word_text`` (lower-cased,\n"
      "accents stripped), the char grams of ``char_text`` (lower-cased): as ascii_row; None when\n"
      "too large or when ``char_text`` holds a surrogate."},
+    {"distinct_non_ascii", distinct_non_ascii, METH_O,
+     "distinct_non_ascii(text) -> str\n\n"
+     "Each non-ASCII character of ``text`` once, in the order they first appear."},
+    {"local_start", local_start, METH_VARARGS,
+     "local_start(text, lo, hi) -> int\n\n"
+     "Where the run of characters an address's local part may hold ([\\w.+-]) that ends at hi\n"
+     "begins, not before lo."},
     {"zero_digits", zero_digits, METH_O,
      "zero_digits(text) -> str\n\n"
      "``text`` with every decimal digit (str.isdecimal, what re's \\d matches) made \"0\"."},

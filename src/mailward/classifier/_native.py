@@ -26,6 +26,11 @@ TokenBlocks = Callable[[list[str], list[str], list[str], int, int, int], tuple[b
 UnicodeRow = Callable[[str, str, list[str], int, int, int], tuple[bytes, bytes] | None]
 #: ``zero_digits(text)``: ``text`` with every decimal digit (``\d``) made "0"
 ZeroDigits = Callable[[str], str]
+#: ``local_start(text, lo, hi)``: the smallest ``start >= lo`` with ``text[start:hi]`` all
+#: characters of an address's local part (``[\w.+-]``)
+LocalStart = Callable[[str, int, int], int]
+#: ``distinct_non_ascii(text)``: each non-ASCII character of ``text`` once, in order
+DistinctNonAscii = Callable[[str], str]
 #: ``row_sums(coef_t, indices, values, out)``: out[c] = the float32 sum of
 #: coef_t[indices[i], c] * values[i], added in the row's order
 RowSums = Callable[
@@ -43,6 +48,8 @@ class Native(NamedTuple):
     row_sums: RowSums
     unicode_row: UnicodeRow
     zero_digits: ZeroDigits
+    local_start: LocalStart
+    distinct_non_ascii: DistinctNonAscii
 
 
 def load() -> Native | None:
@@ -53,7 +60,7 @@ def load() -> Native | None:
         return None
     return Native(
         cfeat.ascii_row, cfeat.token_blocks, cfeat.row_sums, cfeat.unicode_row,
-        cfeat.zero_digits,
+        cfeat.zero_digits, cfeat.local_start, cfeat.distinct_non_ascii,
     )
 
 

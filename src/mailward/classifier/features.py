@@ -136,10 +136,14 @@ def _addresses_replaced(text: str) -> str:
     out: list[str] = []
     done = 0  # end of the last match
     at = text.find("@")
+    native = _native.NATIVE
     while at != -1:
-        start = at
-        while start > done and _LOCAL_CHAR.match(text, start - 1):
-            start -= 1
+        if native is not None:  # the same walk back, in C
+            start = native.local_start(text, done, at)
+        else:
+            start = at
+            while start > done and _LOCAL_CHAR.match(text, start - 1):
+                start -= 1
         found = _EMAIL.match(text, start) if start < at else None
         if found is None:
             at = text.find("@", at + 1)
