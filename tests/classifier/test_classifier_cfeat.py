@@ -306,23 +306,33 @@ def test_the_model_predicts_the_same_with_and_without_the_helper() -> None:
 
 
 @needs_c
-def test_the_row_uses_the_helper_for_ascii_text(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_row_uses_the_helper_for_ascii_and_unicode_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert NATIVE is not None
-    calls: list[str] = []
+    calls: list[tuple[str, str]] = []
 
     def counting(doc: str, *args: object) -> tuple[bytes, bytes] | None:
-        calls.append(doc)
+        calls.append(("ascii", doc))
         return NATIVE.ascii_row(doc, *args)  # type: ignore[arg-type]
 
-    native = _native.Native(counting, NATIVE.token_blocks, NATIVE.row_sums)
+    def counting_unicode(words: str, chars: str, *args: object) -> tuple[bytes, bytes] | None:
+        calls.append(("unicode", chars))
+        return NATIVE.unicode_row(words, chars, *args)  # type: ignore[arg-type]
+
+    native = NATIVE._replace(ascii_row=counting, unicode_row=counting_unicode)
     monkeypatch.setattr(_native, "NATIVE", native)
     featurizer = Featurizer(SPECS[0])
     msg = parsed(ASCII_MESSAGES[0])
     assert_same(featurizer.row(msg), featurizer.reference_row(msg))
-    assert calls == [features.body_text(msg)]
-    unicode = dataclasses.replace(msg, text="Grüße, café")  # declined, then the numpy path
+    assert calls == [("ascii", features.body_text(msg))]
+    unicode = dataclasses.replace(msg, text="Grüße, café")
     assert_same(featurizer.row(unicode), featurizer.reference_row(unicode))
-    assert len(calls) == 2
+    assert calls[1:] == [("unicode", features.body_text(unicode).lower())]
+    surrogate = dataclasses.replace(msg, text="Grüße \ud800 café")  # declined: the general path
+    with pytest.raises(UnicodeEncodeError):
+        featurizer.row(surrogate)
+    assert len(calls) == 3
 
 
 def test_a_helper_that_fails_to_import_leaves_the_python_path(

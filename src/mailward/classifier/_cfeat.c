@@ -627,6 +627,307 @@ done:
     return result;
 }
 
+/* Writes the UTF-8 bytes of code point ``c`` (not a surrogate) at out; returns their number
+ * (1 to 4). */
+static inline Py_ssize_t
+put_utf8(Py_UCS4 c, unsigned char *out)
+{
+    if (c < 0x80) {
+        out[0] = (unsigned char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        out[0] = (unsigned char)(0xC0 | (c >> 6));
+        out[1] = (unsigned char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        out[0] = (unsigned char)(0xE0 | (c >> 12));
+        out[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+        out[2] = (unsigned char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    out[0] = (unsigned char)(0xF0 | (c >> 18));
+    out[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+    out[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+    out[3] = (unsigned char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+/* What sre's ``\w`` matches in a str pattern (Py_UNICODE_ISALNUM or "_"). */
+static inline int
+is_word(Py_UCS4 c)
+{
+    return c < 128 ? WORD_CHAR[c] != 0 : Py_UNICODE_ISALNUM(c);
+}
+
+/* Appends the word block's columns of the str ``text`` (kind, data, len code points): the runs
+ * of two or more word characters (``\w\w++``, case kept: the caller lower-cased the text),
+ * each UTF-8 encoded and hashed, and each neighbouring pair joined by one space. Writes at most
+ * len + 1 columns (as word_columns). The scratch buffer holds a bigram: two disjoint runs of
+ * the text and a space, at most 4 len + 1 bytes. */
+static void
+unicode_word_columns(int kind, const void *data, Py_ssize_t len, uint32_t n, uint32_t *columns,
+                     Py_ssize_t *count, unsigned char *scratch)
+{
+    Py_ssize_t prev_bytes = -1; /* UTF-8 bytes of the previous token, -1 before the first */
+    Py_ssize_t i = 0;
+    while (i < len) {
+        if (!is_word(PyUnicode_READ(kind, data, i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t start = i;
+        while (i < len && is_word(PyUnicode_READ(kind, data, i))) {
+            i++;
+        }
+        if (i - start < 2) {
+            continue;
+        }
+        Py_ssize_t at = prev_bytes >= 0 ? prev_bytes + 1 : 0, size = 0;
+        for (Py_ssize_t j = start; j < i; j++) {
+            size += put_utf8(PyUnicode_READ(kind, data, j), scratch + at + size);
+        }
+        columns[(*count)++] = column_of(murmur3(scratch + at, size), n);
+        if (prev_bytes >= 0) {
+            columns[(*count)++] = column_of(murmur3(scratch, at + size), n);
+            memmove(scratch, scratch + at, (size_t)size);
+        }
+        prev_bytes = size;
+        scratch[size] = ' ';
+    }
+}
+
+/* Appends the char_wb 3-5 gram columns of the str ``text`` (kind, data, len code points; no
+ * surrogate): its words split at Py_UNICODE_ISSPACE (as str.split()), each UTF-8 encoded into
+ * word (at most 4 len bytes) and its windows hashed by utf8_char_columns (scratch: 4 len + 2
+ * bytes, starts: 4 len + 3 entries). At most 6 len + 3 columns (as char_columns). */
+static void
+unicode_char_columns(int kind, const void *data, Py_ssize_t len, uint32_t n, uint32_t offset,
+                     uint32_t *columns, Py_ssize_t *count, unsigned char *word,
+                     unsigned char *scratch, Py_ssize_t *starts)
+{
+    Py_ssize_t i = 0;
+    while (i < len) {
+        if (Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t size = 0;
+        while (i < len) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (Py_UNICODE_ISSPACE(c)) {
+                break;
+            }
+            size += put_utf8(c, word + size);
+            i++;
+        }
+        utf8_char_columns(word, size, n, offset, columns, count, scratch, starts);
+    }
+}
+
+/* Whether the str holds a surrogate code point (which strict UTF-8 cannot encode). */
+static int
+has_surrogate(int kind, const void *data, Py_ssize_t len)
+{
+    if (kind == PyUnicode_1BYTE_KIND) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < len; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c >= 0xD800 && c <= 0xDFFF) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* One bit per code point, for distinct_non_ascii: all clear between calls (each call clears
+ * the bits it set before returning; the GIL is held throughout, so calls do not interleave). */
+static unsigned char SEEN[(0x10FFFF >> 3) + 1];
+
+static PyObject *
+distinct_non_ascii(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "distinct_non_ascii takes a str");
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(arg) < 0) {
+        return NULL;
+    }
+#endif
+    Py_ssize_t len = PyUnicode_GET_LENGTH(arg);
+    int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    if (PyUnicode_IS_ASCII(arg)) {
+        return PyUnicode_New(0, 0);
+    }
+    /* at most len distinct characters, and never more than there are code points */
+    Py_ssize_t room = len < 0x110000 ? len : 0x110000;
+    Py_UCS4 *found = PyMem_New(Py_UCS4, (size_t)room);
+    if (found == NULL) {
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i); /* <= 0x10FFFF in any str */
+        if (c < 128) {
+            continue;
+        }
+        unsigned char bit = (unsigned char)(1u << (c & 7));
+        if (!(SEEN[c >> 3] & bit)) {
+            SEEN[c >> 3] |= bit;
+            found[n++] = c; /* n < room: each code point is added once */
+        }
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        SEEN[found[k] >> 3] = 0;
+    }
+    PyObject *result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, found, n);
+    PyMem_Free(found);
+    return result;
+}
+
+static PyObject *
+local_start(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *text;
+    Py_ssize_t lo, hi;
+    if (!PyArg_ParseTuple(args, "Unn:local_start", &text, &lo, &hi)) {
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0) {
+        return NULL;
+    }
+#endif
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    if (lo < 0 || hi > len || lo > hi) {
+        PyErr_SetString(PyExc_ValueError, "local_start needs 0 <= lo <= hi <= len(text)");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t start = hi;
+    while (start > lo) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, start - 1);
+        if (!(is_word(c) || c == '.' || c == '+' || c == '-')) {
+            break;
+        }
+        start--;
+    }
+    return PyLong_FromSsize_t(start);
+}
+
+static PyObject *
+zero_digits(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "zero_digits takes a str");
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(arg) < 0) {
+        return NULL;
+    }
+#endif
+    Py_ssize_t len = PyUnicode_GET_LENGTH(arg);
+    int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    Py_ssize_t first = 0;
+    while (first < len && !Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, first))) {
+        first++;
+    }
+    if (first == len) {
+        return Py_NewRef(arg);
+    }
+    /* a copy of the same kind (len items of kind bytes: no overflow, the str exists) */
+    void *copy = PyMem_Malloc((size_t)len * (size_t)kind);
+    if (copy == NULL) {
+        return PyErr_NoMemory();
+    }
+    memcpy(copy, data, (size_t)len * (size_t)kind);
+    for (Py_ssize_t i = first; i < len; i++) {
+        if (Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, copy, i))) {
+            PyUnicode_WRITE(kind, copy, i, '0');
+        }
+    }
+    /* the narrowest str of those characters (a digit may have been the widest one) */
+    PyObject *result = PyUnicode_FromKindAndData(kind, copy, len);
+    PyMem_Free(copy);
+    return result;
+}
+
+static PyObject *
+unicode_row(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *word_text, *char_text, *meta;
+    Py_ssize_t word_n, char_n, meta_n;
+    if (!PyArg_ParseTuple(args, "UUOnnn:unicode_row", &word_text, &char_text, &meta, &word_n,
+                          &char_n, &meta_n)) {
+        return NULL;
+    }
+    if (check_sizes(word_n, char_n, meta_n) < 0) {
+        return NULL;
+    }
+    PyObject *tokens = list_items(meta, "meta");
+    if (tokens == NULL) {
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(word_text) < 0 || PyUnicode_READY(char_text) < 0) {
+        Py_DECREF(tokens);
+        return NULL;
+    }
+#endif
+    Py_ssize_t len = PyUnicode_GET_LENGTH(word_text), char_len = PyUnicode_GET_LENGTH(char_text);
+    Py_ssize_t n_meta = PyTuple_GET_SIZE(tokens);
+    int kind = PyUnicode_KIND(word_text), char_kind = PyUnicode_KIND(char_text);
+    const void *data = PyUnicode_DATA(word_text), *char_data = PyUnicode_DATA(char_text);
+    if (len > MAX_DOC || char_len > MAX_DOC || n_meta > MAX_META ||
+        has_surrogate(char_kind, char_data, char_len)) {
+        Py_DECREF(tokens);
+        Py_RETURN_NONE;
+    }
+    /* word block <= len + 1, char block <= 6 char_len + 3, meta one each: under 2**26 */
+    Py_ssize_t capacity = (len + 1) + (6 * char_len + 3) + n_meta;
+    if (capacity > MAX_COLUMNS) {
+        Py_DECREF(tokens);
+        Py_RETURN_NONE;
+    }
+    /* scratch: a bigram (<= 4 len + 1 bytes) or a padded char word (<= 4 char_len + 2) */
+    Py_ssize_t longest = len > char_len ? len : char_len;
+    Py_ssize_t scratch = 4 * longest + 8;
+    Buffers b = {NULL, NULL, NULL};
+    unsigned char *word = PyMem_Malloc((size_t)(4 * char_len + 8));
+    Py_ssize_t *starts = PyMem_New(Py_ssize_t, (size_t)(4 * char_len + 8));
+    PyObject *result = NULL;
+    if (word == NULL || starts == NULL) {
+        PyErr_NoMemory();
+    }
+    else if (buffers_alloc(&b, capacity, scratch) == 0) {
+        uint32_t char_at = (uint32_t)word_n, meta_at = (uint32_t)(word_n + char_n);
+        Py_ssize_t count = 0;
+        unicode_word_columns(kind, data, len, (uint32_t)word_n, b.columns, &count, b.scratch);
+        unicode_char_columns(char_kind, char_data, char_len, (uint32_t)char_n, char_at,
+                             b.columns, &count, word, b.scratch, starts);
+        int done = meta_columns(tokens, (uint32_t)meta_n, meta_at, b.columns, &count);
+        if (done == 0) {
+            result = sorted_row(&b, count, char_at, meta_at, (uint32_t)meta_n);
+        }
+        else if (done == 1) {
+            result = Py_NewRef(Py_None);
+        }
+    }
+    buffers_free(&b);
+    PyMem_Free(word);
+    PyMem_Free(starts);
+    Py_DECREF(tokens);
+    return result;
+}
+
 /* Fills *view with a C-contiguous buffer of ``ndim`` dimensions of 4-byte items of the struct
  * format ``code`` ('f' or 'i'); ``writable`` asks for a writable one. */
 static int
@@ -691,6 +992,30 @@ row_sums(PyObject *Py_UNUSED(module), PyObject *args)
             goto done;
         }
     }
+    if (classes == 3 && terms > 0) {
+        /* the shipped model's three classes: the same products and sums, in the same order,
+         * held in registers (the first term starts each sum, as below) */
+        const float *row = weights + (Py_ssize_t)columns[0] * 3;
+        float number = numbers[0];
+        float s0 = row[0] * number, s1 = row[1] * number, s2 = row[2] * number;
+        for (Py_ssize_t i = 1; i < terms; i++) {
+#if defined(__GNUC__)
+            if (i + PREFETCH_AHEAD < terms) {
+                __builtin_prefetch(weights + (Py_ssize_t)columns[i + PREFETCH_AHEAD] * 3);
+            }
+#endif
+            row = weights + (Py_ssize_t)columns[i] * 3;
+            number = numbers[i];
+            float t0 = row[0] * number, t1 = row[1] * number, t2 = row[2] * number;
+            s0 = s0 + t0;
+            s1 = s1 + t1;
+            s2 = s2 + t2;
+        }
+        float three[3] = {s0, s1, s2};
+        memcpy(out.buf, three, sizeof(three));
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
     float local[MAX_LOCAL_CLASSES];
     float *sums = classes <= MAX_LOCAL_CLASSES ? local : PyMem_New(float, (size_t)classes);
     if (sums == NULL) {
@@ -736,6 +1061,21 @@ static PyMethodDef methods[] = {
      "token_blocks(tokens, char_words, meta, word_n, char_n, meta_n) -> (columns, values) | None\n\n"
      "The word, char_wb and meta blocks from the word unigrams, the lower-cased words of the\n"
      "char-gram text and the meta tokens (any str): as ascii_row; None when too large."},
+    {"unicode_row", unicode_row, METH_VARARGS,
+     "unicode_row(word_text, char_text, meta, word_n, char_n, meta_n) -> (columns, values) | None\n\n"
+     "The word, char_wb and meta blocks of any text: the word grams of ``word_text`` (lower-cased,\n"
+     "accents stripped), the char grams of ``char_text`` (lower-cased): as ascii_row; None when\n"
+     "too large or when ``char_text`` holds a surrogate."},
+    {"distinct_non_ascii", distinct_non_ascii, METH_O,
+     "distinct_non_ascii(text) -> str\n\n"
+     "Each non-ASCII character of ``text`` once, in the order they first appear."},
+    {"local_start", local_start, METH_VARARGS,
+     "local_start(text, lo, hi) -> int\n\n"
+     "Where the run of characters an address's local part may hold ([\\w.+-]) that ends at hi\n"
+     "begins, not before lo."},
+    {"zero_digits", zero_digits, METH_O,
+     "zero_digits(text) -> str\n\n"
+     "``text`` with every decimal digit (str.isdecimal, what re's \\d matches) made \"0\"."},
     {"row_sums", row_sums, METH_VARARGS,
      "row_sums(coef_t, indices, values, out) -> None\n\n"
      "out[c] = the float32 sum of coef_t[indices[i], c] * values[i], added in the row's order."},

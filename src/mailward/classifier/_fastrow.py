@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from mailward.classifier._charhash import hash_word_windows
 from mailward.classifier._native import Native
-from mailward.classifier._wordgrams import WordGrams
+from mailward.classifier._wordgrams import WordGrams, strip_accents
 
 IntArray = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float32]
@@ -63,6 +63,23 @@ class BlockHasher:
         indices = self._hash_loop([zip(tokens, repeat(1))], n_features, np.float32, False, 0)[0]
         return np.asarray(indices, dtype=np.int32)
 
+    def native_row(
+        self, doc: str, char_chars: int, meta: list[str], grams: WordGrams
+    ) -> tuple[bytes, bytes] | None:
+        """:meth:`text_blocks` as the compiled helper's (int32 columns, float32 values) bytes,
+        when it was built, ``grams`` splits text as it does (the standard token pattern) and it
+        takes ``doc``: an ASCII one whole (``ascii_row``), any other as its word-gram text
+        (lower-cased, accents stripped: what ``grams.tokens`` splits) and its char-gram text
+        (``unicode_row``); else None."""
+        native = self._native
+        if native is None or not grams.splits_ascii:
+            return None
+        if doc.isascii():
+            return native.ascii_row(doc, char_chars, meta, *self._sizes)
+        return native.unicode_row(
+            strip_accents(doc.lower()), doc[:char_chars].lower(), meta, *self._sizes
+        )
+
     def text_blocks(
         self, doc: str, char_chars: int, meta: list[str], grams: WordGrams
     ) -> tuple[IntArray, FloatArray]:
@@ -70,10 +87,15 @@ class BlockHasher:
         (``grams``), char grams of its first ``char_chars`` characters, and the ``meta`` tokens.
         In one call of the compiled helper when it was built, ``doc`` is ASCII and ``grams``
         splits ASCII text as the helper does; else here."""
-        if self._native is not None and grams.splits_ascii:
-            done = self._native.ascii_row(doc, char_chars, meta, *self._sizes)
-            if done is not None:
-                return _arrays(done)
+        done = self.native_row(doc, char_chars, meta, grams)
+        if done is not None:
+            return _arrays(done)
+        return self.token_row(doc, char_chars, meta, grams)
+
+    def token_row(
+        self, doc: str, char_chars: int, meta: list[str], grams: WordGrams
+    ) -> tuple[IntArray, FloatArray]:
+        """:meth:`text_blocks` from the tokens of ``doc`` (any text): :meth:`hashed_blocks`."""
         return self.hashed_blocks(grams.tokens(doc), doc[:char_chars].lower().split(), meta)
 
     def hashed_blocks(

@@ -20,6 +20,17 @@ AsciiRow = Callable[[str, int, list[str], int, int, int], tuple[bytes, bytes] | 
 #: ``token_blocks(tokens, char_words, meta, word_n, char_n, meta_n)``: the same from the word
 #: unigrams, the lower-cased words of the char-gram text and the meta tokens (any str), or None
 TokenBlocks = Callable[[list[str], list[str], list[str], int, int, int], tuple[bytes, bytes] | None]
+#: ``unicode_row(word_text, char_text, meta, word_n, char_n, meta_n)``: the same from any text,
+#: given its word-gram text (lower-cased, accents stripped) and char-gram text (lower-cased),
+#: or None (too large, a surrogate in the char-gram text)
+UnicodeRow = Callable[[str, str, list[str], int, int, int], tuple[bytes, bytes] | None]
+#: ``zero_digits(text)``: ``text`` with every decimal digit (``\d``) made "0"
+ZeroDigits = Callable[[str], str]
+#: ``local_start(text, lo, hi)``: the smallest ``start >= lo`` with ``text[start:hi]`` all
+#: characters of an address's local part (``[\w.+-]``)
+LocalStart = Callable[[str, int, int], int]
+#: ``distinct_non_ascii(text)``: each non-ASCII character of ``text`` once, in order
+DistinctNonAscii = Callable[[str], str]
 #: ``row_sums(coef_t, indices, values, out)``: out[c] = the float32 sum of
 #: coef_t[indices[i], c] * values[i], added in the row's order
 RowSums = Callable[
@@ -35,6 +46,10 @@ class Native(NamedTuple):
     ascii_row: AsciiRow
     token_blocks: TokenBlocks
     row_sums: RowSums
+    unicode_row: UnicodeRow
+    zero_digits: ZeroDigits
+    local_start: LocalStart
+    distinct_non_ascii: DistinctNonAscii
 
 
 def load() -> Native | None:
@@ -43,7 +58,10 @@ def load() -> Native | None:
         import mailward.classifier._cfeat as cfeat  # noqa: PLC0415 (optional, compiled)
     except ImportError:
         return None
-    return Native(cfeat.ascii_row, cfeat.token_blocks, cfeat.row_sums)
+    return Native(
+        cfeat.ascii_row, cfeat.token_blocks, cfeat.row_sums, cfeat.unicode_row,
+        cfeat.zero_digits, cfeat.local_start, cfeat.distinct_non_ascii,
+    )
 
 
 NATIVE = load()

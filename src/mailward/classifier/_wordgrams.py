@@ -19,6 +19,8 @@ import unicodedata
 
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from mailward.classifier import _native
+
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 #: scikit-learn's token pattern and the same tokens found faster: ``\b\w\w+\b`` matches
 #: whole runs of two or more word characters, which is what ``\w\w++`` finds scanning left to
@@ -48,7 +50,14 @@ def strip_accents(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     if decomposed.isascii():
         return decomposed
-    for mark in set("".join(_NON_ASCII.findall(decomposed))):
+    native = _native.NATIVE
+    # each non-ASCII character once: by the compiled helper in one pass, else from its runs
+    marks = (
+        native.distinct_non_ascii(decomposed)
+        if native is not None
+        else set("".join(_NON_ASCII.findall(decomposed)))
+    )
+    for mark in marks:
         if unicodedata.combining(mark):
             decomposed = decomposed.replace(mark, "")
     return decomposed

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import repeat
@@ -117,6 +118,9 @@ def body_text(msg: ParsedMessage, limit: int = WORD_CHARS) -> str:
         text = _addresses_replaced(text)
     if text.isascii():  # \d matches only 0-9 there: one translate, not a match per digit
         return text.translate(_ASCII_DIGITS)
+    native = _native.NATIVE
+    if native is not None:  # the same characters (str.isdecimal), in one pass
+        return native.zero_digits(text)
     return _DIGIT.sub("0", text)
 
 
@@ -132,10 +136,14 @@ def _addresses_replaced(text: str) -> str:
     out: list[str] = []
     done = 0  # end of the last match
     at = text.find("@")
+    native = _native.NATIVE
     while at != -1:
-        start = at
-        while start > done and _LOCAL_CHAR.match(text, start - 1):
-            start -= 1
+        if native is not None:  # the same walk back, in C
+            start = native.local_start(text, done, at)
+        else:
+            start = at
+            while start > done and _LOCAL_CHAR.match(text, start - 1):
+                start -= 1
         found = _EMAIL.match(text, start) if start < at else None
         if found is None:
             at = text.find("@", at + 1)
@@ -164,20 +172,43 @@ def _bucket(count: int) -> str:
     return str(min(count, 5)) if count <= 5 else ("6-10" if count <= 10 else "many")
 
 
-def meta_tokens(msg: ParsedMessage, attachments: bool = True) -> list[str]:
-    """Link and attachment tokens ("dom:example.com", "tld:com", "att:type:application/pdf")."""
+@dataclass(frozen=True, slots=True)
+class LinkFacts:
+    """What :func:`meta_tokens` and :func:`dense_features` both read of the links, worked out
+    once: whether each of the first links' hosts is an IP address, whether any link's is, and
+    the number of distinct registrable domains."""
+
+    ip_first: tuple[bool, ...]
+    any_ip: bool
+    domains: int
+
+    @classmethod
+    def of(cls, msg: ParsedMessage) -> LinkFacts:
+        urls = msg.urls
+        first = tuple(_is_ip(url.host) for url in urls[:_MAX_URLS])
+        any_ip = any(first) or any(_is_ip(url.host) for url in urls[_MAX_URLS:])
+        return cls(first, any_ip, len({url.domain for url in urls}))
+
+
+def meta_tokens(
+    msg: ParsedMessage, attachments: bool = True, links: LinkFacts | None = None
+) -> list[str]:
+    """Link and attachment tokens ("dom:example.com", "tld:com", "att:type:application/pdf");
+    ``links`` is :meth:`LinkFacts.of` ``msg`` when the caller has it already."""
+    if links is None:
+        links = LinkFacts.of(msg)
     tokens: list[str] = []
-    for url in msg.urls[:_MAX_URLS]:
-        host = url.host
-        if _is_ip(host):
+    for url, is_ip in zip(msg.urls[:_MAX_URLS], links.ip_first, strict=True):
+        if is_ip:
             tokens.append("ip_link")
         else:
-            tokens += [f"dom:{url.domain}", f"tld:{url.domain.rsplit('.', 1)[-1]}"]
+            domain = url.domain
+            tokens += [f"dom:{domain}", f"tld:{domain.rsplit('.', 1)[-1]}"]
         tokens.append(f"scheme:{url.scheme}")
         path = url.url.split("://", 1)[-1].partition("/")[2].lower()
-        tokens += [f"path:{word}" for word in _PATH_WORD.findall(path)[:8]]
-    domains = {u.domain for u in msg.urls}
-    tokens += [f"urls:{_bucket(len(msg.urls))}", f"domains:{_bucket(len(domains))}"]
+        if path:
+            tokens += [f"path:{word}" for word in _PATH_WORD.findall(path)[:8]]
+    tokens += [f"urls:{_bucket(len(msg.urls))}", f"domains:{_bucket(links.domains)}"]
     if not attachments:
         return tokens
     for att in msg.attachments:
@@ -194,22 +225,45 @@ def meta_tokens(msg: ParsedMessage, attachments: bool = True) -> list[str]:
     return tokens
 
 
-def dense_features(msg: ParsedMessage, attachments: bool = True) -> list[float]:
-    """A few numbers, each roughly within 0..1, in the order of :data:`DENSE_NAMES`."""
-    subject_letters = [c for c in msg.subject if c.isalpha()]
-    upper = (
-        sum(c.isupper() for c in subject_letters) / len(subject_letters) if subject_letters else 0.0
-    )
-    ips = any(_is_ip(u.host) for u in msg.urls)
+#: ASCII letters and upper-case letters, deleted by ``bytes.translate`` to count them.
+_ASCII_LETTERS = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1))
+_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+
+
+def upper_share(subject: str) -> float:
+    """The share of the subject's letters that are upper case (0.0 without letters): the
+    letters (``isalpha``) that are ``isupper``. An ASCII subject's are counted by two
+    ``bytes.translate`` deletions (there the letters are A-Z and a-z, the upper case A-Z): the
+    same whole counts, so the same quotient."""
+    if subject.isascii():
+        raw = subject.encode("ascii")
+        letters = len(raw) - len(raw.translate(None, _ASCII_LETTERS))
+        if not letters:
+            return 0.0
+        return (len(raw) - len(raw.translate(None, _ASCII_UPPER))) / letters
+    subject_letters = [c for c in subject if c.isalpha()]
+    if not subject_letters:
+        return 0.0
+    return sum(c.isupper() for c in subject_letters) / len(subject_letters)
+
+
+def dense_features(
+    msg: ParsedMessage, attachments: bool = True, links: LinkFacts | None = None
+) -> list[float]:
+    """A few numbers, each roughly within 0..1, in the order of :data:`DENSE_NAMES`;
+    ``links`` is :meth:`LinkFacts.of` ``msg`` when the caller has it already."""
+    if links is None:
+        links = LinkFacts.of(msg)
+    text = msg.text
     return [
         math.log1p(len(msg.urls)) / 5,
-        math.log1p(len({u.domain for u in msg.urls})) / 4,
-        1.0 if ips else 0.0,
+        math.log1p(links.domains) / 4,
+        1.0 if links.any_ip else 0.0,
         math.log1p(len(msg.attachments)) / 3 if attachments else 0.0,
-        math.log1p(len(msg.text)) / 12,
-        upper,
-        min((msg.subject + msg.text[:2000]).count("!"), 10) / 10,
-        1.0 if not msg.text or msg.text.isspace() else 0.0,  # `not text.strip()`, no copy
+        math.log1p(len(text)) / 12,
+        upper_share(msg.subject),
+        min(msg.subject.count("!") + text.count("!", 0, 2000), 10) / 10,
+        1.0 if not text or text.isspace() else 0.0,  # `not text.strip()`, no copy
     ]
 
 
@@ -305,6 +359,8 @@ class Featurizer:
         self._dense_at = self.spec.n_features - len(self.spec.dense_names)
         self._dense_columns = np.arange(self._dense_at, self.spec.n_features, dtype=np.int32)
         self._fast: BlockHasher | None = None
+        #: the dense block's columns as native int32 bytes
+        self._dense_bytes = self._dense_columns.tobytes()
 
     def row(self, msg: ParsedMessage) -> tuple[IntArray, FloatArray]:
         """One message's row: (column indices, values), blocks in column order."""
@@ -315,21 +371,36 @@ class Featurizer:
             sizes = (spec.word_features, spec.char_features, spec.meta_features)
             self._fast = BlockHasher(sizes, _hash_fast, _native.NATIVE)
         doc = body_text(msg)
-        meta = meta_tokens(msg, self.spec.attachment_features)
+        attachments = self.spec.attachment_features
+        links = LinkFacts.of(msg)
+        meta = meta_tokens(msg, attachments, links)
+        fast = self._fast
         try:
-            indices, values = self._fast.text_blocks(doc, CHAR_CHARS, meta, self._grams)
+            done = fast.native_row(doc, CHAR_CHARS, meta, self._grams)
+            if done is None:
+                indices, values = fast.token_row(doc, CHAR_CHARS, meta, self._grams)
         except UnicodeEncodeError:  # a lone surrogate: the general path says what happens
             return self.reference_row(msg)
+        numbers = self._dense_numbers(msg, links)
+        if done is not None:  # the compiled helper's bytes: the dense block joined as bytes
+            # (array("f") rounds each float to float32 as np.array(..., float32) does)
+            return (
+                np.frombuffer(done[0] + self._dense_bytes, dtype=np.int32),
+                np.frombuffer(done[1] + array("f", numbers).tobytes(), dtype=np.float32),
+            )
         return (
             np.concatenate((indices, self._dense_columns)),
-            np.concatenate((values, self._dense(msg))),
+            np.concatenate((values, np.array(numbers, dtype=np.float32))),
         )
 
-    def _dense(self, msg: ParsedMessage) -> FloatArray:
-        numbers = dense_features(msg, self.spec.attachment_features)
+    def _dense_numbers(self, msg: ParsedMessage, links: LinkFacts | None = None) -> list[float]:
+        numbers = dense_features(msg, self.spec.attachment_features, links)
         if self.spec.identity_features:
             numbers += identity.analyse(msg, identity.shipped_registry()).features()
-        return np.array(numbers, dtype=np.float32)
+        return numbers
+
+    def _dense(self, msg: ParsedMessage) -> FloatArray:
+        return np.array(self._dense_numbers(msg), dtype=np.float32)
 
     def reference_row(self, msg: ParsedMessage) -> tuple[IntArray, FloatArray]:
         """:meth:`row` the general way: each block hashed and normalised on its own."""

@@ -84,6 +84,10 @@ class AuthEvidence:
         return cls(frozenset(dkim), spf, dmarc)
 
 
+#: :meth:`AuthEvidence.from_results` of no results (frozen: one is shared).
+_NO_AUTH = AuthEvidence()
+
+
 @dataclass(frozen=True, slots=True)
 class BrandVerdict:
     """One claimed brand and what supports it."""
@@ -366,7 +370,7 @@ def analyse(
     (the content model and the identity detector analyse one message with different ones).
     """
     facts = _message_part(msg, brands)
-    auth = AuthEvidence.from_results(auth_results)
+    auth = AuthEvidence.from_results(auth_results) if auth_results else _NO_AUTH
     rp_domain = envelope_sender.rpartition("@")[2].lower() if "@" in envelope_sender else ""
     verdicts = []
     for known in facts.claims:
