@@ -228,3 +228,12 @@ def test_observing_stores_what_the_reference_stores(
     assert max(ref["sizes"].values()) >= 450
     assert any(p[5] for p in ref["placed"])  # merges made
     assert {p[2] for p in ref["placed"]} >= {"new", "content", "attachment"}
+
+
+def test_network_of_remembered_is_the_network() -> None:
+    from mailward.activity.baseline import network_of
+    for ip, v4, v6 in [("203.0.113.9", 24, 64), ("203.0.113.9", 16, 64), (" [2001:db8::1] ", 24, 48),
+                       ("2001:db8::1", 24, 64), ("not an ip", 24, 64), ("", 24, 64)]:
+        for _ in range(2):
+            assert network_of(ip, v4, v6) == network_of.__wrapped__(ip, v4, v6)
+    assert network_of("203.0.113.9", 24, 64) == "203.0.113.0/24"

@@ -174,7 +174,7 @@ class CampaignIndex:
         if has_text:
             keys = self.lsh.query(sig)  # the newest CONTENT_CANDIDATES
             if keys:
-                found.update(self._similar(sig, keys, self.similarity, "content"))
+                found = self._similar(sig, keys, self.similarity, "content")  # a new dict
                 if found:
                     ways["content"] = len(found)
         for value in ind.strong:
@@ -199,10 +199,10 @@ class CampaignIndex:
         labels = itemgetter(*found)(self.labels)
         if len(found) == 1:
             labels = (labels,)
-        distinct = dict.fromkeys(labels)
-        if len(distinct) == 1:  # one cluster (most messages): nothing to rank
+        if labels.count(labels[0]) == len(labels):  # one cluster (most messages): no ranking
             # the way most members matched, the first found of those as many
             return self.root(labels[0]), max(ways, key=ways.__getitem__), ()
+        distinct = dict.fromkeys(labels)
         roots = {label: self.root(label) for label in distinct}
         if len(set(roots.values())) == 1:
             return next(iter(roots.values())), max(ways, key=ways.__getitem__), ()

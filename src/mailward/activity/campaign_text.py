@@ -228,7 +228,8 @@ class SignatureMatrix:
         if is_blank(sig):
             return list(keys) if threshold <= 0.0 else []
         rows = self._rows_of(keys)
-        distinct = dict.fromkeys(rows)
+        # one row for all (a campaign's identical texts): no dict of them to make
+        distinct = (rows[0],) if rows.count(rows[0]) == len(rows) else dict.fromkeys(rows)
         if len(distinct) == len(rows):  # a signature each: one figure per key
             scores = self._scores(sig, np.array(rows, dtype=np.intp))
             picked = np.flatnonzero(scores >= threshold).tolist()
