@@ -88,9 +88,9 @@ def _old_similar(self: CampaignIndex, sig: LeanMinHash, keys: list[str], thresho
     return dict.fromkeys(compress(keys, [s >= threshold for s in scores]), kind)
 
 
-def _old_bands(self: cl.NewestLSH, sig: LeanMinHash) -> list[bytes]:
+def _old_bands(self: cl.NewestLSH, sig: LeanMinHash) -> tuple[bytes, ...]:
     values = sig.hashvalues
-    return [bytes(values[start:end].byteswap().data) for start, end in self.ranges]
+    return tuple([bytes(values[start:end].byteswap().data) for start, end in self.ranges])
 
 
 def _messages(settings: Settings) -> list[Observed]:

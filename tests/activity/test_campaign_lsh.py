@@ -90,5 +90,5 @@ def test_bands_are_keyed_as_datasketch_keys_them() -> None:
     full.insert("x", sig)
     mine.insert("x", sig)
     assert [r for r in full.hashranges] == mine.ranges
-    assert mine.keys["x"] == [full._H(sig.hashvalues[s:e]) for s, e in full.hashranges]
+    assert list(mine.keys["x"]) == [full._H(sig.hashvalues[s:e]) for s, e in full.hashranges]
     assert np.array_equal(sig.hashvalues, _sig(list("abcdefghij")).hashvalues)

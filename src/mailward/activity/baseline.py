@@ -29,8 +29,11 @@ from mailward.activity import _schema as t
 from mailward.store._engine import open_tables, transaction
 
 
+@functools.lru_cache(maxsize=4096)
 def network_of(ip: str, v4_prefix: int = 24, v6_prefix: int = 64) -> str:
-    """The client network an address belongs to (``198.51.100.0/24``); "" if not an IP."""
+    """The client network an address belongs to (``198.51.100.0/24``); "" if not an IP.
+    Remembered for the last 4,096 (address, prefixes): a client sends many messages, and the
+    campaigns and the activity monitor both ask for each one."""
     try:
         addr = ipaddress.ip_address(ip.strip().strip("[]"))
     except ValueError:

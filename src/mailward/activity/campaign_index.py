@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass
 from itertools import filterfalse, islice
-from operator import attrgetter
+from operator import itemgetter
 
 from datasketch import LeanMinHash
 
@@ -31,7 +31,6 @@ INDICATOR_CANDIDATES = 50
 #: of near-identical messages is recognised from its latest members as well as from all of
 #: them, and its next message costs the same whatever its size.
 CONTENT_CANDIDATES = 200
-_CLUSTER = attrgetter("cluster")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +123,7 @@ class CampaignIndex:
         self.similarity = similarity
         self.infra_similarity = infra_similarity
         self.members: dict[str, IndexedMessage] = {}
+        self.labels: dict[str, str] = {}  # key -> its member's cluster label (a quick lookup)
         #: The members' signatures as rows of one array (compared without stacking them).
         self.signatures = ct.SignatureMatrix()
         self.received: dict[str, float] = {}  # key -> its member's ``at`` (a quick sort key)
@@ -157,33 +157,56 @@ class CampaignIndex:
 
     def _newest(self, value: str) -> list[str]:
         """The newest ``INDICATOR_CANDIDATES`` messages showing an indicator."""
-        return list(islice(reversed(self.by_indicator.get(value, {})), INDICATOR_CANDIDATES))
+        keys = self.by_indicator.get(value)
+        if not keys:
+            return []
+        return list(islice(reversed(keys), INDICATOR_CANDIDATES))
 
     def match(self, sig: LeanMinHash, ind: Indicators
               ) -> tuple[str | None, str, tuple[str, ...]]:
         """The cluster a message with ``sig`` and ``ind`` joins, how (None, "new"), and the
         other clusters it matches members of too (the most matching members first)."""
         found: dict[str, str] = {}  # matching member -> how, in the order they were found
+        # how many of ``found`` matched each way, in the order the ways were first found
+        # (what a Counter of found's values would hold: a member is never found twice)
+        ways: dict[str, int] = {}
         has_text = not ct.is_blank(sig)
         if has_text:
             keys = self.lsh.query(sig)  # the newest CONTENT_CANDIDATES
-            found.update(self._similar(sig, keys, self.similarity, "content"))
+            if keys:
+                found = self._similar(sig, keys, self.similarity, "content")  # a new dict
+                if found:
+                    ways["content"] = len(found)
         for value in ind.strong:
+            before = len(found)
             found.update(dict.fromkeys(filterfalse(found.__contains__, self._newest(value)),
                                        "attachment"))
+            if len(found) > before:
+                ways["attachment"] = ways.get("attachment", 0) + len(found) - before
         if has_text:
             for value in ind.infra:
                 keys = list(filterfalse(found.__contains__, self._newest(value)))
+                if not keys:
+                    continue
                 kind = "link" if value.startswith("link:") else "infra"
+                before = len(found)
                 found.update(self._similar(sig, keys, self.infra_similarity, kind))
+                if len(found) > before:
+                    ways[kind] = ways.get(kind, 0) + len(found) - before
         if not found:
             return None, "new", ()
         # the members' clusters, each label followed to its root once
-        labels = list(map(_CLUSTER, map(self.members.__getitem__, found)))
-        roots = {label: self.root(label) for label in dict.fromkeys(labels)}
-        if len(set(roots.values())) == 1:  # one cluster (most messages): nothing to rank
-            return next(iter(roots.values())), Counter(found.values()).most_common(1)[0][0], ()
-        return self._ranked(found, labels, roots)
+        labels = itemgetter(*found)(self.labels)
+        if len(found) == 1:
+            labels = (labels,)
+        if labels.count(labels[0]) == len(labels):  # one cluster (most messages): no ranking
+            # the way most members matched, the first found of those as many
+            return self.root(labels[0]), max(ways, key=ways.__getitem__), ()
+        distinct = dict.fromkeys(labels)
+        roots = {label: self.root(label) for label in distinct}
+        if len(set(roots.values())) == 1:
+            return next(iter(roots.values())), max(ways, key=ways.__getitem__), ()
+        return self._ranked(found, list(labels), roots)
 
     def _similar(self, sig: LeanMinHash, keys: list[str], threshold: float,
                  kind: str) -> dict[str, str]:
@@ -213,6 +236,7 @@ class CampaignIndex:
             return
         self.signatures.add(key, member.sig)  # first: it refuses a signature of another size
         self.members[key] = member
+        self.labels[key] = member.cluster
         self.received[key] = member.at
         self.order.append((member.at, key))
         if not ct.is_blank(member.sig):
@@ -229,6 +253,7 @@ class CampaignIndex:
             if member is None:
                 continue
             del self.received[key]
+            del self.labels[key]
             self.signatures.remove(key)
             if not ct.is_blank(member.sig):
                 self.lsh.remove(key)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from itertools import compress
 from operator import itemgetter
 from typing import Any
 
@@ -144,13 +145,21 @@ def similarities(sig: MinHash, others: Sequence[MinHash]) -> list[float]:
 class SignatureMatrix:
     """Signatures by key, kept as the rows of one array: :meth:`similarities` compares one
     signature with any of them by one gather of their rows, the same figures as
-    :func:`similarities` without stacking the candidates' arrays for every message."""
+    :func:`similarities` without stacking the candidates' arrays for every message.
+
+    Keys whose signatures hold the same values share one row (a campaign's members often
+    have the same normalised text): a signature is compared with each distinct row of its
+    candidates once, and each candidate gets its row's figure."""
 
     def __init__(self) -> None:
         self._values: Any = None  # rows of hash values, allocated on the first add
         self._blank: Any = np.zeros(0, dtype=bool)  # rows of an empty text's signature
-        self._row: dict[str, int] = {}
+        self._row: dict[str, int] = {}  # key -> its row
+        self._by_values: dict[bytes, int] = {}  # a row's values (dtype and bytes) -> the row
+        self._values_of: dict[int, bytes] = {}  # the reverse
+        self._users: dict[int, int] = {}  # row -> keys on it
         self._free: list[int] = []
+        self._made = 0  # rows used so far (free ones included)
 
     def __len__(self) -> int:
         return len(self._row)
@@ -166,20 +175,39 @@ class SignatureMatrix:
         wider = np.result_type(self._values.dtype, values.dtype)
         if wider != self._values.dtype:
             self._values = self._values.astype(wider)
-        row = self._row.get(key)
+        content = values.dtype.str.encode() + values.tobytes()
+        row = self._by_values.get(content)
+        old = self._row.get(key)
+        if old is not None:
+            if old == row:
+                return
+            self._release(old)
         if row is None:
-            row = self._free.pop() if self._free else len(self._row)
+            row = self._free.pop() if self._free else self._made
             if row >= self._values.shape[0]:
                 grow = self._values.shape[0]
                 self._values = np.concatenate([self._values, np.empty_like(self._values)])
                 self._blank = np.concatenate([self._blank, np.zeros(grow, dtype=bool)])
-            self._row[key] = row
-        self._values[row] = values
-        self._blank[row] = bool(np.array_equal(values, empty_hashvalues(values.shape[0])))
+            self._made = max(self._made, row + 1)
+            self._values[row] = values
+            self._blank[row] = bool(np.array_equal(values, empty_hashvalues(values.shape[0])))
+            self._by_values[content] = row
+            self._values_of[row] = content
+            self._users[row] = 0
+        self._users[row] += 1
+        self._row[key] = row
 
     def remove(self, key: str) -> None:
         row = self._row.pop(key, None)
         if row is not None:
+            self._release(row)
+
+    def _release(self, row: int) -> None:
+        """One key fewer on ``row``; the row is free when none is left."""
+        self._users[row] -= 1
+        if not self._users[row]:
+            del self._users[row]
+            del self._by_values[self._values_of.pop(row)]
             self._free.append(row)
 
     def similarities(self, sig: MinHash, keys: Sequence[str]) -> list[float]:
@@ -188,28 +216,49 @@ class SignatureMatrix:
             return []
         if is_blank(sig):
             return [0.0] * len(keys)
-        result: list[float] = self._scores(sig, keys).tolist()
+        rows = self._rows_of(keys)
+        result: list[float] = self._scores(sig, np.array(rows, dtype=np.intp)).tolist()
         return result
 
     def similar(self, sig: MinHash, keys: Sequence[str], threshold: float) -> list[str]:
         """Those of ``keys`` (in their order) whose :meth:`similarities` with ``sig`` is at
-        least ``threshold``: the same keys, compared in one array operation."""
+        least ``threshold``: the same keys, each distinct row compared once."""
         if not keys:
             return []
         if is_blank(sig):
             return list(keys) if threshold <= 0.0 else []
-        picked = np.flatnonzero(self._scores(sig, keys) >= threshold).tolist()
-        if len(picked) == len(keys):
+        rows = self._rows_of(keys)
+        # one row for all (a campaign's identical texts): no dict of them to make
+        distinct = (rows[0],) if rows.count(rows[0]) == len(rows) else dict.fromkeys(rows)
+        if len(distinct) == len(rows):  # a signature each: one figure per key
+            scores = self._scores(sig, np.array(rows, dtype=np.intp))
+            picked = np.flatnonzero(scores >= threshold).tolist()
+            if len(picked) == len(keys):
+                return list(keys)
+            return [keys[i] for i in picked]
+        if len(distinct) == 1:  # one signature, often this very one: all or none pass
+            mine = np.asarray(sig.hashvalues)
+            if self._by_values.get(mine.dtype.str.encode() + mine.tobytes()) == rows[0]:
+                # equal values (not blank: ``sig`` is not): a similarity of exactly 1.0
+                return list(keys) if threshold <= 1.0 else []
+        passed = self._scores(sig, np.fromiter(distinct, np.intp, len(distinct))) >= threshold
+        if passed.all():
             return list(keys)
-        return [keys[i] for i in picked]
+        if not passed.any():
+            return []
+        kept = set(compress(distinct, passed.tolist()))
+        return [key for key, row in zip(keys, rows, strict=True) if row in kept]
 
-    def _scores(self, sig: MinHash, keys: Sequence[str]) -> Any:
-        """The similarities of a non-blank ``sig`` with ``keys``' signatures, as an array."""
+    def _rows_of(self, keys: Sequence[str]) -> tuple[int, ...]:
+        found = itemgetter(*keys)(self._row)
+        return found if len(keys) > 1 else (found,)
+
+    def _scores(self, sig: MinHash, rows: Any) -> Any:
+        """The similarities of a non-blank ``sig`` with the signatures of ``rows`` (an array
+        of row numbers), as an array."""
         mine = np.asarray(sig.hashvalues)
         if mine.shape != self._values.shape[1:]:
             raise ValueError("cannot compare MinHash signatures of different lengths")
-        found = itemgetter(*keys)(self._row)
-        rows = np.array(found if len(keys) > 1 else (found,), dtype=np.intp)
         equal = np.count_nonzero(self._values[rows] == mine, axis=1)
         scores = equal / float(mine.shape[0])
         scores[self._blank[rows]] = 0.0
