@@ -15,6 +15,9 @@ TEXTS = [
     "x://nope a.www.nope mail@www.nope wwww.yes.example", "\u0130stanbul www.example.com http://a.b",
     "http://a.example/http://b.example www.www.example", "://", "www.",
     "www.é.example wWw.x.example é", "é WWW.x Ww.no w.no wwww.yes ww", "ñWw.no xWWW.y.example",
+    # characters past Latin-1 (searched as "?"), surrogates, astral ones: positions kept
+    "\u20ac www.a.example \U0001f600https://b.example/\u0100 \udc80WWW.c.example",
+    "\U0001f600\U0001f600://x \u0130www.d.example \u212a http://e.example \u0101ww.no",
 ]  # fmt: skip
 
 
@@ -37,7 +40,8 @@ def test_random_texts_give_the_same_matches() -> None:
         text = "".join(rng.choice("wW.wé :/hpst\u0130x") for _ in range(rng.randint(0, 30)))
         test_the_same_matches_as_finditer(text)
     pieces = ["http", "HTTPS", "ftp", "htt\u017f", "tp", "s", "://", ":/", "www.", "w", "W",
-              ".", "é", " ", "x", "_", "-", "\u0130", "a.example", "/p?q"]  # fmt: skip
+              ".", "é", " ", "x", "_", "-", "\u0130", "a.example", "/p?q", "\u20ac", "\udc80",
+              "\U0001f600", "\u0175", "\u212a"]  # fmt: skip
     for _ in range(3000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
         test_the_same_matches_as_finditer(text)

@@ -35,6 +35,12 @@ _PARAMS_KEPT = 4096
 _PARAMS_VALUE_MAX = 1000
 #: Content types by Content-Type value (bounded as :data:`_PARAMS`).
 _CTYPES: dict[str, str] = {}
+#: Boundaries and charsets by Content-Type value (bounded as :data:`_PARAMS`); a value
+#: without one maps to :data:`_NONE`.
+_BOUNDARIES: dict[str, object] = {}
+_CHARSETS: dict[str, object] = {}
+_NONE = object()  # "no such parameter" in the two caches above
+_UNSEEN = object()  # a value not in a cache yet
 #: Mailboxes by an address header's values (the same From and To come back message after
 #: message; Address is immutable), bounded as :data:`_PARAMS` (values of at most
 #: _PARAMS_VALUE_MAX characters in all).
@@ -167,6 +173,31 @@ class IndexedMessage(Message):
                 _CTYPES.clear()
             ctype = _CTYPES[value] = super().get_content_type()
         return ctype
+
+    def get_boundary(self, failobj: Any = None) -> Any:
+        # Message reads the parameters again on each call (a multipart is asked five times
+        # in a parse: parser, ambiguity check, quirks); the answer depends on the value alone
+        value = self.get("content-type")
+        if type(value) is not str or len(value) > _PARAMS_VALUE_MAX:
+            return super().get_boundary(failobj)
+        found = _BOUNDARIES.get(value, _UNSEEN)
+        if found is _UNSEEN:
+            if len(_BOUNDARIES) >= _PARAMS_KEPT:
+                _BOUNDARIES.clear()
+            found = _BOUNDARIES[value] = super().get_boundary(_NONE)
+        return failobj if found is _NONE else found
+
+    def get_content_charset(self, failobj: Any = None) -> Any:
+        # as get_boundary: the answer (or an error, which is not kept) depends on the value
+        value = self.get("content-type")
+        if type(value) is not str or len(value) > _PARAMS_VALUE_MAX:
+            return super().get_content_charset(failobj)
+        found = _CHARSETS.get(value, _UNSEEN)
+        if found is _UNSEEN:
+            if len(_CHARSETS) >= _PARAMS_KEPT:
+                _CHARSETS.clear()
+            found = _CHARSETS[value] = super().get_content_charset(_NONE)
+        return failobj if found is _NONE else found
 
     def _get_params_preserve(self, failobj: Any, header: str) -> Any:
         # Message parses a header's parameters again on every get_param, get_boundary,

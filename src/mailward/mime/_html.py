@@ -250,7 +250,12 @@ def check_nesting(html: str) -> None:
     deep side; below 6000 start tags of elements that can nest no document can reach the limit, so
     most are not looked at.
     """
-    if html.count("<") - html.count("</") <= _UNCHECKED_TAGS:
+    # start tags are at most the "<" less the "</": a text of fewer characters, or with fewer
+    # "<", than the bound needs neither count of "</"
+    if len(html) <= _UNCHECKED_TAGS:
+        return
+    opening = html.count("<")
+    if opening <= _UNCHECKED_TAGS or opening - html.count("</") <= _UNCHECKED_TAGS:
         return
     names = Counter(_START_NAME.findall(html))
     if sum(n for name, n in names.items() if name.lower() not in _FLAT_TAGS) <= _UNCHECKED_TAGS:

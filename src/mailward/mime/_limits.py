@@ -42,6 +42,12 @@ _ADDRESS_HEADER = re.compile(
 #: a line start. The same values (group 1): a match ends before a LF that starts no fold, so
 #: it never takes the LF a next match starts with.
 _ADDRESS_HEADER_LF = re.compile(rb"\n(?:resent-)?(?:from|sender|reply-to|to|cc|bcc)" + _FOLDED)
+#: :data:`_ADDRESS_HEADER_LF` on bytes of any case (ASCII letters only: those of the lower-cased
+#: copy), and the same for the first line, which no LF comes before.
+_ADDRESS_HEADER_LF_ANY_CASE = re.compile(_ADDRESS_HEADER_LF.pattern, re.IGNORECASE)
+_ADDRESS_HEADER_FIRST = re.compile(
+    rb"(?:resent-)?(?:from|sender|reply-to|to|cc|bcc)" + _FOLDED, re.IGNORECASE
+)
 #: Tried where "content-" begins a line: its matches that begin a line (no match runs into a
 #: line that does not start with a blank, so none hides another).
 _PARAM_HEADER = re.compile(rb"content-(?:type|disposition)" + _FOLDED)
@@ -68,15 +74,29 @@ def check_header_block(raw: bytes, limits: LimitSettings) -> None:
 def check_headers(block: bytes, limits: LimitSettings) -> None:
     """Raise LimitExceeded when a header block has too many headers, encoded words or
     addresses, too many address-header bytes, or comments or groups nested too deep."""
-    folds = block.count(b"\n ") + block.count(b"\n\t")
-    _cap("headers", block.count(b"\n") + 1 - folds, limits.max_headers)
+    lines = block.count(b"\n") + 1
+    if lines > limits.max_headers:  # the headers are the lines less the folds: no more
+        folds = block.count(b"\n ") + block.count(b"\n\t")
+        _cap("headers", lines - folds, limits.max_headers)
     if block.count(b"=?") > limits.max_encoded_words:  # a cheap upper bound first
         _cap("encoded words", len(_ENCODED_WORD.findall(block)), limits.max_encoded_words)
-    values = [m[1] for m in _ADDRESS_HEADER_LF.finditer(b"\n" + block.lower())]
+    values = address_values(block)
     _cap("address header bytes", sum(map(len, values)), limits.max_address_bytes)
     _cap("addresses", sum(v.count(b"@") for v in values), limits.max_addresses)
     for value in values:
         _cap("address nesting", address_nesting(value), limits.max_address_nesting)
+
+
+def address_values(block: bytes) -> list[bytes]:
+    """Group 1 of each match of :data:`_ADDRESS_HEADER_LF` in ``b"\\n" + block.lower()``: the
+    first line by :data:`_ADDRESS_HEADER_FIRST`, the others by :data:`_ADDRESS_HEADER_LF_ANY_CASE`
+    from where it ended, on the block as it is (no lower-cased copy, no copy with a LF before
+    it). The values keep their case; their sizes, ``@`` signs and nesting are the same."""
+    first = _ADDRESS_HEADER_FIRST.match(block)
+    values = [] if first is None else [first[1]]
+    start = 0 if first is None else first.end()
+    values += [m[1] for m in _ADDRESS_HEADER_LF_ANY_CASE.finditer(block, start)]
+    return values
 
 
 def address_nesting(value: bytes) -> int:

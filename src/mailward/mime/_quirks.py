@@ -66,6 +66,14 @@ _HIDDEN_HEADER = re.compile(
     r"(?:\n[ \t]+|\r(?!\n)[ \t]*)content-(?:type|transfer-encoding|disposition)[ \t]*:",
     re.IGNORECASE,
 )
+#: :data:`_HIDDEN_HEADER`'s two branches apart: each starts with a literal the regex engine
+#: skips to (the pattern whole starts with a set, tried at every character).
+_HIDDEN_AFTER_LF = re.compile(
+    r"\n[ \t]+content-(?:type|transfer-encoding|disposition)[ \t]*:", re.IGNORECASE
+)
+_HIDDEN_AFTER_CR = re.compile(
+    r"\r(?!\n)[ \t]*content-(?:type|transfer-encoding|disposition)[ \t]*:", re.IGNORECASE
+)
 _EMBEDDED = re.compile(
     r"^(?:begin [0-7]{3,4} \S|=ybegin |\(This file must be converted with BinHex)",
     re.MULTILINE,
@@ -114,7 +122,7 @@ def _all(raw: bytes, parts: list[Message], scan: RawScan | None) -> Iterator[tup
 
 def _part(part: Message) -> Iterator[tuple[str, str]]:
     # one search over the values joined by NUL (no match can hold a NUL, so none spans two)
-    if _HIDDEN_HEADER.search("\0".join(map(str, header_values(part)))):
+    if hidden_header("\0".join(map(str, header_values(part)))):
         yield (
             "hidden_header",
             "A Content-* header is folded into the header before it or hidden behind a lone "
@@ -143,6 +151,14 @@ def _part(part: Message) -> Iterator[tuple[str, str]]:
     payload = part.get_payload()
     if isinstance(payload, str):
         yield from _body(part, payload)
+
+
+def hidden_header(text: str) -> bool:
+    """:data:`_HIDDEN_HEADER` finds something in ``text``: one branch or the other does (the
+    second only where a CR is)."""
+    if _HIDDEN_AFTER_LF.search(text) is not None:
+        return True
+    return "\r" in text and _HIDDEN_AFTER_CR.search(text) is not None
 
 
 def _content_type(part: Message) -> Iterator[tuple[str, str]]:

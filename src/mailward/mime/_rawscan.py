@@ -11,6 +11,15 @@ character per byte).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+
+try:  # the optional C helper (setup.py): both facts below in one pass, a memchr per line
+    from mailward.mime._rawlines import dash_lines_and_bare_cr
+except ImportError:  # pragma: no cover - built where a C compiler is at hand
+    dash_lines_and_bare_cr = None  # type: ignore[assignment]
+
+#: The C helper, or None: :class:`RawScan` then finds each fact by its pattern.
+_ONE_PASS: Callable[[bytes], tuple[list[tuple[int, int]], bool]] | None = dash_lines_and_bare_cr
 
 _BARE_CR = re.compile(rb"\r(?!\n)")
 #: A LF and the line after it, when that line starts with "--" (up to its own LF or the end).
@@ -42,12 +51,17 @@ class RawScan:
         """(start, end) of each line that starts with "--", in order: where its dashes are
         and where its LF is (the end of the data when none follows)."""
         if self._dash_lines is None:
-            self._dash_lines = _dash_lines(self.raw)
+            if _ONE_PASS is not None:
+                self._dash_lines, self._bare_cr = _ONE_PASS(self.raw)
+            else:
+                self._dash_lines = _dash_lines(self.raw)
         return self._dash_lines
 
     @property
     def bare_cr(self) -> bool:
         """Whether a CR not followed by LF is somewhere in the bytes."""
+        if self._bare_cr is None and _ONE_PASS is not None:
+            self._dash_lines, self._bare_cr = _ONE_PASS(self.raw)
         if self._bare_cr is None:
             # no CR at all is found far faster (one byte searched for) than the pattern
             self._bare_cr = b"\r" in self.raw and _BARE_CR.search(self.raw) is not None

@@ -128,7 +128,9 @@ def make_url(
     backslashes count as slashes and missing ``//`` is tolerated, as browsers do, so the host
     is the one a click would reach. ``data:``/``javascript:`` links are kept with host "".
     """
-    text = _STRIP.sub("", raw)
+    # a printable text without a space holds none of _STRIP's characters (all of which but
+    # the space are control characters): the pattern is not run
+    text = raw if raw.isprintable() and " " not in raw else _STRIP.sub("", raw)
     if not text or text.startswith("#"):
         return None
     match = _SCHEME.match(text)
