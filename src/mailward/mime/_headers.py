@@ -9,6 +9,7 @@ from __future__ import annotations
 import binascii
 import quopri
 import re
+from collections.abc import Callable
 from email._encoded_words import decode_b  # type: ignore[import-not-found]
 from email._policybase import Policy
 from email.message import Message
@@ -177,26 +178,24 @@ class IndexedMessage(Message):
     def get_boundary(self, failobj: Any = None) -> Any:
         # Message reads the parameters again on each call (a multipart is asked five times
         # in a parse: parser, ambiguity check, quirks); the answer depends on the value alone
-        value = self.get("content-type")
-        if type(value) is not str or len(value) > _PARAMS_VALUE_MAX:
-            return super().get_boundary(failobj)
-        found = _BOUNDARIES.get(value, _UNSEEN)
-        if found is _UNSEEN:
-            if len(_BOUNDARIES) >= _PARAMS_KEPT:
-                _BOUNDARIES.clear()
-            found = _BOUNDARIES[value] = super().get_boundary(_NONE)
-        return failobj if found is _NONE else found
+        return self._kept_by_type(_BOUNDARIES, super().get_boundary, failobj)
 
     def get_content_charset(self, failobj: Any = None) -> Any:
         # as get_boundary: the answer (or an error, which is not kept) depends on the value
+        return self._kept_by_type(_CHARSETS, super().get_content_charset, failobj)
+
+    def _kept_by_type(self, kept: dict[str, object], read: Callable[[Any], Any],
+                      failobj: Any) -> Any:
+        """``read(failobj)`` (Message's own reading of a Content-Type parameter), kept in
+        ``kept`` by the Content-Type value; a value too long to keep is read each time."""
         value = self.get("content-type")
         if type(value) is not str or len(value) > _PARAMS_VALUE_MAX:
-            return super().get_content_charset(failobj)
-        found = _CHARSETS.get(value, _UNSEEN)
+            return read(failobj)
+        found = kept.get(value, _UNSEEN)
         if found is _UNSEEN:
-            if len(_CHARSETS) >= _PARAMS_KEPT:
-                _CHARSETS.clear()
-            found = _CHARSETS[value] = super().get_content_charset(_NONE)
+            if len(kept) >= _PARAMS_KEPT:
+                kept.clear()
+            found = kept[value] = read(_NONE)
         return failobj if found is _NONE else found
 
     def _get_params_preserve(self, failobj: Any, header: str) -> Any:
