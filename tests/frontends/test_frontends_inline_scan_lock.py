@@ -66,6 +66,8 @@ def test_entry_is_locked_during_the_inline_scan_and_free_after(tmp_path: Path) -
     with spool.locked(entry_id) as mine:
         assert mine  # the worker nudged by on_queued can take it now
     assert spool.state(entry_id).verdict is not None
+    # kept in memory for the first attempt that follows (Spool.keep_state), not written
+    assert not (spool.states / f"{entry_id}.json").exists()
 
 
 class StuckEngine:

@@ -8,8 +8,11 @@ Layout under the spool root::
 
 ``put`` returns only after the file and its directory entry are fsynced, so the SMTP 250 that
 follows it is a promise kept across a crash. State is replaced atomically (write, fsync, rename,
-fsync the directory). A finished entry is removed, state last, so a crash at any instant leaves
-either the whole entry or nothing of it.
+fsync the directory). A finished entry is removed, state last, so a crash of the process at any
+instant leaves either the whole entry or nothing of it. The removal itself is not fsynced (as
+Postfix does not sync the removal of its queue files): after a power loss right after it, the
+entry may come back and be delivered once more (Maildir names derived from the spool id make
+that a no-op there; a relay may see it twice, as SMTP allows after a crash).
 
 A Spool remembers the entries it stored under an id it made itself (never used before) until
 their delivery begins (:meth:`Spool.take_new`): for those the processor knows, without a
@@ -20,6 +23,11 @@ It also keeps the bytes and envelope of such an entry (without flags, and within
 its first load (:meth:`Spool.take_fresh`): a message file is never rewritten once stored, so the
 first delivery attempt of a message just accepted takes it from memory instead of reading back
 the file the SMTP session wrote a moment before.
+
+The state the SMTP session gives such an entry after its inline scan (the verdict) is kept in
+memory too (:meth:`Spool.keep_state`), not written, until the entry's next durable save or its
+end: the first delivery attempt follows at once in the same process. A crash before then
+leaves the entry without that state, and the restarted gateway scans it again.
 """
 
 from __future__ import annotations
@@ -51,6 +59,9 @@ NEW_KEPT = 16384
 FRESH_KEPT = 2048
 FRESH_BYTES = 64 << 20
 FRESH_ONE = 4 << 20
+#: States :meth:`Spool.keep_state` keeps in memory at most (the oldest are forgotten: their
+#: entries are scanned again).
+KEPT_STATES = 4096
 
 
 def new_spool_id(now: float | None = None) -> str:
@@ -134,6 +145,9 @@ class Spool:
         #: Entries put stored and no load has taken yet (see take_fresh), and their bytes.
         self._fresh: collections.OrderedDict[str, SpoolEntry] = collections.OrderedDict()
         self._fresh_bytes = 0
+        #: States kept in memory only (see keep_state), as their JSON.
+        self._kept_states: collections.OrderedDict[str, dict[str, Any]] = (
+            collections.OrderedDict())
 
     # -- writing -------------------------------------------------------------------------
     def put(
@@ -211,7 +225,24 @@ class Spool:
             del self._new[entry_id]
             return True
 
+    def keep_state(self, entry_id: str, state: SpoolState) -> bool:
+        """Keep ``state`` in memory as the entry's state, without writing it, when the entry is
+        one :meth:`put` just stored and still keeps (see :meth:`take_fresh`); False, keeping
+        nothing, for any other entry (the caller saves it with :meth:`save_state`).
+
+        Until :meth:`save_state` or :meth:`finish`, :meth:`state` gives it in this process; a
+        crash loses it, and the entry counts as not yet scanned."""
+        with self._new_lock:
+            if entry_id not in self._fresh:
+                return False
+            self._kept_states[entry_id] = state.to_json()
+            if len(self._kept_states) > KEPT_STATES:
+                self._kept_states.popitem(last=False)
+        return True
+
     def save_state(self, entry_id: str, state: SpoolState) -> None:
+        with self._new_lock:
+            self._kept_states.pop(entry_id, None)
         path = self._state_path(entry_id)
         tmp = f"{self._tmp_prefix}{entry_id}.state"
         try:
@@ -222,7 +253,8 @@ class Spool:
             raise SpoolError(f"cannot save spool state of {entry_id}: {exc}") from exc
 
     def finish(self, entry_id: str) -> None:
-        """Remove a finished entry: message first, then its state.
+        """Remove a finished entry: message first, then its state (not fsynced: see the
+        module's notes).
 
         A lock this Spool holds on the entry is released here, once the message is unlinked
         (nobody can open it to lock it any more): closing the last descriptor of an unlinked
@@ -235,11 +267,11 @@ class Spool:
             if fresh is not None:
                 self._fresh_bytes -= len(fresh.raw)
             held = self._held.get(entry_id)
+            self._kept_states.pop(entry_id, None)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._msg_path(entry_id))
         if held is not None:
             held.release()
-        fsync_dir(self.queue)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._state_path(entry_id))
 
@@ -260,6 +292,9 @@ class Spool:
         return SpoolEntry(entry_id, envelope, raw, meta.get("flags", {}))
 
     def state(self, entry_id: str) -> SpoolState:
+        kept = self._kept_states.get(entry_id)
+        if kept is not None:  # a copy: the caller may change it without saving
+            return SpoolState.from_json(kept)
         try:
             data = read_file(self._state_path(entry_id))
         except FileNotFoundError:
@@ -270,8 +305,9 @@ class Spool:
             raise SpoolError(f"spool state of {entry_id} is damaged: {exc}") from exc
 
     def untouched(self, entry_id: str) -> bool:
-        """No state was saved for the entry yet: no worker has taken it up (one stat)."""
-        return not os.path.exists(self._state_path(entry_id))
+        """No state was saved or kept for the entry yet: no worker has taken it up (one stat)."""
+        return entry_id not in self._kept_states and not os.path.exists(
+            self._state_path(entry_id))
 
     def ids(self) -> list[str]:
         """Every queued id, oldest first."""

@@ -3,8 +3,9 @@
 The 250 to DATA is sent only after the message is fsynced in the spool. While the client waits
 (up to ``smtp.inline_scan_timeout``) the message is scanned, so a reject or tempfail can be said
 in SMTP (550 / 451) instead of bouncing later; a slower scan finishes from the spool after 250.
-The verdict and the message-log row are stored before the 250; the observation across messages
-(activity, campaigns) is made just after it (:mod:`mailward.spool.observing`), except for a
+The message-log row is stored before the 250 and the verdict kept with the entry (in memory,
+for the first delivery attempt right after: :meth:`Spool.keep_state`); the observation across
+messages (activity, campaigns) is made just after it (:mod:`mailward.spool.observing`), except for a
 message refused here, which is observed before its 550 / 451.
 """
 
@@ -186,17 +187,23 @@ class GatewayHandler:
             if verdict.action is Action.REJECT:
                 return f"550 5.7.1 Message rejected as unsafe ({reason}); id {entry_id}"
             return f"451 4.7.1 Message cannot be checked now ({reason}); try again later"
-        # The verdict and the message-log row are written side by side (each waits for its
-        # fsync); the observation (activity, campaigns) is made after the 250, and the spool
-        # worker waits for it before its checks (mailward.spool.observing).
+        # The message-log row is written (it waits for its fsync) and the verdict kept with
+        # the entry for its first delivery attempt, which follows in this process (in memory:
+        # a crash before it has the entry scanned again; see Spool.keep_state); the
+        # observation (activity, campaigns) is made after the 250, and the spool worker waits
+        # for it before its checks (mailward.spool.observing).
         later = self.processor.later
         mark = later.mark()
         state = SpoolState(verdict=verdict_to_state(verdict), observe=mark)
         started = False
         try:
-            recorded, saved = await asyncio.gather(
-                self._record(entry_id, env, raw, outcome, observe=False),
-                self._save(entry_id, state))
+            saved = self.spool.keep_state(entry_id, state)
+            if saved:
+                recorded = await self._record(entry_id, env, raw, outcome, observe=False)
+            else:  # not kept in memory (too big, or dropped): saved beside the row
+                recorded, saved = await asyncio.gather(
+                    self._record(entry_id, env, raw, outcome, observe=False),
+                    self._save(entry_id, state))
             if not recorded:
                 await asyncio.to_thread(self.spool.finish, entry_id)
                 return _STORE_FAILED
