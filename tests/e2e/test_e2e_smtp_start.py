@@ -54,3 +54,5 @@ def test_first_message_after_start_is_scanned_at_once(
     entry_id = reply.rsplit(" ", 1)[-1]
     assert entry_id in logged, "the 250 came before the scan (inline scan timed out)"
     assert took < FIRST_SCAN_BOUND
+    # what `mailward serve` loaded is kept out of the collector's walks (runtime.warm)
+    assert "loaded objects moved out of the garbage collector's reach" in gw.log.read_text()

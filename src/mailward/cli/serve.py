@@ -60,7 +60,7 @@ async def _serve(settings: Settings, demo: bool, config: Path | None = None) -> 
     # SIGHUP reloads from the same file and environment as this start.
     reload = partial(load_settings, config)
     task = asyncio.create_task(
-        serve(settings, ready, load=reload, config_path=config_file(config))
+        serve(settings, ready, load=reload, config_path=config_file(config), freeze=True)
     )
     started = asyncio.create_task(ready.wait())
     await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)

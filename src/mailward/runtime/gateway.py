@@ -40,7 +40,7 @@ from mailward.runtime.clients import build_clients
 from mailward.runtime.engine_slot import EngineSlot, close_clients, close_engine
 from mailward.runtime.reload import Reloader
 from mailward.runtime.scanning import make_engine
-from mailward.runtime.warm import start_warming
+from mailward.runtime.warm import freeze_loaded, start_warming
 from mailward.runtime.workers import SpoolWorkers
 from mailward.spool.processor import Processor
 from mailward.spool.queue import Spool
@@ -172,8 +172,13 @@ async def serve(
     *,
     load: Callable[[], Settings] | None = None,
     config_path: Path | None = None,
+    freeze: bool = False,
 ) -> None:
     """Run until SIGTERM or SIGINT; in-flight work stays in the spool for the next start.
+
+    ``freeze`` (the ``mailward serve`` process, not a test running the gateway in its own
+    process): once listening, and once the campaign index is rebuilt, what is loaded is moved
+    out of the garbage collector's reach (:func:`mailward.runtime.warm.freeze_loaded`).
 
     SIGHUP reloads the configuration with ``load`` (the CLI passes the same file and
     environment it started from); ``config_path`` is the file watched for changes."""
@@ -197,7 +202,8 @@ async def serve(
     await workers.start()
     warm = None  # the campaign index is rebuilt from the store beside the running gateway
     if gw.campaigns is not None:
-        warm = asyncio.create_task(asyncio.to_thread(gw.campaigns.ready), name="campaign-index")
+        warm = asyncio.create_task(asyncio.to_thread(_index_then_freeze, gw.campaigns, freeze),
+                                   name="campaign-index")
     reloader = Reloader(gw, load or _no_source, gw.build_engine,
                         RulesWatcher(config_path, settings), handler)
     wake = asyncio.Event()
@@ -209,6 +215,8 @@ async def serve(
     pid_file = _write_pid(settings.data_dir)
     addr = ", ".join(str(s.getsockname()) for s in server.sockets)
     log.info("mailward listening on %s; data in %s", addr, settings.data_dir)
+    if freeze:  # what is loaded by now lives as long as the gateway
+        log.info("%d loaded objects moved out of the garbage collector's reach", freeze_loaded())
     if ready is not None:
         ready.set()
     try:
@@ -332,6 +340,14 @@ def _remove_pid(path: Path | None) -> None:
     with contextlib.suppress(OSError, ValueError):
         if path is not None and int(path.read_text().strip()) == os.getpid():
             path.unlink()
+
+
+def _index_then_freeze(campaigns: Campaigns, freeze: bool) -> None:
+    """Rebuild the campaign index from the store; then, with ``freeze``, freeze it with the
+    rest of what is loaded (:func:`freeze_loaded`): it lives as long as the gateway."""
+    campaigns.ready()
+    if freeze:
+        freeze_loaded()
 
 
 async def _housekeeping(

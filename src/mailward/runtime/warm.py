@@ -6,10 +6,15 @@ but the gateway parses too: the journal entry of a delivered message (links and 
 registrable domains: tldextract builds its public-suffix trie on first use, about a second of
 CPU) and the campaign and activity checks. :func:`start_warming` does that in a thread while
 the gateway waits for its first scan process; ``join`` it before the port opens.
+
+Once loaded, the gateway's long-lived objects are moved out of the garbage collector's reach
+(:func:`freeze_loaded`), as the scan processes' are: otherwise a collection of the oldest
+generation under load walks them all while every thread waits for it.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -48,3 +53,16 @@ def start_warming() -> threading.Thread:
     thread = threading.Thread(target=run, name="warm-parsing", daemon=True)
     thread.start()
     return thread
+
+
+def freeze_loaded() -> int:
+    """Collect, then move every object alive now out of the collector's reach (``gc.freeze``):
+    the engine's data, the settings, the store's tables, the campaign index. They are still
+    freed by reference counting; only cycles among them are never collected. Returns how
+    many objects are frozen.
+
+    Measured at 50 SMTP clients (bench/smtp_load.py): an oldest-generation collection paused
+    the gateway's threads for 150-190 ms each; with the loaded objects frozen, 10-30 ms."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
