@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailward.activity.campaigns import Campaigns
 from mailward.activity.monitor import ActivityMonitor
@@ -45,7 +46,9 @@ from mailward.runtime.workers import SpoolWorkers
 from mailward.spool.processor import Processor
 from mailward.spool.queue import Spool
 from mailward.store import Store, open_store
-from mailward.web.server import ConsoleServer
+
+if TYPE_CHECKING:
+    from mailward.web.server import ConsoleServer
 
 log = logging.getLogger(__name__)
 #: Seconds the console's release waits for a spool worker that took the released entry first.
@@ -257,6 +260,9 @@ async def _start_console(
     wakes housekeeping to reload the configuration, as SIGHUP does."""
     if not gw.settings.console.listen_port:
         return None
+    # the console's web framework and templates only when it is on (0.2 s of every start)
+    from mailward.web.server import ConsoleServer  # noqa: PLC0415
+
 
     async def deliver(spool_id: str) -> bool:
         # A spool worker may have taken the released entry first (its lock is then not ours):

@@ -29,9 +29,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mailward.config.settings import Settings
+from mailward.engine.forkserver import start_fork_server
 from mailward.engine.isolation._child import ChildConfig, Job
 from mailward.engine.isolation._jobs import JobResult, PendingJob
-from mailward.engine.isolation._pool import ScanPool, start_fork_server
+from mailward.engine.isolation._pool import ScanPool
 from mailward.engine.pipeline import Engine, ScanOutcome
 from mailward.model import Action, Envelope, Finding, Verdict
 from mailward.policy.decide import decide
