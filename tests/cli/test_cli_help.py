@@ -82,7 +82,7 @@ def test_command_in_finds_the_sub_command(argv: list[str], command: str | None) 
     [
         ["quarantine", "list", "--limit", "5"],
         ["-c", "a.toml", "lockdown", "status"],
-        ["--config=a.toml", "report", "q1", "--as", "phish"],
+        ["--config=a.toml", "report", "q1", "--as", "phish", "--reason", "r"],
         ["train", "corpus"],
     ],
 )

@@ -24,7 +24,6 @@ from mailward.cluster.notify import RELEASE, publish
 from mailward.cluster.redis import RedisLink
 from mailward.config.settings import Settings
 from mailward.response.lockdown import Level, LockdownState
-from mailward.response.release import release_held
 from mailward.spool.queue import Spool
 from mailward.store import open_store
 
@@ -51,6 +50,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _level(args, settings, console)
     if args.detach and settings.cluster.redis_url:
         return _file_order(args, settings, console)
+    from mailward.response.release import release_held  # noqa: PLC0415 (the engine, as gw's)
+
     gw = offline_gateway(settings)
     try:
         if gw.cluster is not None:
