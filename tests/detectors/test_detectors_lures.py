@@ -9,8 +9,9 @@ from mailward.config.settings import Settings
 from mailward.detectors import lures
 from mailward.detectors._lure_phrases import fold, parse_lines
 from mailward.detectors.lures import LureDetector, LureSettings
-from mailward.engine.isolation import _child
+from mailward.engine.isolation import IsolatedEngine, _child
 from mailward.engine.isolation._child import ChildConfig
+from mailward.engine.pipeline import Engine
 from mailward.response.lockdown import Level
 
 DETECTOR = LureDetector(LureSettings())
@@ -189,9 +190,16 @@ def test_the_phrases_are_compiled_on_first_use_or_prepare(monkeypatch: pytest.Mo
     assert calls == [("en",)]  # once per detector
 
 
-def test_a_scan_process_prepares_its_detectors(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_engine_prepares_its_detectors_unless_they_never_scan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     prepared: list[str] = []
     monkeypatch.setattr(LureDetector, "prepare", lambda self: prepared.append("lures"))
-    config = ChildConfig(Settings(), 0, history=False, offline=True, memory_mb=0, test_hook=None)
-    _child._engine(config, {}, lambda: Level.NORMAL)
+    Engine(Settings())  # the CLI's, an inline gateway's, a scan process's: no first scan pays
     assert prepared == ["lures"]
+    monkeypatch.setattr("mailward.engine.isolation._engine.start_fork_server", lambda: None)
+    IsolatedEngine(Settings()).close()  # the gateway's: its scan processes build their own
+    assert prepared == ["lures"]
+    config = ChildConfig(Settings(), 0, history=False, offline=True, memory_mb=0, test_hook=None)
+    _child._engine(config, {}, lambda: Level.NORMAL)  # a scan process's
+    assert prepared == ["lures", "lures"]

@@ -131,14 +131,14 @@ class LureDetector:
 
     @functools.cached_property
     def _matcher(self) -> PhraseMatcher:
-        """The languages' phrases, compiled on first use (about a second, then shared in the
-        process by ``compiled``'s cache): ``mailward serve`` builds its detectors only to check
-        their settings and scans in scan processes, which :meth:`prepare` before they are
-        ready (those of the fork server's languages find them compiled by its warm-up)."""
+        """The languages' phrases, compiled on first use or by :meth:`prepare` (about a
+        second, then shared in the process by ``compiled``'s cache). An Engine prepares its
+        detectors when it is built, except the gateway's IsolatedEngine, whose detectors only
+        check their settings (its scan processes build and prepare their own)."""
         return compiled(tuple(self.settings.languages))
 
     def prepare(self) -> None:
-        """Compile the phrases now (a scan process, before it takes its first scan)."""
+        """Compile the phrases now (an Engine calls it when it is built)."""
         _ = self._matcher
 
     def folded(self, msg: ParsedMessage) -> str:

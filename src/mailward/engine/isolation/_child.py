@@ -149,10 +149,6 @@ async def _serve(conn: Connection, config: ChildConfig) -> None:
 
 def _engine(config: ChildConfig, clients: dict[str, Any], level: Callable[[], Level]) -> Engine:
     detectors = build_detectors(config.settings)
-    for detector in detectors:  # what a detector builds on first use, built before "ready"
-        prepare = getattr(detector, "prepare", None)
-        if callable(prepare):
-            prepare()
     if config.test_hook:
         timeout = config.settings.engine.detector_timeout
         detectors = [*detectors, HookDetector(config.test_hook, timeout)]

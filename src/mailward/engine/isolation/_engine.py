@@ -63,7 +63,8 @@ class IsolatedEngine(Engine):
     ) -> None:
         """``test_hook``: see :mod:`mailward.engine.isolation._child` (tests only)."""
         start_fork_server()  # it imports mailward while this process builds its detectors
-        super().__init__(settings, clients=clients, lockdown=lockdown)
+        # its detectors never scan here: nothing built for a first scan (prepare=False)
+        super().__init__(settings, clients=clients, lockdown=lockdown, prepare=False)
         engine = settings.engine
         history, offline = "history" in self.clients, "dns" not in self.clients
 
