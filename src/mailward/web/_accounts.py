@@ -11,7 +11,6 @@ user's sessions. Every failure raises :class:`~mailward.errors.StoreError`.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
 import time
@@ -54,11 +53,7 @@ console_sessions = Table(
 
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 # A hash to verify against when the user does not exist, so timing does not tell who exists.
-# Made once per process by the first Accounts (not at import: an argon2 hash is ~0.1 s of
-# every start of the gateway and the CLI, console or not).
-@functools.cache
-def _dummy_hash() -> str:
-    return _HASHER.hash(secrets.token_hex(16))
+_DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
 
 
 def has_role(role: str, needed: str) -> bool:
@@ -103,7 +98,6 @@ class Accounts:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._engine = open_tables(url, _METADATA, "console accounts")
-        _dummy_hash()  # before the first login, which then takes as long as any other
         self.idle, self.absolute, self._clock = idle, absolute, clock
 
     @contextmanager
@@ -173,7 +167,7 @@ class Accounts:
         )
         with self._tx("read a console user") as conn:
             row = conn.execute(query).first()
-        stored = row.password_hash if row is not None else _dummy_hash()
+        stored = row.password_hash if row is not None else _DUMMY_HASH
         try:
             _HASHER.verify(stored, password)
         except (VerificationError, InvalidHashError):
