@@ -48,8 +48,8 @@ def python_blocks(
     doc: str, meta: list[str], sizes: tuple[int, int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The numpy path's blocks of ``doc`` (what the helper replaces)."""
-    assert features._hash_fast is not None
-    hasher = BlockHasher(sizes, features._hash_fast)
+    assert features.hash_loop() is not None
+    hasher = BlockHasher(sizes, features.hash_loop())
     grams = WordGrams()
     tokens = grams.tokens(doc)
     return hasher.numpy_blocks(tokens, doc[: features.CHAR_CHARS].lower().split(), meta)
@@ -159,7 +159,7 @@ def test_the_helpers_token_blocks_are_the_numpy_paths(
     tokens, words = token_inputs(doc)
     done = NATIVE.token_blocks(tokens, words, meta, *sizes)
     assert done is not None
-    want = BlockHasher(sizes, features._hash_fast).numpy_blocks(tokens, words, meta)
+    want = BlockHasher(sizes, features.hash_loop()).numpy_blocks(tokens, words, meta)
     assert_same((np.frombuffer(done[0], np.int32), np.frombuffer(done[1], np.float32)), want)
 
 

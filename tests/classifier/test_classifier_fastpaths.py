@@ -12,7 +12,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 
 from mailward.classifier import features, load_shipped
 from mailward.classifier._charhash import hash_char_ngrams
-from mailward.classifier._wordgrams import _TOKEN, WordGrams
+from mailward.classifier._wordgrams import _TOKEN, TOKEN_PATTERN, WordGrams
 from mailward.config.settings import LimitSettings
 from mailward.mime import parse_message
 
@@ -64,6 +64,8 @@ def test_counting_by_sort_gives_the_weighted_sums_bit_for_bit() -> None:
 
 
 def test_the_token_pattern_finds_scikit_learns_tokens() -> None:
+    # the pattern written in _wordgrams (a scan does not import scikit-learn) is its default
+    assert HashingVectorizer().token_pattern == TOKEN_PATTERN
     sklearn_token = re.compile(HashingVectorizer().token_pattern)
     assert WordGrams()._token is _TOKEN
     for doc in [*random_docs(11, 2000), "a bb c dd_e f1 g", "x", "", "ab"]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from classifier_corpus import html_only, message, with_attachment
 
-from mailward.classifier import FeatureSpec, Featurizer, features, load_shipped
+from mailward.classifier import FeatureSpec, Featurizer, _native, features, load_shipped
 from mailward.classifier._charhash import hash_ascii_windows, hash_char_ngrams, hash_word_windows
+from mailward.classifier._fastrow import BlockHasher
 from mailward.classifier._wordgrams import _TOKEN, WordGrams, strip_accents
 from mailward.config.settings import LimitSettings
 from mailward.mime import parse_message
@@ -95,10 +98,49 @@ def test_without_the_compiled_hashing_loop_the_row_is_the_general_one(
 ) -> None:
     msg = parsed(MESSAGES[1])
     fast = Featurizer(SPECS[0]).row(msg)
-    monkeypatch.setattr(features, "_hash_fast", None)
-    general = Featurizer(SPECS[0]).row(msg)
+    monkeypatch.setattr(features, "hash_loop", lambda: None)
+    monkeypatch.setattr(_native, "NATIVE", None)
+    calls: list[int] = []
+    featurizer = Featurizer(SPECS[0])
+    reference = featurizer.reference_row
+    monkeypatch.setattr(featurizer, "reference_row", lambda m: calls.append(1) or reference(m))
+    general = featurizer.row(msg)
+    assert calls == [1]
     assert fast[0].tobytes() == general[0].tobytes()
     assert fast[1].tobytes() == general[1].tobytes()
+
+
+@pytest.mark.skipif(_native.NATIVE is None, reason="the compiled helper is not built")
+def test_with_the_compiled_helper_a_text_it_passes_back_takes_the_general_path_without_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    msg = parsed(MESSAGES[1])
+    fast = Featurizer(SPECS[0]).row(msg)
+    monkeypatch.setattr(features, "hash_loop", lambda: None)
+    featurizer = Featurizer(SPECS[0])
+    assert featurizer.row(msg)[0].tobytes() == fast[0].tobytes()  # the helper: no loop needed
+    monkeypatch.setattr(BlockHasher, "native_row", lambda *_args: None)
+    general = featurizer.row(msg)
+    assert general[0].tobytes() == fast[0].tobytes()
+    assert general[1].tobytes() == fast[1].tobytes()
+
+
+@pytest.mark.skipif(_native.NATIVE is None, reason="the compiled helper is not built")
+def test_a_scan_does_not_import_scikit_learn() -> None:
+    # scikit-learn (and scipy.stats with it) is most of a second of every start
+    script = (
+        "import asyncio, sys\n"
+        "from mailward.config.settings import Settings\n"
+        "from mailward.engine.pipeline import Engine\n"
+        "raw = b'From: a@example.net\\r\\nSubject: hi\\r\\n\\r\\nHello there, see you\\r\\n'\n"
+        "outcome = asyncio.run(Engine(Settings()).scan(raw))\n"
+        "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_one_message_is_predicted_as_a_batch_is_on_varied_mail() -> None:

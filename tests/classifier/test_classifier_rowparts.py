@@ -207,8 +207,8 @@ def test_zero_digits_of_every_code_point_is_the_patterns() -> None:
 def numpy_blocks(
     doc: str, meta: list[str], sizes: tuple[int, int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    assert features._hash_fast is not None
-    hasher = BlockHasher(sizes, features._hash_fast)
+    assert features.hash_loop() is not None
+    hasher = BlockHasher(sizes, features.hash_loop())
     words = doc[: features.CHAR_CHARS].lower().split()
     return hasher.numpy_blocks(WordGrams().tokens(doc), words, meta)
 
@@ -265,8 +265,8 @@ def test_the_helpers_unicode_row_declines_and_rejects() -> None:
         NATIVE.unicode_row("ab", "", [], 8, 0, 8)
     # a lone surrogate in the word text is no word character (as for the pattern): the runs
     # around it are the tokens
-    assert features._hash_fast is not None
-    want = BlockHasher((8, 8, 8), features._hash_fast).numpy_blocks(["bc", "éé"], [], [])
+    assert features.hash_loop() is not None
+    want = BlockHasher((8, 8, 8), features.hash_loop()).numpy_blocks(["bc", "éé"], [], [])
     assert_same(as_arrays(NATIVE.unicode_row("a\ud800bc é éé", "", [], 8, 8, 8)), want)
 
 

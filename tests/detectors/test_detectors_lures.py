@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 from helpers_detectors import by_symbol, make_message, run
 
+from mailward.config.settings import Settings
+from mailward.detectors import lures
 from mailward.detectors._lure_phrases import fold, parse_lines
 from mailward.detectors.lures import LureDetector, LureSettings
+from mailward.engine.isolation import IsolatedEngine, _child
+from mailward.engine.isolation._child import ChildConfig
+from mailward.engine.pipeline import Engine
+from mailward.response.lockdown import Level
 
 DETECTOR = LureDetector(LureSettings())
 
@@ -169,3 +175,31 @@ def test_other_subjects_are_no_mail_merge(subject: str) -> None:
 
     msg = make_message(subject=subject, to=(address("bob@example.org", "Bob"),))
     assert "LURE_ADDRESS_IN_SUBJECT" not in by_symbol(run(DETECTOR, msg))
+
+
+def test_the_phrases_are_compiled_on_first_use_or_prepare(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the gateway builds its detectors only to check their settings: no compile (a second)
+    calls: list[tuple[str, ...]] = []
+    real = lures.compiled
+    monkeypatch.setattr(lures, "compiled", lambda langs: calls.append(langs) or real(langs))
+    detector = LureDetector(LureSettings(languages=["en"]))
+    assert calls == []
+    detector.prepare()
+    assert calls == [("en",)]
+    assert detector.cues(make_message(subject="verify your account now")) is not None
+    assert calls == [("en",)]  # once per detector
+
+
+def test_an_engine_prepares_its_detectors_unless_they_never_scan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prepared: list[str] = []
+    monkeypatch.setattr(LureDetector, "prepare", lambda self: prepared.append("lures"))
+    Engine(Settings())  # the CLI's, an inline gateway's, a scan process's: no first scan pays
+    assert prepared == ["lures"]
+    monkeypatch.setattr("mailward.engine.isolation._engine.start_fork_server", lambda: None)
+    IsolatedEngine(Settings()).close()  # the gateway's: its scan processes build their own
+    assert prepared == ["lures"]
+    config = ChildConfig(Settings(), 0, history=False, offline=True, memory_mb=0, test_hook=None)
+    _child._engine(config, {}, lambda: Level.NORMAL)  # a scan process's
+    assert prepared == ["lures", "lures"]

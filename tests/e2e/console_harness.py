@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from gateway_harness import GatewayProcess, free_port, toml_config
+from gateway_harness import GatewayProcess, free_port, toml_config, wait_for_port
 
 CHROMIUM = os.environ.get("MAILWARD_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "console e2e password"
@@ -46,6 +46,11 @@ def start_console_gateway(tmp: Path, console: str = "") -> tuple[GatewayProcess,
         accounts.close()
     gw = GatewayProcess(cfg, port, data, tmp / "gateway.log")
     gw.start()
+    try:  # the console listens a moment after the SMTP port opens
+        wait_for_port(web, 60)
+    except TimeoutError:
+        gw.stop()
+        raise AssertionError("console did not start:\n" + gw.log.read_text()) from None
     return gw, web
 
 

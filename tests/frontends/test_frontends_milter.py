@@ -25,8 +25,9 @@ from test_detectors_documents_samples import docm
 
 from mailward.config.settings import Settings
 from mailward.frontends.milter import protocol as p
+from mailward.frontends.milter.ids import is_milter_id
 from mailward.frontends.milter.server import start_milter_server
-from mailward.frontends.milter.verdicts import MilterVerdicts, is_milter_id
+from mailward.frontends.milter.verdicts import MilterVerdicts
 from mailward.model import Envelope
 from mailward.response.lockdown import Level
 from mailward.response.release import release_held

@@ -13,11 +13,11 @@ instead of slicing.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
-
-from sklearn.feature_extraction.text import HashingVectorizer
+from collections.abc import Callable
 
 from mailward.classifier import _native
 
@@ -27,6 +27,10 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 #: right (a match runs to the end of its run; a one-character run fails and is passed over),
 #: without the two boundary tests at every character.
 _SKLEARN_TOKEN = r"(?u)\b\w\w+\b"  # noqa: S105 (a pattern, not a secret)
+#: The token pattern of the word grams: scikit-learn's default (``HashingVectorizer()
+#: .token_pattern``; tests/classifier/test_classifier_fastpaths.py checks it is the installed
+#: version's), written here so that a scan does not import scikit-learn.
+TOKEN_PATTERN = _SKLEARN_TOKEN
 _TOKEN = re.compile(r"\w\w++")
 #: ASCII characters to what :meth:`WordGrams.tokens` makes of them: a word character
 #: (``\w``: letters, digits, "_") lower-cased, any other a space.
@@ -66,12 +70,22 @@ def strip_accents(text: str) -> str:
 class WordGrams:
     """The word 1-2 gram analyzer of the content model's word block."""
 
-    def __init__(self) -> None:
-        vectorizer = HashingVectorizer(ngram_range=(1, 2), strip_accents="unicode")
-        pattern = vectorizer.token_pattern
+    def __init__(self, pattern: str = TOKEN_PATTERN) -> None:
+        self._pattern = pattern
         self._token = _TOKEN if pattern == _SKLEARN_TOKEN else re.compile(pattern)
-        #: scikit-learn's own analyzer: the reference the tests compare with
-        self.reference = vectorizer.build_analyzer()
+
+    @functools.cached_property
+    def reference(self) -> Callable[[str], list[str]]:
+        """scikit-learn's own analyzer: the reference the tests compare with."""
+        from sklearn.feature_extraction.text import (  # noqa: PLC0415 (tests only)
+            HashingVectorizer,
+        )
+
+        vectorizer = HashingVectorizer(
+            ngram_range=(1, 2), strip_accents="unicode", token_pattern=self._pattern
+        )
+        analyzer: Callable[[str], list[str]] = vectorizer.build_analyzer()
+        return analyzer
 
     @property
     def splits_ascii(self) -> bool:

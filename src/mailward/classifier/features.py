@@ -22,6 +22,7 @@ two messages that differ only in them get the same feature vector.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -29,27 +30,22 @@ from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
-from sklearn.feature_extraction import FeatureHasher
-from sklearn.feature_extraction.text import HashingVectorizer
-
-try:  # scikit-learn's compiled hashing loop (private; FeatureHasher is the fallback)
-    from sklearn.feature_extraction._hashing_fast import transform as _hash_fast
-except ImportError:  # pragma: no cover - depends on the scikit-learn build
-    _hash_fast = None
 
 # a module import, not names: mailward.identity imports the detectors package, which imports
 # this module through the content detector
 from mailward import identity
 from mailward.classifier import _native
 from mailward.classifier._charhash import hash_char_ngrams
-from mailward.classifier._fastrow import BlockHasher
+from mailward.classifier._fastrow import BlockHasher, HashLoop
 from mailward.classifier._wordgrams import WordGrams
 from mailward.model import ParsedMessage
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 #: Characters of body text read for word and character grams (keeps predict time bounded).
 WORD_CHARS = 8_000
@@ -267,6 +263,31 @@ def dense_features(
     ]
 
 
+@functools.cache
+def hash_loop() -> HashLoop | None:
+    """scikit-learn's compiled hashing loop (private; FeatureHasher is the fallback), or None.
+
+    Imported on first use, not with this module: scikit-learn's import (scipy.stats with it)
+    is most of a second, and a scan needs it only when the compiled helper
+    (:mod:`mailward.classifier._native`) is not built or passes a text back; the CLI and the
+    scan processes start without it."""
+    try:
+        from sklearn.feature_extraction._hashing_fast import (  # noqa: PLC0415 (see above)
+            transform,
+        )
+    except ImportError:  # pragma: no cover - depends on the scikit-learn build
+        return None
+    loop: HashLoop = transform
+    return loop
+
+
+def _hash_fast(*args: Any) -> tuple[Any, Any, Any]:
+    """:func:`hash_loop`'s loop, imported at the first call (given to the BlockHasher)."""
+    loop = hash_loop()
+    assert loop is not None  # Featurizer.row takes the general path without it
+    return loop(*args)
+
+
 def _hash_tokens(tokens: list[str], n_features: int) -> tuple[IntArray, FloatArray]:
     """(indices, l2-normalised counts) of ``tokens`` hashed as HashingVectorizer does.
 
@@ -277,10 +298,13 @@ def _hash_tokens(tokens: list[str], n_features: int) -> tuple[IntArray, FloatArr
     """
     if not tokens:
         return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
-    if _hash_fast is not None:
+    loop = hash_loop()
+    if loop is not None:
         # each token counted once, repeats summed below: the same sums as a Counter's
-        indices, _, _ = _hash_fast([zip(tokens, repeat(1))], n_features, np.float32, False, 0)
+        indices, _, _ = loop([zip(tokens, repeat(1))], n_features, np.float32, False, 0)
         return _normalised(np.asarray(indices))
+    from sklearn.feature_extraction import FeatureHasher  # noqa: PLC0415 (see hash_loop)
+
     hasher = FeatureHasher(n_features, input_type="string", alternate_sign=False)
     row = hasher.transform([tokens])
     return _normalised(np.asarray(row.indices), np.asarray(row.data, dtype=np.float64))
@@ -355,18 +379,29 @@ class Featurizer:
         self.spec = spec or FeatureSpec()
         self._grams = WordGrams()
         self._words = self._grams.grams
-        self._chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5)).build_analyzer()
         self._dense_at = self.spec.n_features - len(self.spec.dense_names)
         self._dense_columns = np.arange(self._dense_at, self.spec.n_features, dtype=np.int32)
         self._fast: BlockHasher | None = None
         #: the dense block's columns as native int32 bytes
         self._dense_bytes = self._dense_columns.tobytes()
 
+    @functools.cached_property
+    def _chars(self) -> Any:
+        """scikit-learn's char_wb 3-5 gram analyzer (the general path's; built on first use)."""
+        from sklearn.feature_extraction.text import (  # noqa: PLC0415 (see hash_loop)
+            HashingVectorizer,
+        )
+
+        return HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5)).build_analyzer()
+
     def row(self, msg: ParsedMessage) -> tuple[IntArray, FloatArray]:
-        """One message's row: (column indices, values), blocks in column order."""
-        if _hash_fast is None:  # no compiled hashing loop: the general path
-            return self.reference_row(msg)
+        """One message's row: (column indices, values), blocks in column order.
+
+        Without the compiled hashing loop, the general path. The loop (scikit-learn) is looked
+        for only when the compiled helper is not built, or passes a text back."""
         if self._fast is None:
+            if _native.NATIVE is None and hash_loop() is None:
+                return self.reference_row(msg)
             spec = self.spec
             sizes = (spec.word_features, spec.char_features, spec.meta_features)
             self._fast = BlockHasher(sizes, _hash_fast, _native.NATIVE)
@@ -378,6 +413,8 @@ class Featurizer:
         try:
             done = fast.native_row(doc, CHAR_CHARS, meta, self._grams)
             if done is None:
+                if hash_loop() is None:  # no compiled hashing loop: the general path
+                    return self.reference_row(msg)
                 indices, values = fast.token_row(doc, CHAR_CHARS, meta, self._grams)
         except UnicodeEncodeError:  # a lone surrogate: the general path says what happens
             return self.reference_row(msg)
@@ -419,6 +456,8 @@ class Featurizer:
         return np.concatenate(indices).astype(np.int32), np.concatenate(values)
 
     def transform(self, messages: Sequence[ParsedMessage]) -> sp.csr_matrix:
+        import scipy.sparse as sp  # noqa: PLC0415 (training and batches only: 0.1 s to import)
+
         rows = [self.row(m) for m in messages]
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
         indptr[1:] = np.cumsum([len(idx) for idx, _ in rows])

@@ -21,16 +21,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from mailward.classifier import _native
 from mailward.classifier.features import FeatureSpec, Featurizer
 from mailward.errors import MailwardError
 from mailward.model import ParsedMessage
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 FORMAT = "mailward-linear-v1"
 SHIPPED_NAME = "content_model"

@@ -22,10 +22,9 @@ from rich.table import Table
 
 from mailward.activity.alerts import STATES, Alert
 from mailward.activity.monitor import ActivityMonitor
+from mailward.cli._gateway import offline_gateway
 from mailward.config.settings import Settings
 from mailward.errors import StoreError
-from mailward.response.requeue import requeue
-from mailward.runtime.gateway import Gateway
 from mailward.store import open_store
 
 
@@ -75,7 +74,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _close(args: argparse.Namespace, settings: Settings) -> int:
-    gw = Gateway.build(settings, history=False, offline=True)
+    from mailward.response.requeue import requeue  # noqa: PLC0415 (with the engine, as the gateway)
+
+    gw = offline_gateway(settings)
     monitor = gw.activity or ActivityMonitor(settings, gw.store, gw.lockdown)
     actor = args.actor or getpass.getuser()
 

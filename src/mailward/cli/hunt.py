@@ -24,10 +24,8 @@ from rich.console import Console
 from rich.table import Table
 
 from mailward.config.settings import Settings
-from mailward.engine.pipeline import Engine
 from mailward.response.hunt import HuntQuery, RescanReport, hunt, rescan
 from mailward.response.journal import Journal, JournalHit
-from mailward.runtime.clients import build_clients
 
 DEFAULT_RESCAN_HOURS = 24.0
 
@@ -123,6 +121,9 @@ def _print_hits(hits: list[JournalHit]) -> None:
 
 
 def _rescan(args: argparse.Namespace, settings: Settings, journal: Journal) -> int:
+    from mailward.engine.pipeline import Engine  # noqa: PLC0415 (a re-scan only)
+    from mailward.runtime.clients import build_clients  # noqa: PLC0415
+
     engine = Engine(settings, clients=build_clients(settings, offline=True))
     report = asyncio.run(rescan(journal, engine, _since(args, DEFAULT_RESCAN_HOURS), args.until))
     if args.json:

@@ -15,9 +15,9 @@ import getpass
 from rich.console import Console
 from rich.table import Table
 
+from mailward.cli._gateway import offline_gateway
 from mailward.config.settings import Settings
 from mailward.response.quarantine_release import held_entry, release_quarantined
-from mailward.runtime.gateway import Gateway
 from mailward.store import Store, open_store
 
 
@@ -95,7 +95,7 @@ def release(
 ) -> int:
     done = release_quarantined(settings, store, entry_id, rcpts, actor, reason)
     # The gateway's own processor, so the release is journaled (hunts and claw-back see it).
-    gw = Gateway.build(settings, history=False, offline=True)
+    gw = offline_gateway(settings)
     try:
         outcome = asyncio.run(gw.processor.process(done.spool_id))
     finally:

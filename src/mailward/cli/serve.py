@@ -19,9 +19,8 @@ from mailward.config.loader import config_file, load_settings
 from mailward.config.settings import Settings
 from mailward.delivery.maildir import iter_messages
 from mailward.demo import send_demo
-from mailward.runtime.gateway import serve
+from mailward.engine.forkserver import start_fork_server
 from mailward.spool.queue import Spool
-from mailward.store import open_store
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,6 +48,11 @@ def configure_logging() -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging()
+    if settings.engine.isolation == "process":
+        # The scan processes' fork server imports mailward and warms an engine (seconds) on
+        # another CPU while this process imports the gateway and opens its store; the gateway
+        # still listens only once a scan process is ready (runtime.scanning.make_engine).
+        start_fork_server()
     if args.demo:
         settings = _demo_console(settings)
     asyncio.run(_serve(settings, args.demo, args.config))
@@ -56,6 +60,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve(settings: Settings, demo: bool, config: Path | None = None) -> None:
+    from mailward.runtime.gateway import serve  # noqa: PLC0415 (after the fork server started)
+
     ready = asyncio.Event()
     # SIGHUP reloads from the same file and environment as this start.
     reload = partial(load_settings, config)
@@ -102,6 +108,8 @@ def _run_demo(settings: Settings) -> None:
         time.sleep(0.2)
     table = Table("demo message", "SMTP reply", "action", "score", "where it went",
                   title="mailward demo")
+    from mailward.store import open_store  # noqa: PLC0415 (the demo only)
+
     store = open_store(settings.store_url)
     try:
         recent = {r.message_id: r for r in store.recent_messages(50)}

@@ -45,12 +45,13 @@ Settings ``[detectors.lures]``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from pydantic import Field
 
-from mailward.detectors._lure_phrases import CATEGORIES, LANGUAGES, compiled, fold
+from mailward.detectors._lure_phrases import CATEGORIES, LANGUAGES, PhraseMatcher, compiled, fold
 from mailward.detectors._lure_tricks import mixed_script_words, money_bait, subject_tricks
 from mailward.engine.contract import DetectorSettings, ScanContext, SymbolSpec
 from mailward.model import Finding, ParsedMessage
@@ -127,7 +128,18 @@ class LureDetector:
         if unknown:
             raise ValueError(f"no lure phrases for language(s) {', '.join(unknown)}")
         self.settings = settings
-        self._matcher = compiled(tuple(settings.languages))
+
+    @functools.cached_property
+    def _matcher(self) -> PhraseMatcher:
+        """The languages' phrases, compiled on first use or by :meth:`prepare` (about a
+        second, then shared in the process by ``compiled``'s cache). An Engine prepares its
+        detectors when it is built, except the gateway's IsolatedEngine, whose detectors only
+        check their settings (its scan processes build and prepare their own)."""
+        return compiled(tuple(self.settings.languages))
+
+    def prepare(self) -> None:
+        """Compile the phrases now (an Engine calls it when it is built)."""
+        _ = self._matcher
 
     def folded(self, msg: ParsedMessage) -> str:
         """The subject and the start of the body text, folded."""

@@ -61,11 +61,22 @@ class Engine:
         detectors: Sequence[Detector] | None = None,
         clients: Mapping[str, Any] | None = None,
         lockdown: Callable[[], Level] | None = None,
+        *,
+        prepare: bool = True,
     ) -> None:
-        """``lockdown`` tells the level in force (see mailward.response.lockdown)."""
+        """``lockdown`` tells the level in force (see mailward.response.lockdown).
+
+        ``prepare``: build now what detectors would build on their first scan (their
+        ``prepare()``: the lure phrases, a second to compile), so that no scan pays for it;
+        False for an engine whose detectors never scan (IsolatedEngine's, in the gateway)."""
         self.settings = settings
         self.lockdown = lockdown
         self.detectors = list(build_detectors(settings) if detectors is None else detectors)
+        if prepare:
+            for detector in self.detectors:
+                ready = getattr(detector, "prepare", None)
+                if callable(ready):
+                    ready()
         self.scorer = Scorer(symbol_table(self.detectors), settings.scoring)
         self.clients = dict(clients or {})
         self._plan: tuple[tuple[Detector, ...], list[list[Detector]]] = ((), [])

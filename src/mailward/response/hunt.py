@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from mailward.engine.pipeline import Engine
 from mailward.feeds import normalise_domain
 from mailward.mime import registrable_domain
 from mailward.model import Action, Envelope, Verdict
 from mailward.response._keys import subject_fingerprint
 from mailward.response.journal import Journal, JournalHit
+
+if TYPE_CHECKING:
+    from mailward.engine.pipeline import Engine
 
 __all__ = ["CLAWBACK_ACTIONS", "HuntQuery", "RescanReport", "RescanResult", "hunt", "rescan"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from mailward.config.settings import Settings
 from mailward.errors import StoreError
-from mailward.frontends.milter.verdicts import is_milter_id
+from mailward.frontends.milter.ids import is_milter_id
 from mailward.model import Envelope
 from mailward.spool.queue import Spool
 from mailward.store import QuarantineEntry, Store

@@ -18,15 +18,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mailward.cluster.jobs import exclusive, once, purge_key
 from mailward.config.settings import Settings
-from mailward.engine.pipeline import Engine
 from mailward.response.clawback import ClawbackResult, ClawbackTarget, clawback_tool
 from mailward.response.hunt import rescan
 from mailward.response.journal import Journal, JournalHit
 from mailward.store import Store
+
+if TYPE_CHECKING:
+    from mailward.engine.pipeline import Engine
 
 log = logging.getLogger(__name__)
 ACTOR = "mailward-zero-hour"

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailward.activity.campaigns import Campaigns
 from mailward.activity.monitor import ActivityMonitor
@@ -45,7 +46,9 @@ from mailward.runtime.workers import SpoolWorkers
 from mailward.spool.processor import Processor
 from mailward.spool.queue import Spool
 from mailward.store import Store, open_store
-from mailward.web.server import ConsoleServer
+
+if TYPE_CHECKING:
+    from mailward.web.server import ConsoleServer
 
 log = logging.getLogger(__name__)
 #: Seconds the console's release waits for a spool worker that took the released entry first.
@@ -192,6 +195,7 @@ async def serve(
     held_count = HeldCount(gw.cluster.held) if gw.cluster is not None else None
     handler = GatewayHandler(settings, gw.spool, gw.engine, gw.processor, workers.nudge,
                              activity=gw.activity, limiter=limiter, held_count=held_count)
+    console_server = _console_server() if settings.console.listen_port else None
     server = await start_smtp_server(handler, settings.smtp)
     milter = None
     if settings.milter.listen:  # the milter front end beside SMTP, on the same parts
@@ -207,7 +211,7 @@ async def serve(
     reloader = Reloader(gw, load or _no_source, gw.build_engine,
                         RulesWatcher(config_path, settings), handler)
     wake = asyncio.Event()
-    console = await _start_console(gw, workers, wake.set)
+    console = await _start_console(gw, workers, wake.set, console_server)
     housekeeping = asyncio.create_task(_housekeeping(gw, reloader, wake), name="housekeeping")
     node = _start_cluster_node(gw)
     stop = asyncio.Event()
@@ -257,14 +261,25 @@ async def _cancel(*tasks: asyncio.Task[None] | None) -> None:
                 await task
 
 
+def _console_server() -> type[ConsoleServer]:
+    """The console's server class: its web framework and templates are imported only when the
+    console is on (0.2 s of every start); before the SMTP port opens, so that the console
+    listens right after it, as when this module imported them."""
+    from mailward.web.server import ConsoleServer  # noqa: PLC0415 (see above)
+
+    return ConsoleServer
+
+
 async def _start_console(
-    gw: Gateway, workers: SpoolWorkers, reload: Callable[[], None]
+    gw: Gateway, workers: SpoolWorkers, reload: Callable[[], None],
+    console_server: type[ConsoleServer] | None,
 ) -> ConsoleServer | None:
-    """The analyst console when ``console.listen_port`` is set; a release is delivered at once
-    by this gateway's processor (the workers retry it if that does not finish); ``reload``
-    wakes housekeeping to reload the configuration, as SIGHUP does."""
-    if not gw.settings.console.listen_port:
+    """The analyst console (``console_server``) when ``console.listen_port`` is set; a release
+    is delivered at once by this gateway's processor (the workers retry it if that does not
+    finish); ``reload`` wakes housekeeping to reload the configuration, as SIGHUP does."""
+    if console_server is None:
         return None
+
 
     async def deliver(spool_id: str) -> bool:
         # A spool worker may have taken the released entry first (its lock is then not ours):
@@ -295,8 +310,8 @@ async def _start_console(
         return await release_held(gw.spool, gw.processor, gw.settings.lockdown,
                                   progress=progress)
 
-    console = ConsoleServer(gw.settings, deliver, release_backlog, reload, gw.activity,
-                            gw.campaigns)
+    console = console_server(gw.settings, deliver, release_backlog, reload, gw.activity,
+                             gw.campaigns)
     await console.start()
     return console
 

@@ -29,9 +29,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mailward.config.settings import Settings
+from mailward.engine.forkserver import start_fork_server
 from mailward.engine.isolation._child import ChildConfig, Job
 from mailward.engine.isolation._jobs import JobResult, PendingJob
-from mailward.engine.isolation._pool import ScanPool, start_fork_server
+from mailward.engine.isolation._pool import ScanPool
 from mailward.engine.pipeline import Engine, ScanOutcome
 from mailward.model import Action, Envelope, Finding, Verdict
 from mailward.policy.decide import decide
@@ -62,7 +63,8 @@ class IsolatedEngine(Engine):
     ) -> None:
         """``test_hook``: see :mod:`mailward.engine.isolation._child` (tests only)."""
         start_fork_server()  # it imports mailward while this process builds its detectors
-        super().__init__(settings, clients=clients, lockdown=lockdown)
+        # its detectors never scan here: nothing built for a first scan (prepare=False)
+        super().__init__(settings, clients=clients, lockdown=lockdown, prepare=False)
         engine = settings.engine
         history, offline = "history" in self.clients, "dns" not in self.clients
 

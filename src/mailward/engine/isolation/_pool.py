@@ -28,10 +28,10 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
+from mailward.engine.forkserver import start_process
 from mailward.engine.isolation._child import ChildConfig, Job, child_main
 from mailward.engine.isolation._jobs import JobResult, PendingJob
 
@@ -41,18 +41,6 @@ log = logging.getLogger(__name__)
 STARTUP_TIMEOUT = 120.0
 _MAX_BACKOFF = 30.0
 _CHECK_EVERY = 0.5
-_PRELOAD = ["mailward.engine.isolation._warm"]
-_start_lock = threading.Lock()
-
-
-def start_fork_server() -> None:
-    """Start the fork server now (it imports mailward in the background), so that its start-up
-    overlaps with the gateway's own; scan processes are forked from it later."""
-    with _start_lock:
-        multiprocessing.set_forkserver_preload(_PRELOAD)
-        forkserver.ensure_running()
-
-
 class _Handle:
     """One running scan process and the gateway's end of its pipe."""
 
@@ -236,9 +224,7 @@ class _Slot(threading.Thread):
             name=f"mailward-scan-{self.index}", daemon=True,
         )
         try:
-            with _start_lock:
-                multiprocessing.set_forkserver_preload(_PRELOAD)
-                proc.start()
+            start_process(proc)
         except Exception:
             log.exception("could not start scan process %d", self.index)
             ours.close()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 
@@ -34,30 +33,17 @@ from mailward.disarm import disarm_message, removed_summary
 from mailward.engine.pipeline import Engine
 from mailward.frontends.milter import protocol as p
 from mailward.frontends.milter.edits import Header, message_edits, raw_message
+from mailward.frontends.milter.ids import milter_id
 from mailward.frontends.smtp.relay_policy import RelayPolicy
 from mailward.model import Action, Envelope, Verdict
 from mailward.policy.rewrite import apply_verdict, strip_inbound_headers
 from mailward.response.indicators import relay_location
 from mailward.response.lockdown import Level, must_hold
 from mailward.spool.processor import Processor, trusted_authserv_ids
-from mailward.spool.queue import SpoolEntry, SpoolState, new_spool_id
+from mailward.spool.queue import SpoolEntry, SpoolState
 
 log = logging.getLogger(__name__)
 
-#: Marks the mailward ids of messages that came through the milter (never in a spool id).
-MILTER_ID_MARK = "-pf-"
-_QUEUE_ID_CHARS = re.compile(r"[^0-9a-z]")
-
-
-def milter_id(queue_id: str, now: float | None = None) -> str:
-    """mailward's id for a message of the MTA: a spool id, the mark and the MTA's queue id, so
-    either log leads to the other (``0193a...-pf-4f2a31c0d2``)."""
-    qid = _QUEUE_ID_CHARS.sub("", queue_id.lower())[:40] or "noqueueid"
-    return f"{new_spool_id(now)}{MILTER_ID_MARK}{qid}"
-
-
-def is_milter_id(entry_id: str) -> bool:
-    return MILTER_ID_MARK in entry_id
 
 
 @dataclass
