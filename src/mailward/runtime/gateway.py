@@ -180,8 +180,8 @@ async def serve(
     """Run until SIGTERM or SIGINT; in-flight work stays in the spool for the next start.
 
     ``freeze`` (the ``mailward serve`` process, not a test running the gateway in its own
-    process): once listening, and once the campaign index is rebuilt, what is loaded is moved
-    out of the garbage collector's reach (:func:`mailward.runtime.warm.freeze_loaded`).
+    process): before it listens, and once the campaign index is rebuilt, what is loaded is
+    moved out of the garbage collector's reach (:func:`mailward.runtime.warm.freeze_loaded`).
 
     SIGHUP reloads the configuration with ``load`` (the CLI passes the same file and
     environment it started from); ``config_path`` is the file watched for changes."""
@@ -196,6 +196,11 @@ async def serve(
     handler = GatewayHandler(settings, gw.spool, gw.engine, gw.processor, workers.nudge,
                              activity=gw.activity, limiter=limiter, held_count=held_count)
     console_server = _console_server() if settings.console.listen_port else None
+    if freeze:  # what is loaded by now lives as long as the gateway (before the port opens:
+        t0 = time.perf_counter()  # the collection first takes a tenth of a second)
+        frozen = freeze_loaded()
+        log.info("%d loaded objects moved out of the garbage collector's reach in %.0f ms",
+                 frozen, (time.perf_counter() - t0) * 1000)
     server = await start_smtp_server(handler, settings.smtp)
     milter = None
     if settings.milter.listen:  # the milter front end beside SMTP, on the same parts
@@ -219,8 +224,6 @@ async def serve(
     pid_file = _write_pid(settings.data_dir)
     addr = ", ".join(str(s.getsockname()) for s in server.sockets)
     log.info("mailward listening on %s; data in %s", addr, settings.data_dir)
-    if freeze:  # what is loaded by now lives as long as the gateway
-        log.info("%d loaded objects moved out of the garbage collector's reach", freeze_loaded())
     if ready is not None:
         ready.set()
     try:
@@ -359,10 +362,12 @@ def _remove_pid(path: Path | None) -> None:
 
 def _index_then_freeze(campaigns: Campaigns, freeze: bool) -> None:
     """Rebuild the campaign index from the store; then, with ``freeze``, freeze it with the
-    rest of what is loaded (:func:`freeze_loaded`): it lives as long as the gateway."""
+    rest of what is loaded (:func:`freeze_loaded`, without a collection first: the gateway
+    serves by then, and a full collection would hold every thread up): it lives as long as
+    the gateway."""
     campaigns.ready()
     if freeze:
-        freeze_loaded()
+        freeze_loaded(collect=False)
 
 
 async def _housekeeping(

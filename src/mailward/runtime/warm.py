@@ -55,14 +55,16 @@ def start_warming() -> threading.Thread:
     return thread
 
 
-def freeze_loaded() -> int:
-    """Collect, then move every object alive now out of the collector's reach (``gc.freeze``):
-    the engine's data, the settings, the store's tables, the campaign index. They are still
+def freeze_loaded(*, collect: bool = True) -> int:
+    """Collect (unless not ``collect``), then move every object alive now out of the
+    collector's reach (``gc.freeze``): the engine's data, the settings, the store's tables,
+    the campaign index. They are still
     freed by reference counting; only cycles among them are never collected. Returns how
     many objects are frozen.
 
     Measured at 50 SMTP clients (bench/smtp_load.py): an oldest-generation collection paused
     the gateway's threads for 150-190 ms each; with the loaded objects frozen, 10-30 ms."""
-    gc.collect()
+    if collect:
+        gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
