@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from classifier_corpus import html_only, message, with_attachment
+from tests.helpers_subprocess import last_line_printed
 
 from mailward.classifier import FeatureSpec, Featurizer, _native, features, load_shipped
 from mailward.classifier._charhash import hash_ascii_windows, hash_char_ngrams, hash_word_windows
@@ -136,11 +135,7 @@ def test_a_scan_does_not_import_scikit_learn() -> None:
         "outcome = asyncio.run(Engine(Settings()).scan(raw))\n"
         "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert last_line_printed(script) == "[]"
 
 
 def test_one_message_is_predicted_as_a_batch_is_on_varied_mail() -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers_subprocess import last_line_printed
 
 from mailward.cli.main import COMMANDS as TABLE
 from mailward.cli.main import build_parser, command_in, main, parse_args
@@ -117,8 +116,4 @@ def test_a_store_command_does_not_import_the_engine(tmp_path: Path) -> None:
         "                           'mailward.detectors', 'mailward.web') if m in sys.modules)\n"
         "print(heavy)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert last_line_printed(script) == "[]"

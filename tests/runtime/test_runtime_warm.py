@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from tests.helpers_subprocess import last_line_printed
 
 PROGRAM = """
 import gc
@@ -18,8 +17,6 @@ print(frozen, gc.get_freeze_count())
 
 
 def test_freeze_loaded_freezes_what_is_alive_and_not_what_comes_after() -> None:
-    done = subprocess.run([sys.executable, "-c", PROGRAM], capture_output=True, text=True,
-                          timeout=120, check=True)
-    frozen, count_at_end = map(int, done.stdout.split())
+    frozen, count_at_end = map(int, last_line_printed(PROGRAM).split())
     assert frozen >= 5000  # the loaded lists (and the interpreter's own objects)
     assert count_at_end == frozen  # the lists made afterwards are collected as usual
