@@ -742,6 +742,23 @@ has_surrogate(int kind, const void *data, Py_ssize_t len)
     return 0;
 }
 
+/* 0 when ``arg`` is a str ready to be read (PyUnicode_KIND, _DATA); else -1 with a TypeError
+ * saying that ``function`` takes a str (or the error of making it ready). */
+static int
+str_argument(PyObject *arg, const char *function)
+{
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "%s takes a str", function);
+        return -1;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(arg) < 0) {
+        return -1;
+    }
+#endif
+    return 0;
+}
+
 /* One bit per code point, for distinct_non_ascii: all clear between calls (each call clears
  * the bits it set before returning; the GIL is held throughout, so calls do not interleave). */
 static unsigned char SEEN[(0x10FFFF >> 3) + 1];
@@ -749,15 +766,9 @@ static unsigned char SEEN[(0x10FFFF >> 3) + 1];
 static PyObject *
 distinct_non_ascii(PyObject *Py_UNUSED(module), PyObject *arg)
 {
-    if (!PyUnicode_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "distinct_non_ascii takes a str");
+    if (str_argument(arg, "distinct_non_ascii") < 0) {
         return NULL;
     }
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(arg) < 0) {
-        return NULL;
-    }
-#endif
     Py_ssize_t len = PyUnicode_GET_LENGTH(arg);
     int kind = PyUnicode_KIND(arg);
     const void *data = PyUnicode_DATA(arg);
@@ -824,15 +835,9 @@ local_start(PyObject *Py_UNUSED(module), PyObject *args)
 static PyObject *
 zero_digits(PyObject *Py_UNUSED(module), PyObject *arg)
 {
-    if (!PyUnicode_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "zero_digits takes a str");
+    if (str_argument(arg, "zero_digits") < 0) {
         return NULL;
     }
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(arg) < 0) {
-        return NULL;
-    }
-#endif
     Py_ssize_t len = PyUnicode_GET_LENGTH(arg);
     int kind = PyUnicode_KIND(arg);
     const void *data = PyUnicode_DATA(arg);
